@@ -1,0 +1,23 @@
+// Hyper-parameters of one round of local training, chosen by the coordinator
+// and sent to every selected client with its task.
+#ifndef FEDLEARN_COMMON_CONFIG_TRAINING_CONFIG_H_
+#define FEDLEARN_COMMON_CONFIG_TRAINING_CONFIG_H_
+
+#include <cstdint>
+
+namespace fedlearn {
+
+struct TrainingConfig {
+  enum class Optimizer { kSgd, kAdam };
+  Optimizer optimizer = Optimizer::kSgd;
+  double learning_rate = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  int local_epochs = 1;
+  int batch_size = 32;
+  uint64_t seed = 0;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_COMMON_CONFIG_TRAINING_CONFIG_H_
