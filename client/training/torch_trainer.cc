@@ -1,0 +1,155 @@
+#include "client/training/torch_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <dlfcn.h>
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "common/models/torch_model.h"
+
+namespace fedlearn {
+namespace {
+
+absl::Status ValidateConfig(const TrainingConfig& config) {
+  if (config.local_epochs < 1 || config.batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("local_epochs and batch_size must be >= 1, got ",
+                     config.local_epochs, " and ", config.batch_size));
+  }
+  if (!(config.learning_rate >= 0) || !(config.weight_decay >= 0) ||
+      !(config.momentum >= 0)) {
+    return absl::InvalidArgumentError(
+        "learning_rate, momentum and weight_decay must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(
+    const TrainingConfig& config, const std::vector<torch::Tensor>& params) {
+  if (config.optimizer == TrainingConfig::Optimizer::kAdam) {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(config.learning_rate)
+                    .weight_decay(config.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(config.learning_rate)
+                  .momentum(config.momentum)
+                  .weight_decay(config.weight_decay));
+}
+
+}  // namespace
+
+TorchTrainer::TorchTrainer(std::unique_ptr<TorchModel> model,
+                           std::unique_ptr<LabeledTensors> data)
+    : model_(std::move(model)), data_(std::move(data)) {}
+
+TorchTrainer::~TorchTrainer() = default;
+
+absl::StatusOr<std::unique_ptr<TorchTrainer>> TorchTrainer::Create(
+    const ModelSource& source, Dataset train_data) {
+  // The initial parameters are irrelevant: Train() loads the global model.
+  absl::StatusOr<std::unique_ptr<TorchModel>> model =
+      TorchModel::Create(source, /*seed=*/0);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<LabeledTensors> data =
+      PrepareDataset(std::move(train_data), **model);
+  if (!data.ok()) return data.status();
+  return std::unique_ptr<TorchTrainer>(new TorchTrainer(
+      *std::move(model), std::make_unique<LabeledTensors>(*std::move(data))));
+}
+
+const ModelSpec& TorchTrainer::Spec() const { return model_->Spec(); }
+
+uint64_t TorchTrainer::NumExamples() const { return data_->labels.size(0); }
+
+absl::StatusOr<TrainingResult> TorchTrainer::Train(
+    const FlatVector& global, const TrainingConfig& config,
+    const std::atomic<bool>& cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (absl::Status s = model_->LoadFlat(global); !s.ok()) return s;
+  try {
+    model_->SetTraining(true);
+    std::unique_ptr<torch::optim::Optimizer> optimizer =
+        MakeOptimizer(config, model_->Parameters());
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(config.seed);
+    const int64_t n = data_->labels.size(0);
+    double epoch_loss = 0.0;
+    for (int epoch = 0; epoch < config.local_epochs; ++epoch) {
+      const torch::Tensor order = torch::randperm(n, gen);
+      double loss_sum = 0.0;
+      for (int64_t begin = 0; begin < n; begin += config.batch_size) {
+        if (cancel.load(std::memory_order_relaxed)) {
+          return absl::CancelledError("local training cancelled");
+        }
+        const torch::Tensor idx =
+            order.slice(0, begin, std::min(begin + config.batch_size, n));
+        const torch::Tensor x = data_->features.index_select(0, idx);
+        const torch::Tensor y = data_->labels.index_select(0, idx);
+        optimizer->zero_grad();
+        torch::Tensor loss =
+            torch::nn::functional::cross_entropy(model_->Forward(x), y);
+        const double batch_loss = loss.item<double>();
+        if (!std::isfinite(batch_loss)) {
+          return absl::InternalError(absl::StrCat(
+              "training diverged: loss ", batch_loss, " in epoch ", epoch,
+              " at sample ", begin, "; lower the learning rate"));
+        }
+        loss.backward();
+        optimizer->step();
+        loss_sum += batch_loss * idx.size(0);
+      }
+      epoch_loss = loss_sum / n;
+    }
+
+    TrainingResult result;
+    result.delta = model_->ToFlat();
+    for (size_t i = 0; i < result.delta.size(); ++i) {
+      result.delta[i] -= global[i];
+    }
+    if (absl::Status s = CheckAllFinite(result.delta.span()); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat("training diverged: ", s.message()));
+    }
+    result.num_examples = n;
+    result.train_loss = epoch_loss;
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    return result;
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("local training failed: ", DescribeTorchError(e)));
+  }
+}
+
+void SetTorchThreads(int intra_op) {
+  at::set_num_threads(intra_op);
+  // Debian's LibTorch calls the system BLAS. OpenBLAS (pthread build) runs
+  // its own pool and serialises concurrent callers on it, so two trainings
+  // in one process would share one core: measured 3x slower per round in the
+  // simulation. Pin it to the caller's thread when it is the active BLAS.
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(
+          dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set(intra_op);
+  }
+  static std::once_flag interop_once;
+  std::call_once(interop_once, [intra_op] {
+    try {
+      at::set_num_interop_threads(intra_op);
+    } catch (const c10::Error&) {
+      // The inter-op pool already started; its size can no longer change.
+    }
+  });
+}
+
+}  // namespace fedlearn

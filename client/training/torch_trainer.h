@@ -1,0 +1,62 @@
+// LocalTrainer on LibTorch: mini-batch SGD or Adam with cross-entropy loss
+// on an in-memory dataset, for any model the zoo or a TorchScript file gives.
+//
+// Guarantees: the dataset is converted to tensors once, at Create(), which
+// also runs one forward pass so an incompatible model or sample shape is
+// refused there. Train() is deterministic for a given config.seed (it draws
+// the per-epoch shuffles from a private generator) and thread count, returns
+// delta = trained - global computed in float32, and never returns a partial
+// or non-finite result: cancellation gives Cancelled, a non-finite loss gives
+// Internal ("training diverged"). Optimizer state starts fresh in every
+// Train() call. LibTorch exceptions become statuses.
+// Not thread-safe: one Train() at a time per instance.
+//
+// Torch-free header: the LibTorch types stay in torch_trainer.cc.
+#ifndef FEDLEARN_CLIENT_TRAINING_TORCH_TRAINER_H_
+#define FEDLEARN_CLIENT_TRAINING_TORCH_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "client/training/local_trainer.h"
+#include "common/data/dataset.h"
+#include "common/flat/flat_vector.h"
+#include "common/models/model_source.h"
+
+namespace fedlearn {
+
+class TorchModel;
+struct LabeledTensors;
+
+class TorchTrainer : public LocalTrainer {
+ public:
+  // InvalidArgument if the model cannot be built, or if the dataset is empty,
+  // inconsistent, or not accepted by the model (sample shape, class count).
+  static absl::StatusOr<std::unique_ptr<TorchTrainer>> Create(
+      const ModelSource& source, Dataset train_data);
+  ~TorchTrainer() override;
+
+  const ModelSpec& Spec() const override;
+  uint64_t NumExamples() const override;
+  absl::StatusOr<TrainingResult> Train(
+      const FlatVector& global, const TrainingConfig& config,
+      const std::atomic<bool>& cancel) override;
+
+ private:
+  TorchTrainer(std::unique_ptr<TorchModel> model,
+               std::unique_ptr<LabeledTensors> data);
+
+  std::unique_ptr<TorchModel> model_;
+  std::unique_ptr<LabeledTensors> data_;
+};
+
+// Sets LibTorch's intra-op thread count for the whole process, and on the
+// first call the inter-op count too (LibTorch allows that only once, before
+// any inter-op work). For binaries; the trainer itself never changes it.
+void SetTorchThreads(int intra_op);
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_CLIENT_TRAINING_TORCH_TRAINER_H_

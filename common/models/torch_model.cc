@@ -1,0 +1,309 @@
+#include "common/models/torch_model.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/models/model_factory.h"
+
+namespace fedlearn {
+namespace {
+
+std::string ShapeString(c10::IntArrayRef shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+// PyTorch's default Linear/Conv initialisation (kaiming_uniform with
+// a = sqrt(5) for the weight), drawn from `gen` instead of the global RNG.
+void InitLayer(torch::Tensor& weight, torch::Tensor& bias, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(weight.numel() / weight.size(0));
+  weight.uniform_(-bound, bound, gen);
+  bias.uniform_(-bound, bound, gen);
+}
+
+class ZooModel : public TorchModel {
+ public:
+  ZooModel(std::string architecture, torch::nn::Sequential net)
+      : TorchModel(std::move(architecture), Named(*net)),
+        net_(std::move(net)) {}
+
+  torch::Tensor Forward(const torch::Tensor& x) override {
+    return net_->forward(x);
+  }
+  void SetTraining(bool training) override { net_->train(training); }
+
+ private:
+  static std::vector<std::pair<std::string, torch::Tensor>> Named(
+      const torch::nn::Module& net) {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& item : net.named_parameters()) {
+      out.emplace_back(item.key(), item.value());
+    }
+    return out;
+  }
+
+  torch::nn::Sequential net_;
+};
+
+class ScriptedModel : public TorchModel {
+ public:
+  ScriptedModel(torch::jit::Module module,
+                std::vector<std::pair<std::string, torch::Tensor>> named)
+      : TorchModel("torchscript", std::move(named)),
+        module_(std::move(module)) {}
+
+  torch::Tensor Forward(const torch::Tensor& x) override {
+    return module_.forward({x}).toTensor();
+  }
+  void SetTraining(bool training) override { module_.train(training); }
+
+ private:
+  torch::jit::Module module_;
+};
+
+// Builds the zoo network for `source`; layer names become the spec's tensor
+// name prefixes ("fc1.weight").
+absl::StatusOr<torch::nn::Sequential> BuildZooNet(const ModelSource& source,
+                                                  at::Generator& gen) {
+  namespace nn = torch::nn;
+  const std::vector<int64_t>& shape = source.input_shape;
+  int64_t input_numel = 1;
+  for (int64_t d : shape) input_numel *= d;
+
+  auto linear = [&gen](int64_t in, int64_t out) {
+    nn::Linear layer(in, out);
+    InitLayer(layer->weight, layer->bias, gen);
+    return layer;
+  };
+  auto conv = [&gen](nn::Conv2dOptions options) {
+    nn::Conv2d layer(options);
+    InitLayer(layer->weight, layer->bias, gen);
+    return layer;
+  };
+
+  nn::Sequential net;
+  const std::string& arch = source.architecture;
+  if (arch == "logreg") {
+    net->push_back("flatten", nn::Flatten());
+    net->push_back("linear", linear(input_numel, source.num_classes));
+  } else if (arch == "mlp") {
+    if (source.hidden_units <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mlp needs hidden_units > 0, got ", source.hidden_units));
+    }
+    net->push_back("flatten", nn::Flatten());
+    net->push_back("fc1", linear(input_numel, source.hidden_units));
+    net->push_back("relu", nn::ReLU());
+    net->push_back("fc2", linear(source.hidden_units, source.num_classes));
+  } else if (arch == "lenet5") {
+    if (shape.size() != 3 || shape[1] != 28 || shape[2] != 28) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "lenet5 needs input_shape {C,28,28}, got ", ShapeString(shape)));
+    }
+    // LeCun et al. 1998, with ReLU and max-pooling as is customary today;
+    // padding 2 lets a 28x28 input play the role of the original 32x32.
+    net->push_back("conv1", conv(nn::Conv2dOptions(shape[0], 6, 5).padding(2)));
+    net->push_back("relu1", nn::ReLU());
+    net->push_back("pool1", nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+    net->push_back("conv2", conv(nn::Conv2dOptions(6, 16, 5)));
+    net->push_back("relu2", nn::ReLU());
+    net->push_back("pool2", nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+    net->push_back("flatten", nn::Flatten());
+    net->push_back("fc1", linear(16 * 5 * 5, 120));
+    net->push_back("relu3", nn::ReLU());
+    net->push_back("fc2", linear(120, 84));
+    net->push_back("relu4", nn::ReLU());
+    net->push_back("fc3", linear(84, source.num_classes));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown architecture '", arch,
+                     "' (expected logreg, mlp, lenet5 or torchscript)"));
+  }
+  return net;
+}
+
+absl::StatusOr<std::unique_ptr<TorchModel>> LoadScripted(
+    const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("torchscript needs torchscript_path");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("TorchScript file not found: ", path));
+  }
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, torch::kCPU);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        " is not a loadable TorchScript archive: ", DescribeTorchError(e)));
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& param : module.named_parameters()) {
+    if (param.value.scalar_type() != torch::kFloat32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": parameter ", param.name, " is ",
+                       c10::toString(param.value.scalar_type()),
+                       "; only float32 parameters are supported"));
+    }
+    param.value.requires_grad_(true);
+    named.emplace_back(param.name, param.value);
+  }
+  if (named.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": TorchScript module has no parameters"));
+  }
+  return std::make_unique<ScriptedModel>(std::move(module), std::move(named));
+}
+
+}  // namespace
+
+TorchModel::TorchModel(
+    std::string architecture,
+    std::vector<std::pair<std::string, torch::Tensor>> named_params) {
+  spec_.architecture = std::move(architecture);
+  for (auto& [name, tensor] : named_params) {
+    spec_.tensors.push_back(
+        {name,
+         std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end()),
+         DType::kFloat32});
+    params_.push_back(std::move(tensor));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
+    const ModelSource& source, uint64_t seed) {
+  try {
+    if (source.architecture == "torchscript") {
+      return LoadScripted(source.torchscript_path);
+    }
+    if (source.num_classes < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("num_classes must be >= 2, got ", source.num_classes));
+    }
+    if (source.input_shape.empty()) {
+      return absl::InvalidArgumentError("input_shape is empty");
+    }
+    for (int64_t d : source.input_shape) {
+      if (d <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input_shape ", ShapeString(source.input_shape),
+                         " has a non-positive dimension"));
+      }
+    }
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    absl::StatusOr<torch::nn::Sequential> net = BuildZooNet(source, gen);
+    if (!net.ok()) return net.status();
+    return std::make_unique<ZooModel>(source.architecture, *std::move(net));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(
+        "building ", source.architecture, " failed: ", DescribeTorchError(e)));
+  }
+}
+
+absl::Status TorchModel::LoadFlat(const FlatVector& values) {
+  const int64_t expected = spec_.NumElements();
+  if (static_cast<int64_t>(values.size()) != expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter vector has ", values.size(), " values; ",
+                     spec_.architecture, " model expects ", expected));
+  }
+  torch::NoGradGuard no_grad;
+  // from_blob does not write through the pointer; copy_ only reads it.
+  float* src = const_cast<float*>(values.data());
+  for (torch::Tensor& p : params_) {
+    p.copy_(torch::from_blob(src, p.sizes(), torch::kFloat32));
+    src += p.numel();
+  }
+  return absl::OkStatus();
+}
+
+FlatVector TorchModel::ToFlat() const {
+  FlatVector out(spec_.NumElements());
+  float* dst = out.data();
+  for (const torch::Tensor& p : params_) {
+    const torch::Tensor dense = p.detach().contiguous();
+    std::memcpy(dst, dense.data_ptr<float>(), dense.numel() * sizeof(float));
+    dst += dense.numel();
+  }
+  return out;
+}
+
+absl::StatusOr<LabeledTensors> PrepareDataset(Dataset data, TorchModel& model) {
+  const int64_t n = data.size();
+  const int64_t numel = data.SampleNumel();
+  if (n == 0) return absl::InvalidArgumentError("dataset is empty");
+  if (static_cast<int64_t>(data.features.size()) != n * numel) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset has ", data.features.size(), " feature values; ",
+                     n, " samples of shape ", ShapeString(data.sample_shape),
+                     " need ", n * numel));
+  }
+  if (absl::Status s = CheckAllFinite(data.features); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset features: ", s.message()));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (data.labels[i] < 0 || data.labels[i] >= data.num_classes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", data.labels[i], " of sample ", i,
+                       " is outside [0, ", data.num_classes, ")"));
+    }
+  }
+  try {
+    std::vector<int64_t> sizes = {n};
+    sizes.insert(sizes.end(), data.sample_shape.begin(),
+                 data.sample_shape.end());
+    // The tensor adopts the feature buffer instead of copying it.
+    auto owned = std::make_shared<std::vector<float>>(std::move(data.features));
+    LabeledTensors out;
+    out.features = torch::from_blob(
+        owned->data(), sizes, [owned](void*) {}, torch::kFloat32);
+    out.labels = torch::empty({n}, torch::kInt64);
+    std::copy(data.labels.begin(), data.labels.end(),
+              out.labels.data_ptr<int64_t>());
+
+    torch::NoGradGuard no_grad;
+    model.SetTraining(false);
+    const torch::Tensor logits = model.Forward(out.features.slice(0, 0, 1));
+    if (logits.dim() != 2 || logits.size(0) != 1 ||
+        logits.size(1) != data.num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          model.Spec().architecture, " maps one sample to an output of shape ",
+          ShapeString(logits.sizes()), "; the dataset needs [1,",
+          data.num_classes, "]"));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model.Spec().architecture, " rejects samples of shape ",
+        ShapeString(data.sample_shape), ": ", DescribeTorchError(e)));
+  }
+}
+
+std::string DescribeTorchError(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
+    return c10_error->what_without_backtrace();
+  }
+  return e.what();
+}
+
+absl::StatusOr<FlatModel> CreateInitialModel(const ModelSource& source,
+                                             uint64_t seed) {
+  absl::StatusOr<std::unique_ptr<TorchModel>> model =
+      TorchModel::Create(source, seed);
+  if (!model.ok()) return model.status();
+  return FlatModel{(*model)->Spec(), (*model)->ToFlat()};
+}
+
+}  // namespace fedlearn

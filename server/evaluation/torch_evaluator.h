@@ -1,0 +1,49 @@
+// ModelEvaluator on LibTorch: accuracy and mean cross-entropy of a flat
+// parameter vector on a held-out dataset.
+//
+// The test set is converted to tensors once, at Create(), which also checks
+// (one forward pass) that the model accepts it. Evaluate() runs in eval mode
+// without autograd, in batches of `batch_size` to bound memory.
+// Not thread-safe: one Evaluate() at a time per instance.
+//
+// Torch-free header: the LibTorch types stay in torch_evaluator.cc.
+#ifndef FEDLEARN_SERVER_EVALUATION_TORCH_EVALUATOR_H_
+#define FEDLEARN_SERVER_EVALUATION_TORCH_EVALUATOR_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+#include "common/flat/flat_vector.h"
+#include "common/models/model_source.h"
+#include "server/model_evaluator.h"
+
+namespace fedlearn {
+
+class TorchModel;
+struct LabeledTensors;
+
+class TorchEvaluator : public ModelEvaluator {
+ public:
+  // InvalidArgument if batch_size < 1, the model cannot be built, or the
+  // dataset is empty, inconsistent or not accepted by the model.
+  static absl::StatusOr<std::unique_ptr<TorchEvaluator>> Create(
+      const ModelSource& source, Dataset test_data, int64_t batch_size = 1000);
+  ~TorchEvaluator() override;
+
+  const ModelSpec& Spec() const;
+  absl::StatusOr<EvalMetrics> Evaluate(const FlatVector& parameters) override;
+
+ private:
+  TorchEvaluator(std::unique_ptr<TorchModel> model,
+                 std::unique_ptr<LabeledTensors> data, int64_t batch_size);
+
+  std::unique_ptr<TorchModel> model_;
+  std::unique_ptr<LabeledTensors> data_;
+  int64_t batch_size_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_EVALUATION_TORCH_EVALUATOR_H_
