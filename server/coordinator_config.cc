@@ -1,0 +1,277 @@
+#include "server/coordinator_config.h"
+
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/util/atomic_file.h"
+#include "toml++/toml.h"
+
+namespace fedlearn {
+namespace {
+
+// Every key this loader understands; anything else is a typo and an error.
+const std::set<std::string>& KnownKeys() {
+  static const std::set<std::string> keys = {
+      "run.id", "run.rounds", "run.seed", "run.state_dir", "run.log_level",
+      "server.listen", "server.insecure", "server.ca", "server.cert",
+      "server.key", "server.max_concurrent_uploads", "server.poll_interval_ms",
+      "rounds.min_clients", "rounds.clients_per_round", "rounds.fraction",
+      "rounds.min_updates", "rounds.timeout_s", "rounds.max_attempts",
+      "rounds.client_liveness_s", "rounds.server_learning_rate",
+      "rounds.max_examples_per_update",
+      "model.architecture", "model.torchscript", "model.input_shape",
+      "model.num_classes", "model.hidden_units", "model.seed",
+      "training.optimizer", "training.learning_rate", "training.momentum",
+      "training.weight_decay", "training.local_epochs", "training.batch_size",
+      "training.seed",
+      "evaluation.dataset", "evaluation.path", "evaluation.label_column",
+      "simulation.clients", "simulation.partition", "simulation.workers",
+      "simulation.dataset", "simulation.path", "simulation.label_column"};
+  return keys;
+}
+
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string origin)
+      : table_(table), origin_(std::move(origin)) {}
+
+  template <typename T>
+  void Get(const char* key, T* out) {
+    const toml::node* node = table_.at_path(key).node();
+    if (node == nullptr) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value<bool>()) { *out = *v; return; }
+    } else if constexpr (std::is_integral_v<T>) {
+      if (auto v = node->value<int64_t>()) {
+        if (*v < 0 && std::is_unsigned_v<T>) return Fail(key, "must not be negative");
+        // Narrowing must not silently wrap (rounds = 4294967297 is not 1).
+        if (static_cast<int64_t>(static_cast<T>(*v)) != *v) {
+          return Fail(key, "is out of range");
+        }
+        *out = static_cast<T>(*v);
+        return;
+      }
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (auto v = node->value<double>()) { *out = *v; return; }
+    } else {
+      if (auto v = node->value<std::string>()) { *out = *v; return; }
+    }
+    Fail(key, "has the wrong type");
+  }
+
+  void GetShape(const char* key, std::vector<int64_t>* out) {
+    const toml::node* node = table_.at_path(key).node();
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Fail(key, "must be an array of integers");
+    std::vector<int64_t> shape;
+    for (const toml::node& element : *array) {
+      auto v = element.value<int64_t>();
+      if (!v || *v <= 0) return Fail(key, "must hold positive integers");
+      shape.push_back(*v);
+    }
+    *out = shape;
+  }
+
+  void Fail(const char* key, std::string_view why) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError(
+          absl::StrCat(origin_, ": '", key, "' ", std::string(why)));
+    }
+  }
+
+  absl::Status status() const { return status_; }
+
+ private:
+  const toml::table& table_;
+  const std::string origin_;
+  absl::Status status_;
+};
+
+absl::Status CheckUnknownKeys(const toml::table& root, const std::string& origin) {
+  for (const auto& [section, node] : root) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": top-level key '", std::string(section.str()),
+          "' must be a [section]"));
+    }
+    for (const auto& [key, unused] : *table) {
+      const std::string full =
+          absl::StrCat(std::string(section.str()), ".", std::string(key.str()));
+      if (KnownKeys().count(full) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(origin, ": unknown key '", full, "'"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDataSource(const DataSourceConfig& data, const char* section,
+                                bool allow_none) {
+  if (data.kind.empty() && allow_none) return absl::OkStatus();
+  if (data.kind != "fashion-mnist" && data.kind != "csv") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        section, ".dataset must be \"fashion-mnist\" or \"csv\"",
+        allow_none ? " (or empty for none)" : "", ", got \"", data.kind, "\""));
+  }
+  if (data.kind == "csv" && data.path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(section, ".path is required for csv"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CoordinatorConfig DefaultCoordinatorConfig() {
+  CoordinatorConfig config;
+  config.engine.run_id = "fashion-mnist-demo";
+  config.engine.num_rounds = 20;
+  config.engine.min_clients = 10;
+  config.engine.clients_per_round = 10;
+  config.engine.min_updates = 8;
+  config.engine.round_timeout = std::chrono::seconds(120);
+  config.engine.seed = 1;
+  config.engine.training.optimizer = TrainingConfig::Optimizer::kSgd;
+  config.engine.training.learning_rate = 0.05;
+  config.engine.training.momentum = 0.9;
+  config.engine.training.weight_decay = 1e-4;
+  config.engine.training.local_epochs = 1;
+  config.engine.training.batch_size = 32;
+  config.engine.training.seed = 1;
+  config.tls = TlsConfig::FromDirectory("certs", "server");
+  return config;
+}
+
+absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
+    const std::string& toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": ", std::string(e.description()), " at ", where.str()));
+  }
+  if (absl::Status s = CheckUnknownKeys(root, origin); !s.ok()) return s;
+
+  CoordinatorConfig c = DefaultCoordinatorConfig();
+  RoundEngineConfig& e = c.engine;
+  Reader r(root, origin);
+  r.Get("run.id", &e.run_id);
+  r.Get("run.rounds", &e.num_rounds);
+  r.Get("run.seed", &e.seed);
+  r.Get("run.state_dir", &c.state_dir);
+  r.Get("run.log_level", &c.log_level);
+  r.Get("server.listen", &c.listen);
+  r.Get("server.insecure", &c.tls.insecure);
+  r.Get("server.ca", &c.tls.ca_cert_path);
+  r.Get("server.cert", &c.tls.cert_path);
+  r.Get("server.key", &c.tls.key_path);
+  r.Get("server.max_concurrent_uploads", &c.max_concurrent_uploads);
+  r.Get("server.poll_interval_ms", &e.poll_interval_ms);
+  r.Get("rounds.min_clients", &e.min_clients);
+  r.Get("rounds.clients_per_round", &e.clients_per_round);
+  r.Get("rounds.fraction", &e.fraction);
+  r.Get("rounds.min_updates", &e.min_updates);
+  double timeout_s = e.round_timeout.count() / 1000.0;
+  r.Get("rounds.timeout_s", &timeout_s);
+  e.round_timeout = Duration(static_cast<int64_t>(timeout_s * 1000));
+  double liveness_s = e.client_liveness.count() / 1000.0;
+  r.Get("rounds.client_liveness_s", &liveness_s);
+  e.client_liveness = Duration(static_cast<int64_t>(liveness_s * 1000));
+  r.Get("rounds.max_attempts", &e.max_round_attempts);
+  r.Get("rounds.server_learning_rate", &e.server_learning_rate);
+  r.Get("rounds.max_examples_per_update", &e.max_examples_per_update);
+  r.Get("model.architecture", &c.model.architecture);
+  r.Get("model.torchscript", &c.model.torchscript_path);
+  r.GetShape("model.input_shape", &c.model.input_shape);
+  r.Get("model.num_classes", &c.model.num_classes);
+  r.Get("model.hidden_units", &c.model.hidden_units);
+  r.Get("model.seed", &c.model_seed);
+  std::string optimizer = "sgd";
+  r.Get("training.optimizer", &optimizer);
+  r.Get("training.learning_rate", &e.training.learning_rate);
+  r.Get("training.momentum", &e.training.momentum);
+  r.Get("training.weight_decay", &e.training.weight_decay);
+  r.Get("training.local_epochs", &e.training.local_epochs);
+  r.Get("training.batch_size", &e.training.batch_size);
+  r.Get("training.seed", &e.training.seed);
+  r.Get("evaluation.dataset", &c.evaluation.kind);
+  r.Get("evaluation.path", &c.evaluation.path);
+  r.Get("evaluation.label_column", &c.evaluation.label_column);
+  r.Get("simulation.clients", &c.simulation.clients);
+  r.Get("simulation.partition", &c.simulation.partition);
+  r.Get("simulation.workers", &c.simulation.workers);
+  r.Get("simulation.dataset", &c.simulation.train_data.kind);
+  r.Get("simulation.path", &c.simulation.train_data.path);
+  r.Get("simulation.label_column", &c.simulation.train_data.label_column);
+  if (!r.status().ok()) return r.status();
+  if (optimizer == "sgd") {
+    e.training.optimizer = TrainingConfig::Optimizer::kSgd;
+  } else if (optimizer == "adam") {
+    e.training.optimizer = TrainingConfig::Optimizer::kAdam;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": training.optimizer must be \"sgd\" or \"adam\", got \"",
+        optimizer, "\""));
+  }
+  if (absl::Status s = ValidateCoordinatorConfig(c); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", s.message()));
+  }
+  return c;
+}
+
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ParseCoordinatorConfig(*text, path);
+}
+
+absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
+  if (absl::Status s = c.engine.Validate(); !s.ok()) return s;
+  const TrainingConfig& t = c.engine.training;
+  if (!(t.learning_rate > 0)) {
+    return absl::InvalidArgumentError("training.learning_rate must be positive");
+  }
+  if (t.momentum < 0 || t.weight_decay < 0) {
+    return absl::InvalidArgumentError(
+        "training.momentum and training.weight_decay must be >= 0");
+  }
+  if (t.local_epochs < 1 || t.batch_size < 1) {
+    return absl::InvalidArgumentError(
+        "training.local_epochs and training.batch_size must be >= 1");
+  }
+  static const std::set<std::string> kArchitectures = {"logreg", "mlp", "lenet5",
+                                                       "torchscript"};
+  if (kArchitectures.count(c.model.architecture) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.architecture must be logreg, mlp, lenet5 or torchscript, got \"",
+        c.model.architecture, "\""));
+  }
+  if (c.model.architecture == "torchscript" && c.model.torchscript_path.empty()) {
+    return absl::InvalidArgumentError(
+        "model.torchscript (a file path) is required for architecture torchscript");
+  }
+  if (c.model.num_classes < 2) {
+    return absl::InvalidArgumentError("model.num_classes must be >= 2");
+  }
+  if (c.max_concurrent_uploads < 1) {
+    return absl::InvalidArgumentError("server.max_concurrent_uploads must be >= 1");
+  }
+  if (c.simulation.clients < 1) {
+    return absl::InvalidArgumentError("simulation.clients must be >= 1");
+  }
+  if (c.simulation.workers < 0) {
+    return absl::InvalidArgumentError("simulation.workers must be >= 0");
+  }
+  if (absl::Status s = ValidateDataSource(c.evaluation, "evaluation", true); !s.ok()) {
+    return s;
+  }
+  return ValidateDataSource(c.simulation.train_data, "simulation", false);
+}
+
+}  // namespace fedlearn

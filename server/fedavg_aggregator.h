@@ -1,0 +1,48 @@
+// Weighted federated averaging (McMahan et al. 2017) over a running sum.
+//
+// Each update is folded into one D-sized accumulator the moment it arrives,
+// so memory is O(D) whatever the cohort size; the aggregator never holds the
+// individual updates. Updates are deltas (trained - global) and weights are
+// example counts. Callers validate content (finite values) before Add.
+#ifndef FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_
+#define FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/flat/flat_vector.h"
+
+namespace fedlearn {
+
+class FedAvgAggregator {
+ public:
+  explicit FedAvgAggregator(size_t dimension);
+
+  FedAvgAggregator(const FedAvgAggregator&) = delete;
+  FedAvgAggregator& operator=(const FedAvgAggregator&) = delete;
+
+  // sum += weight * update. InvalidArgument on a length mismatch or a
+  // weight that is not positive and finite; the sum is untouched then.
+  absl::Status Add(absl::Span<const float> update, double weight);
+
+  size_t count() const { return count_; }
+  double total_weight() const { return total_weight_; }
+  size_t dimension() const { return sum_.size(); }
+
+  // The weighted mean of everything added so far. FailedPrecondition when
+  // nothing was added: a round is never averaged over nobody.
+  absl::StatusOr<FlatVector> WeightedMean() const;
+
+  void Reset();
+
+ private:
+  std::vector<float> sum_;
+  double total_weight_ = 0.0;
+  size_t count_ = 0;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_

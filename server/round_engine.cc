@@ -1,0 +1,485 @@
+#include "server/round_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/util/log.h"
+
+namespace fedlearn {
+absl::Status RoundEngineConfig::Validate() const {
+  if (run_id.empty()) return absl::InvalidArgumentError("run_id is empty");
+  if (num_rounds < 1) return absl::InvalidArgumentError("rounds must be >= 1");
+  if (min_clients < 1) {
+    return absl::InvalidArgumentError("min_clients must be >= 1");
+  }
+  if (clients_per_round < 0) {
+    return absl::InvalidArgumentError("clients_per_round must be >= 0");
+  }
+  if (clients_per_round == 0 && !(fraction > 0 && fraction <= 1)) {
+    return absl::InvalidArgumentError("fraction must be in (0, 1]");
+  }
+  if (min_updates < 1) {
+    return absl::InvalidArgumentError("min_updates must be >= 1");
+  }
+  if (clients_per_round > 0 && min_updates > clients_per_round) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_updates (", min_updates, ") exceeds clients_per_round (",
+        clients_per_round, "): no round could ever be aggregated"));
+  }
+  if (round_timeout.count() <= 0) {
+    return absl::InvalidArgumentError("round_timeout must be positive");
+  }
+  if (max_round_attempts < 1) {
+    return absl::InvalidArgumentError("max_round_attempts must be >= 1");
+  }
+  if (!(server_learning_rate > 0) || !std::isfinite(server_learning_rate)) {
+    return absl::InvalidArgumentError("server_learning_rate must be positive");
+  }
+  if (max_examples_per_update < 1) {
+    return absl::InvalidArgumentError("max_examples_per_update must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
+    RoundEngineConfig config, FlatModel initial, uint64_t start_round,
+    const Clock* clock, ModelEvaluator* evaluator) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  if (clock == nullptr) return absl::InvalidArgumentError("clock is null");
+  if (initial.values.empty() ||
+      static_cast<int64_t>(initial.values.size()) != initial.spec.NumElements()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initial model has ", initial.values.size(),
+        " values but its spec describes ", initial.spec.NumElements()));
+  }
+  if (absl::Status s = CheckAllFinite(initial.values.span()); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("initial model: ", s.message()));
+  }
+  if (start_round < 1) {
+    return absl::InvalidArgumentError("start_round must be >= 1");
+  }
+  return std::unique_ptr<RoundEngine>(new RoundEngine(
+      std::move(config), std::move(initial), start_round, clock, evaluator));
+}
+
+RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
+                         uint64_t start_round, const Clock* clock,
+                         ModelEvaluator* evaluator)
+    : config_(std::move(config)),
+      clock_(clock),
+      evaluator_(evaluator),
+      spec_(initial.spec),
+      dimension_(initial.values.size()),
+      round_(start_round),
+      global_(std::make_shared<const FlatModel>(std::move(initial))),
+      aggregator_(global_->values.size()) {
+  if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
+    phase_ = Phase::kFinished;
+  }
+}
+
+void RoundEngine::AddListener(RoundListener* listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners_.push_back(listener);
+}
+
+void RoundEngine::TouchLocked(const std::string& client_id) {
+  auto it = clients_.find(client_id);
+  if (it != clients_.end()) it->second.last_seen = clock_->Now();
+}
+
+absl::Status RoundEngine::Register(const std::string& client_id,
+                                   uint64_t num_examples) {
+  if (client_id.empty()) {
+    return absl::InvalidArgumentError("client id is empty");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) {
+    if (clients_.size() >= config_.max_registered_clients) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "coordinator already has ", clients_.size(), " registered clients"));
+    }
+    it = clients_.emplace(client_id, ClientRecord{}).first;
+    spdlog::info("client {} registered ({} registered)", client_id,
+                 clients_.size());
+  }
+  it->second.last_seen = clock_->Now();
+  it->second.num_examples = num_examples;
+  wake_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status RoundEngine::Heartbeat(const std::string& client_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (clients_.count(client_id) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown client '", client_id, "': register first"));
+  }
+  TouchLocked(client_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
+    const std::string& client_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (clients_.count(client_id) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown client '", client_id, "': register first"));
+  }
+  TouchLocked(client_id);
+  FetchOutcome out;
+  out.retry_after_ms = config_.poll_interval_ms;
+  switch (phase_) {
+    case Phase::kFinished:
+    case Phase::kFailed:
+      out.run_finished = true;
+      out.reason = phase_ == Phase::kFinished ? "run finished"
+                                              : std::string(outcome_.message());
+      return out;
+    case Phase::kWaitingForClients:
+      out.reason = waiting_reason_.empty() ? "waiting for clients" : waiting_reason_;
+      return out;
+    case Phase::kClosing:
+      out.reason = absl::StrCat("round ", round_, " is being aggregated");
+      return out;
+    case Phase::kTraining:
+      break;
+  }
+  auto it = cohort_.find(client_id);
+  if (it == cohort_.end()) {
+    out.reason = absl::StrCat("not selected for round ", round_);
+    return out;
+  }
+  if (it->second != ClientRoundState::kSelected &&
+      it->second != ClientRoundState::kTaskSent) {
+    out.reason = absl::StrCat("already answered round ", round_);
+    return out;
+  }
+  // A re-fetch (after a broken download) gets the same task again.
+  it->second = ClientRoundState::kTaskSent;
+  Task task;
+  task.run_id = config_.run_id;
+  task.round = round_;
+  task.model_version = round_ - 1;
+  task.model = global_;
+  task.training = config_.training;
+  task.training.seed = config_.training.seed ^ (round_ * 0x9E3779B97F4A7C15ull) ^
+                       std::hash<std::string>{}(client_id);
+  task.deadline_unix_ms = deadline_unix_ms_;
+  out.task = std::move(task);
+  return out;
+}
+
+absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
+                                       UpdateSubmission submission) {
+  // Content checks first, without the lock: they are O(D).
+  absl::Status content = absl::OkStatus();
+  if (submission.delta.size() != dimension_) {
+    content = absl::InvalidArgumentError(
+        absl::StrCat("update has ", submission.delta.size(),
+                     " values, the model has ", dimension_));
+  } else if (absl::Status s = CheckAllFinite(submission.delta.span()); !s.ok()) {
+    content = absl::InvalidArgumentError(absl::StrCat("update rejected: ", s.message()));
+  } else if (submission.num_examples == 0 ||
+             submission.num_examples > config_.max_examples_per_update) {
+    content = absl::InvalidArgumentError(absl::StrCat(
+        "num_examples must be in [1, ", config_.max_examples_per_update,
+        "], got ", submission.num_examples));
+  } else if (!std::isfinite(submission.train_loss)) {
+    content = absl::InvalidArgumentError("reported train loss is not finite");
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (clients_.count(client_id) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown client '", client_id, "': register first"));
+  }
+  TouchLocked(client_id);
+  if (submission.run_id != config_.run_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "update names run '", submission.run_id, "', active run is '",
+        config_.run_id, "'"));
+  }
+  if (phase_ != Phase::kTraining || submission.round != round_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "update for round ", submission.round, " is not accepted now (round ",
+        round_, phase_ == Phase::kTraining ? " is collecting)" : " is not collecting)"));
+  }
+  if (submission.model_version != round_ - 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "update was trained on model version ", submission.model_version,
+        ", round ", round_, " trains version ", round_ - 1));
+  }
+  auto it = cohort_.find(client_id);
+  if (it == cohort_.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "client '", client_id, "' was not selected for round ", round_));
+  }
+  if (it->second == ClientRoundState::kAccepted ||
+      it->second == ClientRoundState::kRejected) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "client '", client_id, "' already answered round ", round_));
+  }
+  if (!content.ok()) {
+    it->second = ClientRoundState::kRejected;
+    ++rejected_;
+    spdlog::warn("round {}: rejected update from {}: {}", round_, client_id,
+                 content.message());
+    wake_.notify_all();
+    return content;
+  }
+  const double weight = static_cast<double>(submission.num_examples);
+  if (absl::Status s = aggregator_.Add(submission.delta.span(), weight); !s.ok()) {
+    it->second = ClientRoundState::kRejected;
+    ++rejected_;
+    wake_.notify_all();
+    return s;
+  }
+  loss_sum_ += weight * submission.train_loss;
+  it->second = ClientRoundState::kAccepted;
+  wake_.notify_all();
+  return absl::OkStatus();
+}
+
+void RoundEngine::RejectUpdate(const std::string& client_id,
+                               const std::string& run_id, uint64_t round,
+                               const absl::Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (phase_ != Phase::kTraining || run_id != config_.run_id || round != round_) {
+    return;
+  }
+  auto it = cohort_.find(client_id);
+  if (it == cohort_.end() || it->second == ClientRoundState::kAccepted ||
+      it->second == ClientRoundState::kRejected) {
+    return;
+  }
+  it->second = ClientRoundState::kRejected;
+  ++rejected_;
+  spdlog::warn("round {}: rejected update from {}: {}", round_, client_id,
+               why.message());
+  wake_.notify_all();
+}
+
+std::vector<std::string> RoundEngine::LiveClientsLocked() const {
+  std::vector<std::string> live;
+  const TimePoint now = clock_->Now();
+  for (const auto& [id, record] : clients_) {
+    if (now - record.last_seen <= config_.client_liveness) live.push_back(id);
+  }
+  return live;  // std::map order: sorted, so sampling is reproducible
+}
+
+bool RoundEngine::TryStartRoundLocked() {
+  std::vector<std::string> live = LiveClientsLocked();
+  if (static_cast<int>(live.size()) < config_.min_clients) {
+    waiting_reason_ = absl::StrCat("waiting for clients: ", live.size(), " of ",
+                                   config_.min_clients, " connected");
+    return false;
+  }
+  size_t k = config_.clients_per_round > 0
+                 ? static_cast<size_t>(config_.clients_per_round)
+                 : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
+  k = std::clamp<size_t>(k, 1, live.size());
+  if (static_cast<int>(k) < config_.min_updates) {
+    waiting_reason_ = absl::StrCat("waiting for clients: sampling ", k,
+                                   " cannot reach min_updates ",
+                                   config_.min_updates);
+    return false;
+  }
+  waiting_reason_.clear();
+  ++attempt_;
+  std::mt19937_64 rng(config_.seed ^ (round_ << 20) ^ uint64_t(attempt_));
+  std::shuffle(live.begin(), live.end(), rng);
+  live.resize(k);
+  cohort_.clear();
+  for (const std::string& id : live) cohort_[id] = ClientRoundState::kSelected;
+  aggregator_.Reset();
+  loss_sum_ = 0.0;
+  rejected_ = 0;
+  round_started_ = clock_->Now();
+  round_deadline_ = round_started_ + config_.round_timeout;
+  deadline_unix_ms_ = clock_->UnixMillis() + config_.round_timeout.count();
+  phase_ = Phase::kTraining;
+  spdlog::info("round {} attempt {}: selected {} of {} live clients", round_,
+               attempt_, k, LiveClientsLocked().size());
+  return true;
+}
+
+bool RoundEngine::RoundCompleteLocked() const {
+  for (const auto& [id, state] : cohort_) {
+    if (state == ClientRoundState::kSelected ||
+        state == ClientRoundState::kTaskSent) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void RoundEngine::EndRunLocked(absl::Status outcome) {
+  phase_ = outcome.ok() ? Phase::kFinished : Phase::kFailed;
+  outcome_ = outcome;
+  cohort_.clear();
+  if (outcome.ok()) {
+    spdlog::info("run {} finished after round {}", config_.run_id,
+                 config_.num_rounds);
+  } else {
+    spdlog::error("run {} failed: {}", config_.run_id, outcome.message());
+  }
+  wake_.notify_all();
+}
+
+void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
+  const int accepted = static_cast<int>(aggregator_.count());
+  if (accepted < config_.min_updates) {
+    const std::string reason = absl::StrCat(
+        "round ", round_, " attempt ", attempt_, ": ", accepted,
+        " accepted update(s) of ", cohort_.size(), " selected (", rejected_,
+        " rejected), need min_updates=", config_.min_updates);
+    cohort_.clear();
+    if (attempt_ >= config_.max_round_attempts) {
+      EndRunLocked(absl::DeadlineExceededError(absl::StrCat(
+          reason, "; giving up after ", attempt_,
+          " attempts (lower min_updates, raise round_timeout or add clients)")));
+      return;
+    }
+    spdlog::warn("{}; retrying with a new sample", reason);
+    phase_ = Phase::kWaitingForClients;
+    std::vector<RoundListener*> listeners = listeners_;
+    const uint64_t round = round_;
+    const int attempt = attempt_;
+    lock.unlock();
+    for (RoundListener* l : listeners) l->OnRoundRetried(round, attempt, reason);
+    lock.lock();
+    return;
+  }
+
+  // Aggregate: global + lr * weighted mean delta.
+  absl::StatusOr<FlatVector> mean = aggregator_.WeightedMean();
+  FlatModel next{global_->spec, global_->values.Clone()};
+  const float lr = static_cast<float>(config_.server_learning_rate);
+  for (size_t i = 0; i < next.values.size(); ++i) {
+    next.values[i] += lr * (*mean)[i];
+  }
+  RoundSummary summary;
+  summary.run_id = config_.run_id;
+  summary.round = round_;
+  summary.attempt = attempt_;
+  summary.selected = static_cast<int>(cohort_.size());
+  summary.participants = accepted;
+  summary.rejected = rejected_;
+  summary.total_examples = aggregator_.total_weight();
+  summary.train_loss = loss_sum_ / aggregator_.total_weight();
+  summary.model_version = round_;
+  phase_ = Phase::kClosing;
+  cohort_.clear();
+  std::vector<RoundListener*> listeners = listeners_;
+  const TimePoint started = round_started_;
+
+  lock.unlock();
+  auto next_model = std::make_shared<const FlatModel>(std::move(next));
+  absl::Status failure = absl::OkStatus();
+  if (evaluator_ != nullptr) {
+    absl::StatusOr<EvalMetrics> eval = evaluator_->Evaluate(next_model->values);
+    if (eval.ok()) {
+      summary.eval = *eval;
+    } else {
+      spdlog::error("round {}: evaluation failed: {}", summary.round,
+                    eval.status().message());
+    }
+  }
+  summary.seconds =
+      std::chrono::duration<double>(clock_->Now() - started).count();
+  for (RoundListener* l : listeners) {
+    if (absl::Status s = l->OnRoundCompleted(summary, *next_model); !s.ok()) {
+      failure = absl::InternalError(absl::StrCat(
+          "round ", summary.round, " could not be recorded: ", s.message()));
+      break;
+    }
+  }
+  lock.lock();
+
+  if (!failure.ok()) {
+    EndRunLocked(failure);
+    return;
+  }
+  global_ = std::move(next_model);
+  ++round_;
+  attempt_ = 0;
+  if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
+    EndRunLocked(absl::OkStatus());
+  } else {
+    phase_ = Phase::kWaitingForClients;
+  }
+}
+
+void RoundEngine::Tick() {
+  std::unique_lock<std::mutex> lock(mu_);
+  switch (phase_) {
+    case Phase::kWaitingForClients:
+      TryStartRoundLocked();
+      return;
+    case Phase::kTraining:
+      if (RoundCompleteLocked() || clock_->Now() >= round_deadline_) {
+        CloseRound(lock);
+        if (phase_ == Phase::kWaitingForClients) TryStartRoundLocked();
+      }
+      return;
+    case Phase::kClosing:
+    case Phase::kFinished:
+    case Phase::kFailed:
+      return;
+  }
+}
+
+absl::Status RoundEngine::RunUntilDone(const std::atomic<bool>& stop,
+                                       Duration tick) {
+  while (!stop.load()) {
+    Tick();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (phase_ == Phase::kFinished || phase_ == Phase::kFailed) break;
+    wake_.wait_for(lock, tick);
+  }
+  std::vector<RoundListener*> listeners;
+  absl::Status outcome;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (phase_ != Phase::kFinished && phase_ != Phase::kFailed) {
+      outcome_ = absl::CancelledError("coordinator stopped before the run ended");
+    }
+    outcome = outcome_;
+    listeners = listeners_;
+  }
+  for (RoundListener* l : listeners) l->OnRunEnded(outcome);
+  return outcome;
+}
+
+RoundEngine::Phase RoundEngine::phase() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return phase_;
+}
+
+uint64_t RoundEngine::current_round() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return round_;
+}
+
+uint64_t RoundEngine::model_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return round_ - 1;
+}
+
+absl::Status RoundEngine::outcome() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outcome_;
+}
+
+std::shared_ptr<const FlatModel> RoundEngine::global_model() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return global_;
+}
+
+}  // namespace fedlearn

@@ -1,0 +1,214 @@
+// The coordinator's round engine: a transport-free state machine that runs R
+// rounds of federated averaging.
+//
+//   WaitingForClients -> Training(round r, attempt a) -> Closing -> ...
+//                                                     -> Finished | Failed
+//
+// In each round it samples clients (seeded), hands each selected client the
+// global model and training config, folds accepted updates into a running
+// weighted sum, and closes the round when every selected client has answered
+// or the deadline passes. With at least `min_updates` accepted updates the
+// round is aggregated, evaluated and handed to the listeners (persistence,
+// reporting); with fewer it is retried with a fresh sample, and after
+// `max_round_attempts` the run fails with a message saying why. A round is
+// never averaged over nobody.
+//
+// Time comes from an injected Clock and the engine does no I/O of its own, so
+// every deadline and dropout is tested without sockets or sleeps. The
+// secure-aggregation phases slot in between collection and aggregation.
+//
+// Thread-safety: Register/FetchTask/SubmitUpdate/Heartbeat may be called from
+// any number of transport threads; Tick() from one driver thread only.
+#ifndef FEDLEARN_SERVER_ROUND_ENGINE_H_
+#define FEDLEARN_SERVER_ROUND_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config/training_config.h"
+#include "common/flat/flat_vector.h"
+#include "common/util/clock.h"
+#include "server/fedavg_aggregator.h"
+#include "server/model_evaluator.h"
+
+namespace fedlearn {
+
+struct RoundEngineConfig {
+  std::string run_id = "run";
+  int num_rounds = 10;
+  // Registered, live clients needed before a round starts.
+  int min_clients = 2;
+  // Clients sampled per round: a count if > 0, else `fraction` of live ones.
+  int clients_per_round = 0;
+  double fraction = 1.0;
+  // Accepted updates needed to aggregate a round.
+  int min_updates = 1;
+  Duration round_timeout{std::chrono::minutes(5)};
+  int max_round_attempts = 3;
+  // A client not heard from for this long is not sampled.
+  Duration client_liveness{std::chrono::minutes(2)};
+  uint64_t seed = 0;
+  TrainingConfig training;
+  // Upper bound on the example count (FedAvg weight) one client may claim.
+  uint64_t max_examples_per_update = 10'000'000;
+  // global += server_learning_rate * weighted mean of deltas.
+  double server_learning_rate = 1.0;
+  // Hint sent to clients with nothing to do.
+  uint32_t poll_interval_ms = 200;
+  size_t max_registered_clients = 100'000;
+
+  absl::Status Validate() const;
+};
+
+// A unit of work for one selected client. The model is shared, not copied,
+// between all clients of a round.
+struct Task {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  std::shared_ptr<const FlatModel> model;
+  TrainingConfig training;
+  int64_t deadline_unix_ms = 0;
+};
+
+struct FetchOutcome {
+  std::optional<Task> task;
+  bool run_finished = false;
+  uint32_t retry_after_ms = 0;
+  std::string reason;  // why there is no task
+};
+
+struct UpdateSubmission {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  uint64_t num_examples = 0;
+  double train_loss = 0.0;
+  FlatVector delta;
+};
+
+struct RoundSummary {
+  std::string run_id;
+  uint64_t round = 0;
+  int attempt = 1;
+  int selected = 0;
+  int participants = 0;  // accepted updates
+  int rejected = 0;
+  double train_loss = 0.0;  // example-weighted mean of client-reported loss
+  double total_examples = 0.0;
+  double seconds = 0.0;     // from round start to aggregated model
+  uint64_t model_version = 0;
+  std::optional<EvalMetrics> eval;
+};
+
+// Notified, in registration order, after each aggregated round (outside the
+// engine lock). An error from a listener fails the run: a round that cannot
+// be persisted must not be built upon.
+class RoundListener {
+ public:
+  virtual ~RoundListener() = default;
+  virtual absl::Status OnRoundCompleted(const RoundSummary& summary,
+                                        const FlatModel& global) = 0;
+  virtual void OnRoundRetried(uint64_t round, int attempt,
+                              const std::string& reason) {}
+  virtual void OnRunEnded(const absl::Status& outcome) {}
+};
+
+class RoundEngine {
+ public:
+  enum class Phase { kWaitingForClients, kTraining, kClosing, kFinished, kFailed };
+
+  // `initial` is the model of version `start_round - 1` (resuming a run starts
+  // after the last persisted round). `evaluator` may be null.
+  static absl::StatusOr<std::unique_ptr<RoundEngine>> Create(
+      RoundEngineConfig config, FlatModel initial, uint64_t start_round,
+      const Clock* clock, ModelEvaluator* evaluator);
+
+  RoundEngine(const RoundEngine&) = delete;
+  RoundEngine& operator=(const RoundEngine&) = delete;
+
+  void AddListener(RoundListener* listener);
+
+  absl::Status Register(const std::string& client_id, uint64_t num_examples);
+  absl::Status Heartbeat(const std::string& client_id);
+  absl::StatusOr<FetchOutcome> FetchTask(const std::string& client_id);
+  // Validates and folds the update into the running sum. Any rejection of a
+  // selected client's update counts as its answer for this round.
+  absl::Status SubmitUpdate(const std::string& client_id,
+                            UpdateSubmission submission);
+
+  // Records that a selected client's upload for `round` was malformed (so the
+  // round need not wait for it). Ignored unless it matches the open round.
+  void RejectUpdate(const std::string& client_id, const std::string& run_id,
+                    uint64_t round, const absl::Status& why);
+
+  // Advances the state machine: starts rounds, closes them at their deadline
+  // or when everyone answered, aggregates, retries or fails.
+  void Tick();
+  // Runs Tick() until the run ends or `stop` is set, waking early when an
+  // update arrives. Returns the run's outcome.
+  absl::Status RunUntilDone(const std::atomic<bool>& stop,
+                            Duration tick = std::chrono::milliseconds(100));
+
+  Phase phase() const;
+  uint64_t current_round() const;
+  uint64_t model_version() const;
+  std::string run_id() const { return config_.run_id; }
+  const ModelSpec& spec() const { return spec_; }
+  absl::Status outcome() const;
+  std::shared_ptr<const FlatModel> global_model() const;
+
+ private:
+  enum class ClientRoundState { kSelected, kTaskSent, kAccepted, kRejected };
+  struct ClientRecord {
+    TimePoint last_seen;
+    uint64_t num_examples = 0;
+  };
+
+  RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
+              const Clock* clock, ModelEvaluator* evaluator);
+
+  std::vector<std::string> LiveClientsLocked() const;
+  bool TryStartRoundLocked();
+  bool RoundCompleteLocked() const;
+  // Called with the lock held; releases it while evaluating and persisting.
+  void CloseRound(std::unique_lock<std::mutex>& lock);
+  void EndRunLocked(absl::Status outcome);
+  void TouchLocked(const std::string& client_id);
+
+  const RoundEngineConfig config_;
+  const Clock* const clock_;
+  ModelEvaluator* const evaluator_;
+  const ModelSpec spec_;
+  const size_t dimension_;
+  std::vector<RoundListener*> listeners_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  Phase phase_ = Phase::kWaitingForClients;
+  absl::Status outcome_;
+  uint64_t round_;  // the round being run or next to run
+  int attempt_ = 0;
+  std::shared_ptr<const FlatModel> global_;
+  std::map<std::string, ClientRecord> clients_;
+  std::map<std::string, ClientRoundState> cohort_;
+  FedAvgAggregator aggregator_;
+  double loss_sum_ = 0.0;  // sum of weight * reported loss
+  int rejected_ = 0;
+  TimePoint round_started_;
+  TimePoint round_deadline_;
+  int64_t deadline_unix_ms_ = 0;
+  std::string waiting_reason_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_ROUND_ENGINE_H_

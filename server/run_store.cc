@@ -1,0 +1,127 @@
+#include "server/run_store.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/util/atomic_file.h"
+#include "common/wire/model_file.h"
+#include "nlohmann/json.hpp"
+
+namespace fedlearn {
+namespace {
+
+int64_t NowUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::RoundRef Ref(const std::string& run_id, uint64_t round) {
+  v1::RoundRef ref;
+  ref.set_run_id(run_id);
+  ref.set_round(round);
+  ref.set_model_version(round);
+  return ref;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileRunStore>> FileRunStore::Open(
+    std::string state_dir) {
+  if (state_dir.empty()) {
+    return absl::InvalidArgumentError("state directory is empty");
+  }
+  if (absl::Status s = MakeDirectories(state_dir + "/models"); !s.ok()) return s;
+  return std::unique_ptr<FileRunStore>(new FileRunStore(std::move(state_dir)));
+}
+
+std::string FileRunStore::ModelPath(uint64_t round) const {
+  return absl::StrFormat("%s/models/round-%06d.fmodel", state_dir_, round);
+}
+
+absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint() const {
+  absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
+  if (absl::IsNotFound(text.status())) return std::optional<RunCheckpoint>();
+  if (!text.ok()) return text.status();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("run_id") ||
+      !j.contains("completed_round") || !j["run_id"].is_string() ||
+      !j["completed_round"].is_number_unsigned()) {
+    return absl::DataLossError(
+        absl::StrCat(CheckpointPath(), " is corrupt; move it aside to start afresh"));
+  }
+  RunCheckpoint cp;
+  cp.run_id = j["run_id"].get<std::string>();
+  cp.completed_round = j["completed_round"].get<uint64_t>();
+  absl::StatusOr<SavedModel> saved = ReadModelFile(ModelPath(cp.completed_round));
+  if (!saved.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "checkpoint names round ", cp.completed_round,
+        " but its model cannot be read: ", saved.status().message()));
+  }
+  if (saved->ref.run_id() != cp.run_id) {
+    return absl::DataLossError(absl::StrCat(
+        "model file of round ", cp.completed_round, " belongs to run '",
+        saved->ref.run_id(), "', checkpoint to '", cp.run_id, "'"));
+  }
+  cp.model = std::move(saved->model);
+  return std::optional<RunCheckpoint>(std::move(cp));
+}
+
+absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
+                                           uint64_t round) {
+  nlohmann::json j;
+  j["run_id"] = run_id;
+  j["completed_round"] = round;
+  j["model_file"] = ModelPath(round);
+  j["written_unix_ms"] = NowUnixMillis();
+  return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
+}
+
+absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
+                                            const FlatModel& model) {
+  if (absl::Status s = WriteModelFile(ModelPath(0), Ref(run_id, 0), model); !s.ok()) {
+    return s;
+  }
+  return WriteCheckpoint(run_id, 0);
+}
+
+absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
+                                            const FlatModel& global) {
+  if (absl::Status s = WriteModelFile(ModelPath(summary.round),
+                                      Ref(summary.run_id, summary.round), global);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = AppendLineDurably(
+          MetricsPath(), RoundSummaryToJson(summary, NowUnixMillis()));
+      !s.ok()) {
+    return s;
+  }
+  return WriteCheckpoint(summary.run_id, summary.round);
+}
+
+std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
+  nlohmann::json j;
+  j["run_id"] = summary.run_id;
+  j["round"] = summary.round;
+  j["attempt"] = summary.attempt;
+  j["model_version"] = summary.model_version;
+  j["selected"] = summary.selected;
+  j["participants"] = summary.participants;
+  j["rejected"] = summary.rejected;
+  j["examples"] = summary.total_examples;
+  j["train_loss"] = summary.train_loss;
+  j["seconds"] = summary.seconds;
+  if (summary.eval) {
+    j["test_accuracy"] = summary.eval->accuracy;
+    j["test_loss"] = summary.eval->loss;
+    j["test_examples"] = summary.eval->num_examples;
+  }
+  j["unix_ms"] = unix_ms;
+  return j.dump();
+}
+
+}  // namespace fedlearn

@@ -1,0 +1,273 @@
+#include "server/coordinator_config.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/util/atomic_file.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fedlearn {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kFullConfig[] = R"(# every key, none at its default
+[run]
+id = "hospital-study"
+rounds = 7
+seed = 99
+state_dir = "/var/lib/fedlearn"
+log_level = "debug"
+
+[server]
+listen = "0.0.0.0:9443"
+insecure = true
+ca = "/etc/fl/ca.pem"
+cert = "/etc/fl/server.pem"
+key = "/etc/fl/server.key"
+max_concurrent_uploads = 6
+poll_interval_ms = 750
+
+[rounds]
+min_clients = 4
+clients_per_round = 5
+fraction = 0.5
+min_updates = 3
+timeout_s = 42.5
+max_attempts = 6
+client_liveness_s = 90
+server_learning_rate = 0.8
+max_examples_per_update = 5000
+
+[model]
+architecture = "mlp"
+input_shape = [30]
+num_classes = 3
+hidden_units = 64
+seed = 12
+
+[training]
+optimizer = "adam"
+learning_rate = 0.001
+momentum = 0.5
+weight_decay = 0.01
+local_epochs = 2
+batch_size = 64
+seed = 5
+
+[evaluation]
+dataset = "csv"
+path = "/data/test.csv"
+label_column = "outcome"
+
+[simulation]
+clients = 12
+partition = "iid"
+workers = 3
+dataset = "csv"
+path = "/data/train.csv"
+label_column = "outcome"
+)";
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(kFullConfig, "full.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const CoordinatorConfig& c = *parsed;
+  const RoundEngineConfig& e = c.engine;
+  EXPECT_EQ(e.run_id, "hospital-study");
+  EXPECT_EQ(e.num_rounds, 7);
+  EXPECT_EQ(e.seed, 99u);
+  EXPECT_EQ(c.state_dir, "/var/lib/fedlearn");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.listen, "0.0.0.0:9443");
+  EXPECT_TRUE(c.tls.insecure);
+  EXPECT_EQ(c.tls.ca_cert_path, "/etc/fl/ca.pem");
+  EXPECT_EQ(c.tls.cert_path, "/etc/fl/server.pem");
+  EXPECT_EQ(c.tls.key_path, "/etc/fl/server.key");
+  EXPECT_EQ(c.max_concurrent_uploads, 6);
+  EXPECT_EQ(e.poll_interval_ms, 750u);
+  EXPECT_EQ(e.min_clients, 4);
+  EXPECT_EQ(e.clients_per_round, 5);
+  EXPECT_DOUBLE_EQ(e.fraction, 0.5);
+  EXPECT_EQ(e.min_updates, 3);
+  EXPECT_EQ(e.round_timeout, Duration(42500));
+  EXPECT_EQ(e.max_round_attempts, 6);
+  EXPECT_EQ(e.client_liveness, Duration(90000));
+  EXPECT_DOUBLE_EQ(e.server_learning_rate, 0.8);
+  EXPECT_EQ(e.max_examples_per_update, 5000u);
+  EXPECT_EQ(c.model.architecture, "mlp");
+  EXPECT_THAT(c.model.input_shape, ElementsAre(30));
+  EXPECT_EQ(c.model.num_classes, 3);
+  EXPECT_EQ(c.model.hidden_units, 64);
+  EXPECT_EQ(c.model_seed, 12u);
+  EXPECT_EQ(e.training.optimizer, TrainingConfig::Optimizer::kAdam);
+  EXPECT_DOUBLE_EQ(e.training.learning_rate, 0.001);
+  EXPECT_DOUBLE_EQ(e.training.momentum, 0.5);
+  EXPECT_DOUBLE_EQ(e.training.weight_decay, 0.01);
+  EXPECT_EQ(e.training.local_epochs, 2);
+  EXPECT_EQ(e.training.batch_size, 64);
+  EXPECT_EQ(e.training.seed, 5u);
+  EXPECT_EQ(c.evaluation.kind, "csv");
+  EXPECT_EQ(c.evaluation.path, "/data/test.csv");
+  EXPECT_EQ(c.evaluation.label_column, "outcome");
+  EXPECT_EQ(c.simulation.clients, 12);
+  EXPECT_EQ(c.simulation.partition, "iid");
+  EXPECT_EQ(c.simulation.workers, 3);
+  EXPECT_EQ(c.simulation.train_data.kind, "csv");
+  EXPECT_EQ(c.simulation.train_data.path, "/data/train.csv");
+  EXPECT_EQ(c.simulation.train_data.label_column, "outcome");
+}
+
+TEST(CoordinatorConfigTest, EmptyFileGivesTheValidDefaults) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig("", "empty.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const CoordinatorConfig defaults = DefaultCoordinatorConfig();
+  EXPECT_TRUE(ValidateCoordinatorConfig(defaults).ok());
+  EXPECT_EQ(parsed->engine.run_id, defaults.engine.run_id);
+  EXPECT_EQ(parsed->engine.num_rounds, defaults.engine.num_rounds);
+  EXPECT_EQ(parsed->engine.round_timeout, defaults.engine.round_timeout);
+  EXPECT_EQ(parsed->engine.client_liveness, defaults.engine.client_liveness);
+  EXPECT_EQ(parsed->engine.training.optimizer, TrainingConfig::Optimizer::kSgd);
+  EXPECT_EQ(parsed->model.architecture, defaults.model.architecture);
+  EXPECT_EQ(parsed->listen, defaults.listen);
+}
+
+TEST(CoordinatorConfigTest, UnknownKeyIsAnErrorNamingIt) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[rounds]\nmin_client = 3\n", "typo.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("'rounds.min_client'"));
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("typo.toml"));
+}
+
+TEST(CoordinatorConfigTest, UnknownSectionAndTopLevelKeyAreErrors) {
+  absl::StatusOr<CoordinatorConfig> section =
+      ParseCoordinatorConfig("[secure_agg]\nthreshold = 3\n", "x.toml");
+  EXPECT_THAT(Message(section.status()), HasSubstr("secure_agg.threshold"));
+  absl::StatusOr<CoordinatorConfig> top = ParseCoordinatorConfig("rounds = 3\n", "x.toml");
+  EXPECT_FALSE(top.ok());
+  EXPECT_THAT(Message(top.status()), HasSubstr("'rounds'"));
+}
+
+TEST(CoordinatorConfigTest, WrongTypeIsAnErrorNamingTheKey) {
+  struct Case {
+    const char* toml;
+    const char* key;
+  };
+  for (const Case& c : {Case{"[rounds]\nmin_clients = \"three\"\n", "rounds.min_clients"},
+                        Case{"[run]\nrounds = 2.5\n", "run.rounds"},
+                        Case{"[run]\nid = 5\n", "run.id"},
+                        Case{"[server]\ninsecure = \"yes\"\n", "server.insecure"},
+                        Case{"[training]\nlearning_rate = \"fast\"\n",
+                             "training.learning_rate"},
+                        Case{"[model]\ninput_shape = 784\n", "model.input_shape"},
+                        Case{"[model]\ninput_shape = [1, 0, 28]\n", "model.input_shape"},
+                        Case{"[run]\nseed = -1\n", "run.seed"}}) {
+    absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(c.toml, "t.toml");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.toml;
+    EXPECT_THAT(Message(parsed.status()), HasSubstr(c.key)) << c.toml;
+  }
+}
+
+TEST(CoordinatorConfigTest, IntegerThatDoesNotFitTheFieldIsAnErrorNamingTheKey) {
+  // 2^32 + 1 would silently become 1 round if narrowed to int.
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[run]\nrounds = 4294967297\n", "t.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("run.rounds"));
+  absl::StatusOr<CoordinatorConfig> poll =
+      ParseCoordinatorConfig("[server]\npoll_interval_ms = 4294967296\n", "t.toml");
+  EXPECT_EQ(poll.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(poll.status()), HasSubstr("server.poll_interval_ms"));
+}
+
+TEST(CoordinatorConfigTest, BadOptimizerIsAnError) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[training]\noptimizer = \"rmsprop\"\n", "t.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("training.optimizer"));
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("rmsprop"));
+}
+
+TEST(CoordinatorConfigTest, TorchscriptWithoutPathIsAnError) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[model]\narchitecture = \"torchscript\"\n", "t.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("model.torchscript"));
+  EXPECT_TRUE(ParseCoordinatorConfig(
+                  "[model]\narchitecture = \"torchscript\"\ntorchscript = \"m.pt\"\n",
+                  "t.toml")
+                  .ok());
+}
+
+TEST(CoordinatorConfigTest, UnknownArchitectureIsAnError) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[model]\narchitecture = \"resnet\"\n", "t.toml");
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("model.architecture"));
+}
+
+TEST(CoordinatorConfigTest, CsvWithoutPathIsAnError) {
+  absl::StatusOr<CoordinatorConfig> sim =
+      ParseCoordinatorConfig("[simulation]\ndataset = \"csv\"\n", "t.toml");
+  EXPECT_EQ(sim.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(sim.status()), HasSubstr("simulation.path"));
+  absl::StatusOr<CoordinatorConfig> eval =
+      ParseCoordinatorConfig("[evaluation]\ndataset = \"csv\"\n", "t.toml");
+  EXPECT_EQ(eval.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(eval.status()), HasSubstr("evaluation.path"));
+}
+
+TEST(CoordinatorConfigTest, EvaluationMayBeDisabledButSimulationMayNot) {
+  EXPECT_TRUE(ParseCoordinatorConfig("[evaluation]\ndataset = \"\"\n", "t.toml").ok());
+  absl::StatusOr<CoordinatorConfig> sim =
+      ParseCoordinatorConfig("[simulation]\ndataset = \"\"\n", "t.toml");
+  EXPECT_THAT(Message(sim.status()), HasSubstr("simulation.dataset"));
+}
+
+TEST(CoordinatorConfigTest, EngineValidationErrorsAreReported) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[rounds]\nclients_per_round = 3\nmin_updates = 5\n", "t.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("min_updates"));
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("t.toml"));
+
+  EXPECT_FALSE(ParseCoordinatorConfig("[rounds]\ntimeout_s = 0\n", "t.toml").ok());
+  EXPECT_FALSE(ParseCoordinatorConfig("[training]\nlearning_rate = 0.0\n", "t.toml").ok());
+  EXPECT_FALSE(ParseCoordinatorConfig("[training]\nbatch_size = 0\n", "t.toml").ok());
+  EXPECT_FALSE(ParseCoordinatorConfig("[model]\nnum_classes = 1\n", "t.toml").ok());
+  EXPECT_FALSE(
+      ParseCoordinatorConfig("[server]\nmax_concurrent_uploads = 0\n", "t.toml").ok());
+}
+
+TEST(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[run]\nid = \"x\"\nrounds = = 3\n", "broken.toml");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("broken.toml"));
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("line 3"));
+}
+
+TEST(CoordinatorConfigTest, LoadReadsTheFileAndMissingFileIsNotFound) {
+  std::string dir_pattern =
+      (std::filesystem::temp_directory_path() / "coordinator_config_test.XXXXXX").string();
+  const std::string dir = ::mkdtemp(dir_pattern.data());
+  const std::string path = dir + "/coordinator.toml";
+  ASSERT_TRUE(WriteFileAtomically(path, kFullConfig).ok());
+  absl::StatusOr<CoordinatorConfig> loaded = LoadCoordinatorConfig(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->engine.run_id, "hospital-study");
+
+  absl::StatusOr<CoordinatorConfig> missing = LoadCoordinatorConfig(dir + "/nope.toml");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(missing.status()), HasSubstr("nope.toml"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fedlearn
