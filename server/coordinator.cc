@@ -1,0 +1,108 @@
+#include "server/coordinator.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/util/log.h"
+
+namespace fedlearn {
+
+absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
+                                                    const FlatModel& global) {
+  std::string eval = "test acc   n/a  ";
+  if (s.eval) {
+    eval = absl::StrFormat("test acc %6.2f%% (loss %.4f)", 100.0 * s.eval->accuracy,
+                           s.eval->loss);
+  }
+  std::printf("round %3d/%d | participants %3d/%-3d | train loss %.4f | %s | %6.2f s\n",
+              static_cast<int>(s.round), num_rounds_, s.participants, s.selected,
+              s.train_loss, eval.c_str(), s.seconds);
+  std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+void RoundProgressPrinter::OnRoundRetried(uint64_t round, int attempt,
+                                          const std::string& reason) {
+  std::printf("round %3d: attempt %d failed (%s); retrying\n",
+              static_cast<int>(round), attempt, reason.c_str());
+  std::fflush(stdout);
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
+    const CoordinatorConfig& config, FlatModel initial,
+    std::unique_ptr<ModelEvaluator> evaluator) {
+  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok()) return s;
+  std::unique_ptr<Coordinator> c(new Coordinator());
+  c->evaluator_ = std::move(evaluator);
+
+  absl::StatusOr<std::unique_ptr<FileRunStore>> store =
+      FileRunStore::Open(config.state_dir);
+  if (!store.ok()) return store.status();
+  c->store_ = *std::move(store);
+
+  uint64_t start_round = 1;
+  absl::StatusOr<std::optional<RunCheckpoint>> checkpoint = c->store_->LoadCheckpoint();
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (checkpoint->has_value() && (*checkpoint)->run_id == config.engine.run_id) {
+    RunCheckpoint& cp = **checkpoint;
+    if (!cp.model.spec.CompatibleWith(initial.spec)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the checkpoint in ", config.state_dir, " holds a different model (",
+          initial.spec.DescribeMismatch(cp.model.spec),
+          "); use another state_dir or run id"));
+    }
+    start_round = cp.completed_round + 1;
+    initial = std::move(cp.model);
+    spdlog::info("resuming run '{}' after round {} from {}", config.engine.run_id,
+                 cp.completed_round, config.state_dir);
+  } else {
+    if (checkpoint->has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          config.state_dir, " holds run '", (*checkpoint)->run_id,
+          "', not '", config.engine.run_id,
+          "'; choose another state_dir or the matching run id"));
+    }
+    if (absl::Status s = c->store_->SaveInitialModel(config.engine.run_id, initial);
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<RoundEngine>> engine = RoundEngine::Create(
+      config.engine, std::move(initial), start_round, &c->clock_, c->evaluator_.get());
+  if (!engine.ok()) return engine.status();
+  c->engine_ = *std::move(engine);
+  c->engine_->AddListener(c->store_.get());
+
+  CoordinatorService::Options service_options;
+  service_options.insecure = config.tls.insecure;
+  service_options.max_concurrent_uploads = config.max_concurrent_uploads;
+  c->service_ = std::make_unique<CoordinatorService>(c->engine_.get(), service_options);
+  absl::StatusOr<RunningServer> server =
+      StartGrpcServer(config.listen, config.tls, c->service_.get());
+  if (!server.ok()) return server.status();
+  c->server_ = *std::move(server);
+  spdlog::info("coordinator listening on port {} ({}), run '{}', {} rounds",
+               c->server_.port, config.tls.insecure ? "INSECURE" : "mutual TLS",
+               config.engine.run_id, config.engine.num_rounds);
+  return c;
+}
+
+absl::Status Coordinator::Run(const std::atomic<bool>& stop) {
+  return engine_->RunUntilDone(stop);
+}
+
+void Coordinator::Shutdown() {
+  if (server_.server) {
+    server_.server->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::seconds(2));
+  }
+}
+
+Coordinator::~Coordinator() {
+  Shutdown();
+  if (server_.server) server_.server->Wait();
+}
+
+}  // namespace fedlearn

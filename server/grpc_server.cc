@@ -1,0 +1,44 @@
+#include "server/grpc_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "common/util/log.h"
+
+namespace fedlearn {
+
+absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
+                                              const TlsConfig& tls,
+                                              grpc::Service* service) {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (tls.insecure) {
+    spdlog::warn("INSECURE MODE: the coordinator accepts plaintext connections "
+                 "and trusts client-claimed identities. Never use this outside "
+                 "a trusted test host.");
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
+    if (!material.ok()) return material.status();
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = material->ca_cert_pem;
+    options.pem_key_cert_pairs.push_back({material->key_pem, material->cert_pem});
+    credentials = grpc::SslServerCredentials(options);
+  }
+  RunningServer running;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, credentials, &running.port);
+  builder.RegisterService(service);
+  // Payloads are chunked at 1 MiB; 8 MiB leaves headroom and no more.
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.SetMaxSendMessageSize(8 << 20);
+  running.server = builder.BuildAndStart();
+  if (running.server == nullptr || running.port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address,
+                     " (in use, bad address, or unreadable TLS files)"));
+  }
+  return running;
+}
+
+}  // namespace fedlearn

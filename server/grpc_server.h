@@ -1,0 +1,32 @@
+// Starts the coordinator's gRPC server on an address, with mutual TLS unless
+// insecure mode was asked for explicitly. Clients without a certificate
+// signed by the configured CA fail the handshake.
+#ifndef FEDLEARN_SERVER_GRPC_SERVER_H_
+#define FEDLEARN_SERVER_GRPC_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/transport/tls_config.h"
+#include "grpcpp/server.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace fedlearn {
+
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;  // the bound port (useful with ":0")
+};
+
+// `address` like "127.0.0.1:0" or "0.0.0.0:7443".
+absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
+                                              const TlsConfig& tls,
+                                              grpc::Service* service);
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_GRPC_SERVER_H_

@@ -1,0 +1,212 @@
+// fedlearn-sim: a federated run on one machine, for researchers and for the
+// demo. The coordinator and N virtual clients run in this process and talk
+// over loopback gRPC with mutual TLS: the same round engine, service, client
+// session, daemon and trainer that a deployment uses; only the processes are
+// merged. Virtual clients share the CPU through a bounded pool of training
+// slots (one LibTorch thread each), so N clients never oversubscribe cores.
+#include <cstdio>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "boost/asio/thread_pool.hpp"
+#include "client/client_daemon.h"
+#include "client/client_session.h"
+#include "client/grpc_coordinator_transport.h"
+#include "client/training/torch_trainer.h"
+#include "common/data/data_source.h"
+#include "common/data/partition.h"
+#include "common/models/model_factory.h"
+#include "common/tls/cert_authority.h"
+#include "common/util/log.h"
+#include "server/coordinator.h"
+#include "server/evaluation/torch_evaluator.h"
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "fedlearn-sim: %s\n", status.ToString().c_str());
+  return 1;
+}
+
+std::string ClientName(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "client-%03d", i + 1);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fedlearn;
+  CLI::App app{"fedlearn simulation: coordinator + N virtual clients on one machine"};
+  std::string config_path, state_dir, certs_dir, partition;
+  int rounds = 0, clients = 0, workers = 0;
+  uint64_t seed = 0;
+  bool insecure = false;
+  app.add_option("-c,--config", config_path, "TOML configuration (see deploy/)");
+  app.add_option("--state-dir", state_dir, "models, metrics, checkpoints");
+  app.add_option("--certs", certs_dir, "certificate directory (provisioned if missing)");
+  app.add_option("--rounds", rounds, "number of rounds");
+  app.add_option("--clients", clients, "number of virtual clients");
+  app.add_option("--partition", partition, "iid | dirichlet:ALPHA | shards:K");
+  app.add_option("--workers", workers, "concurrent trainings (default: cores)");
+  app.add_option("--seed", seed, "seed for sampling, partitioning, init");
+  app.add_flag("--insecure", insecure, "plaintext loopback (testing only)");
+  CLI11_PARSE(app, argc, argv);
+
+  absl::StatusOr<CoordinatorConfig> loaded =
+      config_path.empty() ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
+                          : LoadCoordinatorConfig(config_path);
+  if (!loaded.ok()) return Fail(loaded.status());
+  CoordinatorConfig config = *std::move(loaded);
+  if (!state_dir.empty()) config.state_dir = state_dir;
+  if (rounds > 0) config.engine.num_rounds = rounds;
+  if (clients > 0) {
+    config.simulation.clients = clients;
+    config.engine.min_clients = std::min(config.engine.min_clients, clients);
+    if (config.engine.clients_per_round > clients) config.engine.clients_per_round = clients;
+    config.engine.min_updates = std::min(config.engine.min_updates,
+                                         std::max(1, config.engine.clients_per_round > 0
+                                                         ? config.engine.clients_per_round
+                                                         : clients));
+  }
+  if (!partition.empty()) config.simulation.partition = partition;
+  if (workers > 0) config.simulation.workers = workers;
+  if (seed > 0) {
+    config.engine.seed = seed;
+    config.model_seed = seed;
+    config.engine.training.seed = seed;
+  }
+  if (insecure) config.tls.insecure = true;
+  config.listen = "127.0.0.1:0";
+  ConfigureLogging(config.log_level);
+  if (config.log_level == "info") spdlog::set_level(spdlog::level::warn);
+  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok()) return Fail(s);
+  const int n = config.simulation.clients;
+  const int slots = config.simulation.workers > 0
+                        ? config.simulation.workers
+                        : std::max(1u, std::thread::hardware_concurrency());
+
+  // Throw-away certificates: a CA, the server, one identity per virtual client.
+  if (certs_dir.empty()) certs_dir = config.state_dir + "/certs";
+  if (!config.tls.insecure) {
+    ProvisionOptions provision;
+    provision.out_dir = certs_dir;
+    provision.num_clients = n;
+    absl::StatusOr<ProvisionReport> report = ProvisionDirectory(provision);
+    if (!report.ok()) return Fail(report.status());
+    config.tls = TlsConfig::FromDirectory(certs_dir, "server");
+  }
+
+  // Data: load once, partition, give each virtual client its own shard.
+  absl::StatusOr<Dataset> train = LoadDataSource(config.simulation.train_data, "train");
+  if (!train.ok()) return Fail(train.status());
+  absl::StatusOr<PartitionSpec> spec = ParsePartitionSpec(config.simulation.partition);
+  if (!spec.ok()) return Fail(spec.status());
+  absl::StatusOr<ClientIndices> parts =
+      Partition(*spec, train->labels, train->num_classes, n, config.engine.seed);
+  if (!parts.ok()) return Fail(parts.status());
+  config.model.input_shape = train->sample_shape;
+  config.model.num_classes = train->num_classes;
+
+  SetTorchThreads(1);
+  std::vector<std::unique_ptr<TorchTrainer>> trainers;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<std::unique_ptr<TorchTrainer>> trainer =
+        TorchTrainer::Create(config.model, train->Subset((*parts)[i]));
+    if (!trainer.ok()) return Fail(trainer.status());
+    trainers.push_back(*std::move(trainer));
+  }
+  const double skew = MeanLabelSkew(*parts, train->labels, train->num_classes);
+  train = Dataset();  // the shards hold their own copies
+
+  absl::StatusOr<FlatModel> initial = CreateInitialModel(config.model, config.model_seed);
+  if (!initial.ok()) return Fail(initial.status());
+  std::unique_ptr<ModelEvaluator> evaluator;
+  if (!config.evaluation.kind.empty()) {
+    absl::StatusOr<Dataset> test = LoadDataSource(config.evaluation, "test");
+    if (!test.ok()) return Fail(test.status());
+    absl::StatusOr<std::unique_ptr<TorchEvaluator>> eval =
+        TorchEvaluator::Create(config.model, *std::move(test));
+    if (!eval.ok()) return Fail(eval.status());
+    evaluator = *std::move(eval);
+  }
+  const int64_t num_params = initial->spec.NumElements();
+  absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
+      Coordinator::Start(config, *std::move(initial), std::move(evaluator));
+  if (!coordinator.ok()) return Fail(coordinator.status());
+
+  std::printf("simulation: %d clients (%s, mean label skew %.2f), %s (%lld params), "
+              "%d rounds, %d training slots, %s on 127.0.0.1:%d\n",
+              n, config.simulation.partition.c_str(), skew,
+              config.model.architecture.c_str(), static_cast<long long>(num_params),
+              config.engine.num_rounds, slots,
+              config.tls.insecure ? "INSECURE gRPC" : "gRPC + mutual TLS",
+              (*coordinator)->port());
+  std::fflush(stdout);
+
+  // Virtual clients: the deployment's daemon, session and transport.
+  boost::asio::io_context io;
+  boost::asio::thread_pool blocking(static_cast<size_t>(n));
+  TrainingSlots training_slots(slots);
+  std::vector<std::unique_ptr<GrpcCoordinatorTransport>> transports;
+  std::vector<std::unique_ptr<ClientSession>> sessions;
+  std::vector<std::unique_ptr<ClientDaemon>> daemons;
+  for (int i = 0; i < n; ++i) {
+    GrpcTransportOptions options;
+    options.target = absl::StrCat("127.0.0.1:", (*coordinator)->port());
+    options.server_name_override = "localhost";
+    options.claimed_client_id = ClientName(i);
+    options.tls = config.tls.insecure ? TlsConfig{true, "", "", ""}
+                                      : TlsConfig::FromDirectory(certs_dir, ClientName(i));
+    absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>> transport =
+        GrpcCoordinatorTransport::Create(options);
+    if (!transport.ok()) return Fail(transport.status());
+    transports.push_back(*std::move(transport));
+    sessions.push_back(std::make_unique<ClientSession>(
+        transports.back().get(), trainers[i].get(), &training_slots,
+        ClientSession::Options{}));
+    ClientDaemon::Options daemon_options;
+    daemon_options.default_poll = std::chrono::milliseconds(100);
+    daemon_options.jitter_seed = config.engine.seed + i;
+    daemons.push_back(std::make_unique<ClientDaemon>(
+        io, blocking, sessions.back().get(), transports.back().get(), daemon_options));
+  }
+  int finished_clients = 0;
+  for (auto& daemon : daemons) {
+    daemon->Start([&](const absl::Status&) { ++finished_clients; });
+  }
+  auto work_guard = boost::asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+
+  std::atomic<bool> stop{false};
+  boost::asio::io_context signal_io;
+  boost::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) stop = true;
+  });
+  std::thread signal_thread([&] { signal_io.run(); });
+
+  RoundProgressPrinter printer(config.engine.num_rounds);
+  (*coordinator)->AddListener(&printer);
+  const auto started = std::chrono::steady_clock::now();
+  absl::Status outcome = (*coordinator)->Run(stop);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  for (auto& daemon : daemons) daemon->Stop();
+  work_guard.reset();
+  io_thread.join();
+  blocking.join();
+  signals.cancel();
+  signal_io.stop();
+  signal_thread.join();
+  daemons.clear();
+  (*coordinator)->Shutdown();
+  if (!outcome.ok()) return Fail(outcome);
+  std::printf("done: %d rounds in %.1f s; models and metrics.jsonl in %s\n",
+              config.engine.num_rounds, seconds, config.state_dir.c_str());
+  return 0;
+}
