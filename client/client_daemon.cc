@@ -1,0 +1,134 @@
+#include "client/client_daemon.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "common/util/log.h"
+
+namespace fedlearn {
+
+std::chrono::milliseconds BackoffPolicy::Delay(int failures,
+                                               std::mt19937_64& rng) const {
+  const int shift = std::clamp(failures - 1, 0, 20);
+  const int64_t exp = std::min<int64_t>(max.count(), initial.count() << shift);
+  std::uniform_int_distribution<int64_t> jitter(0, exp / 2);
+  return std::chrono::milliseconds(exp - exp / 2 + jitter(rng));
+}
+
+ClientDaemon::ClientDaemon(boost::asio::io_context& io,
+                           boost::asio::thread_pool& workers,
+                           ClientSession* session,
+                           CoordinatorTransport* transport, Options options)
+    : io_(io),
+      workers_(workers),
+      session_(session),
+      transport_(transport),
+      options_(options),
+      step_timer_(io),
+      heartbeat_timer_(io),
+      rng_(options.jitter_seed) {}
+
+ClientDaemon::~ClientDaemon() {
+  cancel_ = true;
+  heartbeat_pool_.join();
+}
+
+void ClientDaemon::Start(std::function<void(const absl::Status&)> on_done) {
+  on_done_ = std::move(on_done);
+  boost::asio::post(io_, [this] { ScheduleStep(std::chrono::milliseconds(0)); });
+}
+
+void ClientDaemon::Stop() {
+  if (cancel_.exchange(true)) return;
+  transport_->CancelInFlight();
+  boost::asio::post(io_, [this] {
+    step_timer_.cancel();
+    heartbeat_timer_.cancel();
+    // If a step is running on a worker, its completion finishes us.
+    if (!step_running_) Finish(absl::CancelledError("stopped"));
+  });
+}
+
+void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
+  if (done_ || cancel_.load()) return;
+  step_timer_.expires_after(delay);
+  step_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || done_ || cancel_.load()) return;
+    step_running_ = true;
+    ScheduleHeartbeat();
+    boost::asio::post(workers_, [this] {
+      ClientSession::StepResult result = session_->Step(cancel_);
+      boost::asio::post(io_, [this, result = std::move(result)]() mutable {
+        OnStepDone(std::move(result));
+      });
+    });
+  });
+}
+
+void ClientDaemon::ScheduleHeartbeat() {
+  heartbeat_timer_.expires_after(options_.heartbeat_interval);
+  heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !step_running_ || cancel_.load()) return;
+    // Only a long training needs it: polling keeps an idle client alive.
+    if (session_->training()) {
+      boost::asio::post(heartbeat_pool_, [this, run_id = session_->run_id()] {
+        absl::StatusOr<bool> r = transport_->Heartbeat(run_id, "training");
+        if (!r.ok()) spdlog::debug("heartbeat failed: {}", r.status().message());
+      });
+    }
+    ScheduleHeartbeat();
+  });
+}
+
+void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
+  step_running_ = false;
+  heartbeat_timer_.cancel();
+  if (cancel_.load()) {
+    Finish(absl::CancelledError("stopped"));
+    return;
+  }
+  using Kind = ClientSession::StepKind;
+  switch (result.kind) {
+    case Kind::kRegistered:
+    case Kind::kTrained:
+      consecutive_failures_ = 0;
+      ScheduleStep(std::chrono::milliseconds(0));
+      return;
+    case Kind::kIdle:
+      consecutive_failures_ = 0;
+      ScheduleStep(result.retry_after_ms > 0
+                       ? std::chrono::milliseconds(result.retry_after_ms)
+                       : options_.default_poll);
+      return;
+    case Kind::kRunFinished:
+      spdlog::info("coordinator reports the run finished");
+      Finish(absl::OkStatus());
+      return;
+    case Kind::kFailed:
+      break;
+  }
+  ++consecutive_failures_;
+  const int limit = options_.backoff.max_consecutive_failures;
+  if (limit > 0 && consecutive_failures_ >= limit) {
+    Finish(absl::UnavailableError(absl::StrCat(
+        "giving up after ", consecutive_failures_,
+        " consecutive failures; last: ", result.status.message())));
+    return;
+  }
+  const std::chrono::milliseconds delay =
+      options_.backoff.Delay(consecutive_failures_, rng_);
+  spdlog::warn("{} (retry {} in {} ms)", result.status.message(),
+               consecutive_failures_, delay.count());
+  ScheduleStep(delay);
+}
+
+void ClientDaemon::Finish(absl::Status outcome) {
+  if (done_) return;
+  done_ = true;
+  step_timer_.cancel();
+  heartbeat_timer_.cancel();
+  if (on_done_) on_done_(outcome);
+}
+
+}  // namespace fedlearn

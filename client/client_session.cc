@@ -1,0 +1,135 @@
+#include "client/client_session.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/util/atomic_file.h"
+#include "common/util/log.h"
+#include "common/wire/model_file.h"
+#include "nlohmann/json.hpp"
+
+namespace fedlearn {
+namespace {
+
+int64_t NowUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ClientSession::StepResult Failed(absl::Status status) {
+  ClientSession::StepResult r;
+  r.kind = ClientSession::StepKind::kFailed;
+  r.status = std::move(status);
+  return r;
+}
+
+}  // namespace
+
+ClientSession::ClientSession(CoordinatorTransport* transport,
+                             LocalTrainer* trainer, TrainingSlots* slots,
+                             Options options)
+    : transport_(transport),
+      trainer_(trainer),
+      slots_(slots),
+      options_(std::move(options)) {}
+
+ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
+  if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  if (!registered_) {
+    absl::StatusOr<RegisterReply> reply = transport_->Register(trainer_->NumExamples());
+    if (!reply.ok()) return Failed(reply.status());
+    registered_ = true;
+    run_id_ = reply->run_id;
+    client_id_ = reply->client_id;
+    spdlog::info("registered with run '{}' as '{}' ({} local examples)", run_id_,
+                 client_id_, trainer_->NumExamples());
+    StepResult r;
+    r.kind = StepKind::kRegistered;
+    return r;
+  }
+  absl::StatusOr<FetchReply> reply = transport_->FetchTask(run_id_, last_round_);
+  if (!reply.ok()) {
+    // The coordinator forgot us (restarted): register again next step.
+    if (absl::IsNotFound(reply.status())) registered_ = false;
+    return Failed(reply.status());
+  }
+  if (!reply->task) {
+    StepResult r;
+    r.kind = reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle;
+    r.retry_after_ms = reply->retry_after_ms;
+    return r;
+  }
+  return TrainAndPush(*std::move(reply->task), cancel);
+}
+
+ClientSession::StepResult ClientSession::TrainAndPush(
+    ReceivedTask task, const std::atomic<bool>& cancel) {
+  if (!task.model.spec.CompatibleWith(trainer_->Spec())) {
+    return Failed(absl::FailedPreconditionError(absl::StrCat(
+        "round ", task.round, ": the coordinator's model does not match the "
+        "local model (", trainer_->Spec().DescribeMismatch(task.model.spec),
+        "); check that both sides use the same architecture")));
+  }
+  if (task.deadline_unix_ms > 0 && NowUnixMillis() > task.deadline_unix_ms) {
+    return Failed(absl::DeadlineExceededError(
+        absl::StrCat("round ", task.round, " deadline passed before training")));
+  }
+  run_id_ = task.run_id;
+  if (slots_ != nullptr && !slots_->Acquire(cancel)) {
+    return Failed(absl::CancelledError("client stopping"));
+  }
+  training_ = true;
+  absl::StatusOr<TrainingResult> result =
+      trainer_->Train(task.model.values, task.training, cancel);
+  training_ = false;
+  if (slots_ != nullptr) slots_->Release();
+  if (!result.ok()) return Failed(result.status());
+  if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+
+  if (!options_.record_updates_dir.empty()) {
+    if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
+  }
+  OutgoingUpdate update;
+  update.run_id = task.run_id;
+  update.round = task.round;
+  update.model_version = task.model_version;
+  update.num_examples = result->num_examples;
+  update.train_loss = result->train_loss;
+  update.train_seconds = result->seconds;
+  update.delta = &result->delta;
+  if (absl::Status s = transport_->PushResult(update); !s.ok()) return Failed(s);
+  last_round_ = task.round;
+  spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",
+               task.round, result->num_examples, result->train_loss,
+               result->seconds);
+  StepResult r;
+  r.kind = StepKind::kTrained;
+  r.round = task.round;
+  return r;
+}
+
+absl::Status ClientSession::RecordUpdate(const ReceivedTask& task,
+                                         const TrainingResult& result) {
+  if (absl::Status s = MakeDirectories(options_.record_updates_dir); !s.ok()) {
+    return s;
+  }
+  const std::string stem =
+      absl::StrFormat("%s/round-%06d", options_.record_updates_dir, task.round);
+  v1::RoundRef ref;
+  ref.set_run_id(task.run_id);
+  ref.set_round(task.round);
+  ref.set_model_version(task.model_version);
+  FlatModel delta{task.model.spec, result.delta.Clone()};
+  if (absl::Status s = WriteModelFile(stem + ".delta.fmodel", ref, delta); !s.ok()) {
+    return s;
+  }
+  nlohmann::json meta;
+  meta["round"] = task.round;
+  meta["num_examples"] = result.num_examples;
+  meta["train_loss"] = result.train_loss;
+  return WriteFileAtomically(stem + ".json", meta.dump() + "\n");
+}
+
+}  // namespace fedlearn

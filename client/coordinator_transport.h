@@ -1,0 +1,67 @@
+// What the client's protocol code needs from the coordinator, independent of
+// how it is reached. The gRPC implementation is grpc_coordinator_transport.h;
+// tests substitute a fake.
+#ifndef FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
+#define FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/config/training_config.h"
+#include "common/flat/flat_vector.h"
+
+namespace fedlearn {
+
+struct RegisterReply {
+  std::string run_id;
+  std::string client_id;  // as the coordinator sees us
+  uint64_t round = 0;
+  uint32_t heartbeat_interval_ms = 0;
+};
+
+struct ReceivedTask {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  FlatModel model;
+  TrainingConfig training;
+  int64_t deadline_unix_ms = 0;
+};
+
+struct FetchReply {
+  std::optional<ReceivedTask> task;
+  bool run_finished = false;
+  uint32_t retry_after_ms = 0;
+  std::string reason;
+};
+
+struct OutgoingUpdate {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  uint64_t num_examples = 0;
+  double train_loss = 0.0;
+  double train_seconds = 0.0;
+  const FlatVector* delta = nullptr;
+};
+
+class CoordinatorTransport {
+ public:
+  virtual ~CoordinatorTransport() = default;
+  virtual absl::StatusOr<RegisterReply> Register(uint64_t num_examples) = 0;
+  virtual absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
+                                               uint64_t last_round) = 0;
+  // Either the whole update is delivered and accepted, or an error.
+  virtual absl::Status PushResult(const OutgoingUpdate& update) = 0;
+  // Returns whether the run has finished.
+  virtual absl::StatusOr<bool> Heartbeat(const std::string& run_id,
+                                         std::string_view activity) = 0;
+  // Aborts any call in flight (from another thread); used on shutdown.
+  virtual void CancelInFlight() = 0;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_

@@ -1,0 +1,223 @@
+#include "client/grpc_coordinator_transport.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/util/log.h"
+#include "common/wire/proto_conversion.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace fedlearn {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, std::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(std::string(what), ": ", status.error_message()));
+}
+
+}  // namespace
+
+class GrpcCoordinatorTransport::ScopedCall {
+ public:
+  ScopedCall(GrpcCoordinatorTransport* owner, std::chrono::milliseconds timeout)
+      : owner_(owner) {
+    context_.set_deadline(std::chrono::system_clock::now() + timeout);
+    std::lock_guard<std::mutex> lock(owner_->mu_);
+    if (owner_->cancelled_) context_.TryCancel();
+    owner_->in_flight_.insert(&context_);
+  }
+  ~ScopedCall() {
+    std::lock_guard<std::mutex> lock(owner_->mu_);
+    owner_->in_flight_.erase(&context_);
+  }
+  grpc::ClientContext* context() { return &context_; }
+
+ private:
+  GrpcCoordinatorTransport* owner_;
+  grpc::ClientContext context_;
+};
+
+absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>>
+GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError("no coordinator address configured");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(8 << 20);
+  args.SetMaxSendMessageSize(8 << 20);
+  // Reconnect quickly once the coordinator is back; the daemon adds its own
+  // backoff with jitter on top.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  if (options.tls.insecure) {
+    spdlog::warn("INSECURE MODE: talking plaintext to {} and claiming id '{}'",
+                 options.target, options.claimed_client_id);
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(options.tls);
+    if (!material.ok()) return material.status();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = material->ca_cert_pem;
+    ssl.pem_cert_chain = material->cert_pem;
+    ssl.pem_private_key = material->key_pem;
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.server_name_override.empty()) {
+      args.SetSslTargetNameOverride(options.server_name_override);
+    }
+  }
+  auto channel = grpc::CreateCustomChannel(options.target, credentials, args);
+  auto stub = v1::Coordinator::NewStub(channel);
+  return std::unique_ptr<GrpcCoordinatorTransport>(
+      new GrpcCoordinatorTransport(std::move(options), std::move(stub)));
+}
+
+GrpcCoordinatorTransport::GrpcCoordinatorTransport(
+    GrpcTransportOptions options, std::unique_ptr<v1::Coordinator::Stub> stub)
+    : options_(std::move(options)), stub_(std::move(stub)) {}
+
+void GrpcCoordinatorTransport::CancelInFlight() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+}
+
+absl::StatusOr<RegisterReply> GrpcCoordinatorTransport::Register(
+    uint64_t num_examples) {
+  ScopedCall call(this, options_.rpc_timeout);
+  v1::RegisterRequest request;
+  request.set_client_version("fedlearn-client/0.1");
+  request.set_claimed_client_id(options_.claimed_client_id);
+  request.set_num_examples(num_examples);
+  v1::RegisterResponse response;
+  grpc::Status status = stub_->Register(call.context(), request, &response);
+  if (!status.ok()) return FromGrpc(status, "register");
+  RegisterReply reply;
+  reply.run_id = response.ref().run_id();
+  reply.round = response.ref().round();
+  reply.client_id = response.client_id();
+  reply.heartbeat_interval_ms = response.heartbeat_interval_ms();
+  return reply;
+}
+
+absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
+    const std::string& run_id, uint64_t last_round) {
+  ScopedCall call(this, options_.transfer_timeout);
+  v1::FetchTaskRequest request;
+  request.mutable_ref()->set_run_id(run_id);
+  request.mutable_ref()->set_round(last_round);
+  request.set_claimed_client_id(options_.claimed_client_id);
+  std::unique_ptr<grpc::ClientReader<v1::TaskChunk>> reader =
+      stub_->FetchTask(call.context(), request);
+
+  FetchReply reply;
+  v1::TaskChunk chunk;
+  absl::Status protocol_error = absl::OkStatus();
+  if (!reader->Read(&chunk)) {
+    return FromGrpc(reader->Finish(), "fetch task");
+  }
+  if (chunk.has_no_task()) {
+    reply.run_finished = chunk.no_task().run_finished();
+    reply.retry_after_ms = chunk.no_task().retry_after_ms();
+    reply.reason = chunk.no_task().reason();
+    while (reader->Read(&chunk)) {
+      protocol_error = absl::DataLossError("data after NoTask");
+    }
+  } else if (chunk.has_header()) {
+    const v1::TaskHeader& header = chunk.header();
+    absl::StatusOr<ModelSpec> spec = FromProto(header.model_spec());
+    absl::StatusOr<TrainingConfig> training = FromProto(header.training());
+    if (!spec.ok()) return spec.status();
+    if (!training.ok()) return training.status();
+    if (header.num_values() != static_cast<uint64_t>(spec->NumElements())) {
+      return absl::DataLossError(absl::StrCat(
+          "task announces ", header.num_values(), " values but its spec has ",
+          spec->NumElements()));
+    }
+    ReceivedTask task;
+    task.run_id = header.ref().run_id();
+    task.round = header.ref().round();
+    task.model_version = header.ref().model_version();
+    task.training = *training;
+    task.deadline_unix_ms = header.deadline_unix_ms();
+    task.model.spec = *std::move(spec);
+    task.model.values = FlatVector(header.num_values());
+    size_t received = 0;
+    while (reader->Read(&chunk)) {
+      if (!chunk.has_model_data() || chunk.model_data().size() % 4 != 0 ||
+          chunk.model_data().size() / 4 > header.num_values() - received) {
+        protocol_error = absl::DataLossError("malformed model stream");
+        call.context()->TryCancel();
+        break;
+      }
+      const size_t n = chunk.model_data().size() / 4;
+      absl::Status s = DecodeFloat32LE(chunk.model_data(),
+                                       task.model.values.span().subspan(received, n));
+      if (!s.ok()) return s;
+      received += n;
+    }
+    if (protocol_error.ok() && received != header.num_values()) {
+      protocol_error = absl::DataLossError(absl::StrCat(
+          "model stream ended after ", received, " of ", header.num_values(),
+          " values"));
+    }
+    reply.task = std::move(task);
+  } else {
+    protocol_error = absl::DataLossError("task stream starts with neither header nor NoTask");
+    call.context()->TryCancel();
+  }
+  grpc::Status finish = reader->Finish();
+  if (!protocol_error.ok()) return protocol_error;
+  if (!finish.ok()) return FromGrpc(finish, "fetch task");
+  return reply;
+}
+
+absl::Status GrpcCoordinatorTransport::PushResult(const OutgoingUpdate& update) {
+  if (update.delta == nullptr) {
+    return absl::InvalidArgumentError("no delta to push");
+  }
+  ScopedCall call(this, options_.transfer_timeout);
+  v1::PushResultResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
+      stub_->PushResult(call.context(), &response);
+  v1::ResultChunk chunk;
+  v1::UpdateHeader* header = chunk.mutable_header();
+  header->mutable_ref()->set_run_id(update.run_id);
+  header->mutable_ref()->set_round(update.round);
+  header->mutable_ref()->set_model_version(update.model_version);
+  header->set_num_examples(update.num_examples);
+  header->set_num_values(update.delta->size());
+  header->set_train_loss(update.train_loss);
+  header->set_train_seconds(update.train_seconds);
+  header->set_claimed_client_id(options_.claimed_client_id);
+  bool open = writer->Write(chunk);
+  const absl::Span<const float> values = update.delta->span();
+  for (size_t offset = 0; open && offset < values.size(); offset += kChunkValues) {
+    v1::ResultChunk data;
+    const size_t n = std::min(kChunkValues, values.size() - offset);
+    AppendFloat32LE(values.subspan(offset, n), data.mutable_update_data());
+    open = writer->Write(data);
+  }
+  if (open) writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return FromGrpc(status, "push result");
+  if (!response.accepted()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("coordinator did not accept the update: ", response.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> GrpcCoordinatorTransport::Heartbeat(
+    const std::string& run_id, std::string_view activity) {
+  ScopedCall call(this, options_.rpc_timeout);
+  v1::HeartbeatRequest request;
+  request.mutable_ref()->set_run_id(run_id);
+  request.set_claimed_client_id(options_.claimed_client_id);
+  request.set_activity(std::string(activity));
+  v1::HeartbeatResponse response;
+  grpc::Status status = stub_->Heartbeat(call.context(), request, &response);
+  if (!status.ok()) return FromGrpc(status, "heartbeat");
+  return response.run_finished();
+}
+
+}  // namespace fedlearn
