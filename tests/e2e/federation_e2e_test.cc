@@ -1,0 +1,217 @@
+// End to end: the real binaries as separate processes on 127.0.0.1, with
+// certificates from `fedlearn-certs`, mutual TLS, real Fashion-MNIST data.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "common/models/scripted_model_builder.h"
+#include "common/util/atomic_file.h"
+#include "common/wire/model_file.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/process.h"
+
+namespace fedlearn {
+namespace {
+
+using testing_e2e::Process;
+using namespace std::chrono_literals;
+
+std::string Bin(const std::string& name) {
+  return std::string(FEDLEARN_BINARY_DIR) + "/bin/" + name;
+}
+
+class FederationE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/e2e_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs", "--clients", "3"},
+                  dir_ + "/certs");
+    ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
+  }
+
+  void WriteConfig(const std::string& extra_model) {
+    std::ofstream out(dir_ + "/coordinator.toml");
+    out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
+        << "[rounds]\nmin_clients = 3\nclients_per_round = 3\nmin_updates = 3\n"
+        << "timeout_s = 120\n"
+        << "[model]\n" << extra_model << "\n"
+        << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
+        << "[evaluation]\ndataset = \"\"\n";
+  }
+
+  std::unique_ptr<Process> StartCoordinator(int* port) {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
+                                 dir_ + "/coordinator.toml", "--certs", dir_ + "/certs",
+                                 "--listen", "127.0.0.1:0", "--state-dir",
+                                 dir_ + "/state", "--linger-s", "4"},
+        dir_ + "/coordinator");
+    std::optional<std::string> line = p->WaitForOutput("listening on port ", 60s);
+    if (!line) {
+      ADD_FAILURE() << "coordinator did not start: " << p->Stderr();
+      return p;
+    }
+    *port = std::stoi(line->substr(std::string("listening on port ").size()));
+    return p;
+  }
+
+  std::unique_ptr<Process> StartClient(int index, int port,
+                                       std::vector<std::string> model_args) {
+    const std::string id = "client-00" + std::to_string(index + 1);
+    std::vector<std::string> argv = {
+        Bin("fedlearn-client"), "--coordinator", "127.0.0.1:" + std::to_string(port),
+        "--server-name", "localhost", "--certs", dir_ + "/certs", "--id", id,
+        "--data", "fashion-mnist", "--partition", "iid", "--num-partitions", "30",
+        "--partition-index", std::to_string(index), "--partition-seed", "5",
+        "--record-updates-dir", dir_ + "/recorded/" + id, "--max-failures", "40"};
+    argv.insert(argv.end(), model_args.begin(), model_args.end());
+    return std::make_unique<Process>(argv, dir_ + "/" + id);
+  }
+
+  // round-N model == round-(N-1) model + sum(n_i * delta_i) / sum(n_i).
+  void ExpectRoundIsWeightedMeanOfReportedUpdates(uint64_t round) {
+    auto before = ReadModelFile(ModelPath(round - 1));
+    auto after = ReadModelFile(ModelPath(round));
+    ASSERT_TRUE(before.ok()) << before.status();
+    ASSERT_TRUE(after.ok()) << after.status();
+    const size_t d = before->model.values.size();
+    std::vector<double> sum(d, 0.0);
+    double total = 0;
+    int clients = 0;
+    for (int i = 1; i <= 3; ++i) {
+      const std::string stem = dir_ + "/recorded/client-00" + std::to_string(i) +
+                               "/round-00000" + std::to_string(round);
+      auto delta = ReadModelFile(stem + ".delta.fmodel");
+      ASSERT_TRUE(delta.ok()) << delta.status();
+      auto meta = ReadFileToString(stem + ".json");
+      ASSERT_TRUE(meta.ok());
+      const double n = nlohmann::json::parse(*meta)["num_examples"].get<double>();
+      ASSERT_GT(n, 0);
+      ASSERT_EQ(delta->model.values.size(), d);
+      for (size_t j = 0; j < d; ++j) sum[j] += n * delta->model.values[j];
+      total += n;
+      ++clients;
+    }
+    ASSERT_EQ(clients, 3);
+    double max_err = 0, max_delta = 0;
+    for (size_t j = 0; j < d; ++j) {
+      const double expected = before->model.values[j] + sum[j] / total;
+      max_err = std::max(max_err, std::abs(expected - after->model.values[j]));
+      max_delta = std::max(max_delta, std::abs(sum[j] / total));
+    }
+    EXPECT_GT(max_delta, 1e-4) << "the round changed nothing: test would be vacuous";
+    EXPECT_LT(max_err, 1e-5) << "round " << round << " is not the weighted mean";
+  }
+
+  std::string ModelPath(uint64_t round) const {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "/state/models/round-%06d.fmodel",
+                  static_cast<int>(round));
+    return dir_ + buf;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(FederationE2eTest, TwoRoundsOverMutualTlsSaveTheWeightedMeanOfClientUpdates) {
+  WriteConfig("architecture = \"logreg\"");
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+
+  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+  for (auto& c : clients) {
+    EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+  }
+  ExpectRoundIsWeightedMeanOfReportedUpdates(1);
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2);
+
+  auto metrics = ReadFileToString(dir_ + "/state/metrics.jsonl");
+  ASSERT_TRUE(metrics.ok());
+  std::istringstream lines(*metrics);
+  std::string line;
+  int rounds = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["participants"], 3);
+    EXPECT_EQ(j["round"], ++rounds);
+  }
+  EXPECT_EQ(rounds, 2);
+}
+
+TEST_F(FederationE2eTest, TorchScriptModuleBuiltInCppIsFederated) {
+  const std::string module = dir_ + "/linear.pt";
+  ASSERT_TRUE(SaveScriptedLinearClassifier(module, 784, 10, 7).ok());
+  WriteConfig("architecture = \"torchscript\"\ntorchscript = \"" + module + "\"");
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(StartClient(i, port, {"--torchscript", module}));
+  }
+  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2);
+}
+
+TEST_F(FederationE2eTest, ClientExitsCleanlyOnSigtermWhileWaiting) {
+  WriteConfig("architecture = \"logreg\"");
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);  // waits for 3 clients forever
+  ASSERT_GT(port, 0);
+  auto client = StartClient(0, port, {"--model", "logreg"});
+  ASSERT_TRUE(client->started());
+  // Registered and polling (the coordinator logs the registration).
+  for (int i = 0; i < 200 && coordinator->Stderr().find("client-001 registered") ==
+                                 std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_NE(coordinator->Stderr().find("client-001 registered"), std::string::npos);
+  client->Signal(SIGTERM);
+  EXPECT_EQ(client->Wait(15s), 0) << client->Stderr();
+  coordinator->Signal(SIGTERM);
+  EXPECT_TRUE(coordinator->Wait(15s).has_value());
+}
+
+TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
+  WriteConfig("architecture = \"logreg\"");
+  // Three rounds this time.
+  {
+    std::string text = *ReadFileToString(dir_ + "/coordinator.toml");
+    text.replace(text.find("rounds = 2"), 10, "rounds = 3");
+    ASSERT_TRUE(WriteFileAtomically(dir_ + "/coordinator.toml", text).ok());
+  }
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  ASSERT_TRUE(coordinator->WaitForOutput("round   1/3", 120s).has_value())
+      << coordinator->Stderr();
+  coordinator->Signal(SIGKILL);  // a crash, not a shutdown
+  coordinator->Wait(10s);
+
+  // Restart on the same port: clients reconnect (backoff) and re-register.
+  auto restarted = std::make_unique<Process>(
+      std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
+                               dir_ + "/coordinator.toml", "--certs", dir_ + "/certs",
+                               "--listen", "127.0.0.1:" + std::to_string(port),
+                               "--state-dir", dir_ + "/state", "--linger-s", "4"},
+      dir_ + "/coordinator2");
+  EXPECT_EQ(restarted->Wait(180s), 0) << restarted->Stderr();
+  EXPECT_NE(restarted->Stderr().find("resuming run 'e2e' after round"), std::string::npos)
+      << restarted->Stderr();
+  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+  ExpectRoundIsWeightedMeanOfReportedUpdates(3);
+}
+
+}  // namespace
+}  // namespace fedlearn
