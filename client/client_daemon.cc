@@ -108,6 +108,14 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
     case Kind::kFailed:
       break;
   }
+  if (absl::IsNotFound(result.status)) {
+    // The coordinator answered but no longer knows us (it restarted):
+    // register again right away rather than backing off.
+    spdlog::info("{}; registering again", result.status.message());
+    consecutive_failures_ = 0;
+    ScheduleStep(std::chrono::milliseconds(0));
+    return;
+  }
   ++consecutive_failures_;
   const int limit = options_.backoff.max_consecutive_failures;
   if (limit > 0 && consecutive_failures_ >= limit) {

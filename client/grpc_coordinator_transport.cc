@@ -48,6 +48,8 @@ GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
   args.SetMaxSendMessageSize(8 << 20);
   // Reconnect quickly once the coordinator is back; the daemon adds its own
   // backoff with jitter on top.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   if (options.tls.insecure) {
     spdlog::warn("INSECURE MODE: talking plaintext to {} and claiming id '{}'",

@@ -40,6 +40,20 @@ absl::StatusOr<FlatVector> FedAvgAggregator::WeightedMean() const {
   return mean;
 }
 
+absl::Status FedAvgAggregator::AddWeightedMeanTo(absl::Span<float> target,
+                                                 double scale) const {
+  if (count_ == 0) {
+    return absl::FailedPreconditionError("no updates to average");
+  }
+  if (target.size() != sum_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target has ", target.size(), " values, aggregate has ", sum_.size()));
+  }
+  const float factor = static_cast<float>(scale / total_weight_);
+  for (size_t i = 0; i < sum_.size(); ++i) target[i] += factor * sum_[i];
+  return absl::OkStatus();
+}
+
 void FedAvgAggregator::Reset() {
   std::fill(sum_.begin(), sum_.end(), 0.0f);
   total_weight_ = 0.0;

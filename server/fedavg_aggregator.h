@@ -35,6 +35,11 @@ class FedAvgAggregator {
   // nothing was added: a round is never averaged over nobody.
   absl::StatusOr<FlatVector> WeightedMean() const;
 
+  // target += scale * WeightedMean(), in one pass and without materialising
+  // the mean (the round engine applies the update to a copy of the global
+  // model this way). Same preconditions as WeightedMean.
+  absl::Status AddWeightedMeanTo(absl::Span<float> target, double scale) const;
+
   void Reset();
 
  private:

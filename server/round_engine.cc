@@ -358,11 +358,13 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
   }
 
   // Aggregate: global + lr * weighted mean delta.
-  absl::StatusOr<FlatVector> mean = aggregator_.WeightedMean();
   FlatModel next{global_->spec, global_->values.Clone()};
-  const float lr = static_cast<float>(config_.server_learning_rate);
-  for (size_t i = 0; i < next.values.size(); ++i) {
-    next.values[i] += lr * (*mean)[i];
+  // Cannot fail: accepted >= min_updates >= 1 and the sizes match.
+  absl::Status applied =
+      aggregator_.AddWeightedMeanTo(next.values.span(), config_.server_learning_rate);
+  if (!applied.ok()) {
+    EndRunLocked(absl::InternalError(absl::StrCat("aggregation: ", applied.message())));
+    return;
   }
   RoundSummary summary;
   summary.run_id = config_.run_id;

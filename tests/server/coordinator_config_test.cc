@@ -271,3 +271,20 @@ TEST(CoordinatorConfigTest, LoadReadsTheFileAndMissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace fedlearn
+
+namespace fedlearn {
+namespace {
+
+// The shipped reference and demo configurations must stay loadable: the
+// reference documents every key, so a renamed key breaks this test.
+TEST(ShippedConfigTest, ReferenceAndDemoConfigurationsLoad) {
+  for (const char* name : {"deploy/coordinator.toml", "deploy/demo.toml",
+                           "examples/hospital/hospital.toml"}) {
+    absl::StatusOr<CoordinatorConfig> config =
+        LoadCoordinatorConfig(std::string(FEDLEARN_SOURCE_DIR) + "/" + name);
+    EXPECT_TRUE(config.ok()) << name << ": " << config.status();
+  }
+}
+
+}  // namespace
+}  // namespace fedlearn

@@ -157,3 +157,27 @@ TEST(FedAvgAggregatorTest, ResetForgetsEverythingAddedBefore) {
 
 }  // namespace
 }  // namespace fedlearn
+
+namespace fedlearn {
+namespace {
+
+TEST(FedAvgAggregatorApplyTest, AddWeightedMeanToEqualsTargetPlusScaledMean) {
+  FedAvgAggregator agg(3);
+  ASSERT_TRUE(agg.Add(std::vector<float>{1, 2, 3}, 1).ok());
+  ASSERT_TRUE(agg.Add(std::vector<float>{4, 5, 6}, 3).ok());
+  // mean = (1*[1,2,3] + 3*[4,5,6]) / 4 = [3.25, 4.25, 5.25]
+  std::vector<float> target = {10, 20, 30};
+  ASSERT_TRUE(agg.AddWeightedMeanTo(absl::MakeSpan(target), 2.0).ok());
+  EXPECT_FLOAT_EQ(target[0], 16.5f);
+  EXPECT_FLOAT_EQ(target[1], 28.5f);
+  EXPECT_FLOAT_EQ(target[2], 40.5f);
+  std::vector<float> wrong(2);
+  EXPECT_EQ(agg.AddWeightedMeanTo(absl::MakeSpan(wrong), 1.0).code(),
+            absl::StatusCode::kInvalidArgument);
+  FedAvgAggregator empty(3);
+  EXPECT_EQ(empty.AddWeightedMeanTo(absl::MakeSpan(target), 1.0).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace fedlearn

@@ -1,0 +1,184 @@
+// The client protocol state machine with a fake transport and trainer: no
+// network, no LibTorch.
+#include "client/client_session.h"
+
+#include <deque>
+
+#include "client/client_daemon.h"
+#include "gtest/gtest.h"
+
+namespace fedlearn {
+namespace {
+
+ModelSpec MakeSpec(int64_t n) { return ModelSpec{"fake", {{"w", {n}, DType::kFloat32}}}; }
+
+class FakeTrainer : public LocalTrainer {
+ public:
+  explicit FakeTrainer(int64_t n) : spec_(MakeSpec(n)) {}
+  const ModelSpec& Spec() const override { return spec_; }
+  uint64_t NumExamples() const override { return 42; }
+  absl::StatusOr<TrainingResult> Train(const FlatVector& global, const TrainingConfig&,
+                                       const std::atomic<bool>& cancel) override {
+    ++calls;
+    if (cancel_during_training) {
+      return absl::CancelledError("cancelled between batches");
+    }
+    TrainingResult r;
+    r.delta = FlatVector(global.size());
+    for (size_t i = 0; i < global.size(); ++i) r.delta[i] = 0.5f;
+    r.num_examples = 42;
+    r.train_loss = 0.25;
+    return r;
+  }
+  ModelSpec spec_;
+  int calls = 0;
+  bool cancel_during_training = false;
+};
+
+class FakeTransport : public CoordinatorTransport {
+ public:
+  absl::StatusOr<RegisterReply> Register(uint64_t num_examples) override {
+    ++registers;
+    registered_examples = num_examples;
+    return RegisterReply{"run-1", "site-a", 1, 1000};
+  }
+  absl::StatusOr<FetchReply> FetchTask(const std::string&, uint64_t) override {
+    if (fetch_replies.empty()) return absl::UnavailableError("no scripted reply");
+    absl::StatusOr<FetchReply> r = std::move(fetch_replies.front());
+    fetch_replies.pop_front();
+    return r;
+  }
+  absl::Status PushResult(const OutgoingUpdate& update) override {
+    pushed.push_back({update.round, update.num_examples, update.delta->Clone()});
+    return push_status;
+  }
+  absl::StatusOr<bool> Heartbeat(const std::string&, std::string_view) override {
+    return false;
+  }
+  void CancelInFlight() override {}
+
+  struct Pushed {
+    uint64_t round;
+    uint64_t num_examples;
+    FlatVector delta;
+  };
+  int registers = 0;
+  uint64_t registered_examples = 0;
+  std::deque<absl::StatusOr<FetchReply>> fetch_replies;
+  std::vector<Pushed> pushed;
+  absl::Status push_status = absl::OkStatus();
+};
+
+FetchReply TaskReply(int64_t n, uint64_t round) {
+  FetchReply reply;
+  ReceivedTask task;
+  task.run_id = "run-1";
+  task.round = round;
+  task.model_version = round - 1;
+  task.model.spec = MakeSpec(n);
+  task.model.values = FlatVector(static_cast<size_t>(n));
+  reply.task = std::move(task);
+  return reply;
+}
+
+class ClientSessionTest : public ::testing::Test {
+ protected:
+  FakeTransport transport_;
+  FakeTrainer trainer_{8};
+  std::atomic<bool> cancel_{false};
+  ClientSession session_{&transport_, &trainer_, nullptr, {}};
+};
+
+TEST_F(ClientSessionTest, RegistersFirstThenTrainsAndPushesTheDelta) {
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kRegistered);
+  EXPECT_EQ(transport_.registered_examples, 42u);
+  EXPECT_EQ(session_.client_id(), "site-a");
+  transport_.fetch_replies.push_back(TaskReply(8, 3));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  ASSERT_EQ(r.kind, ClientSession::StepKind::kTrained) << r.status;
+  EXPECT_EQ(r.round, 3u);
+  ASSERT_EQ(transport_.pushed.size(), 1u);
+  EXPECT_EQ(transport_.pushed[0].round, 3u);
+  EXPECT_EQ(transport_.pushed[0].delta[7], 0.5f);
+}
+
+TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
+  session_.Step(cancel_);
+  transport_.fetch_replies.push_back(TaskReply(9, 1));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status.message()).find("does not match"), std::string::npos);
+  EXPECT_EQ(trainer_.calls, 0);
+  EXPECT_TRUE(transport_.pushed.empty());
+}
+
+TEST_F(ClientSessionTest, CancelledTrainingNeverUploads) {
+  session_.Step(cancel_);
+  trainer_.cancel_during_training = true;
+  transport_.fetch_replies.push_back(TaskReply(8, 1));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(transport_.pushed.empty());
+}
+
+TEST_F(ClientSessionTest, StopRequestedBeforeAStepDoesNothing) {
+  cancel_ = true;
+  EXPECT_EQ(session_.Step(cancel_).status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(transport_.registers, 0);
+}
+
+TEST_F(ClientSessionTest, ForgottenByARestartedCoordinatorRegistersAgain) {
+  session_.Step(cancel_);
+  transport_.fetch_replies.push_back(absl::NotFoundError("unknown client"));
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kFailed);
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kRegistered);
+  EXPECT_EQ(transport_.registers, 2);
+}
+
+TEST_F(ClientSessionTest, IdleAndFinishedRepliesAreReported) {
+  session_.Step(cancel_);
+  FetchReply idle;
+  idle.retry_after_ms = 250;
+  transport_.fetch_replies.push_back(std::move(idle));
+  FetchReply finished;
+  finished.run_finished = true;
+  transport_.fetch_replies.push_back(std::move(finished));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kIdle);
+  EXPECT_EQ(r.retry_after_ms, 250u);
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kRunFinished);
+}
+
+TEST_F(ClientSessionTest, ExpiredDeadlineSkipsTraining) {
+  session_.Step(cancel_);
+  FetchReply reply = TaskReply(8, 1);
+  reply.task->deadline_unix_ms = 1;  // 1970
+  transport_.fetch_replies.push_back(std::move(reply));
+  EXPECT_EQ(session_.Step(cancel_).status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(trainer_.calls, 0);
+}
+
+TEST(BackoffPolicyTest, DelayGrowsExponentiallyWithJitterAndIsCapped) {
+  BackoffPolicy policy;
+  policy.initial = std::chrono::milliseconds(100);
+  policy.max = std::chrono::milliseconds(5000);
+  std::mt19937_64 rng(1);
+  for (int failures = 1; failures <= 12; ++failures) {
+    const int64_t exp = std::min<int64_t>(5000, int64_t{100} << (failures - 1));
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int i = 0; i < 200; ++i) {
+      const int64_t d = policy.Delay(failures, rng).count();
+      ASSERT_GE(d, exp - exp / 2);
+      ASSERT_LE(d, exp);
+      lo = std::min(lo, d);
+      hi = std::max(hi, d);
+    }
+    // Jitter actually spreads the delays (no fleet-wide lockstep).
+    EXPECT_GT(hi - lo, exp / 4) << "failures=" << failures;
+  }
+}
+
+}  // namespace
+}  // namespace fedlearn
