@@ -149,8 +149,8 @@ void CheckOk(const absl::Status& status, const char* what) {
 
 // Times one round: N Add() calls cycling through `pool`, plus applying the
 // weighted mean to the global model once (AddWeightedMeanTo, as the round
-// engine does). The aggregator is built and Reset() outside the timed region, as the
-// coordinator does between rounds.
+// engine does). The aggregator is built and Reset() outside the timed region,
+// as the coordinator does between rounds.
 AggregationResult MeasureAggregation(
     size_t updates, const std::vector<std::vector<float>>& pool) {
   const size_t dimension = pool.front().size();
@@ -368,7 +368,9 @@ int RunFull(const char* self_name) {
       reference_gbps, first_repetitions, first_gbps, last_repetitions,
       last_gbps);
 
-  std::printf("## Aggregation: N x Add() + applying the mean to the global model once per round\n\n");
+  std::printf(
+      "## Aggregation: N x Add() + applying the mean to the global model once "
+      "per round\n\n");
   std::printf(
       "| N | D | time per round (ms) | GB/s | ratio to a+=b | working set "
       "(MB) |\n");

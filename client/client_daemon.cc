@@ -36,7 +36,8 @@ ClientDaemon::~ClientDaemon() {
 
 void ClientDaemon::Start(std::function<void(const absl::Status&)> on_done) {
   on_done_ = std::move(on_done);
-  boost::asio::post(io_, [this] { ScheduleStep(std::chrono::milliseconds(0)); });
+  boost::asio::post(io_,
+                    [this] { ScheduleStep(std::chrono::milliseconds(0)); });
 }
 
 void ClientDaemon::Stop() {
@@ -74,7 +75,8 @@ void ClientDaemon::ScheduleHeartbeat() {
     if (session_->training()) {
       boost::asio::post(heartbeat_pool_, [this, run_id = session_->run_id()] {
         absl::StatusOr<bool> r = transport_->Heartbeat(run_id, "training");
-        if (!r.ok()) spdlog::debug("heartbeat failed: {}", r.status().message());
+        if (!r.ok())
+          spdlog::debug("heartbeat failed: {}", r.status().message());
       });
     }
     ScheduleHeartbeat();

@@ -38,30 +38,43 @@ int main(int argc, char** argv) {
   int threads = 1, max_failures = 0;
   std::string record_updates_dir, log_level = "info";
 
-  app.add_option("--coordinator", coordinator, "coordinator host:port")->capture_default_str();
-  app.add_option("--certs", certs_dir, "directory holding ca.pem and <id>.pem/.key");
-  app.add_option("--id", client_id,
-                 "client id: selects <id>.pem/.key in --certs; the identity the "
-                 "coordinator sees is the certificate's CN");
+  app.add_option("--coordinator", coordinator, "coordinator host:port")
+      ->capture_default_str();
+  app.add_option("--certs", certs_dir,
+                 "directory holding ca.pem and <id>.pem/.key");
+  app.add_option(
+      "--id", client_id,
+      "client id: selects <id>.pem/.key in --certs; the identity the "
+      "coordinator sees is the certificate's CN");
   app.add_option("--ca", ca, "CA certificate (overrides --certs)");
   app.add_option("--cert", cert, "client certificate (overrides --certs)");
   app.add_option("--key", key, "client private key (overrides --certs)");
-  app.add_option("--server-name", server_name, "expected server name if not the host");
-  app.add_flag("--insecure", insecure, "plaintext and a claimed id (testing only)");
-  app.add_option("--data", data.kind, "fashion-mnist or csv")->capture_default_str();
+  app.add_option("--server-name", server_name,
+                 "expected server name if not the host");
+  app.add_flag("--insecure", insecure,
+               "plaintext and a claimed id (testing only)");
+  app.add_option("--data", data.kind, "fashion-mnist or csv")
+      ->capture_default_str();
   app.add_option("--data-path", data.path, "IDX directory or CSV file");
-  app.add_option("--label-column", data.label_column, "CSV label column")->capture_default_str();
+  app.add_option("--label-column", data.label_column, "CSV label column")
+      ->capture_default_str();
   app.add_option("--partition", partition,
-                 "use one shard of the data (simulating a site): iid, dirichlet:A, shards:K");
+                 "use one shard of the data (simulating a site): iid, "
+                 "dirichlet:A, shards:K");
   app.add_option("--num-partitions", num_partitions, "number of shards");
   app.add_option("--partition-index", partition_index, "which shard (0-based)");
   app.add_option("--partition-seed", partition_seed, "seed of the partitioner");
-  app.add_option("--model", model.architecture, "logreg, mlp, lenet5 or torchscript")->capture_default_str();
-  app.add_option("--torchscript", model.torchscript_path, "TorchScript module file");
+  app.add_option("--model", model.architecture,
+                 "logreg, mlp, lenet5 or torchscript")
+      ->capture_default_str();
+  app.add_option("--torchscript", model.torchscript_path,
+                 "TorchScript module file");
   app.add_option("--hidden-units", model.hidden_units, "mlp width");
-  app.add_option("--threads", threads, "LibTorch intra-op threads")->capture_default_str();
-  app.add_option("--max-failures", max_failures,
-                 "exit after this many consecutive failures (0 = retry forever)");
+  app.add_option("--threads", threads, "LibTorch intra-op threads")
+      ->capture_default_str();
+  app.add_option(
+      "--max-failures", max_failures,
+      "exit after this many consecutive failures (0 = retry forever)");
   app.add_option("--record-updates-dir", record_updates_dir,
                  "TESTING ONLY: also write each raw update here");
   app.add_option("--log-level", log_level);
@@ -75,8 +88,9 @@ int main(int argc, char** argv) {
   if (!partition.empty()) {
     absl::StatusOr<PartitionSpec> spec = ParsePartitionSpec(partition);
     if (!spec.ok()) return Fail(spec.status());
-    absl::StatusOr<ClientIndices> parts = Partition(
-        *spec, dataset.labels, dataset.num_classes, num_partitions, partition_seed);
+    absl::StatusOr<ClientIndices> parts =
+        Partition(*spec, dataset.labels, dataset.num_classes, num_partitions,
+                  partition_seed);
     if (!parts.ok()) return Fail(parts.status());
     if (partition_index < 0 || partition_index >= num_partitions) {
       return Fail(absl::InvalidArgumentError("--partition-index out of range"));
@@ -99,7 +113,8 @@ int main(int argc, char** argv) {
     transport_options.claimed_client_id = client_id;
   } else {
     if (!certs_dir.empty()) {
-      if (client_id.empty()) return Fail(absl::InvalidArgumentError("--certs needs --id"));
+      if (client_id.empty())
+        return Fail(absl::InvalidArgumentError("--certs needs --id"));
       transport_options.tls = TlsConfig::FromDirectory(certs_dir, client_id);
     }
     if (!ca.empty()) transport_options.tls.ca_cert_path = ca;
@@ -113,9 +128,11 @@ int main(int argc, char** argv) {
   ClientSession::Options session_options;
   session_options.record_updates_dir = record_updates_dir;
   if (!record_updates_dir.empty()) {
-    spdlog::warn("--record-updates-dir writes raw updates to disk: testing only");
+    spdlog::warn(
+        "--record-updates-dir writes raw updates to disk: testing only");
   }
-  ClientSession session(transport->get(), trainer->get(), nullptr, session_options);
+  ClientSession session(transport->get(), trainer->get(), nullptr,
+                        session_options);
 
   boost::asio::io_context io;
   boost::asio::thread_pool workers(1);

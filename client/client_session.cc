@@ -5,18 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/atomic_file.h"
+#include "common/util/clock.h"
 #include "common/util/log.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
 
 namespace fedlearn {
 namespace {
-
-int64_t NowUnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ClientSession::StepResult Failed(absl::Status status) {
   ClientSession::StepResult r;
@@ -38,18 +33,20 @@ ClientSession::ClientSession(CoordinatorTransport* transport,
 ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
   if (!registered_) {
-    absl::StatusOr<RegisterReply> reply = transport_->Register(trainer_->NumExamples());
+    absl::StatusOr<RegisterReply> reply =
+        transport_->Register(trainer_->NumExamples());
     if (!reply.ok()) return Failed(reply.status());
     registered_ = true;
     run_id_ = reply->run_id;
     client_id_ = reply->client_id;
-    spdlog::info("registered with run '{}' as '{}' ({} local examples)", run_id_,
-                 client_id_, trainer_->NumExamples());
+    spdlog::info("registered with run '{}' as '{}' ({} local examples)",
+                 run_id_, client_id_, trainer_->NumExamples());
     StepResult r;
     r.kind = StepKind::kRegistered;
     return r;
   }
-  absl::StatusOr<FetchReply> reply = transport_->FetchTask(run_id_, last_round_);
+  absl::StatusOr<FetchReply> reply =
+      transport_->FetchTask(run_id_, last_round_);
   if (!reply.ok()) {
     // The coordinator forgot us (restarted): register again next step.
     if (absl::IsNotFound(reply.status())) registered_ = false;
@@ -67,14 +64,17 @@ ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
 ClientSession::StepResult ClientSession::TrainAndPush(
     ReceivedTask task, const std::atomic<bool>& cancel) {
   if (!task.model.spec.CompatibleWith(trainer_->Spec())) {
-    return Failed(absl::FailedPreconditionError(absl::StrCat(
-        "round ", task.round, ": the coordinator's model does not match the "
-        "local model (", trainer_->Spec().DescribeMismatch(task.model.spec),
-        "); check that both sides use the same architecture")));
+    return Failed(absl::FailedPreconditionError(
+        absl::StrCat("round ", task.round,
+                     ": the coordinator's model does not match the "
+                     "local model (",
+                     trainer_->Spec().DescribeMismatch(task.model.spec),
+                     "); check that both sides use the same architecture")));
   }
-  if (task.deadline_unix_ms > 0 && NowUnixMillis() > task.deadline_unix_ms) {
-    return Failed(absl::DeadlineExceededError(
-        absl::StrCat("round ", task.round, " deadline passed before training")));
+  if (task.deadline_unix_ms > 0 &&
+      WallClockUnixMillis() > task.deadline_unix_ms) {
+    return Failed(absl::DeadlineExceededError(absl::StrCat(
+        "round ", task.round, " deadline passed before training")));
   }
   run_id_ = task.run_id;
   if (slots_ != nullptr && !slots_->Acquire(cancel)) {
@@ -99,7 +99,8 @@ ClientSession::StepResult ClientSession::TrainAndPush(
   update.train_loss = result->train_loss;
   update.train_seconds = result->seconds;
   update.delta = &result->delta;
-  if (absl::Status s = transport_->PushResult(update); !s.ok()) return Failed(s);
+  if (absl::Status s = transport_->PushResult(update); !s.ok())
+    return Failed(s);
   last_round_ = task.round;
   spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",
                task.round, result->num_examples, result->train_loss,
@@ -122,7 +123,8 @@ absl::Status ClientSession::RecordUpdate(const ReceivedTask& task,
   ref.set_round(task.round);
   ref.set_model_version(task.model_version);
   FlatModel delta{task.model.spec, result.delta.Clone()};
-  if (absl::Status s = WriteModelFile(stem + ".delta.fmodel", ref, delta); !s.ok()) {
+  if (absl::Status s = WriteModelFile(stem + ".delta.fmodel", ref, delta);
+      !s.ok()) {
     return s;
   }
   nlohmann::json meta;

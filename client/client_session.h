@@ -31,9 +31,9 @@ class ClientSession {
   enum class StepKind { kRegistered, kIdle, kTrained, kRunFinished, kFailed };
   struct StepResult {
     StepKind kind = StepKind::kFailed;
-    absl::Status status;           // set for kFailed
-    uint32_t retry_after_ms = 0;   // set for kIdle
-    uint64_t round = 0;            // set for kTrained
+    absl::Status status;          // set for kFailed
+    uint32_t retry_after_ms = 0;  // set for kIdle
+    uint64_t round = 0;           // set for kTrained
   };
 
   // `slots` may be null (no bound).
@@ -48,7 +48,8 @@ class ClientSession {
 
  private:
   StepResult TrainAndPush(ReceivedTask task, const std::atomic<bool>& cancel);
-  absl::Status RecordUpdate(const ReceivedTask& task, const TrainingResult& result);
+  absl::Status RecordUpdate(const ReceivedTask& task,
+                            const TrainingResult& result);
 
   CoordinatorTransport* const transport_;
   LocalTrainer* const trainer_;

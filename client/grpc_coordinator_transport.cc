@@ -11,8 +11,9 @@ namespace {
 
 absl::Status FromGrpc(const grpc::Status& status, std::string_view what) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(std::string(what), ": ", status.error_message()));
+  return absl::Status(
+      static_cast<absl::StatusCode>(status.error_code()),
+      absl::StrCat(std::string(what), ": ", status.error_message()));
 }
 
 }  // namespace
@@ -49,7 +50,6 @@ GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
   // Reconnect quickly once the coordinator is back; the daemon adds its own
   // backoff with jitter on top.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   if (options.tls.insecure) {
     spdlog::warn("INSECURE MODE: talking plaintext to {} and claiming id '{}'",
@@ -131,9 +131,9 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     if (!spec.ok()) return spec.status();
     if (!training.ok()) return training.status();
     if (header.num_values() != static_cast<uint64_t>(spec->NumElements())) {
-      return absl::DataLossError(absl::StrCat(
-          "task announces ", header.num_values(), " values but its spec has ",
-          spec->NumElements()));
+      return absl::DataLossError(
+          absl::StrCat("task announces ", header.num_values(),
+                       " values but its spec has ", spec->NumElements()));
     }
     ReceivedTask task;
     task.run_id = header.ref().run_id();
@@ -152,19 +152,20 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
         break;
       }
       const size_t n = chunk.model_data().size() / 4;
-      absl::Status s = DecodeFloat32LE(chunk.model_data(),
-                                       task.model.values.span().subspan(received, n));
+      absl::Status s = DecodeFloat32LE(
+          chunk.model_data(), task.model.values.span().subspan(received, n));
       if (!s.ok()) return s;
       received += n;
     }
     if (protocol_error.ok() && received != header.num_values()) {
-      protocol_error = absl::DataLossError(absl::StrCat(
-          "model stream ended after ", received, " of ", header.num_values(),
-          " values"));
+      protocol_error = absl::DataLossError(
+          absl::StrCat("model stream ended after ", received, " of ",
+                       header.num_values(), " values"));
     }
     reply.task = std::move(task);
   } else {
-    protocol_error = absl::DataLossError("task stream starts with neither header nor NoTask");
+    protocol_error = absl::DataLossError(
+        "task stream starts with neither header nor NoTask");
     call.context()->TryCancel();
   }
   grpc::Status finish = reader->Finish();
@@ -173,7 +174,8 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   return reply;
 }
 
-absl::Status GrpcCoordinatorTransport::PushResult(const OutgoingUpdate& update) {
+absl::Status GrpcCoordinatorTransport::PushResult(
+    const OutgoingUpdate& update) {
   if (update.delta == nullptr) {
     return absl::InvalidArgumentError("no delta to push");
   }
@@ -193,7 +195,8 @@ absl::Status GrpcCoordinatorTransport::PushResult(const OutgoingUpdate& update) 
   header->set_claimed_client_id(options_.claimed_client_id);
   bool open = writer->Write(chunk);
   const absl::Span<const float> values = update.delta->span();
-  for (size_t offset = 0; open && offset < values.size(); offset += kChunkValues) {
+  for (size_t offset = 0; open && offset < values.size();
+       offset += kChunkValues) {
     v1::ResultChunk data;
     const size_t n = std::min(kChunkValues, values.size() - offset);
     AppendFloat32LE(values.subspan(offset, n), data.mutable_update_data());
@@ -203,8 +206,8 @@ absl::Status GrpcCoordinatorTransport::PushResult(const OutgoingUpdate& update) 
   grpc::Status status = writer->Finish();
   if (!status.ok()) return FromGrpc(status, "push result");
   if (!response.accepted()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("coordinator did not accept the update: ", response.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "coordinator did not accept the update: ", response.message()));
   }
   return absl::OkStatus();
 }

@@ -12,12 +12,13 @@ absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
                                                     const FlatModel& global) {
   std::string eval = "test acc   n/a  ";
   if (s.eval) {
-    eval = absl::StrFormat("test acc %6.2f%% (loss %.4f)", 100.0 * s.eval->accuracy,
-                           s.eval->loss);
+    eval = absl::StrFormat("test acc %6.2f%% (loss %.4f)",
+                           100.0 * s.eval->accuracy, s.eval->loss);
   }
-  std::printf("round %3d/%d | participants %3d/%-3d | train loss %.4f | %s | %6.2f s\n",
-              static_cast<int>(s.round), num_rounds_, s.participants, s.selected,
-              s.train_loss, eval.c_str(), s.seconds);
+  std::printf(
+      "round %3d/%d | participants %3d/%-3d | train loss %.4f | %s | %6.2f s\n",
+      static_cast<int>(s.round), num_rounds_, s.participants, s.selected,
+      s.train_loss, eval.c_str(), s.seconds);
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -42,9 +43,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   c->store_ = *std::move(store);
 
   uint64_t start_round = 1;
-  absl::StatusOr<std::optional<RunCheckpoint>> checkpoint = c->store_->LoadCheckpoint();
+  absl::StatusOr<std::optional<RunCheckpoint>> checkpoint =
+      c->store_->LoadCheckpoint();
   if (!checkpoint.ok()) return checkpoint.status();
-  if (checkpoint->has_value() && (*checkpoint)->run_id == config.engine.run_id) {
+  if (checkpoint->has_value() &&
+      (*checkpoint)->run_id == config.engine.run_id) {
     RunCheckpoint& cp = **checkpoint;
     if (!cp.model.spec.CompatibleWith(initial.spec)) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -54,23 +57,25 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     }
     start_round = cp.completed_round + 1;
     initial = std::move(cp.model);
-    spdlog::info("resuming run '{}' after round {} from {}", config.engine.run_id,
-                 cp.completed_round, config.state_dir);
+    spdlog::info("resuming run '{}' after round {} from {}",
+                 config.engine.run_id, cp.completed_round, config.state_dir);
   } else {
     if (checkpoint->has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          config.state_dir, " holds run '", (*checkpoint)->run_id,
-          "', not '", config.engine.run_id,
-          "'; choose another state_dir or the matching run id"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(config.state_dir, " holds run '", (*checkpoint)->run_id,
+                       "', not '", config.engine.run_id,
+                       "'; choose another state_dir or the matching run id"));
     }
-    if (absl::Status s = c->store_->SaveInitialModel(config.engine.run_id, initial);
+    if (absl::Status s =
+            c->store_->SaveInitialModel(config.engine.run_id, initial);
         !s.ok()) {
       return s;
     }
   }
 
-  absl::StatusOr<std::unique_ptr<RoundEngine>> engine = RoundEngine::Create(
-      config.engine, std::move(initial), start_round, &c->clock_, c->evaluator_.get());
+  absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
+      RoundEngine::Create(config.engine, std::move(initial), start_round,
+                          &c->clock_, c->evaluator_.get());
   if (!engine.ok()) return engine.status();
   c->engine_ = *std::move(engine);
   c->engine_->AddListener(c->store_.get());
@@ -78,7 +83,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   CoordinatorService::Options service_options;
   service_options.insecure = config.tls.insecure;
   service_options.max_concurrent_uploads = config.max_concurrent_uploads;
-  c->service_ = std::make_unique<CoordinatorService>(c->engine_.get(), service_options);
+  c->service_ =
+      std::make_unique<CoordinatorService>(c->engine_.get(), service_options);
   absl::StatusOr<RunningServer> server =
       StartGrpcServer(config.listen, config.tls, c->service_.get());
   if (!server.ok()) return server.status();

@@ -25,7 +25,8 @@ class RoundProgressPrinter : public RoundListener {
   explicit RoundProgressPrinter(int num_rounds) : num_rounds_(num_rounds) {}
   absl::Status OnRoundCompleted(const RoundSummary& summary,
                                 const FlatModel& global) override;
-  void OnRoundRetried(uint64_t round, int attempt, const std::string& reason) override;
+  void OnRoundRetried(uint64_t round, int attempt,
+                      const std::string& reason) override;
 
  private:
   const int num_rounds_;

@@ -12,22 +12,49 @@ namespace {
 
 // Every key this loader understands; anything else is a typo and an error.
 const std::set<std::string>& KnownKeys() {
-  static const std::set<std::string> keys = {
-      "run.id", "run.rounds", "run.seed", "run.state_dir", "run.log_level",
-      "server.listen", "server.insecure", "server.ca", "server.cert",
-      "server.key", "server.max_concurrent_uploads", "server.poll_interval_ms",
-      "rounds.min_clients", "rounds.clients_per_round", "rounds.fraction",
-      "rounds.min_updates", "rounds.timeout_s", "rounds.max_attempts",
-      "rounds.client_liveness_s", "rounds.server_learning_rate",
-      "rounds.max_examples_per_update",
-      "model.architecture", "model.torchscript", "model.input_shape",
-      "model.num_classes", "model.hidden_units", "model.seed",
-      "training.optimizer", "training.learning_rate", "training.momentum",
-      "training.weight_decay", "training.local_epochs", "training.batch_size",
-      "training.seed",
-      "evaluation.dataset", "evaluation.path", "evaluation.label_column",
-      "simulation.clients", "simulation.partition", "simulation.workers",
-      "simulation.dataset", "simulation.path", "simulation.label_column"};
+  static const std::set<std::string> keys = {"run.id",
+                                             "run.rounds",
+                                             "run.seed",
+                                             "run.state_dir",
+                                             "run.log_level",
+                                             "server.listen",
+                                             "server.insecure",
+                                             "server.ca",
+                                             "server.cert",
+                                             "server.key",
+                                             "server.max_concurrent_uploads",
+                                             "server.poll_interval_ms",
+                                             "rounds.min_clients",
+                                             "rounds.clients_per_round",
+                                             "rounds.fraction",
+                                             "rounds.min_updates",
+                                             "rounds.timeout_s",
+                                             "rounds.max_attempts",
+                                             "rounds.client_liveness_s",
+                                             "rounds.server_learning_rate",
+                                             "rounds.max_examples_per_update",
+                                             "model.architecture",
+                                             "model.torchscript",
+                                             "model.input_shape",
+                                             "model.num_classes",
+                                             "model.hidden_units",
+                                             "model.seed",
+                                             "training.optimizer",
+                                             "training.learning_rate",
+                                             "training.momentum",
+                                             "training.weight_decay",
+                                             "training.local_epochs",
+                                             "training.batch_size",
+                                             "training.seed",
+                                             "evaluation.dataset",
+                                             "evaluation.path",
+                                             "evaluation.label_column",
+                                             "simulation.clients",
+                                             "simulation.partition",
+                                             "simulation.workers",
+                                             "simulation.dataset",
+                                             "simulation.path",
+                                             "simulation.label_column"};
   return keys;
 }
 
@@ -41,10 +68,14 @@ class Reader {
     const toml::node* node = table_.at_path(key).node();
     if (node == nullptr) return;
     if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = node->value<bool>()) { *out = *v; return; }
+      if (auto v = node->value<bool>()) {
+        *out = *v;
+        return;
+      }
     } else if constexpr (std::is_integral_v<T>) {
       if (auto v = node->value<int64_t>()) {
-        if (*v < 0 && std::is_unsigned_v<T>) return Fail(key, "must not be negative");
+        if (*v < 0 && std::is_unsigned_v<T>)
+          return Fail(key, "must not be negative");
         // Narrowing must not silently wrap (rounds = 4294967297 is not 1).
         if (static_cast<int64_t>(static_cast<T>(*v)) != *v) {
           return Fail(key, "is out of range");
@@ -53,9 +84,15 @@ class Reader {
         return;
       }
     } else if constexpr (std::is_floating_point_v<T>) {
-      if (auto v = node->value<double>()) { *out = *v; return; }
+      if (auto v = node->value<double>()) {
+        *out = *v;
+        return;
+      }
     } else {
-      if (auto v = node->value<std::string>()) { *out = *v; return; }
+      if (auto v = node->value<std::string>()) {
+        *out = *v;
+        return;
+      }
     }
     Fail(key, "has the wrong type");
   }
@@ -89,13 +126,14 @@ class Reader {
   absl::Status status_;
 };
 
-absl::Status CheckUnknownKeys(const toml::table& root, const std::string& origin) {
+absl::Status CheckUnknownKeys(const toml::table& root,
+                              const std::string& origin) {
   for (const auto& [section, node] : root) {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          origin, ": top-level key '", std::string(section.str()),
-          "' must be a [section]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": top-level key '", std::string(section.str()),
+                       "' must be a [section]"));
     }
     for (const auto& [key, unused] : *table) {
       const std::string full =
@@ -109,8 +147,8 @@ absl::Status CheckUnknownKeys(const toml::table& root, const std::string& origin
   return absl::OkStatus();
 }
 
-absl::Status ValidateDataSource(const DataSourceConfig& data, const char* section,
-                                bool allow_none) {
+absl::Status ValidateDataSource(const DataSourceConfig& data,
+                                const char* section, bool allow_none) {
   if (data.kind.empty() && allow_none) return absl::OkStatus();
   if (data.kind != "fashion-mnist" && data.kind != "csv") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -118,7 +156,8 @@ absl::Status ValidateDataSource(const DataSourceConfig& data, const char* sectio
         allow_none ? " (or empty for none)" : "", ", got \"", data.kind, "\""));
   }
   if (data.kind == "csv" && data.path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(section, ".path is required for csv"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(section, ".path is required for csv"));
   }
   return absl::OkStatus();
 }
@@ -225,7 +264,8 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   return c;
 }
 
-absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
+    const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
   return ParseCoordinatorConfig(*text, path);
@@ -235,7 +275,8 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
   if (absl::Status s = c.engine.Validate(); !s.ok()) return s;
   const TrainingConfig& t = c.engine.training;
   if (!(t.learning_rate > 0)) {
-    return absl::InvalidArgumentError("training.learning_rate must be positive");
+    return absl::InvalidArgumentError(
+        "training.learning_rate must be positive");
   }
   if (t.momentum < 0 || t.weight_decay < 0) {
     return absl::InvalidArgumentError(
@@ -245,22 +286,25 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
     return absl::InvalidArgumentError(
         "training.local_epochs and training.batch_size must be >= 1");
   }
-  static const std::set<std::string> kArchitectures = {"logreg", "mlp", "lenet5",
-                                                       "torchscript"};
+  static const std::set<std::string> kArchitectures = {"logreg", "mlp",
+                                                       "lenet5", "torchscript"};
   if (kArchitectures.count(c.model.architecture) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model.architecture must be logreg, mlp, lenet5 or torchscript, got \"",
         c.model.architecture, "\""));
   }
-  if (c.model.architecture == "torchscript" && c.model.torchscript_path.empty()) {
+  if (c.model.architecture == "torchscript" &&
+      c.model.torchscript_path.empty()) {
     return absl::InvalidArgumentError(
-        "model.torchscript (a file path) is required for architecture torchscript");
+        "model.torchscript (a file path) is required for architecture "
+        "torchscript");
   }
   if (c.model.num_classes < 2) {
     return absl::InvalidArgumentError("model.num_classes must be >= 2");
   }
   if (c.max_concurrent_uploads < 1) {
-    return absl::InvalidArgumentError("server.max_concurrent_uploads must be >= 1");
+    return absl::InvalidArgumentError(
+        "server.max_concurrent_uploads must be >= 1");
   }
   if (c.simulation.clients < 1) {
     return absl::InvalidArgumentError("simulation.clients must be >= 1");
@@ -268,7 +312,8 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
   if (c.simulation.workers < 0) {
     return absl::InvalidArgumentError("simulation.workers must be >= 0");
   }
-  if (absl::Status s = ValidateDataSource(c.evaluation, "evaluation", true); !s.ok()) {
+  if (absl::Status s = ValidateDataSource(c.evaluation, "evaluation", true);
+      !s.ok()) {
     return s;
   }
   return ValidateDataSource(c.simulation.train_data, "simulation", false);

@@ -40,9 +40,10 @@ struct CoordinatorConfig {
 CoordinatorConfig DefaultCoordinatorConfig();
 
 // Reads and validates a TOML file on top of the defaults.
-absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path);
-absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(const std::string& toml_text,
-                                                         const std::string& origin);
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
+    const std::string& path);
+absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
+    const std::string& toml_text, const std::string& origin);
 absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& config);
 
 }  // namespace fedlearn

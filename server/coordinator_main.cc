@@ -36,61 +36,69 @@ int main(int argc, char** argv) {
   std::string eval_dataset = "-";
   app.add_option("-c,--config", config_path, "TOML configuration file");
   app.add_option("--listen", listen, "address to listen on, e.g. 0.0.0.0:7443");
-  app.add_option("--state-dir", state_dir, "where models, metrics and checkpoints go");
+  app.add_option("--state-dir", state_dir,
+                 "where models, metrics and checkpoints go");
   app.add_option("--run-id", run_id, "run identifier");
-  app.add_option("--certs", certs_dir,
-                 "directory from `fedlearn-certs init` (ca.pem, server.pem, server.key)");
+  app.add_option(
+      "--certs", certs_dir,
+      "directory from `fedlearn-certs init` (ca.pem, server.pem, server.key)");
   app.add_option("--rounds", rounds, "number of federated rounds");
-  app.add_option("--min-clients", min_clients, "clients required before round 1");
-  app.add_option("--clients-per-round", clients_per_round, "clients sampled per round");
-  app.add_option("--min-updates", min_updates, "accepted updates needed per round");
-  app.add_option("--round-timeout-s", timeout_s, "per-round deadline in seconds");
+  app.add_option("--min-clients", min_clients,
+                 "clients required before round 1");
+  app.add_option("--clients-per-round", clients_per_round,
+                 "clients sampled per round");
+  app.add_option("--min-updates", min_updates,
+                 "accepted updates needed per round");
+  app.add_option("--round-timeout-s", timeout_s,
+                 "per-round deadline in seconds");
   app.add_option("--eval-dataset", eval_dataset,
                  "server-side test set: fashion-mnist, none");
-  app.add_option("--linger-s", linger_s,
-                 "keep answering 'run finished' this long after the last round");
-  app.add_flag("--insecure", insecure,
-               "plaintext, client-claimed identities (testing only; logs a warning)");
+  app.add_option(
+      "--linger-s", linger_s,
+      "keep answering 'run finished' this long after the last round");
+  app.add_flag(
+      "--insecure", insecure,
+      "plaintext, client-claimed identities (testing only; logs a warning)");
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<CoordinatorConfig> loaded =
-      config_path.empty() ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
-                          : LoadCoordinatorConfig(config_path);
+      config_path.empty()
+          ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
+          : LoadCoordinatorConfig(config_path);
   if (!loaded.ok()) return Fail(loaded.status());
   CoordinatorConfig config = *std::move(loaded);
   if (!listen.empty()) config.listen = listen;
   if (!state_dir.empty()) config.state_dir = state_dir;
   if (!run_id.empty()) config.engine.run_id = run_id;
-  if (!certs_dir.empty()) config.tls = TlsConfig::FromDirectory(certs_dir, "server");
+  if (!certs_dir.empty())
+    config.tls = TlsConfig::FromDirectory(certs_dir, "server");
   if (insecure) config.tls.insecure = true;
   if (rounds > 0) config.engine.num_rounds = rounds;
   if (min_clients > 0) config.engine.min_clients = min_clients;
-  if (clients_per_round > 0) config.engine.clients_per_round = clients_per_round;
+  if (clients_per_round > 0)
+    config.engine.clients_per_round = clients_per_round;
   if (min_updates > 0) config.engine.min_updates = min_updates;
-  if (timeout_s > 0) config.engine.round_timeout = Duration(int64_t(timeout_s * 1000));
+  if (timeout_s > 0)
+    config.engine.round_timeout = Duration(int64_t(timeout_s * 1000));
   if (eval_dataset == "none") {
     config.evaluation.kind.clear();
   } else if (eval_dataset != "-") {
     config.evaluation.kind = eval_dataset;
   }
   ConfigureLogging(config.log_level);
-  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok()) return Fail(s);
+  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
+    return Fail(s);
 
-  absl::StatusOr<FlatModel> initial = CreateInitialModel(config.model, config.model_seed);
+  absl::StatusOr<FlatModel> initial =
+      CreateInitialModel(config.model, config.model_seed);
   if (!initial.ok()) return Fail(initial.status());
 
-  std::unique_ptr<ModelEvaluator> evaluator;
-  if (!config.evaluation.kind.empty()) {
-    absl::StatusOr<Dataset> test = LoadDataSource(config.evaluation, "test");
-    if (!test.ok()) return Fail(test.status());
-    absl::StatusOr<std::unique_ptr<TorchEvaluator>> eval =
-        TorchEvaluator::Create(config.model, *std::move(test));
-    if (!eval.ok()) return Fail(eval.status());
-    evaluator = *std::move(eval);
-  }
+  absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =
+      CreateConfiguredEvaluator(config.evaluation, config.model);
+  if (!evaluator.ok()) return Fail(evaluator.status());
 
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-      Coordinator::Start(config, *std::move(initial), std::move(evaluator));
+      Coordinator::Start(config, *std::move(initial), *std::move(evaluator));
   if (!coordinator.ok()) return Fail(coordinator.status());
   // Tests and scripts read the bound port from this line (--listen :0).
   std::printf("listening on port %d\n", (*coordinator)->port());

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/wire/proto_conversion.h"
 #include "common/util/log.h"
+#include "common/wire/proto_conversion.h"
 
 namespace fedlearn {
 namespace {
@@ -14,8 +14,8 @@ constexpr char kCommonNameProperty[] = "x509_common_name";
 bool IsValidClientId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-           c == '-';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -36,7 +36,8 @@ absl::StatusOr<std::string> CoordinatorService::ClientIdentity(
   if (options_.insecure) {
     if (!IsValidClientId(claimed)) {
       return absl::InvalidArgumentError(
-          "insecure mode: claimed_client_id must be 1-64 chars of [A-Za-z0-9._-]");
+          "insecure mode: claimed_client_id must be 1-64 chars of "
+          "[A-Za-z0-9._-]");
     }
     return claimed;
   }
@@ -44,15 +45,16 @@ absl::StatusOr<std::string> CoordinatorService::ClientIdentity(
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("peer presented no client certificate");
   }
-  std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCommonNameProperty);
+  std::vector<grpc::string_ref> names =
+      auth->FindPropertyValues(kCommonNameProperty);
   if (names.size() != 1) {
     return absl::UnauthenticatedError(
         "client certificate must carry exactly one common name");
   }
   std::string id(names[0].data(), names[0].size());
   if (!IsValidClientId(id)) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("client certificate common name '", id, "' is not a valid id"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "client certificate common name '", id, "' is not a valid id"));
   }
   return id;
 }
@@ -73,11 +75,12 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
   if (!id.ok()) return ToGrpcStatus(id.status());
   if (!request->ref().run_id().empty() &&
       request->ref().run_id() != engine_->run_id()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-        "client asked for run '", request->ref().run_id(), "', coordinator runs '",
-        engine_->run_id(), "'")));
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("client asked for run '", request->ref().run_id(),
+                     "', coordinator runs '", engine_->run_id(), "'")));
   }
-  if (absl::Status s = engine_->Register(*id, request->num_examples()); !s.ok()) {
+  if (absl::Status s = engine_->Register(*id, request->num_examples());
+      !s.ok()) {
     return ToGrpcStatus(s);
   }
   *response->mutable_ref() = CurrentRef();
@@ -152,9 +155,9 @@ absl::StatusOr<UpdateSubmission> CoordinatorService::ReadUpdate(
     grpc::ServerReader<v1::ResultChunk>* reader) {
   const size_t dimension = engine_->spec().NumElements();
   if (header.num_values() != dimension) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "update announces ", header.num_values(), " values, the model has ",
-        dimension));
+    return absl::InvalidArgumentError(
+        absl::StrCat("update announces ", header.num_values(),
+                     " values, the model has ", dimension));
   }
   UpdateSubmission submission;
   submission.run_id = header.ref().run_id();
@@ -219,7 +222,8 @@ grpc::Status CoordinatorService::PushResult(
     }
   } release{this};
 
-  absl::StatusOr<UpdateSubmission> submission = ReadUpdate(context, header, reader);
+  absl::StatusOr<UpdateSubmission> submission =
+      ReadUpdate(context, header, reader);
   if (!submission.ok()) {
     spdlog::warn("malformed update from {}: {}", *id,
                  submission.status().message());
@@ -231,12 +235,13 @@ grpc::Status CoordinatorService::PushResult(
     }
     return ToGrpcStatus(submission.status());
   }
-  if (absl::Status s = engine_->SubmitUpdate(*id, *std::move(submission)); !s.ok()) {
+  if (absl::Status s = engine_->SubmitUpdate(*id, *std::move(submission));
+      !s.ok()) {
     return ToGrpcStatus(s);
   }
   response->set_accepted(true);
-  response->set_message(absl::StrCat("update for round ", header.ref().round(),
-                                     " accepted"));
+  response->set_message(
+      absl::StrCat("update for round ", header.ref().round(), " accepted"));
   return grpc::Status::OK;
 }
 

@@ -16,8 +16,8 @@ absl::Status FedAvgAggregator::Add(absl::Span<const float> update,
         "update has ", update.size(), " values, model has ", sum_.size()));
   }
   if (!(weight > 0) || !std::isfinite(weight)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("update weight must be positive and finite, got ", weight));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "update weight must be positive and finite, got ", weight));
   }
   // A plain loop the compiler vectorises: this runs at memory bandwidth.
   const float w = static_cast<float>(weight);

@@ -1,9 +1,9 @@
 #include "server/grpc_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/util/log.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "common/util/log.h"
 
 namespace fedlearn {
 
@@ -12,9 +12,10 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
                                               grpc::Service* service) {
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls.insecure) {
-    spdlog::warn("INSECURE MODE: the coordinator accepts plaintext connections "
-                 "and trusts client-claimed identities. Never use this outside "
-                 "a trusted test host.");
+    spdlog::warn(
+        "INSECURE MODE: the coordinator accepts plaintext connections "
+        "and trusts client-claimed identities. Never use this outside "
+        "a trusted test host.");
     credentials = grpc::InsecureServerCredentials();
   } else {
     absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
@@ -22,13 +23,18 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
     grpc::SslServerCredentialsOptions options(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     options.pem_root_certs = material->ca_cert_pem;
-    options.pem_key_cert_pairs.push_back({material->key_pem, material->cert_pem});
+    options.pem_key_cert_pairs.push_back(
+        {material->key_pem, material->cert_pem});
     credentials = grpc::SslServerCredentials(options);
   }
   RunningServer running;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, credentials, &running.port);
   builder.RegisterService(service);
+  // gRPC enables SO_REUSEPORT by default: a second coordinator (or any
+  // process) could then bind the same port and silently receive half of the
+  // connections. One port, one coordinator: a clash is a startup error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Payloads are chunked at 1 MiB; 8 MiB leaves headroom and no more.
   builder.SetMaxReceiveMessageSize(8 << 20);
   builder.SetMaxSendMessageSize(8 << 20);

@@ -24,7 +24,8 @@ class ModelEvaluator {
   virtual ~ModelEvaluator() = default;
   // Evaluates the model whose parameters are `parameters` (in the spec order
   // the evaluator was built with). InvalidArgument on a size mismatch.
-  virtual absl::StatusOr<EvalMetrics> Evaluate(const FlatVector& parameters) = 0;
+  virtual absl::StatusOr<EvalMetrics> Evaluate(
+      const FlatVector& parameters) = 0;
 };
 
 }  // namespace fedlearn

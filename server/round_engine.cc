@@ -48,8 +48,8 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
     const Clock* clock, ModelEvaluator* evaluator) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   if (clock == nullptr) return absl::InvalidArgumentError("clock is null");
-  if (initial.values.empty() ||
-      static_cast<int64_t>(initial.values.size()) != initial.spec.NumElements()) {
+  if (initial.values.empty() || static_cast<int64_t>(initial.values.size()) !=
+                                    initial.spec.NumElements()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "initial model has ", initial.values.size(),
         " values but its spec describes ", initial.spec.NumElements()));
@@ -141,7 +141,8 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
                                               : std::string(outcome_.message());
       return out;
     case Phase::kWaitingForClients:
-      out.reason = waiting_reason_.empty() ? "waiting for clients" : waiting_reason_;
+      out.reason =
+          waiting_reason_.empty() ? "waiting for clients" : waiting_reason_;
       return out;
     case Phase::kClosing:
       out.reason = absl::StrCat("round ", round_, " is being aggregated");
@@ -167,7 +168,8 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
   task.model_version = round_ - 1;
   task.model = global_;
   task.training = config_.training;
-  task.training.seed = config_.training.seed ^ (round_ * 0x9E3779B97F4A7C15ull) ^
+  task.training.seed = config_.training.seed ^
+                       (round_ * 0x9E3779B97F4A7C15ull) ^
                        std::hash<std::string>{}(client_id);
   task.deadline_unix_ms = deadline_unix_ms_;
   out.task = std::move(task);
@@ -182,8 +184,10 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
     content = absl::InvalidArgumentError(
         absl::StrCat("update has ", submission.delta.size(),
                      " values, the model has ", dimension_));
-  } else if (absl::Status s = CheckAllFinite(submission.delta.span()); !s.ok()) {
-    content = absl::InvalidArgumentError(absl::StrCat("update rejected: ", s.message()));
+  } else if (absl::Status s = CheckAllFinite(submission.delta.span());
+             !s.ok()) {
+    content = absl::InvalidArgumentError(
+        absl::StrCat("update rejected: ", s.message()));
   } else if (submission.num_examples == 0 ||
              submission.num_examples > config_.max_examples_per_update) {
     content = absl::InvalidArgumentError(absl::StrCat(
@@ -200,14 +204,16 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
   }
   TouchLocked(client_id);
   if (submission.run_id != config_.run_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "update names run '", submission.run_id, "', active run is '",
-        config_.run_id, "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("update names run '", submission.run_id,
+                     "', active run is '", config_.run_id, "'"));
   }
   if (phase_ != Phase::kTraining || submission.round != round_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "update for round ", submission.round, " is not accepted now (round ",
-        round_, phase_ == Phase::kTraining ? " is collecting)" : " is not collecting)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("update for round ", submission.round,
+                     " is not accepted now (round ", round_,
+                     phase_ == Phase::kTraining ? " is collecting)"
+                                                : " is not collecting)"));
   }
   if (submission.model_version != round_ - 1) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -233,7 +239,8 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
     return content;
   }
   const double weight = static_cast<double>(submission.num_examples);
-  if (absl::Status s = aggregator_.Add(submission.delta.span(), weight); !s.ok()) {
+  if (absl::Status s = aggregator_.Add(submission.delta.span(), weight);
+      !s.ok()) {
     it->second = ClientRoundState::kRejected;
     ++rejected_;
     wake_.notify_all();
@@ -249,7 +256,8 @@ void RoundEngine::RejectUpdate(const std::string& client_id,
                                const std::string& run_id, uint64_t round,
                                const absl::Status& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (phase_ != Phase::kTraining || run_id != config_.run_id || round != round_) {
+  if (phase_ != Phase::kTraining || run_id != config_.run_id ||
+      round != round_) {
     return;
   }
   auto it = cohort_.find(client_id);
@@ -280,14 +288,15 @@ bool RoundEngine::TryStartRoundLocked() {
                                    config_.min_clients, " connected");
     return false;
   }
-  size_t k = config_.clients_per_round > 0
-                 ? static_cast<size_t>(config_.clients_per_round)
-                 : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
+  size_t k =
+      config_.clients_per_round > 0
+          ? static_cast<size_t>(config_.clients_per_round)
+          : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
   k = std::clamp<size_t>(k, 1, live.size());
   if (static_cast<int>(k) < config_.min_updates) {
-    waiting_reason_ = absl::StrCat("waiting for clients: sampling ", k,
-                                   " cannot reach min_updates ",
-                                   config_.min_updates);
+    waiting_reason_ =
+        absl::StrCat("waiting for clients: sampling ", k,
+                     " cannot reach min_updates ", config_.min_updates);
     return false;
   }
   waiting_reason_.clear();
@@ -341,9 +350,10 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
         " rejected), need min_updates=", config_.min_updates);
     cohort_.clear();
     if (attempt_ >= config_.max_round_attempts) {
-      EndRunLocked(absl::DeadlineExceededError(absl::StrCat(
-          reason, "; giving up after ", attempt_,
-          " attempts (lower min_updates, raise round_timeout or add clients)")));
+      EndRunLocked(absl::DeadlineExceededError(
+          absl::StrCat(reason, "; giving up after ", attempt_,
+                       " attempts (lower min_updates, raise round_timeout or "
+                       "add clients)")));
       return;
     }
     spdlog::warn("{}; retrying with a new sample", reason);
@@ -352,7 +362,8 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
     const uint64_t round = round_;
     const int attempt = attempt_;
     lock.unlock();
-    for (RoundListener* l : listeners) l->OnRoundRetried(round, attempt, reason);
+    for (RoundListener* l : listeners)
+      l->OnRoundRetried(round, attempt, reason);
     lock.lock();
     return;
   }
@@ -360,10 +371,11 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
   // Aggregate: global + lr * weighted mean delta.
   FlatModel next{global_->spec, global_->values.Clone()};
   // Cannot fail: accepted >= min_updates >= 1 and the sizes match.
-  absl::Status applied =
-      aggregator_.AddWeightedMeanTo(next.values.span(), config_.server_learning_rate);
+  absl::Status applied = aggregator_.AddWeightedMeanTo(
+      next.values.span(), config_.server_learning_rate);
   if (!applied.ok()) {
-    EndRunLocked(absl::InternalError(absl::StrCat("aggregation: ", applied.message())));
+    EndRunLocked(
+        absl::InternalError(absl::StrCat("aggregation: ", applied.message())));
     return;
   }
   RoundSummary summary;
@@ -450,7 +462,8 @@ absl::Status RoundEngine::RunUntilDone(const std::atomic<bool>& stop,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (phase_ != Phase::kFinished && phase_ != Phase::kFailed) {
-      outcome_ = absl::CancelledError("coordinator stopped before the run ended");
+      outcome_ =
+          absl::CancelledError("coordinator stopped before the run ended");
     }
     outcome = outcome_;
     listeners = listeners_;

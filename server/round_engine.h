@@ -104,7 +104,7 @@ struct RoundSummary {
   int rejected = 0;
   double train_loss = 0.0;  // example-weighted mean of client-reported loss
   double total_examples = 0.0;
-  double seconds = 0.0;     // from round start to aggregated model
+  double seconds = 0.0;  // from round start to aggregated model
   uint64_t model_version = 0;
   std::optional<EvalMetrics> eval;
 };
@@ -124,7 +124,13 @@ class RoundListener {
 
 class RoundEngine {
  public:
-  enum class Phase { kWaitingForClients, kTraining, kClosing, kFinished, kFailed };
+  enum class Phase {
+    kWaitingForClients,
+    kTraining,
+    kClosing,
+    kFinished,
+    kFailed
+  };
 
   // `initial` is the model of version `start_round - 1` (resuming a run starts
   // after the last persisted round). `evaluator` may be null.

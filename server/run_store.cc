@@ -6,17 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/atomic_file.h"
+#include "common/util/clock.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
 
 namespace fedlearn {
 namespace {
-
-int64_t NowUnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 v1::RoundRef Ref(const std::string& run_id, uint64_t round) {
   v1::RoundRef ref;
@@ -33,7 +28,8 @@ absl::StatusOr<std::unique_ptr<FileRunStore>> FileRunStore::Open(
   if (state_dir.empty()) {
     return absl::InvalidArgumentError("state directory is empty");
   }
-  if (absl::Status s = MakeDirectories(state_dir + "/models"); !s.ok()) return s;
+  if (absl::Status s = MakeDirectories(state_dir + "/models"); !s.ok())
+    return s;
   return std::unique_ptr<FileRunStore>(new FileRunStore(std::move(state_dir)));
 }
 
@@ -41,21 +37,24 @@ std::string FileRunStore::ModelPath(uint64_t round) const {
   return absl::StrFormat("%s/models/round-%06d.fmodel", state_dir_, round);
 }
 
-absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint() const {
+absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
+    const {
   absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
   if (absl::IsNotFound(text.status())) return std::optional<RunCheckpoint>();
   if (!text.ok()) return text.status();
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j =
+      nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("run_id") ||
       !j.contains("completed_round") || !j["run_id"].is_string() ||
       !j["completed_round"].is_number_unsigned()) {
-    return absl::DataLossError(
-        absl::StrCat(CheckpointPath(), " is corrupt; move it aside to start afresh"));
+    return absl::DataLossError(absl::StrCat(
+        CheckpointPath(), " is corrupt; move it aside to start afresh"));
   }
   RunCheckpoint cp;
   cp.run_id = j["run_id"].get<std::string>();
   cp.completed_round = j["completed_round"].get<uint64_t>();
-  absl::StatusOr<SavedModel> saved = ReadModelFile(ModelPath(cp.completed_round));
+  absl::StatusOr<SavedModel> saved =
+      ReadModelFile(ModelPath(cp.completed_round));
   if (!saved.ok()) {
     return absl::DataLossError(absl::StrCat(
         "checkpoint names round ", cp.completed_round,
@@ -76,13 +75,14 @@ absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
   j["run_id"] = run_id;
   j["completed_round"] = round;
   j["model_file"] = ModelPath(round);
-  j["written_unix_ms"] = NowUnixMillis();
+  j["written_unix_ms"] = WallClockUnixMillis();
   return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
 }
 
 absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
                                             const FlatModel& model) {
-  if (absl::Status s = WriteModelFile(ModelPath(0), Ref(run_id, 0), model); !s.ok()) {
+  if (absl::Status s = WriteModelFile(ModelPath(0), Ref(run_id, 0), model);
+      !s.ok()) {
     return s;
   }
   return WriteCheckpoint(run_id, 0);
@@ -90,13 +90,13 @@ absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
 
 absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
                                             const FlatModel& global) {
-  if (absl::Status s = WriteModelFile(ModelPath(summary.round),
-                                      Ref(summary.run_id, summary.round), global);
+  if (absl::Status s = WriteModelFile(
+          ModelPath(summary.round), Ref(summary.run_id, summary.round), global);
       !s.ok()) {
     return s;
   }
   if (absl::Status s = AppendLineDurably(
-          MetricsPath(), RoundSummaryToJson(summary, NowUnixMillis()));
+          MetricsPath(), RoundSummaryToJson(summary, WallClockUnixMillis()));
       !s.ok()) {
     return s;
   }

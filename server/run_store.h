@@ -29,14 +29,16 @@ struct RunCheckpoint {
 class FileRunStore : public RoundListener {
  public:
   // Creates the directory layout if needed.
-  static absl::StatusOr<std::unique_ptr<FileRunStore>> Open(std::string state_dir);
+  static absl::StatusOr<std::unique_ptr<FileRunStore>> Open(
+      std::string state_dir);
 
   // NotFound-free: nullopt when the directory holds no checkpoint yet.
   // DataLoss if a checkpoint exists but its model file is missing or corrupt.
   absl::StatusOr<std::optional<RunCheckpoint>> LoadCheckpoint() const;
 
   // Writes the initial model as round 0 (so every run's lineage is on disk).
-  absl::Status SaveInitialModel(const std::string& run_id, const FlatModel& model);
+  absl::Status SaveInitialModel(const std::string& run_id,
+                                const FlatModel& model);
 
   absl::Status OnRoundCompleted(const RoundSummary& summary,
                                 const FlatModel& global) override;
@@ -46,7 +48,8 @@ class FileRunStore : public RoundListener {
   std::string CheckpointPath() const { return state_dir_ + "/checkpoint.json"; }
 
  private:
-  explicit FileRunStore(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+  explicit FileRunStore(std::string state_dir)
+      : state_dir_(std::move(state_dir)) {}
   absl::Status WriteCheckpoint(const std::string& run_id, uint64_t round);
 
   const std::string state_dir_;

@@ -40,14 +40,17 @@ std::string ClientName(int i) {
 
 int main(int argc, char** argv) {
   using namespace fedlearn;
-  CLI::App app{"fedlearn simulation: coordinator + N virtual clients on one machine"};
+  CLI::App app{
+      "fedlearn simulation: coordinator + N virtual clients on one machine"};
   std::string config_path, state_dir, certs_dir, partition;
   int rounds = 0, clients = 0, workers = 0;
   uint64_t seed = 0;
   bool insecure = false;
-  app.add_option("-c,--config", config_path, "TOML configuration (see deploy/)");
+  app.add_option("-c,--config", config_path,
+                 "TOML configuration (see deploy/)");
   app.add_option("--state-dir", state_dir, "models, metrics, checkpoints");
-  app.add_option("--certs", certs_dir, "certificate directory (provisioned if missing)");
+  app.add_option("--certs", certs_dir,
+                 "certificate directory (provisioned if missing)");
   app.add_option("--rounds", rounds, "number of rounds");
   app.add_option("--clients", clients, "number of virtual clients");
   app.add_option("--partition", partition, "iid | dirichlet:ALPHA | shards:K");
@@ -57,8 +60,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<CoordinatorConfig> loaded =
-      config_path.empty() ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
-                          : LoadCoordinatorConfig(config_path);
+      config_path.empty()
+          ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
+          : LoadCoordinatorConfig(config_path);
   if (!loaded.ok()) return Fail(loaded.status());
   CoordinatorConfig config = *std::move(loaded);
   if (!state_dir.empty()) config.state_dir = state_dir;
@@ -66,11 +70,13 @@ int main(int argc, char** argv) {
   if (clients > 0) {
     config.simulation.clients = clients;
     config.engine.min_clients = std::min(config.engine.min_clients, clients);
-    if (config.engine.clients_per_round > clients) config.engine.clients_per_round = clients;
-    config.engine.min_updates = std::min(config.engine.min_updates,
-                                         std::max(1, config.engine.clients_per_round > 0
-                                                         ? config.engine.clients_per_round
-                                                         : clients));
+    if (config.engine.clients_per_round > clients)
+      config.engine.clients_per_round = clients;
+    config.engine.min_updates =
+        std::min(config.engine.min_updates,
+                 std::max(1, config.engine.clients_per_round > 0
+                                 ? config.engine.clients_per_round
+                                 : clients));
   }
   if (!partition.empty()) config.simulation.partition = partition;
   if (workers > 0) config.simulation.workers = workers;
@@ -83,7 +89,8 @@ int main(int argc, char** argv) {
   config.listen = "127.0.0.1:0";
   ConfigureLogging(config.log_level);
   if (config.log_level == "info") spdlog::set_level(spdlog::level::warn);
-  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok()) return Fail(s);
+  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
+    return Fail(s);
   const int n = config.simulation.clients;
   const int slots = config.simulation.workers > 0
                         ? config.simulation.workers
@@ -101,12 +108,14 @@ int main(int argc, char** argv) {
   }
 
   // Data: load once, partition, give each virtual client its own shard.
-  absl::StatusOr<Dataset> train = LoadDataSource(config.simulation.train_data, "train");
+  absl::StatusOr<Dataset> train =
+      LoadDataSource(config.simulation.train_data, "train");
   if (!train.ok()) return Fail(train.status());
-  absl::StatusOr<PartitionSpec> spec = ParsePartitionSpec(config.simulation.partition);
+  absl::StatusOr<PartitionSpec> spec =
+      ParsePartitionSpec(config.simulation.partition);
   if (!spec.ok()) return Fail(spec.status());
-  absl::StatusOr<ClientIndices> parts =
-      Partition(*spec, train->labels, train->num_classes, n, config.engine.seed);
+  absl::StatusOr<ClientIndices> parts = Partition(
+      *spec, train->labels, train->num_classes, n, config.engine.seed);
   if (!parts.ok()) return Fail(parts.status());
   config.model.input_shape = train->sample_shape;
   config.model.num_classes = train->num_classes;
@@ -122,29 +131,25 @@ int main(int argc, char** argv) {
   const double skew = MeanLabelSkew(*parts, train->labels, train->num_classes);
   train = Dataset();  // the shards hold their own copies
 
-  absl::StatusOr<FlatModel> initial = CreateInitialModel(config.model, config.model_seed);
+  absl::StatusOr<FlatModel> initial =
+      CreateInitialModel(config.model, config.model_seed);
   if (!initial.ok()) return Fail(initial.status());
-  std::unique_ptr<ModelEvaluator> evaluator;
-  if (!config.evaluation.kind.empty()) {
-    absl::StatusOr<Dataset> test = LoadDataSource(config.evaluation, "test");
-    if (!test.ok()) return Fail(test.status());
-    absl::StatusOr<std::unique_ptr<TorchEvaluator>> eval =
-        TorchEvaluator::Create(config.model, *std::move(test));
-    if (!eval.ok()) return Fail(eval.status());
-    evaluator = *std::move(eval);
-  }
+  absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =
+      CreateConfiguredEvaluator(config.evaluation, config.model);
+  if (!evaluator.ok()) return Fail(evaluator.status());
   const int64_t num_params = initial->spec.NumElements();
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-      Coordinator::Start(config, *std::move(initial), std::move(evaluator));
+      Coordinator::Start(config, *std::move(initial), *std::move(evaluator));
   if (!coordinator.ok()) return Fail(coordinator.status());
 
-  std::printf("simulation: %d clients (%s, mean label skew %.2f), %s (%lld params), "
-              "%d rounds, %d training slots, %s on 127.0.0.1:%d\n",
-              n, config.simulation.partition.c_str(), skew,
-              config.model.architecture.c_str(), static_cast<long long>(num_params),
-              config.engine.num_rounds, slots,
-              config.tls.insecure ? "INSECURE gRPC" : "gRPC + mutual TLS",
-              (*coordinator)->port());
+  std::printf(
+      "simulation: %d clients (%s, mean label skew %.2f), %s (%lld params), "
+      "%d rounds, %d training slots, %s on 127.0.0.1:%d\n",
+      n, config.simulation.partition.c_str(), skew,
+      config.model.architecture.c_str(), static_cast<long long>(num_params),
+      config.engine.num_rounds, slots,
+      config.tls.insecure ? "INSECURE gRPC" : "gRPC + mutual TLS",
+      (*coordinator)->port());
   std::fflush(stdout);
 
   // Virtual clients: the deployment's daemon, session and transport.
@@ -159,8 +164,9 @@ int main(int argc, char** argv) {
     options.target = absl::StrCat("127.0.0.1:", (*coordinator)->port());
     options.server_name_override = "localhost";
     options.claimed_client_id = ClientName(i);
-    options.tls = config.tls.insecure ? TlsConfig{true, "", "", ""}
-                                      : TlsConfig::FromDirectory(certs_dir, ClientName(i));
+    options.tls = config.tls.insecure
+                      ? TlsConfig{true, "", "", ""}
+                      : TlsConfig::FromDirectory(certs_dir, ClientName(i));
     absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>> transport =
         GrpcCoordinatorTransport::Create(options);
     if (!transport.ok()) return Fail(transport.status());
@@ -172,7 +178,8 @@ int main(int argc, char** argv) {
     daemon_options.default_poll = std::chrono::milliseconds(100);
     daemon_options.jitter_seed = config.engine.seed + i;
     daemons.push_back(std::make_unique<ClientDaemon>(
-        io, blocking, sessions.back().get(), transports.back().get(), daemon_options));
+        io, blocking, sessions.back().get(), transports.back().get(),
+        daemon_options));
   }
   int finished_clients = 0;
   for (auto& daemon : daemons) {
@@ -194,7 +201,8 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   absl::Status outcome = (*coordinator)->Run(stop);
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
 
   for (auto& daemon : daemons) daemon->Stop();
   work_guard.reset();

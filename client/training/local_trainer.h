@@ -34,9 +34,9 @@ class LocalTrainer {
   // Loads `global` into the local model, trains, returns the delta.
   // Returns Cancelled if `cancel` becomes true mid-training (no partial
   // result is ever returned), InvalidArgument on a spec/size mismatch.
-  virtual absl::StatusOr<TrainingResult> Train(const FlatVector& global,
-                                               const TrainingConfig& config,
-                                               const std::atomic<bool>& cancel) = 0;
+  virtual absl::StatusOr<TrainingResult> Train(
+      const FlatVector& global, const TrainingConfig& config,
+      const std::atomic<bool>& cancel) = 0;
 };
 
 }  // namespace fedlearn

@@ -2,14 +2,13 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <dlfcn.h>
-
 #include <mutex>
 
 #include "absl/strings/str_cat.h"

@@ -9,8 +9,8 @@ namespace fedlearn {
 absl::StatusOr<Dataset> LoadDataSource(const DataSourceConfig& source,
                                        std::string_view split) {
   if (source.kind == "fashion-mnist") {
-    return LoadFashionMnist(source.path.empty() ? kDefaultFashionMnistDir : source.path,
-                            split);
+    return LoadFashionMnist(
+        source.path.empty() ? kDefaultFashionMnistDir : source.path, split);
   }
   if (source.kind == "csv") {
     CsvOptions options;

@@ -36,8 +36,9 @@ absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsConfig& config) {
     }
     absl::StatusOr<std::string> text = ReadFileToString(*item.path);
     if (!text.ok()) {
-      return absl::Status(text.status().code(),
-                          absl::StrCat("TLS ", item.what, ": ", text.status().message()));
+      return absl::Status(
+          text.status().code(),
+          absl::StrCat("TLS ", item.what, ": ", text.status().message()));
     }
     *item.out = *std::move(text);
   }

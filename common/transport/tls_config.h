@@ -12,13 +12,14 @@ namespace fedlearn {
 
 struct TlsConfig {
   bool insecure = false;
-  std::string ca_cert_path;    // trust anchor for the peer
-  std::string cert_path;       // own certificate chain
-  std::string key_path;        // own private key
+  std::string ca_cert_path;  // trust anchor for the peer
+  std::string cert_path;     // own certificate chain
+  std::string key_path;      // own private key
 
   // Fills the three paths from a directory laid out by `fedlearn-certs init`
   // (ca.pem, <name>.pem, <name>.key).
-  static TlsConfig FromDirectory(const std::string& dir, const std::string& name);
+  static TlsConfig FromDirectory(const std::string& dir,
+                                 const std::string& name);
 };
 
 struct TlsMaterial {

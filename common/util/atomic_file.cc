@@ -15,9 +15,11 @@ namespace {
 
 absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
   const int err = errno;
-  std::string message = absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
+  std::string message =
+      absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+  if (err == EACCES || err == EPERM)
+    return absl::PermissionDeniedError(message);
   return absl::InternalError(message);
 }
 

@@ -4,6 +4,7 @@
 #define FEDLEARN_COMMON_UTIL_CLOCK_H_
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 
 namespace fedlearn {
@@ -11,6 +12,13 @@ namespace fedlearn {
 using Clock_t = std::chrono::steady_clock;
 using TimePoint = Clock_t::time_point;
 using Duration = std::chrono::milliseconds;
+
+// Wall-clock milliseconds since the Unix epoch.
+inline int64_t WallClockUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class Clock {
  public:
@@ -24,11 +32,7 @@ class Clock {
 class SystemClock : public Clock {
  public:
   TimePoint Now() const override { return Clock_t::now(); }
-  int64_t UnixMillis() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  int64_t UnixMillis() const override { return WallClockUnixMillis(); }
 };
 
 // Moves only when told to. Thread-safe.

@@ -72,7 +72,8 @@ absl::StatusOr<SavedModel> ReadModelFile(const std::string& path) {
     return corrupt("truncated header");
   }
   v1::ModelFileHeader header;
-  if (!header.ParseFromArray(data.data() + header_start, static_cast<int>(len))) {
+  if (!header.ParseFromArray(data.data() + header_start,
+                             static_cast<int>(len))) {
     return corrupt("unparseable header");
   }
   absl::StatusOr<ModelSpec> spec = FromProto(header.spec());
@@ -81,8 +82,8 @@ absl::StatusOr<SavedModel> ReadModelFile(const std::string& path) {
                                  data.size() - header_start - len);
   if (header.num_values() != static_cast<uint64_t>(spec->NumElements()) ||
       payload.size() != header.num_values() * 4) {
-    return corrupt(absl::StrCat("payload is ", payload.size(), " bytes, expected ",
-                                header.num_values() * 4));
+    return corrupt(absl::StrCat("payload is ", payload.size(),
+                                " bytes, expected ", header.num_values() * 4));
   }
   if (Crc32(payload.data(), payload.size()) != header.crc32()) {
     return corrupt("checksum mismatch");

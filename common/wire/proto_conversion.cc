@@ -26,16 +26,17 @@ absl::StatusOr<ModelSpec> FromProto(const v1::ModelSpec& proto) {
   int64_t total = 0;
   for (const v1::TensorSpec& t : proto.tensors()) {
     if (t.name().empty()) {
-      return absl::InvalidArgumentError("model spec has a tensor without a name");
+      return absl::InvalidArgumentError(
+          "model spec has a tensor without a name");
     }
     if (!names.insert(t.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("model spec names tensor '", t.name(), "' twice"));
     }
     if (t.dtype() != v1::DTYPE_FLOAT32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", t.name(), "' has unsupported dtype ",
-                       v1::DType_Name(t.dtype()), "; only float32 is supported"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", t.name(), "' has unsupported dtype ",
+          v1::DType_Name(t.dtype()), "; only float32 is supported"));
     }
     TensorSpec out;
     out.name = t.name();
@@ -89,10 +90,12 @@ absl::StatusOr<TrainingConfig> FromProto(const v1::TrainingConfig& proto) {
       return absl::InvalidArgumentError("training config names no optimizer");
   }
   if (!(proto.learning_rate() > 0) || !std::isfinite(proto.learning_rate())) {
-    return absl::InvalidArgumentError("learning rate must be positive and finite");
+    return absl::InvalidArgumentError(
+        "learning rate must be positive and finite");
   }
   if (!(proto.momentum() >= 0) || !(proto.weight_decay() >= 0) ||
-      !std::isfinite(proto.momentum()) || !std::isfinite(proto.weight_decay())) {
+      !std::isfinite(proto.momentum()) ||
+      !std::isfinite(proto.weight_decay())) {
     return absl::InvalidArgumentError(
         "momentum and weight decay must be non-negative and finite");
   }

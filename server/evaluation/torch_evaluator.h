@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "common/data/data_source.h"
 #include "common/data/dataset.h"
 #include "common/flat/flat_vector.h"
 #include "common/models/model_source.h"
@@ -43,6 +44,12 @@ class TorchEvaluator : public ModelEvaluator {
   std::unique_ptr<LabeledTensors> data_;
   int64_t batch_size_;
 };
+
+// The evaluator a coordinator configuration asks for: the `test` split of
+// `test_data` evaluated with `model`, or nullptr when test_data.kind is
+// empty (no server-side evaluation).
+absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
+    const DataSourceConfig& test_data, const ModelSource& model);
 
 }  // namespace fedlearn
 

@@ -10,15 +10,18 @@
 namespace fedlearn {
 namespace {
 
-ModelSpec MakeSpec(int64_t n) { return ModelSpec{"fake", {{"w", {n}, DType::kFloat32}}}; }
+ModelSpec MakeSpec(int64_t n) {
+  return ModelSpec{"fake", {{"w", {n}, DType::kFloat32}}};
+}
 
 class FakeTrainer : public LocalTrainer {
  public:
   explicit FakeTrainer(int64_t n) : spec_(MakeSpec(n)) {}
   const ModelSpec& Spec() const override { return spec_; }
   uint64_t NumExamples() const override { return 42; }
-  absl::StatusOr<TrainingResult> Train(const FlatVector& global, const TrainingConfig&,
-                                       const std::atomic<bool>& cancel) override {
+  absl::StatusOr<TrainingResult> Train(
+      const FlatVector& global, const TrainingConfig&,
+      const std::atomic<bool>& cancel) override {
     ++calls;
     if (cancel_during_training) {
       return absl::CancelledError("cancelled between batches");
@@ -43,16 +46,19 @@ class FakeTransport : public CoordinatorTransport {
     return RegisterReply{"run-1", "site-a", 1, 1000};
   }
   absl::StatusOr<FetchReply> FetchTask(const std::string&, uint64_t) override {
-    if (fetch_replies.empty()) return absl::UnavailableError("no scripted reply");
+    if (fetch_replies.empty())
+      return absl::UnavailableError("no scripted reply");
     absl::StatusOr<FetchReply> r = std::move(fetch_replies.front());
     fetch_replies.pop_front();
     return r;
   }
   absl::Status PushResult(const OutgoingUpdate& update) override {
-    pushed.push_back({update.round, update.num_examples, update.delta->Clone()});
+    pushed.push_back(
+        {update.round, update.num_examples, update.delta->Clone()});
     return push_status;
   }
-  absl::StatusOr<bool> Heartbeat(const std::string&, std::string_view) override {
+  absl::StatusOr<bool> Heartbeat(const std::string&,
+                                 std::string_view) override {
     return false;
   }
   void CancelInFlight() override {}
@@ -108,7 +114,8 @@ TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
   ClientSession::StepResult r = session_.Step(cancel_);
   EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(std::string(r.status.message()).find("does not match"), std::string::npos);
+  EXPECT_NE(std::string(r.status.message()).find("does not match"),
+            std::string::npos);
   EXPECT_EQ(trainer_.calls, 0);
   EXPECT_TRUE(transport_.pushed.empty());
 }
@@ -156,7 +163,8 @@ TEST_F(ClientSessionTest, ExpiredDeadlineSkipsTraining) {
   FetchReply reply = TaskReply(8, 1);
   reply.task->deadline_unix_ms = 1;  // 1970
   transport_.fetch_replies.push_back(std::move(reply));
-  EXPECT_EQ(session_.Step(cancel_).status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(session_.Step(cancel_).status.code(),
+            absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(trainer_.calls, 0);
 }
 

@@ -29,7 +29,8 @@ class FederationE2eTest : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs", "--clients", "3"},
+    Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs",
+                   "--clients", "3"},
                   dir_ + "/certs");
     ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
   }
@@ -39,19 +40,21 @@ class FederationE2eTest : public ::testing::Test {
     out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
         << "[rounds]\nmin_clients = 3\nclients_per_round = 3\nmin_updates = 3\n"
         << "timeout_s = 120\n"
-        << "[model]\n" << extra_model << "\n"
+        << "[model]\n"
+        << extra_model << "\n"
         << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
         << "[evaluation]\ndataset = \"\"\n";
   }
 
   std::unique_ptr<Process> StartCoordinator(int* port) {
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
-                                 dir_ + "/coordinator.toml", "--certs", dir_ + "/certs",
-                                 "--listen", "127.0.0.1:0", "--state-dir",
-                                 dir_ + "/state", "--linger-s", "4"},
+        std::vector<std::string>{
+            Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
+            "--certs", dir_ + "/certs", "--listen", "127.0.0.1:0",
+            "--state-dir", dir_ + "/state", "--linger-s", "4"},
         dir_ + "/coordinator");
-    std::optional<std::string> line = p->WaitForOutput("listening on port ", 60s);
+    std::optional<std::string> line =
+        p->WaitForOutput("listening on port ", 60s);
     if (!line) {
       ADD_FAILURE() << "coordinator did not start: " << p->Stderr();
       return p;
@@ -63,12 +66,29 @@ class FederationE2eTest : public ::testing::Test {
   std::unique_ptr<Process> StartClient(int index, int port,
                                        std::vector<std::string> model_args) {
     const std::string id = "client-00" + std::to_string(index + 1);
-    std::vector<std::string> argv = {
-        Bin("fedlearn-client"), "--coordinator", "127.0.0.1:" + std::to_string(port),
-        "--server-name", "localhost", "--certs", dir_ + "/certs", "--id", id,
-        "--data", "fashion-mnist", "--partition", "iid", "--num-partitions", "30",
-        "--partition-index", std::to_string(index), "--partition-seed", "5",
-        "--record-updates-dir", dir_ + "/recorded/" + id, "--max-failures", "40"};
+    std::vector<std::string> argv = {Bin("fedlearn-client"),
+                                     "--coordinator",
+                                     "127.0.0.1:" + std::to_string(port),
+                                     "--server-name",
+                                     "localhost",
+                                     "--certs",
+                                     dir_ + "/certs",
+                                     "--id",
+                                     id,
+                                     "--data",
+                                     "fashion-mnist",
+                                     "--partition",
+                                     "iid",
+                                     "--num-partitions",
+                                     "30",
+                                     "--partition-index",
+                                     std::to_string(index),
+                                     "--partition-seed",
+                                     "5",
+                                     "--record-updates-dir",
+                                     dir_ + "/recorded/" + id,
+                                     "--max-failures",
+                                     "40"};
     argv.insert(argv.end(), model_args.begin(), model_args.end());
     return std::make_unique<Process>(argv, dir_ + "/" + id);
   }
@@ -84,13 +104,15 @@ class FederationE2eTest : public ::testing::Test {
     double total = 0;
     int clients = 0;
     for (int i = 1; i <= 3; ++i) {
-      const std::string stem = dir_ + "/recorded/client-00" + std::to_string(i) +
-                               "/round-00000" + std::to_string(round);
+      const std::string stem = dir_ + "/recorded/client-00" +
+                               std::to_string(i) + "/round-00000" +
+                               std::to_string(round);
       auto delta = ReadModelFile(stem + ".delta.fmodel");
       ASSERT_TRUE(delta.ok()) << delta.status();
       auto meta = ReadFileToString(stem + ".json");
       ASSERT_TRUE(meta.ok());
-      const double n = nlohmann::json::parse(*meta)["num_examples"].get<double>();
+      const double n =
+          nlohmann::json::parse(*meta)["num_examples"].get<double>();
       ASSERT_GT(n, 0);
       ASSERT_EQ(delta->model.values.size(), d);
       for (size_t j = 0; j < d; ++j) sum[j] += n * delta->model.values[j];
@@ -104,8 +126,10 @@ class FederationE2eTest : public ::testing::Test {
       max_err = std::max(max_err, std::abs(expected - after->model.values[j]));
       max_delta = std::max(max_delta, std::abs(sum[j] / total));
     }
-    EXPECT_GT(max_delta, 1e-4) << "the round changed nothing: test would be vacuous";
-    EXPECT_LT(max_err, 1e-5) << "round " << round << " is not the weighted mean";
+    EXPECT_GT(max_delta, 1e-4)
+        << "the round changed nothing: test would be vacuous";
+    EXPECT_LT(max_err, 1e-5)
+        << "round " << round << " is not the weighted mean";
   }
 
   std::string ModelPath(uint64_t round) const {
@@ -118,13 +142,15 @@ class FederationE2eTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(FederationE2eTest, TwoRoundsOverMutualTlsSaveTheWeightedMeanOfClientUpdates) {
+TEST_F(FederationE2eTest,
+       TwoRoundsOverMutualTlsSaveTheWeightedMeanOfClientUpdates) {
   WriteConfig("architecture = \"logreg\"");
   int port = 0;
   auto coordinator = StartCoordinator(&port);
   ASSERT_GT(port, 0);
   std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(StartClient(i, port, {"--model", "logreg"}));
 
   EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
   for (auto& c : clients) {
@@ -149,7 +175,8 @@ TEST_F(FederationE2eTest, TwoRoundsOverMutualTlsSaveTheWeightedMeanOfClientUpdat
 TEST_F(FederationE2eTest, TorchScriptModuleBuiltInCppIsFederated) {
   const std::string module = dir_ + "/linear.pt";
   ASSERT_TRUE(SaveScriptedLinearClassifier(module, 784, 10, 7).ok());
-  WriteConfig("architecture = \"torchscript\"\ntorchscript = \"" + module + "\"");
+  WriteConfig("architecture = \"torchscript\"\ntorchscript = \"" + module +
+              "\"");
   int port = 0;
   auto coordinator = StartCoordinator(&port);
   ASSERT_GT(port, 0);
@@ -170,11 +197,13 @@ TEST_F(FederationE2eTest, ClientExitsCleanlyOnSigtermWhileWaiting) {
   auto client = StartClient(0, port, {"--model", "logreg"});
   ASSERT_TRUE(client->started());
   // Registered and polling (the coordinator logs the registration).
-  for (int i = 0; i < 200 && coordinator->Stderr().find("client-001 registered") ==
-                                 std::string::npos; ++i) {
+  for (int i = 0; i < 200 && coordinator->Stderr().find(
+                                 "client-001 registered") == std::string::npos;
+       ++i) {
     std::this_thread::sleep_for(100ms);
   }
-  ASSERT_NE(coordinator->Stderr().find("client-001 registered"), std::string::npos);
+  ASSERT_NE(coordinator->Stderr().find("client-001 registered"),
+            std::string::npos);
   client->Signal(SIGTERM);
   EXPECT_EQ(client->Wait(15s), 0) << client->Stderr();
   coordinator->Signal(SIGTERM);
@@ -193,7 +222,8 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
   auto coordinator = StartCoordinator(&port);
   ASSERT_GT(port, 0);
   std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(StartClient(i, port, {"--model", "logreg"}));
   ASSERT_TRUE(coordinator->WaitForOutput("round   1/3", 120s).has_value())
       << coordinator->Stderr();
   coordinator->Signal(SIGKILL);  // a crash, not a shutdown
@@ -201,13 +231,15 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
 
   // Restart on the same port: clients reconnect (backoff) and re-register.
   auto restarted = std::make_unique<Process>(
-      std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
-                               dir_ + "/coordinator.toml", "--certs", dir_ + "/certs",
-                               "--listen", "127.0.0.1:" + std::to_string(port),
-                               "--state-dir", dir_ + "/state", "--linger-s", "4"},
+      std::vector<std::string>{
+          Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
+          "--certs", dir_ + "/certs", "--listen",
+          "127.0.0.1:" + std::to_string(port), "--state-dir", dir_ + "/state",
+          "--linger-s", "4"},
       dir_ + "/coordinator2");
   EXPECT_EQ(restarted->Wait(180s), 0) << restarted->Stderr();
-  EXPECT_NE(restarted->Stderr().find("resuming run 'e2e' after round"), std::string::npos)
+  EXPECT_NE(restarted->Stderr().find("resuming run 'e2e' after round"),
+            std::string::npos)
       << restarted->Stderr();
   for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
   ExpectRoundIsWeightedMeanOfReportedUpdates(3);

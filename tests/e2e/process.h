@@ -34,7 +34,8 @@ class Process {
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) !=
+        0) {
       pid_ = -1;
     }
     posix_spawn_file_actions_destroy(&actions);
@@ -61,7 +62,8 @@ class Process {
       int status = 0;
       const pid_t r = waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+        exit_code_ =
+            WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
         break;
       }
       if (std::chrono::steady_clock::now() > end) return std::nullopt;

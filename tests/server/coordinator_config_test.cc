@@ -76,7 +76,8 @@ label_column = "outcome"
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(kFullConfig, "full.toml");
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig(kFullConfig, "full.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const CoordinatorConfig& c = *parsed;
   const RoundEngineConfig& e = c.engine;
@@ -125,7 +126,8 @@ TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
 }
 
 TEST(CoordinatorConfigTest, EmptyFileGivesTheValidDefaults) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig("", "empty.toml");
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("", "empty.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const CoordinatorConfig defaults = DefaultCoordinatorConfig();
   EXPECT_TRUE(ValidateCoordinatorConfig(defaults).ok());
@@ -150,7 +152,8 @@ TEST(CoordinatorConfigTest, UnknownSectionAndTopLevelKeyAreErrors) {
   absl::StatusOr<CoordinatorConfig> section =
       ParseCoordinatorConfig("[secure_agg]\nthreshold = 3\n", "x.toml");
   EXPECT_THAT(Message(section.status()), HasSubstr("secure_agg.threshold"));
-  absl::StatusOr<CoordinatorConfig> top = ParseCoordinatorConfig("rounds = 3\n", "x.toml");
+  absl::StatusOr<CoordinatorConfig> top =
+      ParseCoordinatorConfig("rounds = 3\n", "x.toml");
   EXPECT_FALSE(top.ok());
   EXPECT_THAT(Message(top.status()), HasSubstr("'rounds'"));
 }
@@ -160,29 +163,33 @@ TEST(CoordinatorConfigTest, WrongTypeIsAnErrorNamingTheKey) {
     const char* toml;
     const char* key;
   };
-  for (const Case& c : {Case{"[rounds]\nmin_clients = \"three\"\n", "rounds.min_clients"},
-                        Case{"[run]\nrounds = 2.5\n", "run.rounds"},
-                        Case{"[run]\nid = 5\n", "run.id"},
-                        Case{"[server]\ninsecure = \"yes\"\n", "server.insecure"},
-                        Case{"[training]\nlearning_rate = \"fast\"\n",
-                             "training.learning_rate"},
-                        Case{"[model]\ninput_shape = 784\n", "model.input_shape"},
-                        Case{"[model]\ninput_shape = [1, 0, 28]\n", "model.input_shape"},
-                        Case{"[run]\nseed = -1\n", "run.seed"}}) {
-    absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(c.toml, "t.toml");
-    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.toml;
+  for (const Case& c :
+       {Case{"[rounds]\nmin_clients = \"three\"\n", "rounds.min_clients"},
+        Case{"[run]\nrounds = 2.5\n", "run.rounds"},
+        Case{"[run]\nid = 5\n", "run.id"},
+        Case{"[server]\ninsecure = \"yes\"\n", "server.insecure"},
+        Case{"[training]\nlearning_rate = \"fast\"\n",
+             "training.learning_rate"},
+        Case{"[model]\ninput_shape = 784\n", "model.input_shape"},
+        Case{"[model]\ninput_shape = [1, 0, 28]\n", "model.input_shape"},
+        Case{"[run]\nseed = -1\n", "run.seed"}}) {
+    absl::StatusOr<CoordinatorConfig> parsed =
+        ParseCoordinatorConfig(c.toml, "t.toml");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.toml;
     EXPECT_THAT(Message(parsed.status()), HasSubstr(c.key)) << c.toml;
   }
 }
 
-TEST(CoordinatorConfigTest, IntegerThatDoesNotFitTheFieldIsAnErrorNamingTheKey) {
+TEST(CoordinatorConfigTest,
+     IntegerThatDoesNotFitTheFieldIsAnErrorNamingTheKey) {
   // 2^32 + 1 would silently become 1 round if narrowed to int.
   absl::StatusOr<CoordinatorConfig> parsed =
       ParseCoordinatorConfig("[run]\nrounds = 4294967297\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("run.rounds"));
-  absl::StatusOr<CoordinatorConfig> poll =
-      ParseCoordinatorConfig("[server]\npoll_interval_ms = 4294967296\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> poll = ParseCoordinatorConfig(
+      "[server]\npoll_interval_ms = 4294967296\n", "t.toml");
   EXPECT_EQ(poll.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(poll.status()), HasSubstr("server.poll_interval_ms"));
 }
@@ -196,14 +203,15 @@ TEST(CoordinatorConfigTest, BadOptimizerIsAnError) {
 }
 
 TEST(CoordinatorConfigTest, TorchscriptWithoutPathIsAnError) {
-  absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[model]\narchitecture = \"torchscript\"\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[model]\narchitecture = \"torchscript\"\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("model.torchscript"));
-  EXPECT_TRUE(ParseCoordinatorConfig(
-                  "[model]\narchitecture = \"torchscript\"\ntorchscript = \"m.pt\"\n",
-                  "t.toml")
-                  .ok());
+  EXPECT_TRUE(
+      ParseCoordinatorConfig(
+          "[model]\narchitecture = \"torchscript\"\ntorchscript = \"m.pt\"\n",
+          "t.toml")
+          .ok());
 }
 
 TEST(CoordinatorConfigTest, UnknownArchitectureIsAnError) {
@@ -224,7 +232,8 @@ TEST(CoordinatorConfigTest, CsvWithoutPathIsAnError) {
 }
 
 TEST(CoordinatorConfigTest, EvaluationMayBeDisabledButSimulationMayNot) {
-  EXPECT_TRUE(ParseCoordinatorConfig("[evaluation]\ndataset = \"\"\n", "t.toml").ok());
+  EXPECT_TRUE(
+      ParseCoordinatorConfig("[evaluation]\ndataset = \"\"\n", "t.toml").ok());
   absl::StatusOr<CoordinatorConfig> sim =
       ParseCoordinatorConfig("[simulation]\ndataset = \"\"\n", "t.toml");
   EXPECT_THAT(Message(sim.status()), HasSubstr("simulation.dataset"));
@@ -237,12 +246,18 @@ TEST(CoordinatorConfigTest, EngineValidationErrorsAreReported) {
   EXPECT_THAT(Message(parsed.status()), HasSubstr("min_updates"));
   EXPECT_THAT(Message(parsed.status()), HasSubstr("t.toml"));
 
-  EXPECT_FALSE(ParseCoordinatorConfig("[rounds]\ntimeout_s = 0\n", "t.toml").ok());
-  EXPECT_FALSE(ParseCoordinatorConfig("[training]\nlearning_rate = 0.0\n", "t.toml").ok());
-  EXPECT_FALSE(ParseCoordinatorConfig("[training]\nbatch_size = 0\n", "t.toml").ok());
-  EXPECT_FALSE(ParseCoordinatorConfig("[model]\nnum_classes = 1\n", "t.toml").ok());
   EXPECT_FALSE(
-      ParseCoordinatorConfig("[server]\nmax_concurrent_uploads = 0\n", "t.toml").ok());
+      ParseCoordinatorConfig("[rounds]\ntimeout_s = 0\n", "t.toml").ok());
+  EXPECT_FALSE(
+      ParseCoordinatorConfig("[training]\nlearning_rate = 0.0\n", "t.toml")
+          .ok());
+  EXPECT_FALSE(
+      ParseCoordinatorConfig("[training]\nbatch_size = 0\n", "t.toml").ok());
+  EXPECT_FALSE(
+      ParseCoordinatorConfig("[model]\nnum_classes = 1\n", "t.toml").ok());
+  EXPECT_FALSE(
+      ParseCoordinatorConfig("[server]\nmax_concurrent_uploads = 0\n", "t.toml")
+          .ok());
 }
 
 TEST(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
@@ -254,8 +269,9 @@ TEST(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
 }
 
 TEST(CoordinatorConfigTest, LoadReadsTheFileAndMissingFileIsNotFound) {
-  std::string dir_pattern =
-      (std::filesystem::temp_directory_path() / "coordinator_config_test.XXXXXX").string();
+  std::string dir_pattern = (std::filesystem::temp_directory_path() /
+                             "coordinator_config_test.XXXXXX")
+                                .string();
   const std::string dir = ::mkdtemp(dir_pattern.data());
   const std::string path = dir + "/coordinator.toml";
   ASSERT_TRUE(WriteFileAtomically(path, kFullConfig).ok());
@@ -263,7 +279,8 @@ TEST(CoordinatorConfigTest, LoadReadsTheFileAndMissingFileIsNotFound) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->engine.run_id, "hospital-study");
 
-  absl::StatusOr<CoordinatorConfig> missing = LoadCoordinatorConfig(dir + "/nope.toml");
+  absl::StatusOr<CoordinatorConfig> missing =
+      LoadCoordinatorConfig(dir + "/nope.toml");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Message(missing.status()), HasSubstr("nope.toml"));
   std::filesystem::remove_all(dir);

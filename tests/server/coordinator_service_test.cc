@@ -3,11 +3,11 @@
 // transport. No LibTorch: updates are synthetic.
 #include "server/coordinator_service.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <thread>
-
-#include <unistd.h>
 
 #include "client/grpc_coordinator_transport.h"
 #include "common/tls/cert_authority.h"
@@ -23,9 +23,11 @@ namespace {
 FlatModel MakeModel(size_t n) {
   FlatModel model;
   model.spec.architecture = "synthetic";
-  model.spec.tensors.push_back({"w", {static_cast<int64_t>(n)}, DType::kFloat32});
+  model.spec.tensors.push_back(
+      {"w", {static_cast<int64_t>(n)}, DType::kFloat32});
   model.values = FlatVector(n);
-  for (size_t i = 0; i < n; ++i) model.values[i] = static_cast<float>(i % 97) * 0.01f;
+  for (size_t i = 0; i < n; ++i)
+    model.values[i] = static_cast<float>(i % 97) * 0.01f;
   return model;
 }
 
@@ -33,7 +35,8 @@ class CoordinatorServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // ctest runs each test in its own process, concurrently: one dir each.
-    const std::string base = testing::TempDir() + "/service_test_" + std::to_string(getpid());
+    const std::string base =
+        testing::TempDir() + "/service_test_" + std::to_string(getpid());
     certs_ = new std::string(base + "_certs");
     other_ = new std::string(base + "_other_ca");
     std::filesystem::remove_all(*certs_);
@@ -61,12 +64,14 @@ class CoordinatorServiceTest : public ::testing::Test {
     config.clients_per_round = clients_per_round;
     config.min_updates = 1;
     config.round_timeout = std::chrono::seconds(60);
-    auto engine = RoundEngine::Create(config, MakeModel(model_size), 1, &clock_, nullptr);
+    auto engine =
+        RoundEngine::Create(config, MakeModel(model_size), 1, &clock_, nullptr);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
-    service_ = std::make_unique<CoordinatorService>(engine_.get(),
-                                                    CoordinatorService::Options{});
-    auto server = StartGrpcServer("127.0.0.1:0", TlsConfig::FromDirectory(*certs_, "server"),
+    service_ = std::make_unique<CoordinatorService>(
+        engine_.get(), CoordinatorService::Options{});
+    auto server = StartGrpcServer("127.0.0.1:0",
+                                  TlsConfig::FromDirectory(*certs_, "server"),
                                   service_.get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -121,15 +126,18 @@ TEST_F(CoordinatorServiceTest, ClientWithoutCertificateIsRefused) {
   ssl.pem_root_certs = *ca;
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
-  auto channel = grpc::CreateCustomChannel(options.target, grpc::SslCredentials(ssl), args);
+  auto channel = grpc::CreateCustomChannel(options.target,
+                                           grpc::SslCredentials(ssl), args);
   auto stub = v1::Coordinator::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
   v1::RegisterRequest request;
   v1::RegisterResponse response;
   grpc::Status status = stub->Register(&context, request, &response);
   EXPECT_FALSE(status.ok());
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
 }
 
 TEST_F(CoordinatorServiceTest, ClientFromAnotherCaIsRefused) {
@@ -140,7 +148,8 @@ TEST_F(CoordinatorServiceTest, ClientFromAnotherCaIsRefused) {
   auto client = Client(tls);
   absl::StatusOr<RegisterReply> reply = client->Register(100);
   EXPECT_FALSE(reply.ok());
-  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable)
+      << reply.status();
 }
 
 TEST_F(CoordinatorServiceTest, ClientRefusesServerFromAnotherCa) {
@@ -152,10 +161,12 @@ TEST_F(CoordinatorServiceTest, ClientRefusesServerFromAnotherCa) {
 }
 
 // Pushes a raw update stream: header + payload chunks as given.
-grpc::Status PushRaw(v1::Coordinator::Stub* stub, const v1::UpdateHeader& header,
+grpc::Status PushRaw(v1::Coordinator::Stub* stub,
+                     const v1::UpdateHeader& header,
                      const std::vector<std::string>& chunks) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
   v1::PushResultResponse response;
   auto writer = stub->PushResult(&context, &response);
   v1::ResultChunk chunk;
@@ -170,7 +181,8 @@ grpc::Status PushRaw(v1::Coordinator::Stub* stub, const v1::UpdateHeader& header
   return writer->Finish();
 }
 
-TEST_F(CoordinatorServiceTest, MalformedUpdatesAreRejectedAndTheRoundCompletesWithTheOthers) {
+TEST_F(CoordinatorServiceTest,
+       MalformedUpdatesAreRejectedAndTheRoundCompletesWithTheOthers) {
   constexpr size_t kSize = 1000;
   StartServer(kSize, 3);
   std::vector<std::string> ids = {"hospital-a", "hospital-b", "bank-c"};
@@ -194,7 +206,8 @@ TEST_F(CoordinatorServiceTest, MalformedUpdatesAreRejectedAndTheRoundCompletesWi
   nan_delta[500] = std::nanf("");
   OutgoingUpdate bad{"svc-test", 1, 0, 10, 0.5, 1.0, &nan_delta};
   absl::Status nan_status = clients["hospital-a"]->PushResult(bad);
-  EXPECT_EQ(nan_status.code(), absl::StatusCode::kInvalidArgument) << nan_status;
+  EXPECT_EQ(nan_status.code(), absl::StatusCode::kInvalidArgument)
+      << nan_status;
   EXPECT_NE(std::string(nan_status.message()).find("NaN"), std::string::npos);
 
   // hospital-b: announces the right length but sends too few values; and a
@@ -202,7 +215,8 @@ TEST_F(CoordinatorServiceTest, MalformedUpdatesAreRejectedAndTheRoundCompletesWi
   FlatVector short_delta(kSize - 1);
   OutgoingUpdate wrong{"svc-test", 1, 0, 10, 0.5, 1.0, &short_delta};
   absl::Status wrong_status = clients["hospital-b"]->PushResult(wrong);
-  EXPECT_EQ(wrong_status.code(), absl::StatusCode::kInvalidArgument) << wrong_status;
+  EXPECT_EQ(wrong_status.code(), absl::StatusCode::kInvalidArgument)
+      << wrong_status;
   EXPECT_NE(std::string(wrong_status.message()).find("999"), std::string::npos);
 
   // bank-c: a good update of +1 everywhere.
@@ -212,7 +226,8 @@ TEST_F(CoordinatorServiceTest, MalformedUpdatesAreRejectedAndTheRoundCompletesWi
   ASSERT_TRUE(clients["bank-c"]->PushResult(ok).ok());
 
   // A replay of the accepted update is refused.
-  EXPECT_EQ(clients["bank-c"]->PushResult(ok).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(clients["bank-c"]->PushResult(ok).code(),
+            absl::StatusCode::kAlreadyExists);
 
   engine_->Tick();  // every selected client answered: the round closes now
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
@@ -239,8 +254,9 @@ TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {
   ssl.pem_private_key = material->key_pem;
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
-  auto stub = v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      "127.0.0.1:" + std::to_string(server_.port), grpc::SslCredentials(ssl), args));
+  auto stub = v1::Coordinator::NewStub(
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_.port),
+                                grpc::SslCredentials(ssl), args));
 
   v1::UpdateHeader header;
   header.mutable_ref()->set_run_id("svc-test");
@@ -248,20 +264,26 @@ TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {
   header.set_num_examples(1);
   header.set_num_values(uint64_t{1} << 40);  // absurd: must not be allocated
   grpc::Status s = PushRaw(stub.get(), header, {});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
 
   header.set_num_values(kSize);
-  s = PushRaw(stub.get(), header, {std::string(kSize * 4 + 4, '\0')});  // overflow
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  s = PushRaw(stub.get(), header,
+              {std::string(kSize * 4 + 4, '\0')});  // overflow
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
 
   // A protocol violation counts as the client's answer: the round closes
   // without waiting for the deadline and, with no valid update, is retried.
   struct RetryCounter : RoundListener {
     int retries = 0;
-    absl::Status OnRoundCompleted(const RoundSummary&, const FlatModel&) override {
+    absl::Status OnRoundCompleted(const RoundSummary&,
+                                  const FlatModel&) override {
       return absl::OkStatus();
     }
-    void OnRoundRetried(uint64_t, int, const std::string&) override { ++retries; }
+    void OnRoundRetried(uint64_t, int, const std::string&) override {
+      ++retries;
+    }
   } counter;
   engine_->AddListener(&counter);
   engine_->Tick();
@@ -278,7 +300,8 @@ TEST_F(CoordinatorServiceTest, HundredMegabyteModelCompletesARound) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   ASSERT_TRUE(reply->task.has_value());
   ASSERT_EQ(reply->task->model.values.size(), kSize);
-  EXPECT_FLOAT_EQ(reply->task->model.values[kSize - 1], float((kSize - 1) % 97) * 0.01f);
+  EXPECT_FLOAT_EQ(reply->task->model.values[kSize - 1],
+                  float((kSize - 1) % 97) * 0.01f);
   FlatVector delta(kSize);
   for (size_t i = 0; i < kSize; i += 4096) delta[i] = 2.0f;
   delta[kSize - 1] = -1.0f;
@@ -288,7 +311,8 @@ TEST_F(CoordinatorServiceTest, HundredMegabyteModelCompletesARound) {
   ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
   std::shared_ptr<const FlatModel> global = engine_->global_model();
   EXPECT_FLOAT_EQ(global->values[4096], float(4096 % 97) * 0.01f + 2.0f);
-  EXPECT_FLOAT_EQ(global->values[kSize - 1], float((kSize - 1) % 97) * 0.01f - 1.0f);
+  EXPECT_FLOAT_EQ(global->values[kSize - 1],
+                  float((kSize - 1) % 97) * 0.01f - 1.0f);
   EXPECT_FLOAT_EQ(global->values[1], 0.01f);
 }
 

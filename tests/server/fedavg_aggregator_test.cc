@@ -28,7 +28,8 @@ Reference ReferenceMean(const std::vector<std::vector<float>>& updates,
     total += weights[k];
     for (size_t i = 0; i < d; ++i) {
       ref.mean[i] += weights[k] * static_cast<double>(updates[k][i]);
-      ref.scale[i] += weights[k] * std::fabs(static_cast<double>(updates[k][i]));
+      ref.scale[i] +=
+          weights[k] * std::fabs(static_cast<double>(updates[k][i]));
     }
   }
   for (size_t i = 0; i < d; ++i) {
@@ -54,7 +55,8 @@ TEST(FedAvgAggregatorTest, KnownAnswerForTwoWeightedUpdates) {
   EXPECT_DOUBLE_EQ(agg.total_weight(), 3.0);
 }
 
-TEST(FedAvgAggregatorTest, WeightedMeanMatchesDoublePrecisionReferenceOverManySeeds) {
+TEST(FedAvgAggregatorTest,
+     WeightedMeanMatchesDoublePrecisionReferenceOverManySeeds) {
   for (uint32_t seed = 1; seed <= 25; ++seed) {
     std::mt19937 rng(seed);
     const size_t dim = std::uniform_int_distribution<size_t>(1, 2000)(rng);
@@ -113,10 +115,10 @@ TEST(FedAvgAggregatorTest, RejectsWeightsThatAreNotPositiveAndFinite) {
   FedAvgAggregator agg(2);
   ASSERT_TRUE(agg.Add(std::vector<float>{4.0f, -4.0f}, 1.0).ok());
   const std::vector<float> poison = {1000.0f, 1000.0f};
-  for (double w : {0.0, -0.0, -1.0, -1e-300,
-                   std::numeric_limits<double>::quiet_NaN(),
-                   std::numeric_limits<double>::infinity(),
-                   -std::numeric_limits<double>::infinity()}) {
+  for (double w :
+       {0.0, -0.0, -1.0, -1e-300, std::numeric_limits<double>::quiet_NaN(),
+        std::numeric_limits<double>::infinity(),
+        -std::numeric_limits<double>::infinity()}) {
     absl::Status s = agg.Add(poison, w);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "weight " << w;
   }

@@ -173,15 +173,16 @@ class RoundEngineTest : public ::testing::Test {
   void Start(RoundEngineConfig config, std::vector<float> initial,
              uint64_t start_round = 1, ModelEvaluator* evaluator = nullptr) {
     initial_ = initial;
-    absl::StatusOr<std::unique_ptr<RoundEngine>> engine = RoundEngine::Create(
-        std::move(config), MakeModel(std::move(initial)), start_round, &clock_,
-        evaluator);
+    absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
+        RoundEngine::Create(std::move(config), MakeModel(std::move(initial)),
+                            start_round, &clock_, evaluator);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     engine_->AddListener(&listener_);
   }
 
-  void RegisterAll(const std::vector<std::string>& ids, uint64_t examples = 10) {
+  void RegisterAll(const std::vector<std::string>& ids,
+                   uint64_t examples = 10) {
     for (const std::string& id : ids) {
       ASSERT_TRUE(engine_->Register(id, examples).ok()) << id;
     }
@@ -198,7 +199,9 @@ class RoundEngineTest : public ::testing::Test {
     return selected;
   }
 
-  std::vector<float> Global() const { return Values(engine_->global_model()->values); }
+  std::vector<float> Global() const {
+    return Values(engine_->global_model()->values);
+  }
 
   FakeClock clock_;
   RecordingListener listener_;
@@ -317,7 +320,8 @@ TEST_F(RoundEngineTest, SelectedClientGetsPreviousModelVersionAndTheRound) {
   EXPECT_EQ(again->task->model, task.model);
 }
 
-TEST_F(RoundEngineTest, RoundAggregatesWeightedMeanOfDeltasWhenAllSelectedSubmitted) {
+TEST_F(RoundEngineTest,
+       RoundAggregatesWeightedMeanOfDeltasWhenAllSelectedSubmitted) {
   std::mt19937 rng(3);
   const size_t dim = 37;
   Start(BaseConfig(), RandomVector(dim, rng));
@@ -330,8 +334,11 @@ TEST_F(RoundEngineTest, RoundAggregatesWeightedMeanOfDeltasWhenAllSelectedSubmit
                                        {RandomVector(dim, rng), 33, 2.0}};
   const std::vector<std::string> ids = {"a", "b", "c"};
   for (size_t k = 0; k < ids.size(); ++k) {
-    EXPECT_TRUE(engine_->SubmitUpdate(
-        ids[k], Submission(1, updates[k].weight, updates[k].loss, updates[k].delta)).ok());
+    EXPECT_TRUE(engine_
+                    ->SubmitUpdate(
+                        ids[k], Submission(1, updates[k].weight,
+                                           updates[k].loss, updates[k].delta))
+                    .ok());
   }
   EXPECT_TRUE(listener_.completed.empty()) << "aggregated before Tick";
   EXPECT_EQ(engine_->model_version(), 0u);
@@ -349,7 +356,8 @@ TEST_F(RoundEngineTest, RoundAggregatesWeightedMeanOfDeltasWhenAllSelectedSubmit
   EXPECT_DOUBLE_EQ(s.total_examples, 158.0);
   EXPECT_NEAR(s.train_loss, WeightedLoss(updates), 1e-12);
   EXPECT_FALSE(s.eval.has_value());
-  ExpectModelIsOldPlusWeightedMean(listener_.completed[0].model, initial_, updates);
+  ExpectModelIsOldPlusWeightedMean(listener_.completed[0].model, initial_,
+                                   updates);
   EXPECT_EQ(Global(), listener_.completed[0].model);
   EXPECT_EQ(engine_->model_version(), 1u);
   EXPECT_EQ(engine_->current_round(), 2u);
@@ -369,8 +377,10 @@ TEST_F(RoundEngineTest, ServerLearningRateScalesTheAveragedStep) {
   Start(config, {1.0f, 1.0f});
   RegisterAll({"a", "b"});
   engine_->Tick();
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f, 4.0f})).ok());
-  ASSERT_TRUE(engine_->SubmitUpdate("b", Submission(1, 3, 0, {6.0f, -4.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f, 4.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("b", Submission(1, 3, 0, {6.0f, -4.0f})).ok());
   engine_->Tick();
   // mean = {(2 + 18) / 4, (4 - 12) / 4} = {5, -2}; global = 1 + 0.5 * mean.
   EXPECT_THAT(Global(), ElementsAre(3.5f, 0.0f));
@@ -384,7 +394,9 @@ TEST_F(RoundEngineTest, RunFinishesAfterNumRounds) {
   for (uint64_t round = 1; round <= 2; ++round) {
     engine_->Tick();
     ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
-    ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(round, 2, 0, {1.0f, -2.0f})).ok());
+    ASSERT_TRUE(
+        engine_->SubmitUpdate("a", Submission(round, 2, 0, {1.0f, -2.0f}))
+            .ok());
   }
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);  // round 2 open
   engine_->Tick();
@@ -402,8 +414,9 @@ TEST_F(RoundEngineTest, RunFinishesAfterNumRounds) {
   // More ticks change nothing.
   engine_->Tick();
   EXPECT_THAT(listener_.completed, SizeIs(2));
-  EXPECT_EQ(engine_->SubmitUpdate("a", Submission(3, 2, 0, {1.0f, 1.0f})).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      engine_->SubmitUpdate("a", Submission(3, 2, 0, {1.0f, 1.0f})).code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 // Content rejections: the bad update is the client's answer (the round does
@@ -416,7 +429,8 @@ struct ContentCase {
 void PrintTo(const ContentCase& c, std::ostream* os) { *os << c.name; }
 
 class ContentRejectionTest : public RoundEngineTest,
-                             public ::testing::WithParamInterface<ContentCase> {};
+                             public ::testing::WithParamInterface<ContentCase> {
+};
 
 TEST_P(ContentRejectionTest, IsInvalidArgumentAndRoundCompletesWithoutIt) {
   std::mt19937 rng(11);
@@ -433,12 +447,16 @@ TEST_P(ContentRejectionTest, IsInvalidArgumentAndRoundCompletesWithoutIt) {
   absl::Status s = engine_->SubmitUpdate("c", std::move(bad));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   // A rejected client cannot try again within the round.
-  EXPECT_EQ(engine_->SubmitUpdate("c", Submission(1, 9, 5.0, std::vector<float>(dim, 100.0f)))
+  EXPECT_EQ(engine_
+                ->SubmitUpdate(
+                    "c", Submission(1, 9, 5.0, std::vector<float>(dim, 100.0f)))
                 .code(),
             absl::StatusCode::kAlreadyExists);
 
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 7, 0.25, good[0].delta)).ok());
-  ASSERT_TRUE(engine_->SubmitUpdate("b", Submission(1, 2, 0.75, good[1].delta)).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(1, 7, 0.25, good[0].delta)).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("b", Submission(1, 2, 0.75, good[1].delta)).ok());
   engine_->Tick();  // no clock advance: everyone has answered
   ASSERT_THAT(listener_.completed, SizeIs(1));
   const RoundSummary& summary = listener_.completed[0].summary;
@@ -457,7 +475,8 @@ INSTANTIATE_TEST_SUITE_P(
                     [](UpdateSubmission& s) { s.delta = FlatVector(7); }},
         ContentCase{"TooLong",
                     [](UpdateSubmission& s) { s.delta = FlatVector(9); }},
-        ContentCase{"Empty", [](UpdateSubmission& s) { s.delta = FlatVector(); }},
+        ContentCase{"Empty",
+                    [](UpdateSubmission& s) { s.delta = FlatVector(); }},
         ContentCase{"NaN",
                     [](UpdateSubmission& s) {
                       s.delta[3] = std::numeric_limits<float>::quiet_NaN();
@@ -470,7 +489,8 @@ INSTANTIATE_TEST_SUITE_P(
                     [](UpdateSubmission& s) {
                       s.delta[7] = -std::numeric_limits<float>::infinity();
                     }},
-        ContentCase{"ZeroExamples", [](UpdateSubmission& s) { s.num_examples = 0; }},
+        ContentCase{"ZeroExamples",
+                    [](UpdateSubmission& s) { s.num_examples = 0; }},
         ContentCase{"TooManyExamples",
                     [](UpdateSubmission& s) { s.num_examples = 1001; }},
         ContentCase{"NaNLoss",
@@ -481,7 +501,9 @@ INSTANTIATE_TEST_SUITE_P(
                     [](UpdateSubmission& s) {
                       s.train_loss = std::numeric_limits<double>::infinity();
                     }}),
-    [](const ::testing::TestParamInfo<ContentCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<ContentCase>& info) {
+      return info.param.name;
+    });
 
 TEST_F(RoundEngineTest, MaxExamplesPerUpdateIsInclusive) {
   Start(BaseConfig(), {0.0f});
@@ -500,8 +522,9 @@ struct ProtocolCase {
 
 void PrintTo(const ProtocolCase& c, std::ostream* os) { *os << c.name; }
 
-class ProtocolRejectionTest : public RoundEngineTest,
-                              public ::testing::WithParamInterface<ProtocolCase> {};
+class ProtocolRejectionTest
+    : public RoundEngineTest,
+      public ::testing::WithParamInterface<ProtocolCase> {};
 
 TEST_P(ProtocolRejectionTest, IsFailedPreconditionAndRoundCompletesAtDeadline) {
   std::mt19937 rng(5);
@@ -516,8 +539,10 @@ TEST_P(ProtocolRejectionTest, IsFailedPreconditionAndRoundCompletesAtDeadline) {
   absl::Status s = engine_->SubmitUpdate("c", std::move(bad));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
 
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 3, 0, good[0].delta)).ok());
-  ASSERT_TRUE(engine_->SubmitUpdate("b", Submission(1, 4, 0, good[1].delta)).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(1, 3, 0, good[0].delta)).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("b", Submission(1, 4, 0, good[1].delta)).ok());
   engine_->Tick();
   EXPECT_TRUE(listener_.completed.empty()) << "c has not answered yet";
   clock_.Advance(kTimeout);
@@ -533,7 +558,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ProtocolCase{"WrongRunId",
                      [](UpdateSubmission& s) { s.run_id = "another-run"; }},
-        ProtocolCase{"EmptyRunId", [](UpdateSubmission& s) { s.run_id.clear(); }},
+        ProtocolCase{"EmptyRunId",
+                     [](UpdateSubmission& s) { s.run_id.clear(); }},
         ProtocolCase{"FutureRound",
                      [](UpdateSubmission& s) {
                        s.round = 2;
@@ -546,9 +572,12 @@ INSTANTIATE_TEST_SUITE_P(
                      }},
         ProtocolCase{"WrongModelVersion",
                      [](UpdateSubmission& s) { s.model_version = 1; }}),
-    [](const ::testing::TestParamInfo<ProtocolCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<ProtocolCase>& info) {
+      return info.param.name;
+    });
 
-TEST_F(RoundEngineTest, ProtocolRejectionLeavesTheClientFreeToSubmitItsRealUpdate) {
+TEST_F(RoundEngineTest,
+       ProtocolRejectionLeavesTheClientFreeToSubmitItsRealUpdate) {
   Start(BaseConfig(), {0.0f});
   RegisterAll({"a"});
   engine_->Tick();
@@ -565,16 +594,20 @@ TEST_F(RoundEngineTest, StaleRoundUpdateIsRefusedInTheNextRound) {
   Start(BaseConfig(), {0.0f, 0.0f});
   RegisterAll({"a", "b"});
   engine_->Tick();
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
-  ASSERT_TRUE(engine_->SubmitUpdate("b", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("b", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
   engine_->Tick();
   ASSERT_EQ(engine_->current_round(), 2u);
   ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
 
-  absl::Status stale = engine_->SubmitUpdate("b", Submission(1, 1, 0, {50.0f, 50.0f}));
+  absl::Status stale =
+      engine_->SubmitUpdate("b", Submission(1, 1, 0, {50.0f, 50.0f}));
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(stale.message()), HasSubstr("round 1"));
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(2, 1, 0, {2.0f, -2.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(2, 1, 0, {2.0f, -2.0f})).ok());
   clock_.Advance(kTimeout);
   engine_->Tick();
   ASSERT_THAT(listener_.completed, SizeIs(2));
@@ -595,8 +628,9 @@ TEST_F(RoundEngineTest, UnselectedClientIsPermissionDeniedAndNotAveraged) {
   for (const std::string& id : ids) {
     if (std::count(selected.begin(), selected.end(), id) == 0) outsider = id;
   }
-  EXPECT_EQ(engine_->SubmitUpdate(outsider, Submission(1, 100, 0, {1000.0f})).code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      engine_->SubmitUpdate(outsider, Submission(1, 100, 0, {1000.0f})).code(),
+      absl::StatusCode::kPermissionDenied);
   for (const std::string& id : selected) {
     ASSERT_TRUE(engine_->SubmitUpdate(id, Submission(1, 1, 0, {3.0f})).ok());
   }
@@ -630,9 +664,11 @@ TEST_F(RoundEngineTest, UnknownClientIsNotFoundEverywhere) {
   engine_->Tick();
   EXPECT_EQ(engine_->SubmitUpdate("ghost", Submission(1, 1, 0, {9.0f})).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine_->FetchTask("ghost").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_->FetchTask("ghost").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(engine_->Heartbeat("ghost").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine_->Register("", 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Register("", 1).code(),
+            absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f})).ok());
   engine_->Tick();
   EXPECT_THAT(Global(), ElementsAre(1.0f));
@@ -643,8 +679,10 @@ TEST_F(RoundEngineTest, RegistrationBeyondTheLimitIsResourceExhausted) {
   config.max_registered_clients = 2;
   Start(config, {0.0f});
   RegisterAll({"a", "b"});
-  EXPECT_EQ(engine_->Register("c", 1).code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_TRUE(engine_->Register("a", 5).ok()) << "re-registration is not a new client";
+  EXPECT_EQ(engine_->Register("c", 1).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(engine_->Register("a", 5).ok())
+      << "re-registration is not a new client";
 }
 
 TEST_F(RoundEngineTest, UpdateWhileWaitingForClientsIsFailedPrecondition) {
@@ -666,8 +704,11 @@ TEST_F(RoundEngineTest, DeadlineClosesRoundWithTheClientsThatAnswered) {
   engine_->Tick();
   std::vector<Contribution> good = {{RandomVector(dim, rng), 11, 1.0},
                                     {RandomVector(dim, rng), 6, 3.0}};
-  ASSERT_TRUE(engine_->SubmitUpdate(ids[0], Submission(1, 11, 1.0, good[0].delta)).ok());
-  ASSERT_TRUE(engine_->SubmitUpdate(ids[2], Submission(1, 6, 3.0, good[1].delta)).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate(ids[0], Submission(1, 11, 1.0, good[0].delta))
+          .ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate(ids[2], Submission(1, 6, 3.0, good[1].delta)).ok());
 
   clock_.Advance(kTimeout - std::chrono::milliseconds(1));
   engine_->Tick();
@@ -695,7 +736,8 @@ TEST_F(RoundEngineTest, TooFewUpdatesRetriesTheRoundWithAFreshCohort) {
   engine_->Tick();
   const std::vector<std::string> first = Selected(ids);
   ASSERT_THAT(first, SizeIs(3));
-  ASSERT_TRUE(engine_->SubmitUpdate(first[0], Submission(1, 1, 0, {100.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate(first[0], Submission(1, 1, 0, {100.0f})).ok());
   clock_.Advance(kTimeout);
   engine_->Tick();
 
@@ -711,7 +753,8 @@ TEST_F(RoundEngineTest, TooFewUpdatesRetriesTheRoundWithAFreshCohort) {
   const std::vector<std::string> second = Selected(ids);
   ASSERT_THAT(second, SizeIs(3));
   for (const std::string& id : second) {
-    ASSERT_TRUE(engine_->SubmitUpdate(id, Submission(1, 1, 0, {3.0f})).ok()) << id;
+    ASSERT_TRUE(engine_->SubmitUpdate(id, Submission(1, 1, 0, {3.0f})).ok())
+        << id;
   }
   engine_->Tick();
   ASSERT_THAT(listener_.completed, SizeIs(1));
@@ -727,10 +770,12 @@ TEST(RoundEngineRetryTest, RetryDrawsANewSampleForSomeSeeds) {
     RoundEngineConfig config = BaseConfig();
     config.seed = seed;
     config.clients_per_round = 3;
-    auto engine = RoundEngine::Create(config, MakeModel({0}), 1, &clock, nullptr);
+    auto engine =
+        RoundEngine::Create(config, MakeModel({0}), 1, &clock, nullptr);
     ASSERT_TRUE(engine.ok());
     const std::vector<std::string> ids = ClientIds(12);
-    for (const std::string& id : ids) ASSERT_TRUE((*engine)->Register(id, 1).ok());
+    for (const std::string& id : ids)
+      ASSERT_TRUE((*engine)->Register(id, 1).ok());
     auto cohort = [&] {
       std::set<std::string> s;
       for (const std::string& id : ids) {
@@ -767,7 +812,8 @@ TEST_F(RoundEngineTest, RunFailsAfterMaxRoundAttemptsNamingMinUpdates) {
   engine_->Tick();
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
-  EXPECT_THAT(listener_.retried, SizeIs(1)) << "the last attempt is not a retry";
+  EXPECT_THAT(listener_.retried, SizeIs(1))
+      << "the last attempt is not a retry";
   EXPECT_TRUE(listener_.completed.empty());
   const absl::Status outcome = engine_->outcome();
   EXPECT_EQ(outcome.code(), absl::StatusCode::kDeadlineExceeded);
@@ -780,7 +826,8 @@ TEST_F(RoundEngineTest, RunFailsAfterMaxRoundAttemptsNamingMinUpdates) {
   EXPECT_THAT(out->reason, HasSubstr("min_updates"));
 
   std::atomic<bool> stop{false};
-  EXPECT_EQ(engine_->RunUntilDone(stop).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(engine_->RunUntilDone(stop).code(),
+            absl::StatusCode::kDeadlineExceeded);
   ASSERT_THAT(listener_.ended, SizeIs(1));
   EXPECT_EQ(listener_.ended[0].code(), absl::StatusCode::kDeadlineExceeded);
 }
@@ -793,7 +840,8 @@ TEST_F(RoundEngineTest, RejectUpdateLetsTheRoundCloseWithoutWaiting) {
   // Rejections that do not match the open round are ignored.
   engine_->RejectUpdate("b", "other-run", 1, absl::DataLossError("bad chunk"));
   engine_->RejectUpdate("b", kRunId, 2, absl::DataLossError("bad chunk"));
-  engine_->RejectUpdate("a", kRunId, 1, absl::DataLossError("already accepted"));
+  engine_->RejectUpdate("a", kRunId, 1,
+                        absl::DataLossError("already accepted"));
   engine_->Tick();
   EXPECT_TRUE(listener_.completed.empty());
 
@@ -812,15 +860,18 @@ TEST_F(RoundEngineTest, ListenerErrorFailsTheRunAndKeepsTheGlobalModel) {
   engine_->AddListener(&later);
   RegisterAll({"a"});
   engine_->Tick();
-  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
+  ASSERT_TRUE(
+      engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
   engine_->Tick();
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
-  EXPECT_THAT(std::string(engine_->outcome().message()), HasSubstr("disk full"));
+  EXPECT_THAT(std::string(engine_->outcome().message()),
+              HasSubstr("disk full"));
   EXPECT_FALSE(engine_->outcome().ok());
   EXPECT_EQ(Global(), initial_);
   EXPECT_EQ(engine_->model_version(), 0u);
-  EXPECT_TRUE(later.completed.empty()) << "a round that failed to persist was published";
+  EXPECT_TRUE(later.completed.empty())
+      << "a round that failed to persist was published";
   absl::StatusOr<FetchOutcome> out = engine_->FetchTask("a");
   ASSERT_TRUE(out.ok());
   EXPECT_TRUE(out->run_finished);
@@ -865,14 +916,17 @@ TEST_F(RoundEngineTest, ResumedRunExecutesOnlyTheRemainingRounds) {
   EXPECT_EQ(engine_->model_version(), 2u);
   RegisterAll({"a"});
   std::vector<uint64_t> rounds_seen;
-  for (int i = 0; i < 10 && engine_->phase() != RoundEngine::Phase::kFinished; ++i) {
+  for (int i = 0; i < 10 && engine_->phase() != RoundEngine::Phase::kFinished;
+       ++i) {
     engine_->Tick();
     absl::StatusOr<FetchOutcome> out = engine_->FetchTask("a");
     ASSERT_TRUE(out.ok());
     if (!out->task.has_value()) continue;
     EXPECT_EQ(out->task->model_version, out->task->round - 1);
     rounds_seen.push_back(out->task->round);
-    ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(out->task->round, 1, 0, {1.0f})).ok());
+    ASSERT_TRUE(
+        engine_->SubmitUpdate("a", Submission(out->task->round, 1, 0, {1.0f}))
+            .ok());
   }
   EXPECT_THAT(rounds_seen, ElementsAre(3u, 4u));
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
@@ -908,7 +962,8 @@ TEST_F(RoundEngineTest, EvaluatorMetricsReachTheListener) {
   EXPECT_DOUBLE_EQ(listener_.completed[0].summary.eval->accuracy, 0.75);
   EXPECT_EQ(listener_.completed[0].summary.eval->num_examples, 1234u);
   ASSERT_THAT(evaluator.seen, SizeIs(1));
-  EXPECT_THAT(evaluator.seen[0], ElementsAre(3.0f)) << "evaluated the old model";
+  EXPECT_THAT(evaluator.seen[0], ElementsAre(3.0f))
+      << "evaluated the old model";
 }
 
 TEST_F(RoundEngineTest, EvaluatorFailureDoesNotFailTheRun) {
@@ -934,20 +989,30 @@ TEST_F(RoundEngineTest, RunUntilDoneStoppedEarlyReportsCancelled) {
 
 TEST(RoundEngineCreateTest, RejectsInvalidArguments) {
   FakeClock clock;
-  EXPECT_FALSE(RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 1, nullptr, nullptr).ok());
-  EXPECT_FALSE(RoundEngine::Create(BaseConfig(), MakeModel({}), 1, &clock, nullptr).ok());
-  EXPECT_FALSE(RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 0, &clock, nullptr).ok());
-  EXPECT_FALSE(RoundEngine::Create(BaseConfig(),
-                                   MakeModel({1.0f, std::numeric_limits<float>::quiet_NaN()}),
-                                   1, &clock, nullptr)
+  EXPECT_FALSE(
+      RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 1, nullptr, nullptr)
+          .ok());
+  EXPECT_FALSE(
+      RoundEngine::Create(BaseConfig(), MakeModel({}), 1, &clock, nullptr)
+          .ok());
+  EXPECT_FALSE(
+      RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 0, &clock, nullptr)
+          .ok());
+  EXPECT_FALSE(RoundEngine::Create(
+                   BaseConfig(),
+                   MakeModel({1.0f, std::numeric_limits<float>::quiet_NaN()}),
+                   1, &clock, nullptr)
                    .ok());
   FlatModel mismatched = MakeModel({1.0f, 2.0f});
   mismatched.spec.tensors[0].shape = {3};
-  EXPECT_EQ(RoundEngine::Create(BaseConfig(), std::move(mismatched), 1, &clock, nullptr)
+  EXPECT_EQ(RoundEngine::Create(BaseConfig(), std::move(mismatched), 1, &clock,
+                                nullptr)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 1, &clock, nullptr).ok());
+  EXPECT_TRUE(
+      RoundEngine::Create(BaseConfig(), MakeModel({1.0f}), 1, &clock, nullptr)
+          .ok());
 }
 
 struct ConfigCase {
@@ -968,7 +1033,8 @@ TEST_P(RoundEngineConfigTest, ValidateRejects) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr(GetParam().message));
   FakeClock clock;
-  EXPECT_FALSE(RoundEngine::Create(config, MakeModel({1.0f}), 1, &clock, nullptr).ok());
+  EXPECT_FALSE(
+      RoundEngine::Create(config, MakeModel({1.0f}), 1, &clock, nullptr).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -980,44 +1046,54 @@ INSTANTIATE_TEST_SUITE_P(
                      c.min_updates = 4;
                    },
                    "min_updates (4) exceeds clients_per_round (3)"},
-        ConfigCase{"EmptyRunId", [](RoundEngineConfig& c) { c.run_id.clear(); }, "run_id"},
-        ConfigCase{"ZeroRounds", [](RoundEngineConfig& c) { c.num_rounds = 0; }, "rounds"},
-        ConfigCase{"ZeroMinClients", [](RoundEngineConfig& c) { c.min_clients = 0; },
+        ConfigCase{"EmptyRunId", [](RoundEngineConfig& c) { c.run_id.clear(); },
+                   "run_id"},
+        ConfigCase{"ZeroRounds", [](RoundEngineConfig& c) { c.num_rounds = 0; },
+                   "rounds"},
+        ConfigCase{"ZeroMinClients",
+                   [](RoundEngineConfig& c) { c.min_clients = 0; },
                    "min_clients"},
         ConfigCase{"NegativeClientsPerRound",
                    [](RoundEngineConfig& c) { c.clients_per_round = -1; },
                    "clients_per_round"},
-        ConfigCase{"ZeroFraction", [](RoundEngineConfig& c) { c.fraction = 0; }, "fraction"},
-        ConfigCase{"FractionAboveOne", [](RoundEngineConfig& c) { c.fraction = 1.5; },
+        ConfigCase{"ZeroFraction", [](RoundEngineConfig& c) { c.fraction = 0; },
                    "fraction"},
+        ConfigCase{"FractionAboveOne",
+                   [](RoundEngineConfig& c) { c.fraction = 1.5; }, "fraction"},
         ConfigCase{"NaNFraction",
                    [](RoundEngineConfig& c) {
                      c.fraction = std::numeric_limits<double>::quiet_NaN();
                    },
                    "fraction"},
-        ConfigCase{"ZeroMinUpdates", [](RoundEngineConfig& c) { c.min_updates = 0; },
+        ConfigCase{"ZeroMinUpdates",
+                   [](RoundEngineConfig& c) { c.min_updates = 0; },
                    "min_updates"},
         ConfigCase{"ZeroTimeout",
                    [](RoundEngineConfig& c) { c.round_timeout = Duration(0); },
                    "round_timeout"},
-        ConfigCase{"ZeroAttempts", [](RoundEngineConfig& c) { c.max_round_attempts = 0; },
+        ConfigCase{"ZeroAttempts",
+                   [](RoundEngineConfig& c) { c.max_round_attempts = 0; },
                    "max_round_attempts"},
         ConfigCase{"ZeroServerLearningRate",
                    [](RoundEngineConfig& c) { c.server_learning_rate = 0; },
                    "server_learning_rate"},
         ConfigCase{"InfServerLearningRate",
                    [](RoundEngineConfig& c) {
-                     c.server_learning_rate = std::numeric_limits<double>::infinity();
+                     c.server_learning_rate =
+                         std::numeric_limits<double>::infinity();
                    },
                    "server_learning_rate"},
         ConfigCase{"ZeroMaxExamples",
                    [](RoundEngineConfig& c) { c.max_examples_per_update = 0; },
                    "max_examples_per_update"}),
-    [](const ::testing::TestParamInfo<ConfigCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<ConfigCase>& info) {
+      return info.param.name;
+    });
 
 // Property: whatever the cohort and whoever answers, the new global model is
 // the old one plus the example-weighted mean of exactly the accepted updates.
-TEST(RoundEnginePropertyTest, AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates) {
+TEST(RoundEnginePropertyTest,
+     AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE(testing::Message() << "seed " << seed);
     std::mt19937 rng(seed);
@@ -1032,7 +1108,8 @@ TEST(RoundEnginePropertyTest, AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates
     config.min_clients = n;
     config.clients_per_round = k;
     const std::vector<float> initial = RandomVector(dim, rng);
-    auto created = RoundEngine::Create(config, MakeModel(initial), 1, &clock, nullptr);
+    auto created =
+        RoundEngine::Create(config, MakeModel(initial), 1, &clock, nullptr);
     ASSERT_TRUE(created.ok());
     RoundEngine& engine = **created;
     engine.AddListener(&listener);
@@ -1062,8 +1139,10 @@ TEST(RoundEnginePropertyTest, AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates
     std::uniform_real_distribution<double> loss(0.0, 3.0);
     for (size_t i = 0; i < selected.size(); ++i) {
       if (actions[i] == 2) continue;
-      Contribution c{RandomVector(dim, rng), static_cast<double>(examples(rng)), loss(rng)};
-      UpdateSubmission s = Submission(1, static_cast<uint64_t>(c.weight), c.loss, c.delta);
+      Contribution c{RandomVector(dim, rng), static_cast<double>(examples(rng)),
+                     loss(rng)};
+      UpdateSubmission s =
+          Submission(1, static_cast<uint64_t>(c.weight), c.loss, c.delta);
       if (actions[i] == 1) {
         s.delta[std::uniform_int_distribution<size_t>(0, dim - 1)(rng)] =
             std::numeric_limits<float>::quiet_NaN();
@@ -1076,8 +1155,10 @@ TEST(RoundEnginePropertyTest, AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates
       }
     }
     for (const std::string& id : outsiders) {
-      ASSERT_EQ(engine.SubmitUpdate(id, Submission(1, 5, 0, RandomVector(dim, rng))).code(),
-                absl::StatusCode::kPermissionDenied);
+      ASSERT_EQ(
+          engine.SubmitUpdate(id, Submission(1, 5, 0, RandomVector(dim, rng)))
+              .code(),
+          absl::StatusCode::kPermissionDenied);
     }
     clock.Advance(kTimeout);
     engine.Tick();
@@ -1088,8 +1169,8 @@ TEST(RoundEnginePropertyTest, AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates
     EXPECT_EQ(summary.participants, static_cast<int>(accepted.size()));
     EXPECT_EQ(summary.rejected, rejected);
     EXPECT_NEAR(summary.train_loss, WeightedLoss(accepted), 1e-9);
-    ExpectModelIsOldPlusWeightedMean(Values(engine.global_model()->values), initial,
-                                     accepted);
+    ExpectModelIsOldPlusWeightedMean(Values(engine.global_model()->values),
+                                     initial, accepted);
     EXPECT_EQ(engine.phase(), RoundEngine::Phase::kFinished);
   }
 }

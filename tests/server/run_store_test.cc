@@ -26,7 +26,8 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "run_store_test.XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "run_store_test.XXXXXX")
+            .string();
     path_ = ::mkdtemp(pattern.data());
   }
   ~TempDir() {
@@ -142,7 +143,8 @@ TEST_F(FileRunStoreTest, RoundCompletedWritesModelMetricsAndCheckpoint) {
   EXPECT_EQ(j.at("test_examples"), 10000);
   EXPECT_GT(j.at("unix_ms").get<int64_t>(), int64_t{1'600'000'000'000});
 
-  absl::StatusOr<std::string> checkpoint = ReadFileToString(store_->CheckpointPath());
+  absl::StatusOr<std::string> checkpoint =
+      ReadFileToString(store_->CheckpointPath());
   ASSERT_TRUE(checkpoint.ok());
   const nlohmann::json c = nlohmann::json::parse(*checkpoint);
   EXPECT_EQ(c.at("run_id"), "store-run");
@@ -162,7 +164,8 @@ TEST_F(FileRunStoreTest, MetricsOmitTestFieldsWithoutEvaluation) {
 TEST_F(FileRunStoreTest, LoadCheckpointReturnsTheLastRoundsModelExactly) {
   ASSERT_TRUE(store_->SaveInitialModel("store-run", MakeModel(100)).ok());
   for (uint64_t round = 1; round <= 3; ++round) {
-    ASSERT_TRUE(store_->OnRoundCompleted(Summary(round), MakeModel(round)).ok());
+    ASSERT_TRUE(
+        store_->OnRoundCompleted(Summary(round), MakeModel(round)).ok());
   }
   absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
   ASSERT_TRUE(cp.ok()) << cp.status();
@@ -198,7 +201,8 @@ TEST_F(FileRunStoreTest, ReopeningTheDirectoryFindsTheCheckpoint) {
   absl::StatusOr<std::unique_ptr<FileRunStore>> reopened =
       FileRunStore::Open(dir_.path() + "/state");
   ASSERT_TRUE(reopened.ok());
-  absl::StatusOr<std::optional<RunCheckpoint>> cp = (*reopened)->LoadCheckpoint();
+  absl::StatusOr<std::optional<RunCheckpoint>> cp =
+      (*reopened)->LoadCheckpoint();
   ASSERT_TRUE(cp.ok()) << cp.status();
   ASSERT_TRUE(cp->has_value());
   EXPECT_EQ((*cp)->completed_round, 2u);

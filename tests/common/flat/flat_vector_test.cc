@@ -1,8 +1,8 @@
 #include "common/flat/flat_vector.h"
 
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -11,7 +11,10 @@ namespace fedlearn {
 namespace {
 
 TEST(FlatVectorCodecTest, RoundTripPreservesEveryBitIncludingSpecialValues) {
-  std::vector<float> values = {0.0f, -0.0f, 1.5f, -3.25e-38f,
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.5f,
+                               -3.25e-38f,
                                std::numeric_limits<float>::max(),
                                std::numeric_limits<float>::denorm_min()};
   std::mt19937 rng(7);
@@ -63,11 +66,14 @@ TEST(CheckAllFiniteTest, NamesTheFirstNonFiniteIndex) {
   EXPECT_NE(s.message().find("NaN"), std::string::npos);
   values[7] = 1.0f;
   values[3] = -std::numeric_limits<float>::infinity();
-  EXPECT_NE(CheckAllFinite(values).message().find("index 3"), std::string::npos);
+  EXPECT_NE(CheckAllFinite(values).message().find("index 3"),
+            std::string::npos);
 }
 
 TEST(ModelSpecTest, NumElementsAndCompatibility) {
-  ModelSpec a{"lenet5", {{"w", {6, 1, 5, 5}, DType::kFloat32}, {"b", {6}, DType::kFloat32}}};
+  ModelSpec a{
+      "lenet5",
+      {{"w", {6, 1, 5, 5}, DType::kFloat32}, {"b", {6}, DType::kFloat32}}};
   EXPECT_EQ(a.NumElements(), 156);
   ModelSpec b = a;
   b.architecture = "other";

@@ -19,7 +19,8 @@ class AtomicFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "atomic_file_test.XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "atomic_file_test.XXXXXX")
+            .string();
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
   }
@@ -40,7 +41,8 @@ class AtomicFileTest : public ::testing::Test {
 TEST_F(AtomicFileTest, WriteThenReadRoundTripsArbitraryBytes) {
   std::string contents = "line one\n";
   contents.push_back('\0');
-  for (int i = 0; i < 200000; ++i) contents.push_back(static_cast<char>(i * 31));
+  for (int i = 0; i < 200000; ++i)
+    contents.push_back(static_cast<char>(i * 31));
   const std::string path = dir_ + "/blob";
   ASSERT_TRUE(WriteFileAtomically(path, contents).ok());
   absl::StatusOr<std::string> read = ReadFileToString(path);
@@ -106,7 +108,8 @@ TEST_F(AtomicFileTest, AppendKeepsExistingContent) {
 TEST_F(AtomicFileTest, ReadOfMissingFileIsNotFound) {
   absl::StatusOr<std::string> read = ReadFileToString(dir_ + "/absent");
   EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(std::string(read.status().message()).find("absent"), std::string::npos);
+  EXPECT_NE(std::string(read.status().message()).find("absent"),
+            std::string::npos);
 }
 
 TEST_F(AtomicFileTest, MakeDirectoriesCreatesNestedPathsAndIsIdempotent) {

@@ -22,7 +22,8 @@ using ::testing::HasSubstr;
 FlatModel MakeModel() {
   FlatModel m;
   m.spec.architecture = "lenet5";
-  m.spec.tensors.push_back(TensorSpec{"conv.weight", {2, 1, 3, 3}, DType::kFloat32});
+  m.spec.tensors.push_back(
+      TensorSpec{"conv.weight", {2, 1, 3, 3}, DType::kFloat32});
   m.spec.tensors.push_back(TensorSpec{"conv.bias", {2}, DType::kFloat32});
   m.spec.tensors.push_back(TensorSpec{"fc.weight", {3, 5}, DType::kFloat32});
   std::vector<float> values = {0.0f, -0.0f, std::numeric_limits<float>::max(),
@@ -47,7 +48,8 @@ class ModelFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "model_file_test.XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "model_file_test.XXXXXX")
+            .string();
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     path_ = dir_ + "/round.fmodel";
@@ -64,7 +66,8 @@ class ModelFileTest : public ::testing::Test {
   void ExpectDataLoss(const std::string& bytes, const std::string& why = "") {
     ASSERT_TRUE(WriteFileAtomically(path_, bytes).ok());
     absl::StatusOr<SavedModel> read = ReadModelFile(path_);
-    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << read.status();
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss)
+        << read.status();
     if (!why.empty()) {
       EXPECT_THAT(std::string(read.status().message()), HasSubstr(why));
     }
@@ -160,7 +163,8 @@ TEST_F(ModelFileTest, HeaderClaimingAHugeModelIsRefusedBeforeAllocating) {
   header.set_num_values(uint64_t{1} << 27);
   const std::string h = header.SerializeAsString();
   std::string bytes = "FLMODEL1";
-  for (int b = 0; b < 4; ++b) bytes.push_back(char((h.size() >> (8 * b)) & 0xff));
+  for (int b = 0; b < 4; ++b)
+    bytes.push_back(char((h.size() >> (8 * b)) & 0xff));
   bytes += h + std::string(8, '\0');
   ExpectDataLoss(bytes, "payload");
 }
@@ -173,7 +177,8 @@ TEST_F(ModelFileTest, HeaderWithAnInvalidSpecIsDataLoss) {
   t->set_dtype(v1::DTYPE_FLOAT32);
   const std::string h = header.SerializeAsString();
   std::string bytes = "FLMODEL1";
-  for (int b = 0; b < 4; ++b) bytes.push_back(char((h.size() >> (8 * b)) & 0xff));
+  for (int b = 0; b < 4; ++b)
+    bytes.push_back(char((h.size() >> (8 * b)) & 0xff));
   ExpectDataLoss(bytes + h);
 }
 

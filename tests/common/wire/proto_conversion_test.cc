@@ -16,7 +16,8 @@ using ::testing::HasSubstr;
 ModelSpec ExampleSpec() {
   ModelSpec spec;
   spec.architecture = "lenet5";
-  spec.tensors.push_back(TensorSpec{"conv1.weight", {6, 1, 5, 5}, DType::kFloat32});
+  spec.tensors.push_back(
+      TensorSpec{"conv1.weight", {6, 1, 5, 5}, DType::kFloat32});
   spec.tensors.push_back(TensorSpec{"conv1.bias", {6}, DType::kFloat32});
   spec.tensors.push_back(TensorSpec{"fc.weight", {10, 84}, DType::kFloat32});
   return spec;
@@ -43,7 +44,8 @@ TEST(ModelSpecConversionTest, RoundTripPreservesEverything) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->architecture, "lenet5");
   ASSERT_EQ(back->tensors.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(back->tensors[i], spec.tensors[i]) << i;
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(back->tensors[i], spec.tensors[i]) << i;
   EXPECT_EQ(back->NumElements(), 150 + 6 + 840);
 }
 
@@ -59,7 +61,8 @@ TEST(ModelSpecConversionTest, AcceptsExactlyTheLimit) {
 TEST(ModelSpecConversionTest, RejectsEmptyName) {
   v1::ModelSpec proto;
   AddTensor(&proto, "", {3});
-  EXPECT_EQ(FromProto(proto).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FromProto(proto).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ModelSpecConversionTest, RejectsDuplicateNames) {
@@ -73,10 +76,12 @@ TEST(ModelSpecConversionTest, RejectsDuplicateNames) {
 }
 
 TEST(ModelSpecConversionTest, RejectsZeroAndNegativeDimensions) {
-  for (int64_t bad : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+  for (int64_t bad :
+       {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
     v1::ModelSpec proto;
     AddTensor(&proto, "w", {4, bad, 2});
-    EXPECT_EQ(FromProto(proto).status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(FromProto(proto).status().code(),
+              absl::StatusCode::kInvalidArgument)
         << bad;
   }
 }
@@ -90,7 +95,8 @@ TEST(ModelSpecConversionTest, RejectsNonFloat32Dtype) {
 
   v1::ModelSpec unknown;
   AddTensor(&unknown, "w", {3}, static_cast<v1::DType>(7));
-  EXPECT_EQ(FromProto(unknown).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FromProto(unknown).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ModelSpecConversionTest, RejectsNoTensors) {
@@ -98,7 +104,8 @@ TEST(ModelSpecConversionTest, RejectsNoTensors) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ModelSpecConversionTest, RejectsTotalsAboveTheLimitWithoutOverflowOrAllocation) {
+TEST(ModelSpecConversionTest,
+     RejectsTotalsAboveTheLimitWithoutOverflowOrAllocation) {
   struct Case {
     const char* name;
     v1::ModelSpec proto;
@@ -128,13 +135,15 @@ TEST(ModelSpecConversionTest, RejectsTotalsAboveTheLimitWithoutOverflowOrAllocat
   }
   {
     v1::ModelSpec p;  // many tensors of 2^20 (the sum must be tracked)
-    for (int i = 0; i < 300; ++i) AddTensor(&p, "t" + std::to_string(i), {1 << 20});
+    for (int i = 0; i < 300; ++i)
+      AddTensor(&p, "t" + std::to_string(i), {1 << 20});
     cases.push_back({"many tensors", p});
   }
   const auto start = std::chrono::steady_clock::now();
   for (const Case& c : cases) {
     absl::StatusOr<ModelSpec> spec = FromProto(c.proto);
-    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.name;
   }
   // Nothing proportional to the claimed size may be done.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
@@ -176,7 +185,8 @@ TEST(TrainingConfigConversionTest, RejectsBadLearningRates) {
                     std::numeric_limits<double>::infinity()}) {
     v1::TrainingConfig proto = ValidTrainingProto();
     proto.set_learning_rate(lr);
-    EXPECT_EQ(FromProto(proto).status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(FromProto(proto).status().code(),
+              absl::StatusCode::kInvalidArgument)
         << lr;
   }
 }
@@ -184,10 +194,12 @@ TEST(TrainingConfigConversionTest, RejectsBadLearningRates) {
 TEST(TrainingConfigConversionTest, RejectsZeroEpochsAndBatchSize) {
   v1::TrainingConfig epochs = ValidTrainingProto();
   epochs.set_local_epochs(0);
-  EXPECT_EQ(FromProto(epochs).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FromProto(epochs).status().code(),
+            absl::StatusCode::kInvalidArgument);
   v1::TrainingConfig batch = ValidTrainingProto();
   batch.set_batch_size(0);
-  EXPECT_EQ(FromProto(batch).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FromProto(batch).status().code(),
+            absl::StatusCode::kInvalidArgument);
   v1::TrainingConfig huge_epochs = ValidTrainingProto();
   huge_epochs.set_local_epochs(std::numeric_limits<uint32_t>::max());
   EXPECT_FALSE(FromProto(huge_epochs).ok()) << "would wrap negative as int";
