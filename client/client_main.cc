@@ -78,6 +78,11 @@ int main(int argc, char** argv) {
   app.add_option("--record-updates-dir", record_updates_dir,
                  "TESTING ONLY: also write each raw update here");
   app.add_option("--log-level", log_level);
+  int exit_after_secagg_messages = 0;
+  app.add_option("--testing-exit-after-secagg-messages", exit_after_secagg_messages,
+                 "TESTING ONLY: die after N secure-aggregation messages (2 = after "
+                 "sharing keys)")
+      ->group("");
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging(log_level);
   if (!model.torchscript_path.empty()) model.architecture = "torchscript";
@@ -127,6 +132,8 @@ int main(int argc, char** argv) {
 
   ClientSession::Options session_options;
   session_options.record_updates_dir = record_updates_dir;
+  session_options.identity = transport_options.tls;
+  session_options.exit_after_secagg_messages = exit_after_secagg_messages;
   if (!record_updates_dir.empty()) {
     spdlog::warn(
         "--record-updates-dir writes raw updates to disk: testing only");

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/secure_upload.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
 #include "common/util/log.h"
@@ -90,6 +91,22 @@ ClientSession::StepResult ClientSession::TrainAndPush(
 
   if (!options_.record_updates_dir.empty()) {
     if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
+  }
+  if (task.secagg) {
+    SecureUploadIdentity identity{client_id_, options_.identity};
+    if (absl::Status s = SecureUpload(
+            transport_, task, *result, identity, cancel, options_.secagg_timeout,
+            SecureUploadFaults{options_.exit_after_secagg_messages});
+        !s.ok()) {
+      return Failed(s);
+    }
+    last_round_ = task.round;
+    spdlog::info("round {}: securely aggregated update ({} examples, {:.2f} s training)",
+                 task.round, result->num_examples, result->seconds);
+    StepResult r;
+    r.kind = StepKind::kTrained;
+    r.round = task.round;
+    return r;
   }
   OutgoingUpdate update;
   update.run_id = task.run_id;

@@ -11,9 +11,11 @@
 #define FEDLEARN_CLIENT_CLIENT_SESSION_H_
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
 #include "client/coordinator_transport.h"
+#include "common/transport/tls_config.h"
 #include "client/training/local_trainer.h"
 #include "client/training_slots.h"
 
@@ -26,6 +28,12 @@ class ClientSession {
     // end-to-end test can check the coordinator's aggregate. Never set it in
     // a deployment: it stores the raw update on disk.
     std::string record_updates_dir;
+    // This client's TLS files: secure aggregation signs its keys with them.
+    TlsConfig identity;
+    // How long one secure-aggregation exchange may take after training.
+    std::chrono::milliseconds secagg_timeout{std::chrono::minutes(10)};
+    // Testing only (see SecureUploadFaults).
+    int exit_after_secagg_messages = 0;
   };
 
   enum class StepKind { kRegistered, kIdle, kTrained, kRunFinished, kFailed };

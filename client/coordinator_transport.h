@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/config/training_config.h"
 #include "common/flat/flat_vector.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
 
 namespace fedlearn {
 
@@ -28,6 +29,16 @@ struct ReceivedTask {
   FlatModel model;
   TrainingConfig training;
   int64_t deadline_unix_ms = 0;
+  // Set when the round uses secure aggregation.
+  std::optional<v1::SecAggConfig> secagg;
+  v1::SecAggEncoding encoding;
+};
+
+struct SecAggExchangeResult {
+  std::optional<v1::SecAggServerMessage> message;
+  uint32_t retry_after_ms = 0;
+  bool aborted = false;
+  std::string reason;
 };
 
 struct FetchReply {
@@ -55,6 +66,15 @@ class CoordinatorTransport {
                                                uint64_t last_round) = 0;
   // Either the whole update is delivered and accepted, or an error.
   virtual absl::Status PushResult(const OutgoingUpdate& update) = 0;
+  // Secure aggregation: sends `message` (null = just poll) and returns what
+  // the server has for this client now.
+  virtual absl::StatusOr<SecAggExchangeResult> SecAggExchange(
+      const std::string& run_id, uint64_t round,
+      const v1::SecAggClientMessage* message) = 0;
+  // Secure aggregation: uploads the masked vector, whole or not at all.
+  virtual absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
+                                       uint64_t model_version,
+                                       absl::Span<const uint32_t> masked) = 0;
   // Returns whether the run has finished.
   virtual absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                          std::string_view activity) = 0;

@@ -141,6 +141,10 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     task.model_version = header.ref().model_version();
     task.training = *training;
     task.deadline_unix_ms = header.deadline_unix_ms();
+    if (header.has_secagg()) {
+      task.secagg = header.secagg();
+      task.encoding = header.encoding();
+    }
     task.model.spec = *std::move(spec);
     task.model.values = FlatVector(header.num_values());
     size_t received = 0;
@@ -174,15 +178,35 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   return reply;
 }
 
+absl::Status GrpcCoordinatorTransport::PushStream(v1::ResultChunk header,
+                                                 std::string_view payload) {
+  ScopedCall call(this, options_.transfer_timeout);
+  v1::PushResultResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
+      stub_->PushResult(call.context(), &response);
+  bool open = writer->Write(header);
+  constexpr size_t kChunkBytes = kChunkValues * 4;
+  for (size_t offset = 0; open && offset < payload.size();
+       offset += kChunkBytes) {
+    v1::ResultChunk data;
+    data.set_update_data(std::string(payload.substr(offset, kChunkBytes)));
+    open = writer->Write(data);
+  }
+  if (open) writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return FromGrpc(status, "push result");
+  if (!response.accepted()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "coordinator did not accept the upload: ", response.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status GrpcCoordinatorTransport::PushResult(
     const OutgoingUpdate& update) {
   if (update.delta == nullptr) {
     return absl::InvalidArgumentError("no delta to push");
   }
-  ScopedCall call(this, options_.transfer_timeout);
-  v1::PushResultResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
-      stub_->PushResult(call.context(), &response);
   v1::ResultChunk chunk;
   v1::UpdateHeader* header = chunk.mutable_header();
   header->mutable_ref()->set_run_id(update.run_id);
@@ -193,23 +217,52 @@ absl::Status GrpcCoordinatorTransport::PushResult(
   header->set_train_loss(update.train_loss);
   header->set_train_seconds(update.train_seconds);
   header->set_claimed_client_id(options_.claimed_client_id);
-  bool open = writer->Write(chunk);
-  const absl::Span<const float> values = update.delta->span();
-  for (size_t offset = 0; open && offset < values.size();
-       offset += kChunkValues) {
-    v1::ResultChunk data;
-    const size_t n = std::min(kChunkValues, values.size() - offset);
-    AppendFloat32LE(values.subspan(offset, n), data.mutable_update_data());
-    open = writer->Write(data);
+  std::string payload;
+  AppendFloat32LE(update.delta->span(), &payload);
+  return PushStream(std::move(chunk), payload);
+}
+
+absl::Status GrpcCoordinatorTransport::PushMaskedInput(
+    const std::string& run_id, uint64_t round, uint64_t model_version,
+    absl::Span<const uint32_t> masked) {
+  v1::ResultChunk chunk;
+  v1::UpdateHeader* header = chunk.mutable_header();
+  header->mutable_ref()->set_run_id(run_id);
+  header->mutable_ref()->set_round(round);
+  header->mutable_ref()->set_model_version(model_version);
+  header->set_num_values(masked.size());
+  header->set_claimed_client_id(options_.claimed_client_id);
+  header->set_masked(true);
+  std::string payload(masked.size() * 4, '\0');
+  for (size_t i = 0; i < masked.size(); ++i) {
+    for (int b = 0; b < 4; ++b) {
+      payload[4 * i + b] = static_cast<char>((masked[i] >> (8 * b)) & 0xff);
+    }
   }
-  if (open) writer->WritesDone();
-  grpc::Status status = writer->Finish();
-  if (!status.ok()) return FromGrpc(status, "push result");
-  if (!response.accepted()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "coordinator did not accept the update: ", response.message()));
+  return PushStream(std::move(chunk), payload);
+}
+
+absl::StatusOr<SecAggExchangeResult> GrpcCoordinatorTransport::SecAggExchange(
+    const std::string& run_id, uint64_t round,
+    const v1::SecAggClientMessage* message) {
+  ScopedCall call(this, options_.rpc_timeout);
+  v1::SecAggRequest request;
+  request.mutable_ref()->set_run_id(run_id);
+  request.mutable_ref()->set_round(round);
+  request.set_claimed_client_id(options_.claimed_client_id);
+  if (message != nullptr) *request.mutable_message() = *message;
+  v1::SecAggResponse response;
+  grpc::Status status =
+      stub_->SecAggExchange(call.context(), request, &response);
+  if (!status.ok()) return FromGrpc(status, "secure aggregation");
+  SecAggExchangeResult result;
+  if (response.has_message()) {
+    result.message = std::move(*response.mutable_message());
   }
-  return absl::OkStatus();
+  result.retry_after_ms = response.retry_after_ms();
+  result.aborted = response.aborted();
+  result.reason = response.reason();
+  return result;
 }
 
 absl::StatusOr<bool> GrpcCoordinatorTransport::Heartbeat(

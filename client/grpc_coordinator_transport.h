@@ -38,6 +38,12 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::Status PushResult(const OutgoingUpdate& update) override;
   absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                  std::string_view activity) override;
+  absl::StatusOr<SecAggExchangeResult> SecAggExchange(
+      const std::string& run_id, uint64_t round,
+      const v1::SecAggClientMessage* message) override;
+  absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
+                               uint64_t model_version,
+                               absl::Span<const uint32_t> masked) override;
   void CancelInFlight() override;
 
  private:
@@ -46,6 +52,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
 
   // Registers a context so CancelInFlight can reach it.
   class ScopedCall;
+  // Streams a header then `payload` (little-endian bytes) in 1 MiB chunks.
+  absl::Status PushStream(v1::ResultChunk header, std::string_view payload);
 
   const GrpcTransportOptions options_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;

@@ -54,7 +54,10 @@ const std::set<std::string>& KnownKeys() {
                                              "simulation.workers",
                                              "simulation.dataset",
                                              "simulation.path",
-                                             "simulation.label_column"};
+                                             "simulation.label_column",
+      "secagg.enabled", "secagg.modulus_bits", "secagg.quantization_bits",
+      "secagg.clip_range", "secagg.max_weight", "secagg.dropout_rate",
+      "secagg.security_bits", "secagg.phase_timeout_s"};
   return keys;
 }
 
@@ -248,6 +251,17 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   r.Get("simulation.dataset", &c.simulation.train_data.kind);
   r.Get("simulation.path", &c.simulation.train_data.path);
   r.Get("simulation.label_column", &c.simulation.train_data.label_column);
+  SecAggRoundConfig& sa = e.secagg;
+  r.Get("secagg.enabled", &sa.enabled);
+  r.Get("secagg.modulus_bits", &sa.modulus_bits);
+  r.Get("secagg.quantization_bits", &sa.quantization_bits);
+  r.Get("secagg.clip_range", &sa.clip_range);
+  r.Get("secagg.max_weight", &sa.max_weight);
+  r.Get("secagg.dropout_rate", &sa.dropout_rate);
+  r.Get("secagg.security_bits", &sa.security_bits);
+  double phase_timeout_s = sa.phase_timeout.count() / 1000.0;
+  r.Get("secagg.phase_timeout_s", &phase_timeout_s);
+  sa.phase_timeout = Duration(static_cast<int64_t>(phase_timeout_s * 1000));
   if (!r.status().ok()) return r.status();
   if (optimizer == "sgd") {
     e.training.optimizer = TrainingConfig::Optimizer::kSgd;

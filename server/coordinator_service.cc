@@ -131,6 +131,10 @@ grpc::Status CoordinatorService::FetchTask(
   *header->mutable_training() = ToProto(task.training);
   header->set_num_values(model.values.size());
   header->set_deadline_unix_ms(task.deadline_unix_ms);
+  if (task.secagg != nullptr) {
+    *header->mutable_secagg() = *task.secagg;
+    *header->mutable_encoding() = task.encoding;
+  }
   header->set_chunk_values(kChunkValues);
   if (!writer->Write(chunk)) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "client went away");
@@ -192,6 +196,66 @@ absl::StatusOr<UpdateSubmission> CoordinatorService::ReadUpdate(
   return submission;
 }
 
+absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
+    grpc::ServerContext* context, const v1::UpdateHeader& header,
+    grpc::ServerReader<v1::ResultChunk>* reader, size_t length) {
+  if (length == 0) {
+    return absl::FailedPreconditionError(
+        "no secure aggregation is collecting masked inputs now");
+  }
+  if (header.num_values() != length) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masked input announces ", header.num_values(), " values, expected ",
+        length));
+  }
+  std::vector<uint32_t> values(length);
+  size_t received = 0;
+  v1::ResultChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (!chunk.has_update_data()) {
+      return absl::InvalidArgumentError("a second header arrived mid-stream");
+    }
+    const std::string& bytes = chunk.update_data();
+    if (bytes.size() % 4 != 0 || bytes.size() / 4 > length - received) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "masked payload overflows the announced ", length, " values"));
+    }
+    for (size_t i = 0; i < bytes.size() / 4; ++i) {
+      uint32_t v = 0;
+      for (int b = 0; b < 4; ++b) {
+        v |= uint32_t(static_cast<unsigned char>(bytes[4 * i + b])) << (8 * b);
+      }
+      values[received + i] = v;
+    }
+    received += bytes.size() / 4;
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError("upload cancelled by the client");
+  }
+  if (received != length) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masked stream ended after ", received, " of ", length, " values"));
+  }
+  return values;
+}
+
+grpc::Status CoordinatorService::SecAggExchange(grpc::ServerContext* context,
+                                                const v1::SecAggRequest* request,
+                                                v1::SecAggResponse* response) {
+  absl::StatusOr<std::string> id =
+      ClientIdentity(context, request->claimed_client_id());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  absl::StatusOr<SecAggExchangeReply> reply = engine_->SecAggExchange(
+      *id, request->ref().run_id(), request->ref().round(),
+      request->has_message() ? &request->message() : nullptr);
+  if (!reply.ok()) return ToGrpcStatus(reply.status());
+  if (reply->message) *response->mutable_message() = *std::move(reply->message);
+  response->set_retry_after_ms(reply->retry_after_ms);
+  response->set_aborted(reply->aborted);
+  response->set_reason(reply->reason);
+  return grpc::Status::OK;
+}
+
 grpc::Status CoordinatorService::PushResult(
     grpc::ServerContext* context, grpc::ServerReader<v1::ResultChunk>* reader,
     v1::PushResultResponse* response) {
@@ -222,6 +286,22 @@ grpc::Status CoordinatorService::PushResult(
     }
   } release{this};
 
+  if (header.masked()) {
+    absl::StatusOr<std::vector<uint32_t>> masked =
+        ReadMaskedInput(context, header, reader, engine_->MaskedInputLength());
+    absl::Status s = masked.ok()
+                         ? engine_->SubmitMaskedInput(*id, header.ref().run_id(),
+                                                      header.ref().round(),
+                                                      *std::move(masked))
+                         : masked.status();
+    if (!s.ok()) {
+      spdlog::warn("masked input from {} refused: {}", *id, s.message());
+      return ToGrpcStatus(s);
+    }
+    response->set_accepted(true);
+    response->set_message("masked input accepted");
+    return grpc::Status::OK;
+  }
   absl::StatusOr<UpdateSubmission> submission =
       ReadUpdate(context, header, reader);
   if (!submission.ok()) {

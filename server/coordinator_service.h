@@ -41,6 +41,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
+  grpc::Status SecAggExchange(grpc::ServerContext* context,
+                              const v1::SecAggRequest* request,
+                              v1::SecAggResponse* response) override;
 
  private:
   absl::StatusOr<std::string> ClientIdentity(grpc::ServerContext* context,
@@ -50,6 +53,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
   absl::StatusOr<UpdateSubmission> ReadUpdate(
       grpc::ServerContext* context, const v1::UpdateHeader& header,
       grpc::ServerReader<v1::ResultChunk>* reader);
+  // Reads a masked (uint32) payload of exactly `length` values.
+  absl::StatusOr<std::vector<uint32_t>> ReadMaskedInput(
+      grpc::ServerContext* context, const v1::UpdateHeader& header,
+      grpc::ServerReader<v1::ResultChunk>* reader, size_t length);
 
   RoundEngine* const engine_;
   const Options options_;

@@ -37,6 +37,15 @@ absl::Status RoundEngineConfig::Validate() const {
   if (!(server_learning_rate > 0) || !std::isfinite(server_learning_rate)) {
     return absl::InvalidArgumentError("server_learning_rate must be positive");
   }
+  if (secagg.enabled) {
+    if (min_clients < 3 || (clients_per_round > 0 && clients_per_round < 3)) {
+      return absl::InvalidArgumentError(
+          "secure aggregation needs at least 3 clients per round: raise "
+          "rounds.min_clients and rounds.clients_per_round to 3 or more, or "
+          "set secagg.enabled = false");
+    }
+    if (absl::Status s = secagg.Validate(); !s.ok()) return s;
+  }
   if (max_examples_per_update < 1) {
     return absl::InvalidArgumentError("max_examples_per_update must be >= 1");
   }
@@ -172,6 +181,10 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
                        (round_ * 0x9E3779B97F4A7C15ull) ^
                        std::hash<std::string>{}(client_id);
   task.deadline_unix_ms = deadline_unix_ms_;
+  if (secure_round_ != nullptr) {
+    task.secagg = secagg_config_;
+    task.encoding = secure_round_->encoding();
+  }
   out.task = std::move(task);
   return out;
 }
@@ -225,6 +238,10 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
     return absl::PermissionDeniedError(absl::StrCat(
         "client '", client_id, "' was not selected for round ", round_));
   }
+  if (secure_round_ != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round ", round_, " uses secure aggregation: plaintext updates are refused"));
+  }
   if (it->second == ClientRoundState::kAccepted ||
       it->second == ClientRoundState::kRejected) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -272,6 +289,74 @@ void RoundEngine::RejectUpdate(const std::string& client_id,
   wake_.notify_all();
 }
 
+absl::Status RoundEngine::CheckSecureRoundLocked(const std::string& client_id,
+                                                 const std::string& run_id,
+                                                 uint64_t round) const {
+  if (clients_.count(client_id) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown client '", client_id, "': register first"));
+  }
+  if (run_id != config_.run_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "message names run '", run_id, "', active run is '", config_.run_id, "'"));
+  }
+  if (phase_ != Phase::kTraining || round != round_ || secure_round_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no secure aggregation is open for round ", round, " (current round ",
+        round_, ")"));
+  }
+  if (cohort_.count(client_id) == 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "client '", client_id, "' was not selected for round ", round_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
+    const std::string& client_id, const std::string& run_id, uint64_t round,
+    const v1::SecAggClientMessage* message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TouchLocked(client_id);
+  SecAggExchangeReply reply;
+  reply.retry_after_ms = std::min<uint32_t>(config_.poll_interval_ms, 100);
+  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round); !s.ok()) {
+    // A round that ended (completed or aborted) is not an error for a
+    // client that was part of it: tell it to stop.
+    if (absl::IsFailedPrecondition(s) && run_id == config_.run_id && round <= round_) {
+      reply.aborted = true;
+      reply.reason = std::string(s.message());
+      return reply;
+    }
+    return s;
+  }
+  if (message != nullptr) {
+    absl::Status handled = secure_round_->HandleMessage(client_id, *message);
+    wake_.notify_all();
+    if (!handled.ok()) return handled;
+  }
+  reply.message = secure_round_->PendingMessageFor(client_id);
+  return reply;
+}
+
+absl::Status RoundEngine::SubmitMaskedInput(const std::string& client_id,
+                                            const std::string& run_id,
+                                            uint64_t round,
+                                            std::vector<uint32_t> masked) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TouchLocked(client_id);
+  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round); !s.ok()) {
+    return s;
+  }
+  absl::Status s = secure_round_->HandleMaskedInput(client_id, masked);
+  wake_.notify_all();
+  return s;
+}
+
+size_t RoundEngine::MaskedInputLength() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return secure_round_ != nullptr ? secure_round_->encoded_length() : 0;
+}
+
 std::vector<std::string> RoundEngine::LiveClientsLocked() const {
   std::vector<std::string> live;
   const TimePoint now = clock_->Now();
@@ -312,6 +397,22 @@ bool RoundEngine::TryStartRoundLocked() {
   round_started_ = clock_->Now();
   round_deadline_ = round_started_ + config_.round_timeout;
   deadline_unix_ms_ = clock_->UnixMillis() + config_.round_timeout.count();
+  if (config_.secagg.enabled) {
+    std::vector<std::string> sorted_cohort(live.begin(), live.end());
+    std::sort(sorted_cohort.begin(), sorted_cohort.end());
+    absl::StatusOr<std::unique_ptr<SecureRound>> secure =
+        SecureRound::Start(config_.secagg, round_, attempt_, std::move(sorted_cohort),
+                           dimension_, round_deadline_);
+    if (!secure.ok()) {
+      EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
+          "round ", round_, ": cannot start secure aggregation: ",
+          secure.status().message())));
+      return false;
+    }
+    secure_round_ = *std::move(secure);
+    secagg_config_ =
+        std::make_shared<const v1::SecAggConfig>(secure_round_->protocol_config());
+  }
   phase_ = Phase::kTraining;
   spdlog::info("round {} attempt {}: selected {} of {} live clients", round_,
                attempt_, k, LiveClientsLocked().size());
@@ -341,33 +442,38 @@ void RoundEngine::EndRunLocked(absl::Status outcome) {
   wake_.notify_all();
 }
 
+void RoundEngine::RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
+                                    const std::string& reason,
+                                    const std::string& advice) {
+  cohort_.clear();
+  secure_round_.reset();
+  if (attempt_ >= config_.max_round_attempts) {
+    EndRunLocked(absl::DeadlineExceededError(absl::StrCat(
+        reason, "; giving up after ", attempt_, " attempts (", advice, ")")));
+    return;
+  }
+  spdlog::warn("{}; retrying with a new sample", reason);
+  phase_ = Phase::kWaitingForClients;
+  std::vector<RoundListener*> listeners = listeners_;
+  const uint64_t round = round_;
+  const int attempt = attempt_;
+  lock.unlock();
+  for (RoundListener* l : listeners) l->OnRoundRetried(round, attempt, reason);
+  lock.lock();
+}
+
 void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
   const int accepted = static_cast<int>(aggregator_.count());
   if (accepted < config_.min_updates) {
-    const std::string reason = absl::StrCat(
-        "round ", round_, " attempt ", attempt_, ": ", accepted,
-        " accepted update(s) of ", cohort_.size(), " selected (", rejected_,
-        " rejected), need min_updates=", config_.min_updates);
-    cohort_.clear();
-    if (attempt_ >= config_.max_round_attempts) {
-      EndRunLocked(absl::DeadlineExceededError(
-          absl::StrCat(reason, "; giving up after ", attempt_,
-                       " attempts (lower min_updates, raise round_timeout or "
-                       "add clients)")));
-      return;
-    }
-    spdlog::warn("{}; retrying with a new sample", reason);
-    phase_ = Phase::kWaitingForClients;
-    std::vector<RoundListener*> listeners = listeners_;
-    const uint64_t round = round_;
-    const int attempt = attempt_;
-    lock.unlock();
-    for (RoundListener* l : listeners)
-      l->OnRoundRetried(round, attempt, reason);
-    lock.lock();
+    RetryOrFailLocked(
+        lock,
+        absl::StrCat("round ", round_, " attempt ", attempt_, ": ", accepted,
+                     " accepted update(s) of ", cohort_.size(), " selected (",
+                     rejected_, " rejected), need min_updates=",
+                     config_.min_updates),
+        "lower min_updates, raise round_timeout or add clients");
     return;
   }
-
   // Aggregate: global + lr * weighted mean delta.
   FlatModel next{global_->spec, global_->values.Clone()};
   // Cannot fail: accepted >= min_updates >= 1 and the sizes match.
@@ -379,17 +485,62 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
     return;
   }
   RoundSummary summary;
-  summary.run_id = config_.run_id;
-  summary.round = round_;
-  summary.attempt = attempt_;
   summary.selected = static_cast<int>(cohort_.size());
   summary.participants = accepted;
   summary.rejected = rejected_;
   summary.total_examples = aggregator_.total_weight();
   summary.train_loss = loss_sum_ / aggregator_.total_weight();
+  FinishRoundLocked(lock, std::move(next), summary);
+}
+
+void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
+                                   SecureRound::Status status) {
+  const std::string where = absl::StrCat("round ", round_, " attempt ", attempt_);
+  if (status == SecureRound::Status::kAborted) {
+    RetryOrFailLocked(
+        lock,
+        absl::StrCat(where, ": secure aggregation aborted: ",
+                     secure_round_->abort_reason().message()),
+        "raise secagg.dropout_rate or secagg.phase_timeout_s, or add clients");
+    return;
+  }
+  const int participants = secure_round_->participants();
+  absl::StatusOr<DecodedAggregate> aggregate = secure_round_->TakeAggregate();
+  if (!aggregate.ok() || participants < config_.min_updates) {
+    RetryOrFailLocked(
+        lock,
+        absl::StrCat(where, ": ",
+                     aggregate.ok()
+                         ? absl::StrCat(participants, " masked inputs, need min_updates=",
+                                        config_.min_updates)
+                         : std::string(aggregate.status().message())),
+        "lower min_updates, raise round_timeout or add clients");
+    return;
+  }
+  FlatModel next{global_->spec, global_->values.Clone()};
+  const float lr = static_cast<float>(config_.server_learning_rate);
+  for (size_t i = 0; i < next.values.size(); ++i) {
+    next.values[i] += lr * aggregate->weighted_mean[i];
+  }
+  RoundSummary summary;
+  summary.selected = static_cast<int>(cohort_.size());
+  summary.participants = participants;
+  summary.rejected = static_cast<int>(cohort_.size()) - participants;
+  summary.total_examples = aggregate->total_weight * config_.secagg.max_weight;
+  summary.train_loss = aggregate->mean_loss;
+  summary.secure = true;
+  FinishRoundLocked(lock, std::move(next), summary);
+}
+
+void RoundEngine::FinishRoundLocked(std::unique_lock<std::mutex>& lock,
+                                    FlatModel next, RoundSummary summary) {
+  summary.run_id = config_.run_id;
+  summary.round = round_;
+  summary.attempt = attempt_;
   summary.model_version = round_;
   phase_ = Phase::kClosing;
   cohort_.clear();
+  secure_round_.reset();
   std::vector<RoundListener*> listeners = listeners_;
   const TimePoint started = round_started_;
 
@@ -437,6 +588,13 @@ void RoundEngine::Tick() {
       TryStartRoundLocked();
       return;
     case Phase::kTraining:
+      if (secure_round_ != nullptr) {
+        const SecureRound::Status status = secure_round_->Poll(clock_->Now());
+        if (status == SecureRound::Status::kRunning) return;
+        CloseSecureRound(lock, status);
+        if (phase_ == Phase::kWaitingForClients) TryStartRoundLocked();
+        return;
+      }
       if (RoundCompleteLocked() || clock_->Now() >= round_deadline_) {
         CloseRound(lock);
         if (phase_ == Phase::kWaitingForClients) TryStartRoundLocked();

@@ -38,6 +38,7 @@
 #include "common/util/clock.h"
 #include "server/fedavg_aggregator.h"
 #include "server/model_evaluator.h"
+#include "server/secure_round.h"
 
 namespace fedlearn {
 
@@ -64,6 +65,8 @@ struct RoundEngineConfig {
   // Hint sent to clients with nothing to do.
   uint32_t poll_interval_ms = 200;
   size_t max_registered_clients = 100'000;
+  // Secure aggregation (on by default): the coordinator learns only the sum.
+  SecAggRoundConfig secagg;
 
   absl::Status Validate() const;
 };
@@ -77,6 +80,16 @@ struct Task {
   std::shared_ptr<const FlatModel> model;
   TrainingConfig training;
   int64_t deadline_unix_ms = 0;
+  // Set when the round uses secure aggregation.
+  std::shared_ptr<const v1::SecAggConfig> secagg;
+  v1::SecAggEncoding encoding;
+};
+
+struct SecAggExchangeReply {
+  std::optional<v1::SecAggServerMessage> message;
+  uint32_t retry_after_ms = 0;
+  bool aborted = false;
+  std::string reason;
 };
 
 struct FetchOutcome {
@@ -105,6 +118,7 @@ struct RoundSummary {
   double train_loss = 0.0;  // example-weighted mean of client-reported loss
   double total_examples = 0.0;
   double seconds = 0.0;  // from round start to aggregated model
+  bool secure = false;  // aggregated with secure aggregation
   uint64_t model_version = 0;
   std::optional<EvalMetrics> eval;
 };
@@ -151,6 +165,18 @@ class RoundEngine {
   absl::Status SubmitUpdate(const std::string& client_id,
                             UpdateSubmission submission);
 
+  // Secure aggregation: delivers `message` (may be null: a poll) and returns
+  // what the server has for this client now.
+  absl::StatusOr<SecAggExchangeReply> SecAggExchange(
+      const std::string& client_id, const std::string& run_id, uint64_t round,
+      const v1::SecAggClientMessage* message);
+  // Secure aggregation: a masked input (the encoded length, values < 2^b).
+  absl::Status SubmitMaskedInput(const std::string& client_id,
+                                 const std::string& run_id, uint64_t round,
+                                 std::vector<uint32_t> masked);
+  // Encoded length of a masked input in the open secure round, else 0.
+  size_t MaskedInputLength() const;
+
   // Records that a selected client's upload for `round` was malformed (so the
   // round need not wait for it). Ignored unless it matches the open round.
   void RejectUpdate(const std::string& client_id, const std::string& run_id,
@@ -187,6 +213,15 @@ class RoundEngine {
   bool RoundCompleteLocked() const;
   // Called with the lock held; releases it while evaluating and persisting.
   void CloseRound(std::unique_lock<std::mutex>& lock);
+  void CloseSecureRound(std::unique_lock<std::mutex>& lock,
+                        SecureRound::Status status);
+  void FinishRoundLocked(std::unique_lock<std::mutex>& lock, FlatModel next,
+                         RoundSummary summary);
+  void RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
+                         const std::string& reason, const std::string& advice);
+  absl::Status CheckSecureRoundLocked(const std::string& client_id,
+                                      const std::string& run_id,
+                                      uint64_t round) const;
   void EndRunLocked(absl::Status outcome);
   void TouchLocked(const std::string& client_id);
 
@@ -213,6 +248,8 @@ class RoundEngine {
   TimePoint round_deadline_;
   int64_t deadline_unix_ms_ = 0;
   std::string waiting_reason_;
+  std::unique_ptr<SecureRound> secure_round_;
+  std::shared_ptr<const v1::SecAggConfig> secagg_config_;
 };
 
 }  // namespace fedlearn

@@ -115,6 +115,7 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
   j["examples"] = summary.total_examples;
   j["train_loss"] = summary.train_loss;
   j["seconds"] = summary.seconds;
+  j["secure_aggregation"] = summary.secure;
   if (summary.eval) {
     j["test_accuracy"] = summary.eval->accuracy;
     j["test_loss"] = summary.eval->loss;

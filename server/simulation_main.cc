@@ -171,9 +171,11 @@ int main(int argc, char** argv) {
         GrpcCoordinatorTransport::Create(options);
     if (!transport.ok()) return Fail(transport.status());
     transports.push_back(*std::move(transport));
+    ClientSession::Options session_options;
+    session_options.identity = options.tls;
     sessions.push_back(std::make_unique<ClientSession>(
         transports.back().get(), trainers[i].get(), &training_slots,
-        ClientSession::Options{}));
+        session_options));
     ClientDaemon::Options daemon_options;
     daemon_options.default_poll = std::chrono::milliseconds(100);
     daemon_options.jitter_seed = config.engine.seed + i;

@@ -61,6 +61,14 @@ class FakeTransport : public CoordinatorTransport {
                                  std::string_view) override {
     return false;
   }
+  absl::StatusOr<SecAggExchangeResult> SecAggExchange(
+      const std::string&, uint64_t, const v1::SecAggClientMessage*) override {
+    return absl::UnimplementedError("not used by these tests");
+  }
+  absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
+                               absl::Span<const uint32_t>) override {
+    return absl::UnimplementedError("not used by these tests");
+  }
   void CancelInFlight() override {}
 
   struct Pushed {

@@ -30,16 +30,19 @@ class FederationE2eTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs",
-                   "--clients", "3"},
+                   "--clients", "4"},
                   dir_ + "/certs");
     ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
   }
 
-  void WriteConfig(const std::string& extra_model) {
+  void WriteConfig(const std::string& extra_model, bool secure = true,
+                   int clients = 3, int min_updates = 3) {
     std::ofstream out(dir_ + "/coordinator.toml");
     out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
-        << "[rounds]\nmin_clients = 3\nclients_per_round = 3\nmin_updates = 3\n"
-        << "timeout_s = 120\n"
+        << "[rounds]\nmin_clients = " << clients << "\nclients_per_round = " << clients
+        << "\nmin_updates = " << min_updates << "\ntimeout_s = 120\n"
+        << "[secagg]\nenabled = " << (secure ? "true" : "false")
+        << "\nphase_timeout_s = 10\n"
         << "[model]\n"
         << extra_model << "\n"
         << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
@@ -93,8 +96,13 @@ class FederationE2eTest : public ::testing::Test {
     return std::make_unique<Process>(argv, dir_ + "/" + id);
   }
 
-  // round-N model == round-(N-1) model + sum(n_i * delta_i) / sum(n_i).
-  void ExpectRoundIsWeightedMeanOfReportedUpdates(uint64_t round) {
+  // round-N model == round-(N-1) model + sum(n_i * delta_i) / sum(n_i), over
+  // the clients in `ids` (1-based), to within `tolerance` (0 for plaintext
+  // FedAvg up to float rounding; the quantization step under secure
+  // aggregation).
+  void ExpectRoundIsWeightedMeanOfReportedUpdates(uint64_t round,
+                                                  std::vector<int> ids = {1, 2, 3},
+                                                  double tolerance = 1e-5) {
     auto before = ReadModelFile(ModelPath(round - 1));
     auto after = ReadModelFile(ModelPath(round));
     ASSERT_TRUE(before.ok()) << before.status();
@@ -103,7 +111,7 @@ class FederationE2eTest : public ::testing::Test {
     std::vector<double> sum(d, 0.0);
     double total = 0;
     int clients = 0;
-    for (int i = 1; i <= 3; ++i) {
+    for (int i : ids) {
       const std::string stem = dir_ + "/recorded/client-00" +
                                std::to_string(i) + "/round-00000" +
                                std::to_string(round);
@@ -119,7 +127,7 @@ class FederationE2eTest : public ::testing::Test {
       total += n;
       ++clients;
     }
-    ASSERT_EQ(clients, 3);
+    ASSERT_EQ(clients, static_cast<int>(ids.size()));
     double max_err = 0, max_delta = 0;
     for (size_t j = 0; j < d; ++j) {
       const double expected = before->model.values[j] + sum[j] / total;
@@ -243,6 +251,54 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
       << restarted->Stderr();
   for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
   ExpectRoundIsWeightedMeanOfReportedUpdates(3);
+}
+
+// Quantization bound of the default encoding (q = 20, clip 1): each of n
+// values rounds by < 1 step of 1/(2^19 - 1), divided by the total weight
+// (3 clients x 2000/10000 examples).
+constexpr double kSecureTolerance = 3.0 / ((1 << 19) - 1) / 0.6 * 1.5;
+
+TEST_F(FederationE2eTest, SecureAggregationRoundsSaveTheWeightedMeanWithinQuantizationError) {
+  WriteConfig("architecture = \"logreg\"", /*secure=*/true);
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+  EXPECT_NE(coordinator->Stderr().find("secure aggregation over 3 clients"), std::string::npos);
+  ExpectRoundIsWeightedMeanOfReportedUpdates(1, {1, 2, 3}, kSecureTolerance);
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, kSecureTolerance);
+}
+
+TEST_F(FederationE2eTest, SecureRoundCompletesWhenAClientDiesAfterSharingKeys) {
+  // Four clients, full graph, threshold 3: one may drop after sharing keys.
+  WriteConfig("architecture = \"logreg\"", /*secure=*/true, /*clients=*/4,
+              /*min_updates=*/3);
+  {
+    std::string text = *ReadFileToString(dir_ + "/coordinator.toml");
+    text.replace(text.find("rounds = 2"), 10, "rounds = 1");
+    ASSERT_TRUE(WriteFileAtomically(dir_ + "/coordinator.toml", text).ok());
+  }
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  clients.push_back(StartClient(
+      3, port, {"--model", "logreg", "--testing-exit-after-secagg-messages", "2"}));
+  EXPECT_EQ(clients[3]->Wait(120s), 17) << clients[3]->Stderr();  // died on purpose
+  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(clients[i]->Wait(60s), 0) << clients[i]->Stderr();
+
+  auto metrics = ReadFileToString(dir_ + "/state/metrics.jsonl");
+  ASSERT_TRUE(metrics.ok());
+  auto j = nlohmann::json::parse(metrics->substr(0, metrics->find('\n')));
+  EXPECT_EQ(j["selected"], 4);
+  EXPECT_EQ(j["participants"], 3);
+  // The dead client's update (recorded before it died) is not in the sum.
+  ExpectRoundIsWeightedMeanOfReportedUpdates(1, {1, 2, 3}, kSecureTolerance);
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ class CoordinatorServiceTest : public ::testing::Test {
 
   void StartServer(size_t model_size, int clients_per_round) {
     RoundEngineConfig config;
+    config.secagg.enabled = false;  // plaintext path; secure rounds tested elsewhere
     config.run_id = "svc-test";
     config.num_rounds = 1;
     config.min_clients = clients_per_round;

@@ -46,8 +46,11 @@ FlatModel MakeModel(std::vector<float> values) {
   return m;
 }
 
+// Plaintext FedAvg: these tests pin the engine's collection logic; secure
+// rounds are covered by secure_round_engine_test.cc.
 RoundEngineConfig BaseConfig() {
   RoundEngineConfig c;
+  c.secagg.enabled = false;
   c.run_id = kRunId;
   c.num_rounds = 3;
   c.min_clients = 1;

@@ -1,0 +1,67 @@
+#include "client/secagg/consistency_check_state.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "client/secagg/unmasking_state.h"
+#include "common/crypto/signature.h"
+#include "common/secagg/canonical_bytes.h"
+
+namespace fedlearn {
+
+absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
+    const v1::SecAggServerMessage& message) {
+  if (!message.has_consistency_check_request()) return UnexpectedMessage(message);
+  const ClientRoundContext& ctx = *context_;
+  const SecAggParameters& params = ctx.params;
+  const auto& list = message.consistency_check_request().survivors();
+
+  std::vector<std::string> survivors(list.begin(), list.end());
+  std::set<int> survivor_indices;
+  for (size_t i = 0; i < survivors.size(); ++i) {
+    std::optional<int> index = params.IndexOf(survivors[i]);
+    if (!index) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("survivor list names '", survivors[i], "', not in the cohort"));
+    }
+    if (!survivor_indices.insert(*index).second) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("survivor list names '", survivors[i], "' twice"));
+    }
+    if (i > 0 && !(survivors[i - 1] < survivors[i])) {
+      return absl::InvalidArgumentError("survivor list is not sorted");
+    }
+    if (*index != ctx.self_index && params.graph.AreNeighbours(ctx.self_index, *index) &&
+        !received_.count(*index)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "survivor list names neighbour '", survivors[i],
+          "', who never sent this client key shares"));
+    }
+  }
+  if (!survivor_indices.count(ctx.self_index)) {
+    return absl::PermissionDeniedError("survivor list does not contain this client");
+  }
+  if (static_cast<int>(survivors.size()) < params.threshold) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("survivor list has ", survivors.size(),
+                     " clients, fewer than the threshold ", params.threshold));
+  }
+
+  const std::string payload =
+      ConsistencySignaturePayload(params.session_id, params.round, survivors);
+  const std::string_view key_pem(reinterpret_cast<const char*>(ctx.identity.key_pem.data()),
+                                 ctx.identity.key_pem.size());
+  auto signature = SignMessage(key_pem, payload);
+  if (!signature.ok()) return signature.status();
+
+  Transition t;
+  v1::SecAggClientMessage reply = ctx.NewMessage();
+  reply.mutable_consistency_check_response()->set_signature(*std::move(signature));
+  t.reply.message = std::move(reply);
+  t.next = std::make_unique<UnmaskingState>(context_, std::move(own_seed_share_),
+                                            std::move(received_), std::move(neighbours_),
+                                            std::move(survivors));
+  return t;
+}
+
+}  // namespace fedlearn

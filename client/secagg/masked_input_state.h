@@ -1,0 +1,58 @@
+// Round 2 ("MaskedInputCollection"): the server forwards the ciphertexts
+// addressed to this client by the neighbours that shared keys (U2). The
+// client decrypts each one, aborting on a sender that is not an advertised
+// neighbour, a duplicate sender, an AEAD failure (tampering, wrong key or
+// wrong session/round/sender/recipient in the AAD), plaintext whose embedded
+// sender/recipient differ from the envelope, or fewer than t - 1 senders.
+// It then masks its input, streaming every mask into the vector:
+//   y = x + PRG(b) + sum_{v in senders} sign(u, v) PRG(KA(s_sk, s_pk_v)) mod 2^b
+// Only neighbours it RECEIVED shares from are masked with: exactly those
+// whose masks the server can remove if they drop (they hold u's shares too).
+// c_sk, s_sk and b are wiped when this state ends.
+#ifndef FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_
+#define FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "client/secagg/client_state.h"
+#include "common/crypto/shamir.h"
+#include "common/secagg/key_shares.h"
+
+namespace fedlearn {
+
+class MaskedInputState : public SecAggClientState {
+ public:
+  MaskedInputState(std::shared_ptr<const ClientRoundContext> context,
+                   std::vector<uint32_t> input, SecretBytes encryption_private_key,
+                   SecretBytes masking_private_key, SecretBytes self_mask_seed,
+                   ShamirShare own_seed_share, std::map<int, NeighbourKeys> neighbours)
+      : context_(std::move(context)),
+        input_(std::move(input)),
+        encryption_private_key_(std::move(encryption_private_key)),
+        masking_private_key_(std::move(masking_private_key)),
+        self_mask_seed_(std::move(self_mask_seed)),
+        own_seed_share_(std::move(own_seed_share)),
+        neighbours_(std::move(neighbours)) {}
+  ~MaskedInputState() override { WipeShamirShare(&own_seed_share_); }
+
+  const char* Name() const override { return "MaskedInput"; }
+  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+
+ private:
+  absl::StatusOr<std::map<int, KeyShares>> DecryptShares(
+      const v1::MaskedInputRequest& request) const;
+
+  std::shared_ptr<const ClientRoundContext> context_;
+  std::vector<uint32_t> input_;
+  SecretBytes encryption_private_key_;
+  SecretBytes masking_private_key_;
+  SecretBytes self_mask_seed_;
+  ShamirShare own_seed_share_;
+  std::map<int, NeighbourKeys> neighbours_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_

@@ -1,0 +1,81 @@
+#include "client/secagg/secagg_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/secagg/advertise_keys_state.h"
+#include "client/secagg/terminal_states.h"
+#include "common/util/log.h"
+
+namespace fedlearn {
+
+absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
+    const v1::SecAggConfig& config, SecAggIdentity identity, std::vector<uint32_t> input) {
+  auto params = SecAggParameters::FromProto(config);
+  if (!params.ok()) return params.status();
+  std::optional<int> self = params->IndexOf(identity.client_id);
+  if (!self) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client '", identity.client_id, "' is not in the cohort"));
+  }
+  if (identity.cert_pem.empty() || identity.key_pem.empty() || identity.ca_pem.empty()) {
+    return absl::InvalidArgumentError("identity needs a certificate, its key and the CA");
+  }
+  if (input.size() != params->vector_length) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input has ", input.size(), " values, expected ", params->vector_length));
+  }
+  const uint32_t mask = params->modulus_mask();
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (input[i] > mask) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input value ", i, " is not below 2^", params->modulus_bits));
+    }
+  }
+  auto context = std::make_shared<ClientRoundContext>(
+      ClientRoundContext{*std::move(params), *self, std::move(identity)});
+  auto state = std::make_unique<AdvertiseKeysState>(context, std::move(input));
+  return std::unique_ptr<SecAggClient>(new SecAggClient(std::move(context), std::move(state)));
+}
+
+absl::Status SecAggClient::Abort(absl::Status reason) {
+  spdlog::warn("secagg client {} aborts in {}: {}", context_->self_id(), state_->Name(),
+               reason.message());
+  abort_reason_ = reason;
+  state_ = std::make_unique<AbortedClientState>(reason);
+  return reason;
+}
+
+absl::StatusOr<v1::SecAggClientMessage> SecAggClient::Start() {
+  if (aborted()) return state_->Start().status();
+  auto transition = state_->Start();
+  if (!transition.ok()) {
+    // Start() twice is a caller error, not a protocol violation: no abort.
+    if (absl::IsFailedPrecondition(transition.status())) return transition.status();
+    return Abort(transition.status());
+  }
+  state_ = std::move(transition->next);
+  return *std::move(transition->reply.message);
+}
+
+absl::StatusOr<SecAggClient::Reply> SecAggClient::Handle(
+    const v1::SecAggServerMessage& message) {
+  if (aborted()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("secure aggregation aborted: ", abort_reason_.message()));
+  }
+  const SecAggParameters& params = context_->params;
+  if (message.session_id() != params.session_id || message.round() != params.round) {
+    return Abort(absl::PermissionDeniedError(absl::StrCat(
+        "message for another session or round (round ", message.round(),
+        ", this is round ", params.round, "): replayed or misrouted")));
+  }
+  if (message.has_abort()) {
+    return Abort(absl::AbortedError(
+        absl::StrCat("server aborted the round: ", message.abort().reason())));
+  }
+  auto transition = state_->Handle(message);
+  if (!transition.ok()) return Abort(transition.status());
+  state_ = std::move(transition->next);
+  return std::move(transition->reply);
+}
+
+}  // namespace fedlearn

@@ -1,0 +1,74 @@
+// The client side of one secure-aggregation round: practical secure
+// aggregation (Bonawitz et al., CCS 2017), actively secure variant with the
+// consistency check, over the SecAgg+ neighbour graph (Bell et al., CCS 2020).
+//
+// A thin facade: it owns the current phase's state (client/secagg/*_state.h)
+// and swaps it after every message. It does no I/O and reads no clock; the
+// caller moves messages and uploads the masked vector.
+//
+// Usage: Create(), send Start()'s AdvertiseKeys, then pass every server
+// message to Handle() and send what Reply holds: ShareKeysResponse,
+// then the masked vector (after MaskedInputRequest), ConsistencyCheckResponse,
+// UnmaskingResponse (done = true).
+//
+// Any violation (a message out of phase, a session/round mismatch, a bad
+// signature or ciphertext, an inconsistent survivor list, a server Abort)
+// aborts the client: Handle returns the reason, and every later call fails.
+// An aborted client never contributes to a wrong sum; the server treats it as
+// a dropout. Secrets live in SecretBytes and are wiped as soon as a phase no
+// longer needs them.
+#ifndef FEDLEARN_CLIENT_SECAGG_SECAGG_CLIENT_H_
+#define FEDLEARN_CLIENT_SECAGG_SECAGG_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/secagg/client_state.h"
+#include "proto/fedlearn/v1/secagg.pb.h"
+
+namespace fedlearn {
+
+class SecAggClient {
+ public:
+  using Reply = SecAggClientReply;
+
+  // `input`: the encoded update, length == vector_length, values <
+  // 2^modulus_bits. InvalidArgument for a bad config, an identity not in the
+  // cohort, or an input that does not fit.
+  static absl::StatusOr<std::unique_ptr<SecAggClient>> Create(
+      const v1::SecAggConfig& config, SecAggIdentity identity, std::vector<uint32_t> input);
+
+  SecAggClient(const SecAggClient&) = delete;
+  SecAggClient& operator=(const SecAggClient&) = delete;
+
+  // The AdvertiseKeys message; valid once, first.
+  absl::StatusOr<v1::SecAggClientMessage> Start();
+  // Handles one server message valid in the current phase; any violation
+  // aborts the client (returns the reason; further calls fail).
+  absl::StatusOr<Reply> Handle(const v1::SecAggServerMessage& message);
+
+  bool aborted() const { return !abort_reason_.ok(); }
+  absl::Status abort_reason() const { return abort_reason_; }
+  // The current phase's name, for logs.
+  const char* phase() const { return state_->Name(); }
+  const std::string& client_id() const { return context_->self_id(); }
+
+ private:
+  SecAggClient(std::shared_ptr<const ClientRoundContext> context,
+               std::unique_ptr<SecAggClientState> state)
+      : context_(std::move(context)), state_(std::move(state)) {}
+  absl::Status Abort(absl::Status reason);
+
+  std::shared_ptr<const ClientRoundContext> context_;
+  std::unique_ptr<SecAggClientState> state_;
+  absl::Status abort_reason_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_CLIENT_SECAGG_SECAGG_CLIENT_H_

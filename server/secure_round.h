@@ -1,0 +1,84 @@
+// One round attempt's secure aggregation, as the round engine sees it:
+// wraps the SecAggServer state machine (server/secagg/) with the deadlines
+// the engine owns and the decoding of the final sum.
+//
+// The first phase (advertise keys) is open until the round's training
+// deadline, since clients advertise once they have trained; every later
+// phase closes when all remaining clients answered or `phase_timeout`
+// passed. Non-responders are dropouts; the state machine aborts with a
+// reason if too few remain, and the engine then retries the round.
+#ifndef FEDLEARN_SERVER_SECURE_ROUND_H_
+#define FEDLEARN_SERVER_SECURE_ROUND_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/secagg/input_encoding.h"
+#include "common/util/clock.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
+#include "server/secagg/secagg_server.h"
+
+namespace fedlearn {
+
+struct SecAggRoundConfig {
+  bool enabled = true;
+  int modulus_bits = 32;
+  int quantization_bits = 20;
+  double clip_range = 1.0;
+  double max_weight = 10000;
+  // Planned dropout rate and security parameter for the SecAgg+ graph
+  // (common/secagg/graph.h).
+  double dropout_rate = 0.1;
+  int security_bits = 20;
+  Duration phase_timeout{std::chrono::seconds(30)};
+
+  absl::Status Validate() const;
+};
+
+class SecureRound {
+ public:
+  enum class Status { kRunning, kCompleted, kAborted };
+
+  // `cohort` is sorted; `dimension` is the model's number of values.
+  static absl::StatusOr<std::unique_ptr<SecureRound>> Start(
+      const SecAggRoundConfig& config, uint64_t round, int attempt,
+      std::vector<std::string> cohort, size_t dimension, TimePoint training_deadline);
+
+  const v1::SecAggConfig& protocol_config() const { return protocol_config_; }
+  const v1::SecAggEncoding& encoding() const { return encoding_proto_; }
+  size_t encoded_length() const { return InputEncoder::EncodedLength(dimension_); }
+
+  absl::Status HandleMessage(const std::string& client_id,
+                             const v1::SecAggClientMessage& message);
+  absl::Status HandleMaskedInput(const std::string& client_id,
+                                 absl::Span<const uint32_t> masked);
+  std::optional<v1::SecAggServerMessage> PendingMessageFor(
+      const std::string& client_id) const;
+
+  // Closes the current phase if everyone answered or its deadline passed.
+  Status Poll(TimePoint now);
+  absl::Status abort_reason() const;
+  // After kCompleted: the decoded weighted mean of the survivors' updates.
+  absl::StatusOr<DecodedAggregate> TakeAggregate();
+  int participants() const;
+  std::string PhaseName() const;
+
+ private:
+  SecureRound(const SecAggRoundConfig& config, size_t dimension, InputEncoder encoder)
+      : config_(config), dimension_(dimension), encoder_(std::move(encoder)) {}
+
+  const SecAggRoundConfig config_;
+  const size_t dimension_;
+  InputEncoder encoder_;
+  v1::SecAggConfig protocol_config_;
+  v1::SecAggEncoding encoding_proto_;
+  std::unique_ptr<SecAggServer> server_;
+  TimePoint phase_deadline_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_SECURE_ROUND_H_
