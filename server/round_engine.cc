@@ -330,6 +330,9 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
     return s;
   }
   if (message != nullptr) {
+    // Once in the protocol, the client has answered this round's task: it
+    // must not fetch (and train on) it again.
+    cohort_[client_id] = ClientRoundState::kAccepted;
     absl::Status handled = secure_round_->HandleMessage(client_id, *message);
     wake_.notify_all();
     if (!handled.ok()) return handled;
