@@ -144,10 +144,11 @@ int main(int argc, char** argv) {
 
   std::printf(
       "simulation: %d clients (%s, mean label skew %.2f), %s (%lld params), "
-      "%d rounds, %d training slots, %s on 127.0.0.1:%d\n",
+      "%d rounds, %d training slots, %s over %s on 127.0.0.1:%d\n",
       n, config.simulation.partition.c_str(), skew,
       config.model.architecture.c_str(), static_cast<long long>(num_params),
       config.engine.num_rounds, slots,
+      config.engine.secagg.enabled ? "secure aggregation" : "PLAINTEXT aggregation",
       config.tls.insecure ? "INSECURE gRPC" : "gRPC + mutual TLS",
       (*coordinator)->port());
   std::fflush(stdout);
