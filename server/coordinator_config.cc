@@ -326,6 +326,11 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
   if (c.simulation.workers < 0) {
     return absl::InvalidArgumentError("simulation.workers must be >= 0");
   }
+  if (c.tls.insecure && c.engine.secagg.enabled) {
+    return absl::InvalidArgumentError(
+        "secure aggregation needs mutual TLS: clients sign their keys with their "
+        "certificates. Use --insecure only together with [secagg] enabled = false");
+  }
   if (absl::Status s = ValidateDataSource(c.evaluation, "evaluation", true);
       !s.ok()) {
     return s;

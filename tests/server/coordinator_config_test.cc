@@ -71,9 +71,32 @@ workers = 3
 dataset = "csv"
 path = "/data/train.csv"
 label_column = "outcome"
+
+[secagg]
+enabled = false
+modulus_bits = 24
+quantization_bits = 16
+clip_range = 0.5
+max_weight = 500
+dropout_rate = 0.2
+security_bits = 30
+phase_timeout_s = 12.5
 )";
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(CoordinatorConfigTest, InsecureTransportWithSecureAggregationIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[server]\ninsecure = true\n", "insecure.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("[secagg] enabled = false"));
+}
+
+TEST(CoordinatorConfigTest, SecureAggregationIsOnByDefault) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig("", "empty.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->engine.secagg.enabled);
+}
 
 TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
   absl::StatusOr<CoordinatorConfig> parsed =
@@ -88,6 +111,14 @@ TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.listen, "0.0.0.0:9443");
   EXPECT_TRUE(c.tls.insecure);
+  EXPECT_FALSE(e.secagg.enabled);
+  EXPECT_EQ(e.secagg.modulus_bits, 24);
+  EXPECT_EQ(e.secagg.quantization_bits, 16);
+  EXPECT_DOUBLE_EQ(e.secagg.clip_range, 0.5);
+  EXPECT_DOUBLE_EQ(e.secagg.max_weight, 500);
+  EXPECT_DOUBLE_EQ(e.secagg.dropout_rate, 0.2);
+  EXPECT_EQ(e.secagg.security_bits, 30);
+  EXPECT_EQ(e.secagg.phase_timeout, std::chrono::milliseconds(12500));
   EXPECT_EQ(c.tls.ca_cert_path, "/etc/fl/ca.pem");
   EXPECT_EQ(c.tls.cert_path, "/etc/fl/server.pem");
   EXPECT_EQ(c.tls.key_path, "/etc/fl/server.key");
