@@ -71,10 +71,12 @@ class CoordinatorTransport {
   virtual absl::StatusOr<SecAggExchangeResult> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) = 0;
-  // Secure aggregation: uploads the masked vector, whole or not at all.
+  // Secure aggregation: uploads the masked vector, whole or not at all,
+  // `value_bytes` (2 when modulus_bits <= 16, else 4) per value.
   virtual absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
                                        uint64_t model_version,
-                                       absl::Span<const uint32_t> masked) = 0;
+                                       absl::Span<const uint32_t> masked,
+                                       int value_bytes) = 0;
   // Returns whether the run has finished.
   virtual absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                          std::string_view activity) = 0;

@@ -224,7 +224,10 @@ absl::Status GrpcCoordinatorTransport::PushResult(
 
 absl::Status GrpcCoordinatorTransport::PushMaskedInput(
     const std::string& run_id, uint64_t round, uint64_t model_version,
-    absl::Span<const uint32_t> masked) {
+    absl::Span<const uint32_t> masked, int value_bytes) {
+  if (value_bytes != 2 && value_bytes != 4) {
+    return absl::InvalidArgumentError("masked values are 2 or 4 bytes wide");
+  }
   v1::ResultChunk chunk;
   v1::UpdateHeader* header = chunk.mutable_header();
   header->mutable_ref()->set_run_id(run_id);
@@ -233,10 +236,12 @@ absl::Status GrpcCoordinatorTransport::PushMaskedInput(
   header->set_num_values(masked.size());
   header->set_claimed_client_id(options_.claimed_client_id);
   header->set_masked(true);
-  std::string payload(masked.size() * 4, '\0');
+  const size_t width = value_bytes;
+  header->set_masked_value_bytes(static_cast<uint32_t>(width));
+  std::string payload(masked.size() * width, '\0');
   for (size_t i = 0; i < masked.size(); ++i) {
-    for (int b = 0; b < 4; ++b) {
-      payload[4 * i + b] = static_cast<char>((masked[i] >> (8 * b)) & 0xff);
+    for (size_t b = 0; b < width; ++b) {
+      payload[width * i + b] = static_cast<char>((masked[i] >> (8 * b)) & 0xff);
     }
   }
   return PushStream(std::move(chunk), payload);

@@ -43,7 +43,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
       const v1::SecAggClientMessage* message) override;
   absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
                                uint64_t model_version,
-                               absl::Span<const uint32_t> masked) override;
+                               absl::Span<const uint32_t> masked,
+                               int value_bytes) override;
   void CancelInFlight() override;
 
  private:

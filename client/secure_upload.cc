@@ -113,7 +113,8 @@ absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& t
     }
     if (step->masked_input) {
       if (absl::Status s = transport->PushMaskedInput(
-              task.run_id, task.round, task.model_version, *step->masked_input);
+              task.run_id, task.round, task.model_version, *step->masked_input,
+              MaskedValueBytes(params.modulus_bits));
           !s.ok()) {
         return s;
       }

@@ -199,6 +199,7 @@ absl::StatusOr<UpdateSubmission> CoordinatorService::ReadUpdate(
 absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
     grpc::ServerContext* context, const v1::UpdateHeader& header,
     grpc::ServerReader<v1::ResultChunk>* reader, size_t length) {
+  const size_t width = static_cast<size_t>(engine_->MaskedValueBytes());
   if (length == 0) {
     return absl::FailedPreconditionError(
         "no secure aggregation is collecting masked inputs now");
@@ -208,6 +209,11 @@ absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
         "masked input announces ", header.num_values(), " values, expected ",
         length));
   }
+  if (header.masked_value_bytes() != width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masked values must be ", width, " bytes wide in this round, got ",
+        header.masked_value_bytes()));
+  }
   std::vector<uint32_t> values(length);
   size_t received = 0;
   v1::ResultChunk chunk;
@@ -216,18 +222,18 @@ absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
       return absl::InvalidArgumentError("a second header arrived mid-stream");
     }
     const std::string& bytes = chunk.update_data();
-    if (bytes.size() % 4 != 0 || bytes.size() / 4 > length - received) {
+    if (bytes.size() % width != 0 || bytes.size() / width > length - received) {
       return absl::InvalidArgumentError(absl::StrCat(
           "masked payload overflows the announced ", length, " values"));
     }
-    for (size_t i = 0; i < bytes.size() / 4; ++i) {
+    for (size_t i = 0; i < bytes.size() / width; ++i) {
       uint32_t v = 0;
-      for (int b = 0; b < 4; ++b) {
-        v |= uint32_t(static_cast<unsigned char>(bytes[4 * i + b])) << (8 * b);
+      for (size_t b = 0; b < width; ++b) {
+        v |= uint32_t(static_cast<unsigned char>(bytes[width * i + b])) << (8 * b);
       }
       values[received + i] = v;
     }
-    received += bytes.size() / 4;
+    received += bytes.size() / width;
   }
   if (context->IsCancelled()) {
     return absl::CancelledError("upload cancelled by the client");

@@ -45,6 +45,20 @@ absl::Status RoundEngineConfig::Validate() const {
           "set secagg.enabled = false");
     }
     if (absl::Status s = secagg.Validate(); !s.ok()) return s;
+    // secagg.Validate() checks the encoding for the smallest cohort (3). With
+    // a fixed cohort size, an encoding whose sum could overflow for it is
+    // refused now, not when round 1 starts.
+    if (clients_per_round > 0) {
+      EncodingParameters p;
+      p.modulus_bits = secagg.modulus_bits;
+      p.quantization_bits = secagg.quantization_bits;
+      p.clip_range = secagg.clip_range;
+      p.max_weight = secagg.max_weight;
+      p.max_clients = clients_per_round;
+      if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(p); !e.ok()) {
+        return e.status();
+      }
+    }
   }
   if (max_examples_per_update < 1) {
     return absl::InvalidArgumentError("max_examples_per_update must be >= 1");
@@ -328,6 +342,16 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
       return reply;
     }
     return s;
+  }
+  // A retried round keeps its number, so a selected client that has not
+  // fetched this attempt's task is still in an earlier attempt's session,
+  // which is gone: tell it to stop (it will fetch the new task), and do not
+  // count its message as an answer to this attempt.
+  if (cohort_[client_id] == ClientRoundState::kSelected) {
+    reply.aborted = true;
+    reply.reason = absl::StrCat("round ", round_, " was restarted (attempt ",
+                                attempt_, "): fetch the new task");
+    return reply;
   }
   if (message != nullptr) {
     // Once in the protocol, the client has answered this round's task: it

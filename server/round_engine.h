@@ -176,6 +176,8 @@ class RoundEngine {
                                  std::vector<uint32_t> masked);
   // Encoded length of a masked input in the open secure round, else 0.
   size_t MaskedInputLength() const;
+  // Wire width of a masked value (2 or 4 bytes) for this run.
+  int MaskedValueBytes() const { return fedlearn::MaskedValueBytes(config_.secagg.modulus_bits); }
 
   // Records that a selected client's upload for `round` was malformed (so the
   // round need not wait for it). Ignored unless it matches the open round.

@@ -42,6 +42,10 @@ struct EncodingParameters {
 
 inline constexpr double kMaxEncodedLoss = 100.0;
 
+// Bytes per masked value on the wire: values live in Z_(2^b), so b <= 16
+// fits two bytes (SecAgg at 16 bits then costs 2 bytes per parameter).
+inline int MaskedValueBytes(int modulus_bits) { return modulus_bits <= 16 ? 2 : 4; }
+
 struct EncodedUpdate {
   std::vector<uint32_t> values;  // D + 2 values < 2^b
   double clipped_fraction = 0;   // coordinates that hit ±clip_range

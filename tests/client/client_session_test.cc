@@ -66,7 +66,7 @@ class FakeTransport : public CoordinatorTransport {
     return absl::UnimplementedError("not used by these tests");
   }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
-                               absl::Span<const uint32_t>) override {
+                               absl::Span<const uint32_t>, int) override {
     return absl::UnimplementedError("not used by these tests");
   }
   void CancelInFlight() override {}

@@ -1,0 +1,658 @@
+// The round engine's secure-aggregation path, without any network: the real
+// RoundEngine on a FakeClock, with real SecAggClients and the real input
+// encoding standing in for the client daemons. SimulatedClient does in memory
+// what client/secure_upload.cc does over gRPC: it handles each kind of server
+// message once, while the server keeps offering a phase's request until the
+// phase closes. Faults stop a client at a chosen point, as a crash would.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/secagg/secagg_client.h"
+#include "common/secagg/graph.h"
+#include "common/secagg/input_encoding.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/round_engine.h"
+#include "tests/server/secagg/secagg_harness.h"
+
+namespace fedlearn {
+namespace {
+
+using ::fedlearn::testing::TestPki;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+constexpr char kRunId[] = "secure-run";
+constexpr size_t kDimension = 12;
+constexpr Duration kRoundTimeout = std::chrono::minutes(10);
+constexpr Duration kPhaseTimeout = std::chrono::seconds(30);
+constexpr Duration kOneSecond = std::chrono::seconds(1);
+
+RoundEngineConfig SecureConfig(int clients) {
+  RoundEngineConfig c;
+  c.run_id = kRunId;
+  c.num_rounds = 1;
+  c.min_clients = clients;
+  c.clients_per_round = clients;
+  c.min_updates = 1;
+  c.round_timeout = kRoundTimeout;
+  c.max_round_attempts = 2;
+  c.client_liveness = std::chrono::hours(10);
+  c.seed = 11;
+  c.max_examples_per_update = 100'000;
+  c.secagg.enabled = true;
+  c.secagg.modulus_bits = 32;
+  c.secagg.quantization_bits = 20;
+  c.secagg.clip_range = 1.0;
+  c.secagg.max_weight = 10'000;
+  c.secagg.phase_timeout = kPhaseTimeout;
+  return c;
+}
+
+FlatModel MakeModel(std::vector<float> values) {
+  FlatModel m;
+  m.spec.architecture = "test";
+  m.spec.tensors.push_back(
+      TensorSpec{"w", {static_cast<int64_t>(values.size())}, DType::kFloat32});
+  m.values = FlatVector(std::move(values));
+  return m;
+}
+
+std::vector<float> Values(const FlatVector& v) {
+  return std::vector<float>(v.data(), v.data() + v.size());
+}
+
+// What one client trained, and where (if anywhere) it stops.
+struct ClientPlan {
+  uint64_t num_examples = 1000;
+  double train_loss = 1.0;
+  std::vector<float> delta;
+  // Goes silent right after delivering this many secure-aggregation
+  // messages (0: never advertises; 2: after sharing keys). -1: never.
+  int halt_after_messages = -1;
+  // Uploads a masked input one value short.
+  bool truncate_masked_input = false;
+};
+
+// Deltas inside the clip range (nothing clipped), weights below max_weight.
+std::vector<ClientPlan> RandomPlans(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> value(-0.9f, 0.9f);
+  std::uniform_int_distribution<uint64_t> examples(200, 9500);
+  std::uniform_real_distribution<double> loss(0.1, 3.0);
+  std::vector<ClientPlan> plans(n);
+  for (ClientPlan& p : plans) {
+    p.num_examples = examples(rng);
+    p.train_loss = loss(rng);
+    p.delta.resize(kDimension);
+    for (float& x : p.delta) x = value(rng);
+  }
+  return plans;
+}
+
+// One client daemon's secure upload, stepped by hand.
+class SimulatedClient {
+ public:
+  SimulatedClient(int index, ClientPlan plan)
+      : index_(index), id_(TestPki::ClientId(index)), plan_(std::move(plan)) {}
+
+  const std::string& id() const { return id_; }
+  const Task& task() const { return *task_; }
+  bool active() const { return active_; }
+  bool finished() const { return finished_; }
+  const absl::Status& error() const { return error_; }
+  const absl::Status& masked_input_status() const { return masked_input_status_; }
+
+  // Fetches the round's task, encodes the update and prepares AdvertiseKeys.
+  void Begin(RoundEngine& engine) {
+    absl::StatusOr<FetchOutcome> fetched = engine.FetchTask(id_);
+    ASSERT_TRUE(fetched.ok()) << fetched.status();
+    ASSERT_TRUE(fetched->task.has_value()) << id_ << ": " << fetched->reason;
+    task_ = *std::move(fetched->task);
+    ASSERT_NE(task_->secagg, nullptr) << "the task carries no secure-aggregation config";
+    EncodingParameters params;
+    params.modulus_bits = static_cast<int>(task_->encoding.modulus_bits());
+    params.quantization_bits = static_cast<int>(task_->encoding.quantization_bits());
+    params.clip_range = task_->encoding.clip_range();
+    params.max_weight = task_->encoding.max_weight();
+    params.max_clients = static_cast<int>(task_->encoding.max_clients());
+    absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(params);
+    ASSERT_TRUE(encoder.ok()) << encoder.status();
+    absl::StatusOr<EncodedUpdate> encoded =
+        encoder->Encode(plan_.delta, plan_.num_examples, plan_.train_loss);
+    ASSERT_TRUE(encoded.ok()) << encoded.status();
+    absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
+        *task_->secagg, TestPki::Get().Identity(index_), std::move(encoded->values));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+    absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
+    ASSERT_TRUE(first.ok()) << first.status();
+    outgoing_ = *std::move(first);
+    active_ = plan_.halt_after_messages != 0;
+  }
+
+  // One exchange, as one iteration of SecureUpload's loop.
+  void Step(RoundEngine& engine) {
+    if (!active_) return;
+    absl::StatusOr<SecAggExchangeReply> reply = engine.SecAggExchange(
+        id_, task_->run_id, task_->round, outgoing_ ? &*outgoing_ : nullptr);
+    if (!reply.ok()) return Stop(reply.status());
+    if (outgoing_ && ++delivered_ == plan_.halt_after_messages) {
+      active_ = false;  // crashed right after this message went out
+      return;
+    }
+    outgoing_.reset();
+    if (done_) {
+      finished_ = true;
+      active_ = false;
+      return;
+    }
+    if (reply->aborted) return Stop(absl::AbortedError(reply->reason));
+    if (!reply->message || reply->message->message_case() == last_handled_) return;
+    last_handled_ = reply->message->message_case();
+    absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply->message);
+    if (!step.ok()) return Stop(step.status());
+    if (step->masked_input) {
+      std::vector<uint32_t> masked = *std::move(step->masked_input);
+      if (plan_.truncate_masked_input) masked.pop_back();
+      masked_input_status_ =
+          engine.SubmitMaskedInput(id_, task_->run_id, task_->round, std::move(masked));
+      if (!masked_input_status_.ok()) return Stop(masked_input_status_);
+    }
+    outgoing_ = std::move(step->message);
+    if (step->done) {
+      done_ = true;
+      if (!outgoing_) {
+        finished_ = true;
+        active_ = false;
+      }
+    }
+  }
+
+ private:
+  void Stop(absl::Status why) {
+    error_ = std::move(why);
+    active_ = false;
+  }
+
+  const int index_;
+  const std::string id_;
+  const ClientPlan plan_;
+  std::optional<Task> task_;
+  std::unique_ptr<SecAggClient> client_;
+  std::optional<v1::SecAggClientMessage> outgoing_;
+  v1::SecAggServerMessage::MessageCase last_handled_ =
+      v1::SecAggServerMessage::MESSAGE_NOT_SET;
+  int delivered_ = 0;
+  bool done_ = false;
+  bool finished_ = false;
+  bool active_ = false;
+  absl::Status error_;
+  absl::Status masked_input_status_;
+};
+
+using Clients = std::vector<std::unique_ptr<SimulatedClient>>;
+
+class RecordingListener : public RoundListener {
+ public:
+  absl::Status OnRoundCompleted(const RoundSummary& summary,
+                                const FlatModel& global) override {
+    summaries.push_back(summary);
+    return absl::OkStatus();
+  }
+  void OnRoundRetried(uint64_t round, int attempt, const std::string& reason) override {
+    retries.push_back({round, attempt, reason});
+  }
+
+  struct Retry {
+    uint64_t round;
+    int attempt;
+    std::string reason;
+  };
+  std::vector<RoundSummary> summaries;
+  std::vector<Retry> retries;
+};
+
+// Every client takes one exchange, then the coordinator's driver ticks; the
+// clock does not move. Stops early once the run ended or every client stopped.
+void Pump(RoundEngine& engine, const Clients& clients, int iterations = 40) {
+  for (int i = 0; i < iterations; ++i) {
+    for (const auto& c : clients) c->Step(engine);
+    engine.Tick();
+    const RoundEngine::Phase phase = engine.phase();
+    if (phase == RoundEngine::Phase::kFinished || phase == RoundEngine::Phase::kFailed) {
+      return;
+    }
+    if (std::none_of(clients.begin(), clients.end(),
+                     [](const auto& c) { return c->active(); })) {
+      return;
+    }
+  }
+}
+
+// The example-weighted mean the engine should add, in double precision.
+struct WeightedMean {
+  std::vector<double> delta = std::vector<double>(kDimension, 0.0);
+  double loss = 0;
+  double total_weight = 0;  // Σ w, w = examples / max_weight
+  int count = 0;            // summed encoded vectors
+};
+
+WeightedMean MeanOf(const std::vector<ClientPlan>& plans, const std::vector<int>& included,
+                    double max_weight) {
+  WeightedMean m;
+  double examples = 0;
+  for (int i : included) {
+    const double n = static_cast<double>(plans[i].num_examples);
+    for (size_t j = 0; j < kDimension; ++j) m.delta[j] += n * plans[i].delta[j];
+    m.loss += n * plans[i].train_loss;
+    examples += n;
+  }
+  for (double& d : m.delta) d /= examples;
+  m.loss /= examples;
+  m.total_weight = examples / max_weight;
+  m.count = static_cast<int>(included.size());
+  return m;
+}
+
+// Decoding error bound (common/secagg/input_encoding.h): each of the `count`
+// summed values is off by less than one quantization step, both in the
+// numerator (step = range / (2^(q-1) - 1)) and in the weight element
+// (step 1 / (2^(q-1) - 1)); dividing by the weight sum W gives
+//   |decoded - exact| < (count * step + |exact| * count * wstep) / (W - count * wstep).
+double DecodingBound(double exact, double range, int quantization_bits, int count,
+                     double total_weight) {
+  const double levels = std::ldexp(1.0, quantization_bits - 1) - 1;
+  const double step = range / levels;
+  const double wstep = 1.0 / levels;
+  return (count * step + std::abs(exact) * count * wstep) / (total_weight - count * wstep);
+}
+
+void ExpectModelIsOldPlusMean(const std::vector<float>& old_values, const FlatModel& next,
+                              const WeightedMean& mean, const RoundEngineConfig& config) {
+  ASSERT_EQ(next.values.size(), old_values.size());
+  for (size_t j = 0; j < kDimension; ++j) {
+    const double expected = old_values[j] + mean.delta[j];
+    const double bound =
+        DecodingBound(mean.delta[j], config.secagg.clip_range,
+                      config.secagg.quantization_bits, mean.count, mean.total_weight) +
+        4 * FLT_EPSILON * (std::abs(old_values[j]) + std::abs(mean.delta[j]));
+    EXPECT_NEAR(next.values[j], expected, bound) << "coordinate " << j;
+  }
+}
+
+class SecureRoundEngineTest : public ::testing::Test {
+ protected:
+  // Creates the engine, registers `n` clients and opens round 1.
+  void StartRound(RoundEngineConfig config, std::vector<float> initial = {}) {
+    config_ = config;
+    if (initial.empty()) {
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+      initial.resize(kDimension);
+      for (float& x : initial) x = value(rng);
+    }
+    initial_ = initial;
+    absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
+        RoundEngine::Create(config, MakeModel(std::move(initial)), 1, &clock_, nullptr);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = *std::move(engine);
+    engine_->AddListener(&listener_);
+    const int registered = std::max(config.min_clients, config.clients_per_round);
+    for (int i = 0; i < registered; ++i) {
+      ASSERT_TRUE(engine_->Register(TestPki::ClientId(i), 1000).ok());
+    }
+    engine_->Tick();
+    ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+  }
+
+  // A SimulatedClient per plan (client i follows plans[i]), each with its task.
+  Clients BeginAll(const std::vector<ClientPlan>& plans) {
+    Clients clients;
+    for (size_t i = 0; i < plans.size(); ++i) {
+      clients.push_back(std::make_unique<SimulatedClient>(static_cast<int>(i), plans[i]));
+      clients.back()->Begin(*engine_);
+    }
+    return clients;
+  }
+
+  RoundEngineConfig config_;
+  FakeClock clock_;
+  std::vector<float> initial_;
+  std::unique_ptr<RoundEngine> engine_;
+  RecordingListener listener_;
+};
+
+class FullSecureRoundTest : public SecureRoundEngineTest,
+                            public ::testing::WithParamInterface<int> {};
+
+TEST_P(FullSecureRoundTest, NewModelIsOldPlusExampleWeightedMeanOfDeltas) {
+  const int n = GetParam();
+  RoundEngineConfig config = SecureConfig(n);
+  // At the default 10% planned dropout, 20 bits, 25 clients still need the
+  // full graph; at 5% SecAgg+ gives them a sparse one (k = 18).
+  config.secagg.dropout_rate = 0.05;
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+  const std::vector<ClientPlan> plans = RandomPlans(n, 100 + n);
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  // Up to 20 clients the graph is complete; beyond, SecAgg+ picks a sparse one.
+  const v1::SecAggConfig& protocol = *clients[0]->task().secagg;
+  ASSERT_EQ(protocol.cohort_size(), n);
+  if (n <= kFullGraphMaxClients) {
+    EXPECT_EQ(protocol.degree(), static_cast<uint32_t>(n - 1));
+  } else {
+    EXPECT_LT(protocol.degree(), static_cast<uint32_t>(n - 1)) << "expected a SecAgg+ graph";
+  }
+
+  Pump(*engine_, clients);
+
+  for (const auto& c : clients) {
+    EXPECT_TRUE(c->finished()) << c->id() << ": " << c->error();
+  }
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  const RoundSummary& summary = listener_.summaries[0];
+  EXPECT_EQ(summary.round, 1u);
+  EXPECT_EQ(summary.participants, n);
+  EXPECT_EQ(summary.selected, n);
+  EXPECT_TRUE(summary.secure);
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+
+  std::vector<int> everyone(n);
+  for (int i = 0; i < n; ++i) everyone[i] = i;
+  const WeightedMean mean = MeanOf(plans, everyone, config_.secagg.max_weight);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), mean, config_);
+  EXPECT_NEAR(summary.train_loss, mean.loss,
+              DecodingBound(mean.loss, kMaxEncodedLoss, config_.secagg.quantization_bits,
+                            mean.count, mean.total_weight));
+}
+
+INSTANTIATE_TEST_SUITE_P(CohortSizes, FullSecureRoundTest,
+                         ::testing::Values(3, 5, 12, 25),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return absl::StrCat(info.param, "Clients");
+                         });
+
+TEST_F(SecureRoundEngineTest, PlaintextUpdateInSecureRoundIsRefusedAndChangesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(3)));
+  const std::vector<ClientPlan> plans = RandomPlans(3, 7);
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  UpdateSubmission plaintext;
+  plaintext.run_id = kRunId;
+  plaintext.round = 1;
+  plaintext.model_version = 0;
+  plaintext.num_examples = 500;
+  plaintext.train_loss = 0.5;
+  plaintext.delta = FlatVector(std::vector<float>(kDimension, 0.75f));
+  absl::Status refused = engine_->SubmitUpdate(clients[1]->id(), std::move(plaintext));
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("secure aggregation"));
+
+  // The refusal did not count as the client's answer: it can still fetch its
+  // task and take part, and the plaintext delta is in no aggregate.
+  absl::StatusOr<FetchOutcome> refetch = engine_->FetchTask(clients[1]->id());
+  ASSERT_TRUE(refetch.ok()) << refetch.status();
+  EXPECT_TRUE(refetch->task.has_value()) << refetch->reason;
+
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].participants, 3);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
+                           MeanOf(plans, {0, 1, 2}, config_.secagg.max_weight), config_);
+}
+
+TEST_F(SecureRoundEngineTest, ClientThatSentASecAggMessageCannotFetchTheTaskAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(3)));
+  Clients clients = BeginAll(RandomPlans(3, 8));
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  // Before any secure-aggregation message a re-fetch (broken download) works.
+  absl::StatusOr<FetchOutcome> before = engine_->FetchTask(clients[0]->id());
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(before->task.has_value()) << before->reason;
+
+  clients[0]->Step(*engine_);  // delivers AdvertiseKeys
+  ASSERT_TRUE(clients[0]->error().ok()) << clients[0]->error();
+
+  absl::StatusOr<FetchOutcome> after = engine_->FetchTask(clients[0]->id());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_FALSE(after->task.has_value()) << "the client would train the round twice";
+  EXPECT_THAT(after->reason, HasSubstr("answered"));
+}
+
+TEST_F(SecureRoundEngineTest, ClientDroppingAfterSharingKeysIsLeftOutAtThePhaseTimeout) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
+  std::vector<ClientPlan> plans = RandomPlans(5, 9);
+  plans[2].halt_after_messages = 2;  // AdvertiseKeys, ShareKeysResponse, then gone
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  Pump(*engine_, clients);
+  clock_.Advance(kPhaseTimeout - kOneSecond);
+  Pump(*engine_, clients);
+  EXPECT_THAT(listener_.summaries, IsEmpty()) << "masked-input collection closed early";
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+
+  clock_.Advance(2 * kOneSecond);
+  Pump(*engine_, clients);
+
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_TRUE(listener_.summaries[0].secure);
+  for (int i : {0, 1, 3, 4}) {
+    EXPECT_TRUE(clients[i]->finished()) << clients[i]->id() << ": " << clients[i]->error();
+  }
+  const WeightedMean survivors = MeanOf(plans, {0, 1, 3, 4}, config_.secagg.max_weight);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), survivors, config_);
+  EXPECT_NEAR(listener_.summaries[0].train_loss, survivors.loss,
+              DecodingBound(survivors.loss, kMaxEncodedLoss,
+                            config_.secagg.quantization_bits, survivors.count,
+                            survivors.total_weight));
+}
+
+TEST_F(SecureRoundEngineTest, ClientThatNeverAdvertisesIsLeftOutAtTheRoundDeadline) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
+  std::vector<ClientPlan> plans = RandomPlans(5, 10);
+  plans[1].halt_after_messages = 0;  // fetched the task, died while training
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  // Advertising stays open while clients may still be training, i.e. well past
+  // the phase timeout, until the round's deadline.
+  Pump(*engine_, clients);
+  clock_.Advance(kRoundTimeout - kOneSecond);
+  Pump(*engine_, clients);
+  EXPECT_THAT(listener_.summaries, IsEmpty()) << "advertising closed before the deadline";
+  EXPECT_TRUE(clients[0]->active());
+
+  clock_.Advance(2 * kOneSecond);
+  Pump(*engine_, clients);
+
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
+                           MeanOf(plans, {0, 2, 3, 4}, config_.secagg.max_weight), config_);
+}
+
+TEST_F(SecureRoundEngineTest, TooManyDropoutsRetryTheRoundThenFailTheRun) {
+  RoundEngineConfig config = SecureConfig(5);  // full graph, threshold 3
+  config.max_round_attempts = 2;
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+
+  // Attempt 1: only two clients advertise before the deadline.
+  std::vector<ClientPlan> plans = RandomPlans(5, 11);
+  for (int i : {2, 3, 4}) plans[i].halt_after_messages = 0;
+  Clients first = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const std::string first_session = first[0]->task().secagg->session_id();
+  Pump(*engine_, first);
+  clock_.Advance(kRoundTimeout + kOneSecond);
+  Pump(*engine_, first, 2);
+
+  ASSERT_THAT(listener_.retries, SizeIs(1));
+  EXPECT_EQ(listener_.retries[0].round, 1u);
+  EXPECT_EQ(listener_.retries[0].attempt, 1);
+  EXPECT_THAT(listener_.retries[0].reason, HasSubstr("secure aggregation"));
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining) << "no second attempt began";
+  EXPECT_EQ(engine_->current_round(), 1u);
+
+  // Attempt 2, a fresh secure session: three clients vanish after sharing keys.
+  std::vector<ClientPlan> retry_plans = RandomPlans(5, 12);
+  for (int i : {0, 1, 2}) retry_plans[i].halt_after_messages = 2;
+  Clients second = BeginAll(retry_plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  EXPECT_NE(second[0]->task().secagg->session_id(), first_session);
+  Pump(*engine_, second);
+  clock_.Advance(kPhaseTimeout + kOneSecond);
+  Pump(*engine_, second);
+
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
+  EXPECT_THAT(listener_.retries, SizeIs(1)) << "the last attempt is not retried";
+  EXPECT_THAT(listener_.summaries, IsEmpty());
+  const absl::Status outcome = engine_->outcome();
+  EXPECT_FALSE(outcome.ok());
+  EXPECT_THAT(std::string(outcome.message()), HasSubstr("secure aggregation aborted"));
+  EXPECT_THAT(std::string(outcome.message()), HasSubstr("2 attempts"));
+  EXPECT_EQ(Values(engine_->global_model()->values), initial_);
+}
+
+// A secure exchange is keyed by (run, round), and a retried round keeps its
+// number: a client of the aborted attempt must learn that its session ended
+// (and stay free to fetch the new attempt's task) instead of waiting, unheard,
+// in a session that no longer exists.
+TEST_F(SecureRoundEngineTest, ClientOfAnAbortedAttemptIsToldItsSessionEnded) {
+  RoundEngineConfig config = SecureConfig(5);
+  config.max_round_attempts = 3;
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+  std::vector<ClientPlan> plans = RandomPlans(5, 13);
+  for (int i : {2, 3, 4}) plans[i].halt_after_messages = 0;
+  Clients first = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  // Client 4 trained slowly: it will advertise only after the attempt aborted.
+  auto late = std::make_unique<SimulatedClient>(4, RandomPlans(5, 14)[4]);
+  late->Begin(*engine_);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  Pump(*engine_, first);
+  clock_.Advance(kRoundTimeout + kOneSecond);
+  Pump(*engine_, first, 3);
+  ASSERT_THAT(listener_.retries, SizeIs(1));
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+
+  // Client 0 had advertised in attempt 1 and has been polling since.
+  EXPECT_FALSE(first[0]->active()) << "still waiting in the aborted session";
+  EXPECT_TRUE(absl::IsAborted(first[0]->error())) << first[0]->error();
+
+  late->Step(*engine_);  // its attempt-1 AdvertiseKeys
+  EXPECT_FALSE(late->active());
+  absl::StatusOr<FetchOutcome> refetch = engine_->FetchTask(late->id());
+  ASSERT_TRUE(refetch.ok()) << refetch.status();
+  EXPECT_TRUE(refetch->task.has_value())
+      << "a stale message locked the client out of the new attempt: " << refetch->reason;
+}
+
+TEST_F(SecureRoundEngineTest, SecAggExchangeRefusesStrangersUnselectedAndOtherRuns) {
+  RoundEngineConfig config = SecureConfig(3);
+  config.min_clients = 4;  // four registered, three selected
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+  std::string unselected;
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<FetchOutcome> f = engine_->FetchTask(TestPki::ClientId(i));
+    ASSERT_TRUE(f.ok()) << f.status();
+    if (!f->task) unselected = TestPki::ClientId(i);
+  }
+  ASSERT_FALSE(unselected.empty());
+
+  absl::StatusOr<SecAggExchangeReply> reply =
+      engine_->SecAggExchange(unselected, kRunId, 1, nullptr);
+  EXPECT_TRUE(absl::IsPermissionDenied(reply.status())) << reply.status();
+
+  reply = engine_->SecAggExchange("stranger", kRunId, 1, nullptr);
+  EXPECT_TRUE(absl::IsNotFound(reply.status())) << reply.status();
+
+  const std::string selected = unselected == TestPki::ClientId(0) ? TestPki::ClientId(1)
+                                                                  : TestPki::ClientId(0);
+  reply = engine_->SecAggExchange(selected, "another-run", 1, nullptr);
+  EXPECT_TRUE(absl::IsFailedPrecondition(reply.status())) << reply.status();
+  // The control: the same call naming the right run is served.
+  reply = engine_->SecAggExchange(selected, kRunId, 1, nullptr);
+  EXPECT_TRUE(reply.ok()) << reply.status();
+}
+
+TEST_F(SecureRoundEngineTest, MaskedInputOfWrongLengthIsRefusedAndRoundCompletesWithout) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
+  std::vector<ClientPlan> plans = RandomPlans(5, 15);
+  plans[3].truncate_masked_input = true;
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  Pump(*engine_, clients);
+  EXPECT_TRUE(absl::IsInvalidArgument(clients[3]->masked_input_status()))
+      << clients[3]->masked_input_status();
+  EXPECT_THAT(listener_.summaries, IsEmpty());
+
+  clock_.Advance(kPhaseTimeout + kOneSecond);
+  Pump(*engine_, clients);
+
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
+                           MeanOf(plans, {0, 1, 2, 4}, config_.secagg.max_weight), config_);
+}
+
+TEST(SecureRoundEngineConfigTest, SecureAggregationNeedsThreeClientsPerRound) {
+  RoundEngineConfig config = SecureConfig(3);
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
+
+  config.min_clients = 2;
+  config.clients_per_round = 2;
+  absl::Status refused = config.Validate();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("clients_per_round"));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("min_clients"));
+
+  config.secagg.enabled = false;  // plaintext rounds may be that small
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
+
+  RoundEngineConfig few_per_round = SecureConfig(3);
+  few_per_round.clients_per_round = 2;
+  EXPECT_THAT(std::string(few_per_round.Validate().message()), HasSubstr("clients_per_round"));
+}
+
+TEST(SecureRoundEngineConfigTest, EncodingThatCouldOverflowIsRefused) {
+  RoundEngineConfig config = SecureConfig(3);
+  config.secagg.quantization_bits = 32;  // 3 x 2^31 cannot fit in 2^31
+  absl::Status refused = config.Validate();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("quantization_bits"));
+}
+
+// 3 x (2^29 - 1) values fit below 2^31, 5 do not: a cohort of 5 must be
+// refused when the configuration is checked, not when round 1 starts.
+TEST(SecureRoundEngineConfigTest, EncodingThatOverflowsForTheCohortIsRefused) {
+  RoundEngineConfig config = SecureConfig(3);
+  config.secagg.quantization_bits = 30;
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
+
+  config.min_clients = 5;
+  config.clients_per_round = 5;
+  absl::Status refused = config.Validate();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("quantization_bits"));
+}
+
+}  // namespace
+}  // namespace fedlearn
