@@ -36,13 +36,14 @@ class FederationE2eTest : public ::testing::Test {
   }
 
   void WriteConfig(const std::string& extra_model, bool secure = true,
-                   int clients = 3, int min_updates = 3) {
+                   int clients = 3, int min_updates = 3,
+                   const std::string& extra_secagg = "") {
     std::ofstream out(dir_ + "/coordinator.toml");
     out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
         << "[rounds]\nmin_clients = " << clients << "\nclients_per_round = " << clients
         << "\nmin_updates = " << min_updates << "\ntimeout_s = 120\n"
         << "[secagg]\nenabled = " << (secure ? "true" : "false")
-        << "\nphase_timeout_s = 10\n"
+        << "\nphase_timeout_s = 10\n" << extra_secagg
         << "[model]\n"
         << extra_model << "\n"
         << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
@@ -136,7 +137,7 @@ class FederationE2eTest : public ::testing::Test {
     }
     EXPECT_GT(max_delta, 1e-4)
         << "the round changed nothing: test would be vacuous";
-    EXPECT_LT(max_err, 1e-5)
+    EXPECT_LT(max_err, tolerance)
         << "round " << round << " is not the weighted mean";
   }
 
@@ -270,6 +271,23 @@ TEST_F(FederationE2eTest, SecureAggregationRoundsSaveTheWeightedMeanWithinQuanti
   EXPECT_NE(coordinator->Stderr().find("secure aggregation over 3 clients"), std::string::npos);
   ExpectRoundIsWeightedMeanOfReportedUpdates(1, {1, 2, 3}, kSecureTolerance);
   ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, kSecureTolerance);
+}
+
+TEST_F(FederationE2eTest, SixteenBitSecureAggregationSavesTheWeightedMean) {
+  // b = 16 sends 2 bytes per value; q = 12 keeps 3 clients from overflowing.
+  WriteConfig("architecture = \"logreg\"", /*secure=*/true, 3, 3,
+              "modulus_bits = 16\nquantization_bits = 12\n");
+  int port = 0;
+  auto coordinator = StartCoordinator(&port);
+  ASSERT_GT(port, 0);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+  EXPECT_NE(coordinator->Stderr().find("b=16"), std::string::npos);
+  // Step 1/(2^11 - 1) per value, 3 values, total weight 0.6; the weight
+  // element rounds too, hence the factor 2.
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, 2 * 3.0 / ((1 << 11) - 1) / 0.6);
 }
 
 TEST_F(FederationE2eTest, SecureRoundCompletesWhenAClientDiesAfterSharingKeys) {
