@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/key_agreement.h"
 #include "common/crypto/secret_bytes.h"
+#include "common/crypto/signature.h"
 #include "common/secagg/secagg_config.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
 
@@ -51,11 +52,13 @@ struct ClientRoundContext {
   v1::SecAggClientMessage NewMessage() const;
 };
 
-// A neighbour's keys as it advertised them (signature already verified).
+// A neighbour's keys as it advertised them (signature already verified),
+// and its certificate's key, checked against the CA and its id once per
+// session so later signatures (the consistency check) cost one verification.
 struct NeighbourKeys {
   std::string encryption_public_key;
   std::string masking_public_key;
-  std::string certificate_pem;
+  VerifiedIdentity signer;
 };
 
 class SecAggClientState {

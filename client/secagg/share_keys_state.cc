@@ -55,9 +55,10 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
     const std::string payload =
         AdvertiseSignaturePayload(params.session_id, params.round, keys.client_id(),
                                   keys.encryption_public_key(), keys.masking_public_key());
-    absl::Status verified = VerifySignedByIdentity(
-        ctx.identity.ca_pem, keys.certificate_pem(), keys.client_id(), payload,
-        keys.signature());
+    absl::StatusOr<VerifiedIdentity> signer = VerifiedIdentity::Create(
+        ctx.identity.ca_pem, keys.certificate_pem(), keys.client_id());
+    absl::Status verified =
+        signer.ok() ? signer->Verify(payload, keys.signature()) : signer.status();
     if (!verified.ok()) {
       return absl::UnauthenticatedError(
           absl::StrCat("keys of '", keys.client_id(),
@@ -65,7 +66,7 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
     }
     neighbours.emplace(*index, NeighbourKeys{keys.encryption_public_key(),
                                              keys.masking_public_key(),
-                                             keys.certificate_pem()});
+                                             *std::move(signer)});
   }
   if (static_cast<int>(neighbours.size()) + 1 < params.threshold) {
     return absl::FailedPreconditionError(absl::StrCat(

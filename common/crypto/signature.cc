@@ -122,11 +122,13 @@ absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
   return signature;
 }
 
-absl::Status VerifySignedByIdentity(std::string_view ca_pem,
-                                    std::string_view cert_pem,
-                                    std::string_view expected_identity,
-                                    std::string_view message,
-                                    std::string_view signature) {
+void VerifiedIdentity::KeyDeleter::operator()(EVP_PKEY* key) const {
+  EVP_PKEY_free(key);
+}
+
+absl::StatusOr<VerifiedIdentity> VerifiedIdentity::Create(
+    std::string_view ca_pem, std::string_view cert_pem,
+    std::string_view expected_identity) {
   absl::StatusOr<X509Ptr> ca = ParseCertificate(ca_pem, "CA");
   if (!ca.ok()) return ca.status();
   absl::StatusOr<X509Ptr> cert = ParseCertificate(cert_pem, "signer");
@@ -159,17 +161,28 @@ absl::Status VerifySignedByIdentity(std::string_view ca_pem,
     return s;
   }
 
-  // 3. Its key signed this message.
-  EVP_PKEY* key = X509_get0_pubkey(cert->get());
+  // 3. Its key is one of the schemes the header names. X509_get_pubkey takes
+  //    a reference, so the key outlives the certificate.
+  KeyPtr key(X509_get_pubkey(cert->get()));
   if (key == nullptr) {
     return OpenSslError(absl::StatusCode::kUnauthenticated,
                         "certificate has no usable public key");
   }
-  absl::StatusOr<const EVP_MD*> md = DigestFor(key);
+  absl::StatusOr<const EVP_MD*> md = DigestFor(key.get());
+  if (!md.ok()) return absl::UnauthenticatedError(md.status().message());
+  return VerifiedIdentity(std::string(expected_identity), std::move(key));
+}
+
+absl::Status VerifiedIdentity::Verify(std::string_view message,
+                                      std::string_view signature) const {
+  if (key_ == nullptr) {
+    return absl::FailedPreconditionError("verified identity was moved from");
+  }
+  absl::StatusOr<const EVP_MD*> md = DigestFor(key_.get());
   if (!md.ok()) return absl::UnauthenticatedError(md.status().message());
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
-      EVP_DigestVerifyInit(ctx.get(), nullptr, *md, nullptr, key) != 1) {
+      EVP_DigestVerifyInit(ctx.get(), nullptr, *md, nullptr, key_.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "EVP_DigestVerifyInit");
   }
   if (EVP_DigestVerify(ctx.get(), Bytes(signature), signature.size(),
@@ -178,6 +191,17 @@ absl::Status VerifySignedByIdentity(std::string_view ca_pem,
                         "signature does not verify");
   }
   return absl::OkStatus();
+}
+
+absl::Status VerifySignedByIdentity(std::string_view ca_pem,
+                                    std::string_view cert_pem,
+                                    std::string_view expected_identity,
+                                    std::string_view message,
+                                    std::string_view signature) {
+  absl::StatusOr<VerifiedIdentity> identity =
+      VerifiedIdentity::Create(ca_pem, cert_pem, expected_identity);
+  if (!identity.ok()) return identity.status();
+  return identity->Verify(message, signature);
 }
 
 }  // namespace fedlearn

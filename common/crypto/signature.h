@@ -3,12 +3,23 @@
 // client's TLS private key, verified against its X.509 certificate after
 // checking that certificate chains to the federation's CA and carries the
 // expected common name. A malicious server therefore cannot substitute keys.
+//
+// A party that checks many signatures from one signer (a secure-aggregation
+// client checks each neighbour's key advertisement and later its consistency
+// signature) verifies the certificate once into a VerifiedIdentity and checks
+// every signature against the cached key: the chain check costs several
+// times a signature check.
 #ifndef FEDLEARN_COMMON_CRYPTO_SIGNATURE_H_
 #define FEDLEARN_COMMON_CRYPTO_SIGNATURE_H_
 
+#include <openssl/types.h>
+
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace fedlearn {
@@ -16,9 +27,48 @@ namespace fedlearn {
 // DER signature of `message` with a PEM private key (EC or Ed25519).
 absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
                                         std::string_view message);
+
+// The public key of a certificate that chains to the federation's CA, is
+// meant for TLS clients, and names exactly one expected identity (CN). Holds
+// no secret; move-only because it owns the OpenSSL key.
+class VerifiedIdentity {
+ public:
+  // Unauthenticated, with the reason, unless `cert_pem` chains to `ca_pem`
+  // (a self-signed root), is within its validity period, has the TLS-client
+  // purpose and its only CN equals `expected_identity`.
+  static absl::StatusOr<VerifiedIdentity> Create(std::string_view ca_pem,
+                                                 std::string_view cert_pem,
+                                                 std::string_view expected_identity);
+
+  VerifiedIdentity(VerifiedIdentity&&) = default;
+  VerifiedIdentity& operator=(VerifiedIdentity&&) = default;
+  VerifiedIdentity(const VerifiedIdentity&) = delete;
+  VerifiedIdentity& operator=(const VerifiedIdentity&) = delete;
+
+  // OK iff `signature` is a valid signature of `message` by the certified
+  // key; Unauthenticated otherwise. Certificate validity is not re-checked:
+  // the caller decides how long a verification stands (one session here).
+  absl::Status Verify(std::string_view message, std::string_view signature) const;
+
+  const std::string& identity() const { return identity_; }
+
+ private:
+  struct KeyDeleter {
+    void operator()(EVP_PKEY* key) const;
+  };
+  using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
+
+  VerifiedIdentity(std::string identity, KeyPtr key)
+      : identity_(std::move(identity)), key_(std::move(key)) {}
+
+  std::string identity_;
+  KeyPtr key_;
+};
+
 // OK iff `cert_pem` chains to `ca_pem`, its CN equals `expected_identity`,
 // and `signature` is a valid signature of `message` by its key.
-// Unauthenticated otherwise, with the reason.
+// Unauthenticated otherwise, with the reason. One-shot form of
+// VerifiedIdentity::Create + Verify.
 absl::Status VerifySignedByIdentity(std::string_view ca_pem, std::string_view cert_pem,
                                     std::string_view expected_identity,
                                     std::string_view message,

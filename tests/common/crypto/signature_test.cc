@@ -137,6 +137,56 @@ TEST_F(SignatureTest, SignRejectsUnparsableKey) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SignatureTest, VerifiedIdentityChecksManySignaturesAfterOneChainCheck) {
+  auto identity =
+      VerifiedIdentity::Create(ca_->cert_pem, client_->cert_pem, "client-001");
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  EXPECT_EQ(identity->identity(), "client-001");
+  for (const char* message : {kMessage, "consistency|U3=a,b,c", ""}) {
+    auto sig = SignMessage(client_->key_pem.value(), message);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_TRUE(identity->Verify(message, *sig).ok()) << message;
+    std::string tampered = *sig;
+    tampered[tampered.size() / 2] ^= 0x01;
+    EXPECT_EQ(identity->Verify(message, tampered).code(),
+              absl::StatusCode::kUnauthenticated)
+        << message;
+  }
+  // Another key's signature never verifies against the cached key.
+  auto foreign_sig = SignMessage(foreign_->key_pem.value(), kMessage);
+  ASSERT_TRUE(foreign_sig.ok());
+  EXPECT_EQ(identity->Verify(kMessage, *foreign_sig).code(),
+            absl::StatusCode::kUnauthenticated);
+  // Moving keeps the key usable.
+  VerifiedIdentity moved = *std::move(identity);
+  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(moved.Verify(kMessage, *sig).ok());
+}
+
+TEST_F(SignatureTest, VerifiedIdentityRefusesWhatVerifySignedByIdentityRefuses) {
+  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, client_->cert_pem, "client-002")
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, foreign_->cert_pem, "client-001")
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, server_->cert_pem, "coordinator")
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, "not a cert", "client-001")
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifiedIdentity::Create("", client_->cert_pem, "client-001")
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST(SignatureEd25519Test, SignsWithEd25519KeysWithoutADigest) {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   ASSERT_NE(key, nullptr);
