@@ -48,8 +48,11 @@ demo: build
 	$(BUILD_DIR)/bin/fedlearn-sim --config deploy/demo.toml \
 	  --state-dir demo-state --certs demo-certs
 
+# Quick benchmarks (~15 s). The secure-aggregation cost table takes ~7 min:
+# $(BUILD_DIR)/bin/secagg_bench
 bench: build
 	$(BUILD_DIR)/bin/aggregation_bench
+	$(BUILD_DIR)/bin/mask_prg_bench
 
 clean:
 	rm -rf $(BUILD_DIR) demo-state
