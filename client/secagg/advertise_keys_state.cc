@@ -1,7 +1,5 @@
 #include "client/secagg/advertise_keys_state.h"
 
-#include <string_view>
-
 #include "client/secagg/share_keys_state.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
@@ -18,9 +16,7 @@ absl::StatusOr<SecAggClientState::Transition> AdvertiseKeysState::Start() {
   const std::string payload =
       AdvertiseSignaturePayload(ctx.params.session_id, ctx.params.round, ctx.self_id(),
                                 encryption->public_key, masking->public_key);
-  const std::string_view key_pem(reinterpret_cast<const char*>(ctx.identity.key_pem.data()),
-                                 ctx.identity.key_pem.size());
-  auto signature = SignMessage(key_pem, payload);
+  auto signature = ctx.signing_key.Sign(payload);
   if (!signature.ok()) return signature.status();
 
   Transition t;

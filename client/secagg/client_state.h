@@ -45,7 +45,13 @@ struct SecAggClientReply {
 struct ClientRoundContext {
   SecAggParameters params;
   int self_index = 0;
+  // identity.key_pem is empty here: the facade parses it into `signing_key`
+  // and wipes the PEM at Create.
   SecAggIdentity identity;
+  // Parsed once per client (at Create), not once per use: the CA checks
+  // every neighbour's certificate, the key signs twice per round.
+  CertificateVerifier ca;
+  SigningKey signing_key;
 
   const std::string& self_id() const { return params.cohort[self_index]; }
   // A client message stamped with this round's session id and round.

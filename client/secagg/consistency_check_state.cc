@@ -49,9 +49,7 @@ absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
 
   const std::string payload =
       ConsistencySignaturePayload(params.session_id, params.round, survivors);
-  const std::string_view key_pem(reinterpret_cast<const char*>(ctx.identity.key_pem.data()),
-                                 ctx.identity.key_pem.size());
-  auto signature = SignMessage(key_pem, payload);
+  auto signature = ctx.signing_key.Sign(payload);
   if (!signature.ok()) return signature.status();
 
   Transition t;

@@ -1,5 +1,7 @@
 #include "client/secagg/secagg_client.h"
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "client/secagg/advertise_keys_state.h"
 #include "client/secagg/terminal_states.h"
@@ -30,8 +32,18 @@ absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
           "input value ", i, " is not below 2^", params->modulus_bits));
     }
   }
+  // Parse the CA and the key once; their PEM decoding costs several times the
+  // checks and signatures they serve.
+  auto ca = CertificateVerifier::Create(identity.ca_pem);
+  if (!ca.ok()) return absl::InvalidArgumentError(ca.status().message());
+  const std::string_view key_pem(reinterpret_cast<const char*>(identity.key_pem.data()),
+                                 identity.key_pem.size());
+  auto signing_key = SigningKey::Create(key_pem);
+  if (!signing_key.ok()) return signing_key.status();
+  identity.key_pem = SecretBytes();  // wipes the PEM: the parsed key is all we need
   auto context = std::make_shared<ClientRoundContext>(
-      ClientRoundContext{*std::move(params), *self, std::move(identity)});
+      ClientRoundContext{*std::move(params), *self, std::move(identity), *std::move(ca),
+                         *std::move(signing_key)});
   auto state = std::make_unique<AdvertiseKeysState>(context, std::move(input));
   return std::unique_ptr<SecAggClient>(new SecAggClient(std::move(context), std::move(state)));
 }

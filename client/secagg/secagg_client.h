@@ -39,7 +39,9 @@ class SecAggClient {
 
   // `input`: the encoded update, length == vector_length, values <
   // 2^modulus_bits. InvalidArgument for a bad config, an identity not in the
-  // cohort, or an input that does not fit.
+  // cohort, a CA or private key that does not parse, or an input that does
+  // not fit. The CA and the key are parsed here, once; the key's PEM is
+  // wiped as soon as it is parsed.
   static absl::StatusOr<std::unique_ptr<SecAggClient>> Create(
       const v1::SecAggConfig& config, SecAggIdentity identity, std::vector<uint32_t> input);
 

@@ -55,8 +55,8 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
     const std::string payload =
         AdvertiseSignaturePayload(params.session_id, params.round, keys.client_id(),
                                   keys.encryption_public_key(), keys.masking_public_key());
-    absl::StatusOr<VerifiedIdentity> signer = VerifiedIdentity::Create(
-        ctx.identity.ca_pem, keys.certificate_pem(), keys.client_id());
+    absl::StatusOr<VerifiedIdentity> signer =
+        ctx.ca.Verify(keys.certificate_pem(), keys.client_id());
     absl::Status verified =
         signer.ok() ? signer->Verify(payload, keys.signature()) : signer.status();
     if (!verified.ok()) {

@@ -23,7 +23,6 @@ using crypto_internal::MemoryBio;
 using crypto_internal::OpenSslError;
 using crypto_internal::X509Ptr;
 using crypto_internal::X509StoreCtxPtr;
-using crypto_internal::X509StorePtr;
 
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -89,12 +88,15 @@ absl::Status CheckCommonName(X509* cert, std::string_view expected) {
 
 }  // namespace
 
-absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
-                                        std::string_view message) {
+void SigningKey::KeyDeleter::operator()(EVP_PKEY* key) const {
+  EVP_PKEY_free(key);  // clears the private scalar before freeing
+}
+
+absl::StatusOr<SigningKey> SigningKey::Create(std::string_view private_key_pem) {
   BioPtr bio = MemoryBio(private_key_pem);
-  EvpPkeyPtr key(bio == nullptr ? nullptr
-                                : PEM_read_bio_PrivateKey(bio.get(), nullptr,
-                                                          nullptr, nullptr));
+  KeyPtr key(bio == nullptr ? nullptr
+                            : PEM_read_bio_PrivateKey(bio.get(), nullptr,
+                                                      nullptr, nullptr));
   if (key == nullptr) {
     // The reason codes say why parsing failed; they never echo the key.
     return OpenSslError(absl::StatusCode::kInvalidArgument,
@@ -102,9 +104,18 @@ absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
   }
   absl::StatusOr<const EVP_MD*> md = DigestFor(key.get());
   if (!md.ok()) return md.status();
+  return SigningKey(std::move(key));
+}
+
+absl::StatusOr<std::string> SigningKey::Sign(std::string_view message) const {
+  if (key_ == nullptr) {
+    return absl::FailedPreconditionError("signing key was moved from");
+  }
+  absl::StatusOr<const EVP_MD*> md = DigestFor(key_.get());
+  if (!md.ok()) return md.status();
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, *md, nullptr, key.get()) != 1) {
+      EVP_DigestSignInit(ctx.get(), nullptr, *md, nullptr, key_.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "EVP_DigestSignInit");
   }
   size_t sig_len = 0;
@@ -122,26 +133,43 @@ absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
   return signature;
 }
 
-void VerifiedIdentity::KeyDeleter::operator()(EVP_PKEY* key) const {
-  EVP_PKEY_free(key);
+absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
+                                        std::string_view message) {
+  absl::StatusOr<SigningKey> key = SigningKey::Create(private_key_pem);
+  if (!key.ok()) return key.status();
+  return key->Sign(message);
 }
 
-absl::StatusOr<VerifiedIdentity> VerifiedIdentity::Create(
-    std::string_view ca_pem, std::string_view cert_pem,
-    std::string_view expected_identity) {
+void CertificateVerifier::StoreDeleter::operator()(X509_STORE* store) const {
+  X509_STORE_free(store);
+}
+
+absl::StatusOr<CertificateVerifier> CertificateVerifier::Create(
+    std::string_view ca_pem) {
   absl::StatusOr<X509Ptr> ca = ParseCertificate(ca_pem, "CA");
   if (!ca.ok()) return ca.status();
+  // The store takes its own reference to the CA certificate.
+  StorePtr store(X509_STORE_new());
+  if (store == nullptr || X509_STORE_add_cert(store.get(), ca->get()) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "X509 store setup");
+  }
+  return CertificateVerifier(std::move(store));
+}
+
+absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
+    std::string_view cert_pem, std::string_view expected_identity) const {
+  if (store_ == nullptr) {
+    return absl::FailedPreconditionError("certificate verifier was moved from");
+  }
   absl::StatusOr<X509Ptr> cert = ParseCertificate(cert_pem, "signer");
   if (!cert.ok()) return cert.status();
 
   // 1. The certificate chains to the federation's (self-signed root) CA, is
   //    within its validity period and is meant for TLS clients, so the
   //    server's own certificate cannot stand in for a client.
-  X509StorePtr store(X509_STORE_new());
   X509StoreCtxPtr store_ctx(X509_STORE_CTX_new());
-  if (store == nullptr || store_ctx == nullptr ||
-      X509_STORE_add_cert(store.get(), ca->get()) != 1 ||
-      X509_STORE_CTX_init(store_ctx.get(), store.get(), cert->get(), nullptr) !=
+  if (store_ctx == nullptr ||
+      X509_STORE_CTX_init(store_ctx.get(), store_.get(), cert->get(), nullptr) !=
           1 ||
       X509_STORE_CTX_set_purpose(store_ctx.get(), X509_PURPOSE_SSL_CLIENT) !=
           1) {
@@ -163,7 +191,7 @@ absl::StatusOr<VerifiedIdentity> VerifiedIdentity::Create(
 
   // 3. Its key is one of the schemes the header names. X509_get_pubkey takes
   //    a reference, so the key outlives the certificate.
-  KeyPtr key(X509_get_pubkey(cert->get()));
+  VerifiedIdentity::KeyPtr key(X509_get_pubkey(cert->get()));
   if (key == nullptr) {
     return OpenSslError(absl::StatusCode::kUnauthenticated,
                         "certificate has no usable public key");
@@ -171,6 +199,19 @@ absl::StatusOr<VerifiedIdentity> VerifiedIdentity::Create(
   absl::StatusOr<const EVP_MD*> md = DigestFor(key.get());
   if (!md.ok()) return absl::UnauthenticatedError(md.status().message());
   return VerifiedIdentity(std::string(expected_identity), std::move(key));
+}
+
+void VerifiedIdentity::KeyDeleter::operator()(EVP_PKEY* key) const {
+  EVP_PKEY_free(key);
+}
+
+absl::StatusOr<VerifiedIdentity> VerifiedIdentity::Create(
+    std::string_view ca_pem, std::string_view cert_pem,
+    std::string_view expected_identity) {
+  absl::StatusOr<CertificateVerifier> verifier =
+      CertificateVerifier::Create(ca_pem);
+  if (!verifier.ok()) return verifier.status();
+  return verifier->Verify(cert_pem, expected_identity);
 }
 
 absl::Status VerifiedIdentity::Verify(std::string_view message,

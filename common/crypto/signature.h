@@ -24,7 +24,37 @@
 
 namespace fedlearn {
 
+// A private key (EC P-256 or Ed25519) parsed once from PEM, for a signer
+// that signs several messages: decoding the PEM costs several times a
+// signature. Move-only; the key is freed (and OpenSSL clears its private
+// scalar) on destruction. Never logs or echoes the key.
+class SigningKey {
+ public:
+  // InvalidArgument unless `private_key_pem` is an EC or Ed25519 key. The
+  // caller keeps (and wipes) its copy of the PEM; none is kept here.
+  static absl::StatusOr<SigningKey> Create(std::string_view private_key_pem);
+
+  SigningKey(SigningKey&&) = default;
+  SigningKey& operator=(SigningKey&&) = default;
+  SigningKey(const SigningKey&) = delete;
+  SigningKey& operator=(const SigningKey&) = delete;
+
+  // DER (EC) or raw 64-byte (Ed25519) signature of `message`.
+  absl::StatusOr<std::string> Sign(std::string_view message) const;
+
+ private:
+  struct KeyDeleter {
+    void operator()(EVP_PKEY* key) const;
+  };
+  using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
+
+  explicit SigningKey(KeyPtr key) : key_(std::move(key)) {}
+
+  KeyPtr key_;
+};
+
 // DER signature of `message` with a PEM private key (EC or Ed25519).
+// One-shot form of SigningKey::Create + Sign.
 absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
                                         std::string_view message);
 
@@ -53,6 +83,8 @@ class VerifiedIdentity {
   const std::string& identity() const { return identity_; }
 
  private:
+  friend class CertificateVerifier;
+
   struct KeyDeleter {
     void operator()(EVP_PKEY* key) const;
   };
@@ -63,6 +95,36 @@ class VerifiedIdentity {
 
   std::string identity_;
   KeyPtr key_;
+};
+
+// The federation's CA parsed once into a trust store, for a party that
+// checks many certificates against it (a secure-aggregation client checks
+// every neighbour's): parsing the CA and building the store cost several
+// times the chain check itself. Move-only; thread-compatible (Verify is
+// const and builds its own verification context).
+class CertificateVerifier {
+ public:
+  // Unauthenticated unless `ca_pem` parses as a certificate.
+  static absl::StatusOr<CertificateVerifier> Create(std::string_view ca_pem);
+
+  CertificateVerifier(CertificateVerifier&&) = default;
+  CertificateVerifier& operator=(CertificateVerifier&&) = default;
+  CertificateVerifier(const CertificateVerifier&) = delete;
+  CertificateVerifier& operator=(const CertificateVerifier&) = delete;
+
+  // Exactly the checks of VerifiedIdentity::Create against this CA.
+  absl::StatusOr<VerifiedIdentity> Verify(std::string_view cert_pem,
+                                          std::string_view expected_identity) const;
+
+ private:
+  struct StoreDeleter {
+    void operator()(X509_STORE* store) const;
+  };
+  using StorePtr = std::unique_ptr<X509_STORE, StoreDeleter>;
+
+  explicit CertificateVerifier(StorePtr store) : store_(std::move(store)) {}
+
+  StorePtr store_;
 };
 
 // OK iff `cert_pem` chains to `ca_pem`, its CN equals `expected_identity`,

@@ -187,6 +187,77 @@ TEST_F(SignatureTest, VerifiedIdentityRefusesWhatVerifySignedByIdentityRefuses) 
             absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(SignatureTest, CertificateVerifierAcceptsAClientOfItsCa) {
+  auto verifier = CertificateVerifier::Create(ca_->cert_pem);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  ASSERT_TRUE(sig.ok());
+  // One verifier serves many certificates.
+  for (int i = 0; i < 3; ++i) {
+    auto identity = verifier->Verify(client_->cert_pem, "client-001");
+    ASSERT_TRUE(identity.ok()) << identity.status();
+    EXPECT_EQ(identity->identity(), "client-001");
+    EXPECT_TRUE(identity->Verify(kMessage, *sig).ok());
+  }
+}
+
+TEST_F(SignatureTest, CertificateVerifierRefusesAnotherCasCertificate) {
+  auto verifier = CertificateVerifier::Create(ca_->cert_pem);
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_EQ(verifier->Verify(foreign_->cert_pem, "client-001").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(SignatureTest, CertificateVerifierRefusesTheWrongIdentity) {
+  auto verifier = CertificateVerifier::Create(ca_->cert_pem);
+  ASSERT_TRUE(verifier.ok());
+  for (const char* identity : {"client-002", "client-00", "client-0011", ""}) {
+    EXPECT_EQ(verifier->Verify(client_->cert_pem, identity).status().code(),
+              absl::StatusCode::kUnauthenticated)
+        << identity;
+  }
+}
+
+TEST_F(SignatureTest, CertificateVerifierRefusesTheServerCertificate) {
+  auto verifier = CertificateVerifier::Create(ca_->cert_pem);
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_EQ(verifier->Verify(server_->cert_pem, "coordinator").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(SignatureTest, CertificateVerifierRefusesGarbage) {
+  EXPECT_EQ(CertificateVerifier::Create("not a certificate").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  auto verifier = CertificateVerifier::Create(ca_->cert_pem);
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_EQ(verifier->Verify("not a certificate", "client-001").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(SignatureTest, SigningKeySignaturesVerify) {
+  auto key = SigningKey::Create(client_->key_pem.value());
+  ASSERT_TRUE(key.ok()) << key.status();
+  for (const std::string message : {std::string(kMessage), std::string("other")}) {
+    auto sig = key->Sign(message);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_TRUE(VerifySignedByIdentity(ca_->cert_pem, client_->cert_pem,
+                                       "client-001", message, *sig)
+                    .ok());
+  }
+}
+
+TEST_F(SignatureTest, SigningKeyRefusesGarbage) {
+  for (const char* pem : {"", "garbage", "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                                         "-----END PRIVATE KEY-----\n"}) {
+    EXPECT_EQ(SigningKey::Create(pem).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << pem;
+  }
+  // A certificate is not a private key.
+  EXPECT_EQ(SigningKey::Create(client_->cert_pem).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SignatureEd25519Test, SignsWithEd25519KeysWithoutADigest) {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   ASSERT_NE(key, nullptr);

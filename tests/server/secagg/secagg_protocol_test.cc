@@ -279,49 +279,6 @@ TEST(SecAggProtocolTest, MaskedVectorOfZeroInputLooksUniform) {
   }
 }
 
-// The target scale; run by hand (--gtest_also_run_disabled_tests):
-// n = 100, D = 1e6, 10% dropout, parameters from ChooseGraphParameters.
-TEST(SecAggProtocolTest, DISABLED_TimingAtTargetScale) {
-  std::mt19937_64 rng(8);
-  auto gp = ChooseGraphParameters(100, 0.1, 20);
-  ASSERT_TRUE(gp.ok());
-  Harness h(MakeConfig(rng, 100, gp->degree, gp->threshold, 32, 1000000), rng);
-  std::vector<DropPoint> drops(100, DropPoint::kNever);
-  for (int i = 0; i < 10; ++i) drops[i * 10] = static_cast<DropPoint>(2 + i % 4);
-  using Clock = std::chrono::steady_clock;
-  double client_s = 0, server_s = 0;
-  auto timed = [](double* acc, auto f) {
-    auto t0 = Clock::now();
-    f();
-    *acc += std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  for (int i = 0; i < 100; ++i) {
-    v1::SecAggClientMessage m;
-    timed(&client_s, [&] { m = *h.clients[i]->Start(); });
-    timed(&server_s, [&] { ASSERT_TRUE(h.server->HandleMessage(h.id(i), m).ok()); });
-  }
-  timed(&server_s, [&] { ASSERT_TRUE(h.server->AdvancePhase().ok()); });
-  while (h.server->phase() != SecAggServer::Phase::kCompleted) {
-    const auto phase = h.server->phase();
-    for (int i = 0; i < 100; ++i) {
-      if (DropsBefore(drops[i], phase) || h.client_failed[i]) { drops[i] = DropPoint::kBeforeAdvertising; continue; }
-      if (drops[i] == DropPoint::kBeforeAdvertising) continue;
-      std::optional<v1::SecAggServerMessage> p;
-      timed(&server_s, [&] { p = h.server->PendingMessageFor(h.id(i)); });
-      if (!p) continue;
-      absl::StatusOr<SecAggClient::Reply> r;
-      timed(&client_s, [&] { r = h.clients[i]->Handle(*p); });
-      ASSERT_TRUE(r.ok()) << r.status();
-      timed(&server_s, [&] {
-        if (r->message) ASSERT_TRUE(h.server->HandleMessage(h.id(i), *r->message).ok());
-        if (r->masked_input) ASSERT_TRUE(h.server->HandleMaskedInput(h.id(i), *r->masked_input).ok());
-      });
-    }
-    timed(&server_s, [&] { ASSERT_TRUE(h.server->AdvancePhase().ok()) << h.server->abort_reason(); });
-  }
-  std::printf("n=100 k=%d t=%d D=1e6: server %.3f s per round, client %.1f ms on average\n",
-              gp->degree, gp->threshold, server_s, client_s * 1000 / 100);
-}
 
 }  // namespace
 }  // namespace fedlearn::testing
