@@ -1,5 +1,8 @@
 #include "client/grpc_coordinator_transport.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
 #include "common/wire/proto_conversion.h"
@@ -178,18 +181,19 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   return reply;
 }
 
-absl::Status GrpcCoordinatorTransport::PushStream(v1::ResultChunk header,
-                                                 std::string_view payload) {
+absl::Status GrpcCoordinatorTransport::PushStream(
+    v1::ResultChunk header, size_t num_values,
+    const std::function<void(size_t, size_t, std::string*)>& encode) {
   ScopedCall call(this, options_.transfer_timeout);
   v1::PushResultResponse response;
   std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
       stub_->PushResult(call.context(), &response);
   bool open = writer->Write(header);
-  constexpr size_t kChunkBytes = kChunkValues * 4;
-  for (size_t offset = 0; open && offset < payload.size();
-       offset += kChunkBytes) {
+  // One chunk is encoded at a time: the model is never copied whole.
+  for (size_t offset = 0; open && offset < num_values; offset += kChunkValues) {
     v1::ResultChunk data;
-    data.set_update_data(std::string(payload.substr(offset, kChunkBytes)));
+    encode(offset, std::min(kChunkValues, num_values - offset),
+           data.mutable_update_data());
     open = writer->Write(data);
   }
   if (open) writer->WritesDone();
@@ -217,9 +221,11 @@ absl::Status GrpcCoordinatorTransport::PushResult(
   header->set_train_loss(update.train_loss);
   header->set_train_seconds(update.train_seconds);
   header->set_claimed_client_id(options_.claimed_client_id);
-  std::string payload;
-  AppendFloat32LE(update.delta->span(), &payload);
-  return PushStream(std::move(chunk), payload);
+  const absl::Span<const float> values = update.delta->span();
+  return PushStream(std::move(chunk), values.size(),
+                    [&](size_t offset, size_t n, std::string* out) {
+                      AppendFloat32LE(values.subspan(offset, n), out);
+                    });
 }
 
 absl::Status GrpcCoordinatorTransport::PushMaskedInput(
@@ -236,15 +242,18 @@ absl::Status GrpcCoordinatorTransport::PushMaskedInput(
   header->set_num_values(masked.size());
   header->set_claimed_client_id(options_.claimed_client_id);
   header->set_masked(true);
-  const size_t width = value_bytes;
-  header->set_masked_value_bytes(static_cast<uint32_t>(width));
-  std::string payload(masked.size() * width, '\0');
-  for (size_t i = 0; i < masked.size(); ++i) {
-    for (size_t b = 0; b < width; ++b) {
-      payload[width * i + b] = static_cast<char>((masked[i] >> (8 * b)) & 0xff);
-    }
-  }
-  return PushStream(std::move(chunk), payload);
+  header->set_masked_value_bytes(static_cast<uint32_t>(value_bytes));
+  const size_t width = static_cast<size_t>(value_bytes);
+  return PushStream(std::move(chunk), masked.size(),
+                    [&](size_t offset, size_t n, std::string* out) {
+                      out->resize(n * width);
+                      for (size_t i = 0; i < n; ++i) {
+                        for (size_t b = 0; b < width; ++b) {
+                          (*out)[width * i + b] = static_cast<char>(
+                              (masked[offset + i] >> (8 * b)) & 0xff);
+                        }
+                      }
+                    });
 }
 
 absl::StatusOr<SecAggExchangeResult> GrpcCoordinatorTransport::SecAggExchange(

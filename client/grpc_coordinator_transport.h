@@ -4,6 +4,7 @@
 #ifndef FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 #define FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -53,8 +54,11 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
 
   // Registers a context so CancelInFlight can reach it.
   class ScopedCall;
-  // Streams a header then `payload` (little-endian bytes) in 1 MiB chunks.
-  absl::Status PushStream(v1::ResultChunk header, std::string_view payload);
+  // Streams a header, then `num_values` values in chunks of kChunkValues;
+  // `encode(offset, n, out)` writes values [offset, offset + n) into `out`.
+  absl::Status PushStream(
+      v1::ResultChunk header, size_t num_values,
+      const std::function<void(size_t, size_t, std::string*)>& encode);
 
   const GrpcTransportOptions options_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;

@@ -1,6 +1,8 @@
 #include "server/coordinator_service.h"
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
@@ -17,6 +19,40 @@ bool IsValidClientId(const std::string& id) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
            c == '_' || c == '-';
   });
+}
+
+// Reads the chunks that follow a header: exactly `length` values of `width`
+// bytes each, handed to `decode(bytes, first_value_index)` chunk by chunk.
+// Refuses a second header, a payload that overflows the announced length,
+// a cancelled stream and a short one; `what` names the payload in errors.
+absl::Status ReadPayload(
+    grpc::ServerContext* context, grpc::ServerReader<v1::ResultChunk>* reader,
+    size_t length, size_t width, std::string_view what,
+    const std::function<absl::Status(std::string_view, size_t)>& decode) {
+  size_t received = 0;
+  v1::ResultChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (!chunk.has_update_data()) {
+      return absl::InvalidArgumentError("a second header arrived mid-stream");
+    }
+    const std::string& bytes = chunk.update_data();
+    if (bytes.size() % width != 0 || bytes.size() / width > length - received) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(what), " payload overflows the announced ",
+                       length, " values"));
+    }
+    if (absl::Status s = decode(bytes, received); !s.ok()) return s;
+    received += bytes.size() / width;
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError("upload cancelled by the client");
+  }
+  if (received != length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), " stream ended after ", received,
+                     " of ", length, " values"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -170,29 +206,13 @@ absl::StatusOr<UpdateSubmission> CoordinatorService::ReadUpdate(
   submission.num_examples = header.num_examples();
   submission.train_loss = header.train_loss();
   submission.delta = FlatVector(dimension);
-  size_t received = 0;
-  v1::ResultChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (!chunk.has_update_data()) {
-      return absl::InvalidArgumentError("a second header arrived mid-stream");
-    }
-    const std::string& bytes = chunk.update_data();
-    if (bytes.size() % 4 != 0 || bytes.size() / 4 > dimension - received) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update payload overflows the announced ", dimension, " values"));
-    }
-    absl::Status s = DecodeFloat32LE(
-        bytes, submission.delta.span().subspan(received, bytes.size() / 4));
-    if (!s.ok()) return s;
-    received += bytes.size() / 4;
-  }
-  if (context->IsCancelled()) {
-    return absl::CancelledError("upload cancelled by the client");
-  }
-  if (received != dimension) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "update stream ended after ", received, " of ", dimension, " values"));
-  }
+  absl::Span<float> delta = submission.delta.span();
+  absl::Status read = ReadPayload(
+      context, reader, dimension, 4, "update",
+      [&](std::string_view bytes, size_t offset) {
+        return DecodeFloat32LE(bytes, delta.subspan(offset, bytes.size() / 4));
+      });
+  if (!read.ok()) return read;
   return submission;
 }
 
@@ -205,9 +225,9 @@ absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
         "no secure aggregation is collecting masked inputs now");
   }
   if (header.num_values() != length) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "masked input announces ", header.num_values(), " values, expected ",
-        length));
+    return absl::InvalidArgumentError(
+        absl::StrCat("masked input announces ", header.num_values(),
+                     " values, expected ", length));
   }
   if (header.masked_value_bytes() != width) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -215,39 +235,26 @@ absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
         header.masked_value_bytes()));
   }
   std::vector<uint32_t> values(length);
-  size_t received = 0;
-  v1::ResultChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (!chunk.has_update_data()) {
-      return absl::InvalidArgumentError("a second header arrived mid-stream");
-    }
-    const std::string& bytes = chunk.update_data();
-    if (bytes.size() % width != 0 || bytes.size() / width > length - received) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "masked payload overflows the announced ", length, " values"));
-    }
-    for (size_t i = 0; i < bytes.size() / width; ++i) {
-      uint32_t v = 0;
-      for (size_t b = 0; b < width; ++b) {
-        v |= uint32_t(static_cast<unsigned char>(bytes[width * i + b])) << (8 * b);
-      }
-      values[received + i] = v;
-    }
-    received += bytes.size() / width;
-  }
-  if (context->IsCancelled()) {
-    return absl::CancelledError("upload cancelled by the client");
-  }
-  if (received != length) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "masked stream ended after ", received, " of ", length, " values"));
-  }
+  absl::Status read = ReadPayload(
+      context, reader, length, width, "masked",
+      [&](std::string_view bytes, size_t offset) {
+        for (size_t i = 0; i < bytes.size() / width; ++i) {
+          uint32_t v = 0;
+          for (size_t b = 0; b < width; ++b) {
+            v |= uint32_t(static_cast<unsigned char>(bytes[width * i + b]))
+                 << (8 * b);
+          }
+          values[offset + i] = v;
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   return values;
 }
 
-grpc::Status CoordinatorService::SecAggExchange(grpc::ServerContext* context,
-                                                const v1::SecAggRequest* request,
-                                                v1::SecAggResponse* response) {
+grpc::Status CoordinatorService::SecAggExchange(
+    grpc::ServerContext* context, const v1::SecAggRequest* request,
+    v1::SecAggResponse* response) {
   absl::StatusOr<std::string> id =
       ClientIdentity(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());
@@ -295,11 +302,10 @@ grpc::Status CoordinatorService::PushResult(
   if (header.masked()) {
     absl::StatusOr<std::vector<uint32_t>> masked =
         ReadMaskedInput(context, header, reader, engine_->MaskedInputLength());
-    absl::Status s = masked.ok()
-                         ? engine_->SubmitMaskedInput(*id, header.ref().run_id(),
-                                                      header.ref().round(),
-                                                      *std::move(masked))
-                         : masked.status();
+    absl::Status s = masked.ok() ? engine_->SubmitMaskedInput(
+                                       *id, header.ref().run_id(),
+                                       header.ref().round(), *std::move(masked))
+                                 : masked.status();
     if (!s.ok()) {
       spdlog::warn("masked input from {} refused: {}", *id, s.message());
       return ToGrpcStatus(s);
