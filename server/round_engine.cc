@@ -49,13 +49,9 @@ absl::Status RoundEngineConfig::Validate() const {
     // a fixed cohort size, an encoding whose sum could overflow for it is
     // refused now, not when round 1 starts.
     if (clients_per_round > 0) {
-      EncodingParameters p;
-      p.modulus_bits = secagg.modulus_bits;
-      p.quantization_bits = secagg.quantization_bits;
-      p.clip_range = secagg.clip_range;
-      p.max_weight = secagg.max_weight;
-      p.max_clients = clients_per_round;
-      if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(p); !e.ok()) {
+      if (absl::StatusOr<InputEncoder> e =
+              InputEncoder::Create(secagg.Encoding(clients_per_round));
+          !e.ok()) {
         return e.status();
       }
     }
@@ -254,7 +250,8 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
   }
   if (secure_round_ != nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "round ", round_, " uses secure aggregation: plaintext updates are refused"));
+        "round ", round_,
+        " uses secure aggregation: plaintext updates are refused"));
   }
   if (it->second == ClientRoundState::kAccepted ||
       it->second == ClientRoundState::kRejected) {
@@ -311,13 +308,15 @@ absl::Status RoundEngine::CheckSecureRoundLocked(const std::string& client_id,
         absl::StrCat("unknown client '", client_id, "': register first"));
   }
   if (run_id != config_.run_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "message names run '", run_id, "', active run is '", config_.run_id, "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("message names run '", run_id, "', active run is '",
+                     config_.run_id, "'"));
   }
-  if (phase_ != Phase::kTraining || round != round_ || secure_round_ == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no secure aggregation is open for round ", round, " (current round ",
-        round_, ")"));
+  if (phase_ != Phase::kTraining || round != round_ ||
+      secure_round_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no secure aggregation is open for round ", round,
+                     " (current round ", round_, ")"));
   }
   if (cohort_.count(client_id) == 0) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -333,10 +332,12 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
   TouchLocked(client_id);
   SecAggExchangeReply reply;
   reply.retry_after_ms = std::min<uint32_t>(config_.poll_interval_ms, 100);
-  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round); !s.ok()) {
+  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round);
+      !s.ok()) {
     // A round that ended (completed or aborted) is not an error for a
     // client that was part of it: tell it to stop.
-    if (absl::IsFailedPrecondition(s) && run_id == config_.run_id && round <= round_) {
+    if (absl::IsFailedPrecondition(s) && run_id == config_.run_id &&
+        round <= round_) {
       reply.aborted = true;
       reply.reason = std::string(s.message());
       return reply;
@@ -371,7 +372,8 @@ absl::Status RoundEngine::SubmitMaskedInput(const std::string& client_id,
                                             std::vector<uint32_t> masked) {
   std::lock_guard<std::mutex> lock(mu_);
   TouchLocked(client_id);
-  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round); !s.ok()) {
+  if (absl::Status s = CheckSecureRoundLocked(client_id, run_id, round);
+      !s.ok()) {
     return s;
   }
   absl::Status s = secure_round_->HandleMaskedInput(client_id, masked);
@@ -427,18 +429,18 @@ bool RoundEngine::TryStartRoundLocked() {
   if (config_.secagg.enabled) {
     std::vector<std::string> sorted_cohort(live.begin(), live.end());
     std::sort(sorted_cohort.begin(), sorted_cohort.end());
-    absl::StatusOr<std::unique_ptr<SecureRound>> secure =
-        SecureRound::Start(config_.secagg, round_, attempt_, std::move(sorted_cohort),
-                           dimension_, round_deadline_);
+    absl::StatusOr<std::unique_ptr<SecureRound>> secure = SecureRound::Start(
+        config_.secagg, round_, attempt_, std::move(sorted_cohort), dimension_,
+        round_deadline_);
     if (!secure.ok()) {
       EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
-          "round ", round_, ": cannot start secure aggregation: ",
-          secure.status().message())));
+          "round ", round_,
+          ": cannot start secure aggregation: ", secure.status().message())));
       return false;
     }
     secure_round_ = *std::move(secure);
-    secagg_config_ =
-        std::make_shared<const v1::SecAggConfig>(secure_round_->protocol_config());
+    secagg_config_ = std::make_shared<const v1::SecAggConfig>(
+        secure_round_->protocol_config());
   }
   phase_ = Phase::kTraining;
   spdlog::info("round {} attempt {}: selected {} of {} live clients", round_,
@@ -496,8 +498,8 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
         lock,
         absl::StrCat("round ", round_, " attempt ", attempt_, ": ", accepted,
                      " accepted update(s) of ", cohort_.size(), " selected (",
-                     rejected_, " rejected), need min_updates=",
-                     config_.min_updates),
+                     rejected_,
+                     " rejected), need min_updates=", config_.min_updates),
         "lower min_updates, raise round_timeout or add clients");
     return;
   }
@@ -522,7 +524,8 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
 
 void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
                                    SecureRound::Status status) {
-  const std::string where = absl::StrCat("round ", round_, " attempt ", attempt_);
+  const std::string where =
+      absl::StrCat("round ", round_, " attempt ", attempt_);
   if (status == SecureRound::Status::kAborted) {
     RetryOrFailLocked(
         lock,
@@ -538,7 +541,8 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
         lock,
         absl::StrCat(where, ": ",
                      aggregate.ok()
-                         ? absl::StrCat(participants, " masked inputs, need min_updates=",
+                         ? absl::StrCat(participants,
+                                        " masked inputs, need min_updates=",
                                         config_.min_updates)
                          : std::string(aggregate.status().message())),
         "lower min_updates, raise round_timeout or add clients");

@@ -10,44 +10,49 @@ namespace fedlearn {
 
 absl::Status SecAggRoundConfig::Validate() const {
   if (!enabled) return absl::OkStatus();
+  if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(Encoding(3));
+      !e.ok()) {
+    return e.status();
+  }
+  if (absl::StatusOr<GraphParameters> g =
+          ChooseGraphParameters(3, dropout_rate, security_bits);
+      !g.ok()) {
+    return g.status();
+  }
+  if (phase_timeout.count() <= 0) {
+    return absl::InvalidArgumentError(
+        "secagg.phase_timeout_s must be positive");
+  }
+  return absl::OkStatus();
+}
+
+EncodingParameters SecAggRoundConfig::Encoding(int max_clients) const {
   EncodingParameters p;
   p.modulus_bits = modulus_bits;
   p.quantization_bits = quantization_bits;
   p.clip_range = clip_range;
   p.max_weight = max_weight;
-  p.max_clients = 3;
-  if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(p); !e.ok()) {
-    return e.status();
-  }
-  if (absl::StatusOr<GraphParameters> g = ChooseGraphParameters(3, dropout_rate, security_bits);
-      !g.ok()) {
-    return g.status();
-  }
-  if (phase_timeout.count() <= 0) {
-    return absl::InvalidArgumentError("secagg.phase_timeout_s must be positive");
-  }
-  return absl::OkStatus();
+  p.max_clients = max_clients;
+  return p;
 }
 
 absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     const SecAggRoundConfig& config, uint64_t round, int attempt,
-    std::vector<std::string> cohort, size_t dimension, TimePoint training_deadline) {
+    std::vector<std::string> cohort, size_t dimension,
+    TimePoint training_deadline) {
   const int n = static_cast<int>(cohort.size());
   absl::StatusOr<GraphParameters> graph =
       ChooseGraphParameters(n, config.dropout_rate, config.security_bits);
   if (!graph.ok()) return graph.status();
-  EncodingParameters encoding;
-  encoding.modulus_bits = config.modulus_bits;
-  encoding.quantization_bits = config.quantization_bits;
-  encoding.clip_range = config.clip_range;
-  encoding.max_weight = config.max_weight;
-  encoding.max_clients = n;
-  absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(encoding);
+  absl::StatusOr<InputEncoder> encoder =
+      InputEncoder::Create(config.Encoding(n));
   if (!encoder.ok()) return encoder.status();
 
-  std::unique_ptr<SecureRound> r(new SecureRound(config, dimension, *std::move(encoder)));
+  std::unique_ptr<SecureRound> r(
+      new SecureRound(config, dimension, *std::move(encoder)));
   std::string session_id(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(session_id.data()), 32) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(session_id.data()), 32) !=
+      1) {
     return absl::InternalError("OS random generator failed");
   }
   v1::SecAggConfig& pc = r->protocol_config_;
@@ -65,19 +70,21 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
   pe.set_max_weight(config.max_weight);
   pe.set_max_clients(n);
 
-  absl::StatusOr<std::unique_ptr<SecAggServer>> server = SecAggServer::Create(pc);
+  absl::StatusOr<std::unique_ptr<SecAggServer>> server =
+      SecAggServer::Create(pc);
   if (!server.ok()) return server.status();
   r->server_ = *std::move(server);
   r->phase_deadline_ = training_deadline;
-  spdlog::info("round {} attempt {}: secure aggregation over {} clients, {} graph "
-               "(k={}, t={}), b={}",
-               round, attempt, n, graph->full_graph() ? "full" : "SecAgg+",
-               graph->degree, graph->threshold, config.modulus_bits);
+  spdlog::info(
+      "round {} attempt {}: secure aggregation over {} clients, {} graph "
+      "(k={}, t={}), b={}",
+      round, attempt, n, graph->full_graph() ? "full" : "SecAgg+",
+      graph->degree, graph->threshold, config.modulus_bits);
   return r;
 }
 
-absl::Status SecureRound::HandleMessage(const std::string& client_id,
-                                        const v1::SecAggClientMessage& message) {
+absl::Status SecureRound::HandleMessage(
+    const std::string& client_id, const v1::SecAggClientMessage& message) {
   return server_->HandleMessage(client_id, message);
 }
 
@@ -97,8 +104,9 @@ SecureRound::Status SecureRound::Poll(TimePoint now) {
     const Phase phase = server_->phase();
     if (phase == Phase::kCompleted) return Status::kCompleted;
     if (phase == Phase::kAborted) return Status::kAborted;
-    if (!server_->AllResponded() && now < phase_deadline_) return Status::kRunning;
-    const std::string closing = PhaseName();
+    if (!server_->AllResponded() && now < phase_deadline_)
+      return Status::kRunning;
+    const std::string closing = server_->phase_name();
     const bool everyone = server_->AllResponded();
     absl::Status s = server_->AdvancePhase();
     spdlog::info("secure aggregation: {} closed{}", closing,
@@ -108,7 +116,9 @@ SecureRound::Status SecureRound::Poll(TimePoint now) {
   }
 }
 
-absl::Status SecureRound::abort_reason() const { return server_->abort_reason(); }
+absl::Status SecureRound::abort_reason() const {
+  return server_->abort_reason();
+}
 
 absl::StatusOr<DecodedAggregate> SecureRound::TakeAggregate() {
   absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
@@ -118,20 +128,6 @@ absl::StatusOr<DecodedAggregate> SecureRound::TakeAggregate() {
 
 int SecureRound::participants() const {
   return static_cast<int>(server_->Survivors().size());
-}
-
-std::string SecureRound::PhaseName() const {
-  using Phase = SecAggServer::Phase;
-  switch (server_->phase()) {
-    case Phase::kAdvertiseKeys: return "advertise-keys";
-    case Phase::kShareKeys: return "share-keys";
-    case Phase::kMaskedInputCollection: return "masked-input-collection";
-    case Phase::kConsistencyCheck: return "consistency-check";
-    case Phase::kUnmasking: return "unmasking";
-    case Phase::kCompleted: return "completed";
-    case Phase::kAborted: return "aborted";
-  }
-  return "unknown";
 }
 
 }  // namespace fedlearn

@@ -36,6 +36,8 @@ struct SecAggRoundConfig {
   Duration phase_timeout{std::chrono::seconds(30)};
 
   absl::Status Validate() const;
+  // The client-side encoding of a round whose cohort has `max_clients`.
+  EncodingParameters Encoding(int max_clients) const;
 };
 
 class SecureRound {
@@ -45,11 +47,14 @@ class SecureRound {
   // `cohort` is sorted; `dimension` is the model's number of values.
   static absl::StatusOr<std::unique_ptr<SecureRound>> Start(
       const SecAggRoundConfig& config, uint64_t round, int attempt,
-      std::vector<std::string> cohort, size_t dimension, TimePoint training_deadline);
+      std::vector<std::string> cohort, size_t dimension,
+      TimePoint training_deadline);
 
   const v1::SecAggConfig& protocol_config() const { return protocol_config_; }
   const v1::SecAggEncoding& encoding() const { return encoding_proto_; }
-  size_t encoded_length() const { return InputEncoder::EncodedLength(dimension_); }
+  size_t encoded_length() const {
+    return InputEncoder::EncodedLength(dimension_);
+  }
 
   absl::Status HandleMessage(const std::string& client_id,
                              const v1::SecAggClientMessage& message);
@@ -64,10 +69,10 @@ class SecureRound {
   // After kCompleted: the decoded weighted mean of the survivors' updates.
   absl::StatusOr<DecodedAggregate> TakeAggregate();
   int participants() const;
-  std::string PhaseName() const;
 
  private:
-  SecureRound(const SecAggRoundConfig& config, size_t dimension, InputEncoder encoder)
+  SecureRound(const SecAggRoundConfig& config, size_t dimension,
+              InputEncoder encoder)
       : config_(config), dimension_(dimension), encoder_(std::move(encoder)) {}
 
   const SecAggRoundConfig config_;
