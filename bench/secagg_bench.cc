@@ -54,6 +54,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
+#include "bench/prg_reference.h"
 #include "client/secagg/secagg_client.h"
 #include "common/crypto/mask_prg.h"
 #include "common/crypto/secret_bytes.h"
@@ -91,7 +92,9 @@ struct Cost {
   }
 };
 Cost operator+(Cost a, const Cost& b) { return a += b; }
-Cost operator-(Cost a, const Cost& b) { return Cost{a.wall - b.wall, a.cpu - b.cpu}; }
+Cost operator-(Cost a, const Cost& b) {
+  return Cost{a.wall - b.wall, a.cpu - b.cpu};
+}
 Cost operator*(Cost a, double f) { return Cost{a.wall * f, a.cpu * f}; }
 
 template <typename Fn>
@@ -116,12 +119,15 @@ struct Pki {
   PemKeyPair ca;
   std::vector<PemKeyPair> clients;
 
-  static std::string ClientId(int i) { return absl::StrFormat("client-%04d", i); }
+  static std::string ClientId(int i) {
+    return absl::StrFormat("client-%04d", i);
+  }
   SecAggIdentity Identity(int i) const {
     const std::string& key = clients[i].key_pem.value();
-    return SecAggIdentity{ClientId(i), clients[i].cert_pem,
-                          SecretBytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
-                          ca.cert_pem};
+    return SecAggIdentity{
+        ClientId(i), clients[i].cert_pem,
+        SecretBytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+        ca.cert_pem};
   }
 };
 
@@ -129,14 +135,16 @@ Pki IssuePki(int n) {
   Pki pki;
   auto ca = CreateCertificateAuthority("secagg-bench-ca", 2);
   if (!ca.ok()) {
-    std::fprintf(stderr, "CA: %s\n", std::string(ca.status().message()).c_str());
+    std::fprintf(stderr, "CA: %s\n",
+                 std::string(ca.status().message()).c_str());
     std::exit(1);
   }
   pki.ca = *std::move(ca);
   for (int i = 0; i < n; ++i) {
     auto c = IssueClientCertificate(pki.ca, Pki::ClientId(i), 2);
     if (!c.ok()) {
-      std::fprintf(stderr, "cert: %s\n", std::string(c.status().message()).c_str());
+      std::fprintf(stderr, "cert: %s\n",
+                   std::string(c.status().message()).c_str());
       std::exit(1);
     }
     pki.clients.push_back(*std::move(c));
@@ -173,10 +181,12 @@ struct SentBytes {
   double share_keys_per_entry = 0;  // one EncryptedKeyShares, with its framing
   double consistency = 0;
   double unmasking = 0;
-  double unmasking_per_entry = 0;   // one RevealedShare, with its framing
-  double entries_share_keys = 0;    // neighbours it dealt shares to
-  double entries_unmasking = 0;     // shares revealed (neighbours + itself)
-  double Messages() const { return advertise + share_keys + consistency + unmasking; }
+  double unmasking_per_entry = 0;  // one RevealedShare, with its framing
+  double entries_share_keys = 0;   // neighbours it dealt shares to
+  double entries_unmasking = 0;    // shares revealed (neighbours + itself)
+  double Messages() const {
+    return advertise + share_keys + consistency + unmasking;
+  }
 };
 
 struct RoundResult {
@@ -184,7 +194,7 @@ struct RoundResult {
   std::string error;
   Cost client_ms;  // mean over survivors
   Cost server_s;
-  double wall_s = 0;     // including input generation and checking
+  double wall_s = 0;  // including input generation and checking
   int survivors = 0;
   SentBytes sent;
 };
@@ -210,7 +220,8 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
   // Dropouts spread evenly over the cohort (and so over the random graph).
   const int num_drops = static_cast<int>(std::lround(spec.n * spec.dropout));
   std::vector<bool> drops(spec.n, false);
-  for (int j = 0; j < num_drops; ++j) drops[(j * spec.n) / std::max(num_drops, 1)] = true;
+  for (int j = 0; j < num_drops; ++j)
+    drops[(j * spec.n) / std::max(num_drops, 1)] = true;
 
   Cost server_s;
   std::vector<Cost> client_s(spec.n);
@@ -246,7 +257,9 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
     // Create is timed: it parses the CA and the signing key, per-round work.
     SecAggIdentity identity = pki.Identity(i);
     absl::StatusOr<std::unique_ptr<SecAggClient>> c;
-    timed(&client_s[i], [&] { c = SecAggClient::Create(config, std::move(identity), std::move(x)); });
+    timed(&client_s[i], [&] {
+      c = SecAggClient::Create(config, std::move(identity), std::move(x));
+    });
     if (!c.ok()) return fail(std::string(c.status().message()));
     clients[i] = *std::move(c);
   }
@@ -303,16 +316,19 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
         continue;
       }
       std::optional<v1::SecAggServerMessage> pending;
-      timed(&server_s, [&] { pending = server->PendingMessageFor(config.cohort(i)); });
+      timed(&server_s,
+            [&] { pending = server->PendingMessageFor(config.cohort(i)); });
       if (!pending) continue;
       absl::StatusOr<SecAggClient::Reply> reply;
       timed(&client_s[i], [&] { reply = clients[i]->Handle(*pending); });
       if (!reply.ok()) {
-        return fail(absl::StrCat(config.cohort(i), ": ", reply.status().message()));
+        return fail(
+            absl::StrCat(config.cohort(i), ": ", reply.status().message()));
       }
       absl::Status s;
       timed(&server_s, [&] {
-        if (reply->message) s = server->HandleMessage(config.cohort(i), *reply->message);
+        if (reply->message)
+          s = server->HandleMessage(config.cohort(i), *reply->message);
         if (s.ok() && reply->masked_input) {
           s = server->HandleMaskedInput(config.cohort(i), *reply->masked_input);
         }
@@ -350,9 +366,9 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
   }
   const double k = result.survivors;
   SentBytes& r = result.sent;
-  for (double* v : {&r.advertise, &r.share_keys, &r.share_keys_per_entry, &r.consistency,
-                    &r.unmasking, &r.unmasking_per_entry, &r.entries_share_keys,
-                    &r.entries_unmasking}) {
+  for (double* v : {&r.advertise, &r.share_keys, &r.share_keys_per_entry,
+                    &r.consistency, &r.unmasking, &r.unmasking_per_entry,
+                    &r.entries_share_keys, &r.entries_unmasking}) {
     *v /= k;
   }
   result.client_ms = client_total * (1e3 / result.survivors);
@@ -362,54 +378,8 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
 
 // ---------------------------------------------------------- throughput --
 
-template <typename Fn>
-double BestSeconds(Fn fn, double min_seconds = 0.3) {
-  double best = 1e30, total = 0;
-  int reps = 0;
-  while (total < min_seconds || reps < 3) {
-    const auto start = Clock::now();
-    fn();
-    const double s = Seconds(start);
-    best = std::min(best, s);
-    total += s;
-    ++reps;
-  }
-  return best;
-}
-
-// `openssl speed -evp aes-128-ctr` equivalent (as in mask_prg_bench.cc):
-// one context, the same 16 KiB buffer encrypted in place over and over.
-double EvpAes128CtrGbps() {
-  constexpr size_t kBuffer = 16384;
-  constexpr int kBlocksPerCall = 4096;
-  std::vector<unsigned char> buf(kBuffer, 0);
-  const unsigned char key[16] = {1}, iv[16] = {};
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), nullptr, key, iv);
-  int len = 0;
-  const double s = BestSeconds([&] {
-    for (int i = 0; i < kBlocksPerCall; ++i) {
-      EVP_EncryptUpdate(ctx, buf.data(), &len, buf.data(), kBuffer);
-    }
-  });
-  EVP_CIPHER_CTX_free(ctx);
-  return kBuffer * double{kBlocksPerCall} / s / 1e9;
-}
-
-// Seconds per AddMask over `words` (best of repetitions).
-double AddMaskSeconds(size_t words) {
-  SecretBytes seed(kPrgSeedBytes);
-  for (size_t i = 0; i < seed.size(); ++i) seed.data()[i] = static_cast<uint8_t>(i);
-  std::vector<uint32_t> acc(words, 0);
-  bool ok = true;
-  const double s = BestSeconds(
-      [&] { ok &= AddMask(seed, "bench/round/1", +1, absl::MakeSpan(acc)).ok(); });
-  if (!ok) {
-    std::fprintf(stderr, "AddMask failed\n");
-    std::exit(1);
-  }
-  return s;
-}
+using bench::AddMaskSeconds;
+using bench::EvpAes128CtrGbps;
 
 // ------------------------------------------------------------- tables --
 
@@ -429,7 +399,11 @@ struct Cell {
   double dropout = 0;
   bool full = false;
   int degree = 0, threshold = 0;
-  enum class Kind { kMeasured, kEstimatedScaled, kSkipped } kind = Kind::kMeasured;
+  enum class Kind {
+    kMeasured,
+    kEstimatedScaled,
+    kSkipped
+  } kind = Kind::kMeasured;
   RoundResult measured;
   Cost est_client_ms, est_server_s;
 };
@@ -468,8 +442,10 @@ int main(int argc, char** argv) {
   const auto bench_start = Clock::now();
   std::printf("# secagg_bench\n\n");
   std::printf("- build type: %s\n", FEDLEARN_BENCH_BUILD_TYPE);
-  std::printf("- cores: %ld online (single-threaded bench)\n", sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("- modulus b = 32 unless stated; dropouts vanish after ShareKeys\n\n");
+  std::printf("- cores: %ld online (single-threaded bench)\n",
+              sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf(
+      "- modulus b = 32 unless stated; dropouts vanish after ShareKeys\n\n");
   std::fflush(stdout);
 
   // ---- 2. mask expansion throughput (first: the estimates need it) ----
@@ -478,9 +454,12 @@ int main(int argc, char** argv) {
   const double t_exp_1e5 = issue_row_only ? 0 : AddMaskSeconds(100000);
   const double t_exp_1e6 = issue_row_only ? 0 : AddMaskSeconds(1000000);
   const double t_exp_1e7 = issue_row_only ? 0 : AddMaskSeconds(10000000);
-  auto t_exp = [&](uint64_t d) { return d >= 1000000 ? t_exp_1e6 * (d / 1e6) : t_exp_1e5 * (d / 1e5); };
+  auto t_exp = [&](uint64_t d) {
+    return d >= 1000000 ? t_exp_1e6 * (d / 1e6) : t_exp_1e5 * (d / 1e5);
+  };
 
-  std::fprintf(stderr, "issuing %d client certificates (setup)...\n", kMaxClients);
+  std::fprintf(stderr, "issuing %d client certificates (setup)...\n",
+               kMaxClients);
   const Pki pki = IssuePki(kMaxClients);
 
   // ---- 1. round cost ----
@@ -514,7 +493,8 @@ int main(int argc, char** argv) {
   }
   auto find = [&](int n, uint64_t d, double dropout, bool full) -> Cell* {
     for (Cell& c : cells) {
-      if (c.n == n && c.d == d && c.dropout == dropout && c.full == full) return &c;
+      if (c.n == n && c.d == d && c.dropout == dropout && c.full == full)
+        return &c;
     }
     return nullptr;
   };
@@ -526,7 +506,8 @@ int main(int argc, char** argv) {
     RoundSpec spec{c.n, c.degree, c.threshold, c.d, c.dropout, 32};
     c.measured = RunRound(pki, spec, seed++);
     c.kind = Cell::Kind::kMeasured;
-    std::fprintf(stderr, "%s %.1f s\n", c.measured.ok ? "ok" : c.measured.error.c_str(),
+    std::fprintf(stderr, "%s %.1f s\n",
+                 c.measured.ok ? "ok" : c.measured.error.c_str(),
                  c.measured.wall_s);
     all_ok &= c.measured.ok;
   };
@@ -538,29 +519,38 @@ int main(int argc, char** argv) {
   issue.degree = 16;
   issue.threshold = (16 + 1) / 2 + 1;
   auto print_issue_table = [&] {
-    std::printf("\n### Issue comparison: n = 100, k = 16, D = 1e6, 10%% dropout\n\n");
-    std::printf("Flower's figure used 15 neighbours; our circulant graph needs an even k, "
-                "so k = 16 (t = %d, honest majority of k + 1).\n\n", issue.threshold);
+    std::printf(
+        "\n### Issue comparison: n = 100, k = 16, D = 1e6, 10%% dropout\n\n");
+    std::printf(
+        "Flower's figure used 15 neighbours; our circulant graph needs an even "
+        "k, "
+        "so k = 16 (t = %d, honest majority of k + 1).\n\n",
+        issue.threshold);
     std::printf("Times are `wall / CPU`; the verdict uses CPU time.\n\n");
-    std::printf("| setting | client ms | target | server s | target | verdict |\n");
+    std::printf(
+        "| setting | client ms | target | server s | target | verdict |\n");
     std::printf("|---|---:|---:|---:|---:|---|\n");
     auto verdict_row = [&](const char* label, const Cell& c) {
       if (!c.measured.ok) {
-        std::printf("| %s | - | 25 | - | 0.5 | FAILED: %s |\n", label, c.measured.error.c_str());
+        std::printf("| %s | - | 25 | - | 0.5 | FAILED: %s |\n", label,
+                    c.measured.error.c_str());
         return;
       }
-      // Judged on CPU time: wall time on a shared machine measures the neighbours too.
+      // Judged on CPU time: wall time on a shared machine measures the
+      // neighbours too.
       const bool client_ok = c.measured.client_ms.cpu <= 25,
                  server_ok = c.measured.server_s.cpu <= 0.5;
-      std::printf("| %s | %s | <= 25 | %s | <= 0.5 | client %s, server %s |\n", label,
-                  Ms(c.measured.client_ms).c_str(), Sec(c.measured.server_s).c_str(),
-                  client_ok ? "meets" : "MISSES", server_ok ? "meets" : "MISSES");
+      std::printf(
+          "| %s | %s | <= 25 | %s | <= 0.5 | client %s, server %s |\n", label,
+          Ms(c.measured.client_ms).c_str(), Sec(c.measured.server_s).c_str(),
+          client_ok ? "meets" : "MISSES", server_ok ? "meets" : "MISSES");
     };
     verdict_row("k = 16 (issue's setting)", issue);
-    verdict_row(absl::StrFormat("k = %d (product: ChooseGraphParameters(100, 0.1, 20))",
-                                find(100, 1000000, 0.1, false)->degree)
-                    .c_str(),
-                *find(100, 1000000, 0.1, false));
+    verdict_row(
+        absl::StrFormat("k = %d (product: ChooseGraphParameters(100, 0.1, 20))",
+                        find(100, 1000000, 0.1, false)->degree)
+            .c_str(),
+        *find(100, 1000000, 0.1, false));
   };
   if (issue_row_only) {
     run(*find(100, 1000000, 0.1, false));
@@ -591,7 +581,8 @@ int main(int argc, char** argv) {
       const Cell& ref_small = *find(100, 100000, dropout, false);
       const Cell& ref_large = *find(100, 1000000, dropout, false);
       const Expansions e = CountExpansions(n, c.degree, c.dropout);
-      const Expansions e_ref = CountExpansions(100, ref_large.degree, c.dropout);
+      const Expansions e_ref =
+          CountExpansions(100, ref_large.degree, c.dropout);
       const Cost client_growth_ms =
           (ref_large.measured.client_ms - ref_small.measured.client_ms) *
           (e.per_client / e_ref.per_client);
@@ -599,13 +590,17 @@ int main(int argc, char** argv) {
           (ref_large.measured.server_s - ref_small.measured.server_s) *
           (e.server / e_ref.server);
       const double predicted_wall =
-          small.measured.wall_s + (ref_large.measured.wall_s - ref_small.measured.wall_s) *
-                                      (n * e.per_client) / (100 * e_ref.per_client);
+          small.measured.wall_s +
+          (ref_large.measured.wall_s - ref_small.measured.wall_s) *
+              (n * e.per_client) / (100 * e_ref.per_client);
       if (Seconds(bench_start) + predicted_wall < kBudgetSeconds) {
         run(c);
       } else {
-        std::fprintf(stderr, "n=%d D=1e6 dropout=%.0f%%: predicted %.0f s, over budget: "
-                             "estimating\n", n, dropout * 100, predicted_wall);
+        std::fprintf(
+            stderr,
+            "n=%d D=1e6 dropout=%.0f%%: predicted %.0f s, over budget: "
+            "estimating\n",
+            n, dropout * 100, predicted_wall);
         c.kind = Cell::Kind::kEstimatedScaled;
         c.est_client_ms = small.measured.client_ms + client_growth_ms;
         c.est_server_s = small.measured.server_s + server_growth_s;
@@ -615,17 +610,23 @@ int main(int argc, char** argv) {
   run(issue);
 
   std::printf("## 1. Cost per round (real state machines, in memory)\n\n");
-  std::printf("Client: mean wall time of one surviving client's Create + Start + Handle calls "
-              "(all phases). Server: total wall time inside SecAggServer calls. Each shown as "
-              "`wall / CPU` (this thread's CPU time; on a shared machine wall includes "
-              "waiting for a core). "
-              "Training and certificate issuance excluded. Full = plain SecAgg "
-              "(k = n-1, t = floor(n/2)+1); SecAgg+ = ChooseGraphParameters(n, 0.1, 20). "
-              "`est.` cells did not run: **skipped** full-graph cells show a PRG-only "
-              "lower bound (mask expansions x measured AddMask time; certificate checks "
-              "and O(n t) Shamir work per client come on top); *scaled* cells are the "
-              "D = 1e5 measurement with its D-dependent part scaled to D = 1e6.\n\n");
-  std::printf("| n | D | dropout | graph | k | t | client ms | server s | status |\n");
+  std::printf(
+      "Client: mean wall time of one surviving client's Create + Start + "
+      "Handle calls "
+      "(all phases). Server: total wall time inside SecAggServer calls. Each "
+      "shown as "
+      "`wall / CPU` (this thread's CPU time; on a shared machine wall includes "
+      "waiting for a core). "
+      "Training and certificate issuance excluded. Full = plain SecAgg "
+      "(k = n-1, t = floor(n/2)+1); SecAgg+ = ChooseGraphParameters(n, 0.1, "
+      "20). "
+      "`est.` cells did not run: **skipped** full-graph cells show a PRG-only "
+      "lower bound (mask expansions x measured AddMask time; certificate "
+      "checks "
+      "and O(n t) Shamir work per client come on top); *scaled* cells are the "
+      "D = 1e5 measurement with its D-dependent part scaled to D = 1e6.\n\n");
+  std::printf(
+      "| n | D | dropout | graph | k | t | client ms | server s | status |\n");
   std::printf("|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
   auto print_cell = [&](const Cell& c, const char* graph) {
     const std::string d = c.d >= 1000000 ? "1e6" : "1e5";
@@ -638,7 +639,8 @@ int main(int argc, char** argv) {
         } else {
           client = Ms(c.measured.client_ms);
           server = Sec(c.measured.server_s);
-          status = absl::StrFormat("measured, sum checked (%d survivors)", c.measured.survivors);
+          status = absl::StrFormat("measured, sum checked (%d survivors)",
+                                   c.measured.survivors);
         }
         break;
       case Cell::Kind::kSkipped:
@@ -652,17 +654,18 @@ int main(int argc, char** argv) {
         status = "*scaled* from D = 1e5 (not run: time budget)";
         break;
     }
-    std::printf("| %d | %s | %.0f%% | %s | %d | %d | %s | %s | %s |\n", c.n, d.c_str(),
-                c.dropout * 100, graph, c.degree, c.threshold, client.c_str(), server.c_str(),
-                status.c_str());
+    std::printf("| %d | %s | %.0f%% | %s | %d | %d | %s | %s | %s |\n", c.n,
+                d.c_str(), c.dropout * 100, graph, c.degree, c.threshold,
+                client.c_str(), server.c_str(), status.c_str());
   };
   for (uint64_t d : {uint64_t{100000}, uint64_t{1000000}}) {
     for (int n : {10, 100, 500, 1000}) {
       for (double dropout : {0.0, 0.1}) {
         for (bool full : {true, false}) {
           const Cell& c = *find(n, d, dropout, full);
-          print_cell(c, full ? "full" : (c.degree == n - 1 ? "SecAgg+ (= full, n <= 20)"
-                                                          : "SecAgg+"));
+          print_cell(c, full ? "full"
+                             : (c.degree == n - 1 ? "SecAgg+ (= full, n <= 20)"
+                                                  : "SecAgg+"));
         }
       }
     }
@@ -670,38 +673,52 @@ int main(int argc, char** argv) {
   print_issue_table();
 
   // ---- 2. print throughput ----
-  std::printf("\n## 2. Mask expansion throughput (AddMask, AES-256-CTR keystream)\n\n");
-  std::printf("Reference: `openssl speed -evp aes-128-ctr` equivalent (EVP, one context, "
-              "16 KiB buffer, in this process): **%.2f GB/s**. AES-256 runs 14 rounds to "
-              "AES-128's 10, so a perfect AddMask would sit near 0.71.\n\n", evp_gbps);
-  std::printf("| words | ms per AddMask | GB/s of mask | ratio to EVP aes-128-ctr |\n");
+  std::printf(
+      "\n## 2. Mask expansion throughput (AddMask, AES-256-CTR keystream)\n\n");
+  std::printf(
+      "Reference: `openssl speed -evp aes-128-ctr` equivalent (EVP, one "
+      "context, "
+      "16 KiB buffer, in this process): **%.2f GB/s**. AES-256 runs 14 rounds "
+      "to "
+      "AES-128's 10, so a perfect AddMask would sit near 0.71.\n\n",
+      evp_gbps);
+  std::printf(
+      "| words | ms per AddMask | GB/s of mask | ratio to EVP aes-128-ctr |\n");
   std::printf("|---:|---:|---:|---:|\n");
   for (auto [words, s] : {std::pair<size_t, double>{100000, t_exp_1e5},
-                          {1000000, t_exp_1e6}, {10000000, t_exp_1e7}}) {
+                          {1000000, t_exp_1e6},
+                          {10000000, t_exp_1e7}}) {
     const double gbps = words * 4.0 / s / 1e9;
-    std::printf("| %zu | %.3f | %.2f | %.2f |\n", words, s * 1e3, gbps, gbps / evp_gbps);
+    std::printf("| %zu | %.3f | %.2f | %.2f |\n", words, s * 1e3, gbps,
+                gbps / evp_gbps);
   }
 
   // ---- 3. communication ----
-  std::printf("\n## 3. Communication expansion (bytes a client sends / 4D)\n\n");
-  std::printf("Bytes = serialized protobuf size of each message the client sends "
-              "(AdvertiseKeys with its certificate, ShareKeysResponse, "
-              "ConsistencyCheckResponse, UnmaskingResponse) + 4 bytes per masked value "
-              "(b = 32: the transport sends the masked vector as uint32 LE). "
-              "Denominator: 4D, the float32 update.\n\n");
-  std::printf("| setting | k | messages (bytes) | masked vector (bytes) | total (bytes) | "
-              "total / 4D |\n");
+  std::printf(
+      "\n## 3. Communication expansion (bytes a client sends / 4D)\n\n");
+  std::printf(
+      "Bytes = serialized protobuf size of each message the client sends "
+      "(AdvertiseKeys with its certificate, ShareKeysResponse, "
+      "ConsistencyCheckResponse, UnmaskingResponse) + 4 bytes per masked value "
+      "(b = 32: the transport sends the masked vector as uint32 LE). "
+      "Denominator: 4D, the float32 update.\n\n");
+  std::printf(
+      "| setting | k | messages (bytes) | masked vector (bytes) | total "
+      "(bytes) | "
+      "total / 4D |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   auto comm_row = [&](const char* label, const Cell& c) {
     if (!c.measured.ok) return;
     const double msgs = c.measured.sent.Messages();
     const double vec = 4.0 * c.d;
-    std::printf("| %s | %d | %.0f | %.0f | %.0f | %.4f |\n", label, c.degree, msgs, vec,
-                msgs + vec, (msgs + vec) / (4.0 * c.d));
+    std::printf("| %s | %d | %.0f | %.0f | %.0f | %.4f |\n", label, c.degree,
+                msgs, vec, msgs + vec, (msgs + vec) / (4.0 * c.d));
   };
-  comm_row("n = 100, D = 1e6, b = 32, SecAgg+ (measured)", *find(100, 1000000, 0.0, false));
+  comm_row("n = 100, D = 1e6, b = 32, SecAgg+ (measured)",
+           *find(100, 1000000, 0.0, false));
   comm_row("n = 100, D = 1e6, b = 32, k = 16 (measured)", issue);
-  comm_row("n = 100, D = 1e6, b = 32, full graph (measured)", *find(100, 1000000, 0.0, true));
+  comm_row("n = 100, D = 1e6, b = 32, full graph (measured)",
+           *find(100, 1000000, 0.0, true));
 
   // Anchor: Bonawitz et al. 2017, 2^10 clients, 2^20 values, 16-bit inputs,
   // full graph; computed from per-neighbour sizes measured at n = 1000
@@ -709,32 +726,46 @@ int main(int argc, char** argv) {
   const Cell& probe = *find(1000, 100000, 0.0, false);
   if (probe.measured.ok) {
     const SentBytes& s = probe.measured.sent;
-    const double fixed_share = s.share_keys - s.share_keys_per_entry * s.entries_share_keys;
-    const double fixed_unmask = s.unmasking - s.unmasking_per_entry * s.entries_unmasking;
-    std::printf("\nPer-client message sizes measured at n = 1000 (k = %d, D = 1e5; key and "
-                "share messages do not depend on D): AdvertiseKeys %.0f B, "
-                "ShareKeysResponse %.0f B + %.1f B per neighbour, ConsistencyCheckResponse "
-                "%.0f B, UnmaskingResponse %.0f B + %.1f B per revealed share (neighbours + "
-                "itself).\n\n",
-                probe.degree, s.advertise, fixed_share, s.share_keys_per_entry, s.consistency,
-                fixed_unmask, s.unmasking_per_entry);
+    const double fixed_share =
+        s.share_keys - s.share_keys_per_entry * s.entries_share_keys;
+    const double fixed_unmask =
+        s.unmasking - s.unmasking_per_entry * s.entries_unmasking;
+    std::printf(
+        "\nPer-client message sizes measured at n = 1000 (k = %d, D = 1e5; key "
+        "and "
+        "share messages do not depend on D): AdvertiseKeys %.0f B, "
+        "ShareKeysResponse %.0f B + %.1f B per neighbour, "
+        "ConsistencyCheckResponse "
+        "%.0f B, UnmaskingResponse %.0f B + %.1f B per revealed share "
+        "(neighbours + "
+        "itself).\n\n",
+        probe.degree, s.advertise, fixed_share, s.share_keys_per_entry,
+        s.consistency, fixed_unmask, s.unmasking_per_entry);
     const double n = 1024, d = 1 << 20;
     auto gp1024 = ChooseGraphParameters(1024, 0.1, 20);
-    std::printf("Anchor (Bonawitz et al. 2017, Table/Fig.: 2^10 clients, 2^20 values, 16-bit "
-                "inputs, reported expansion **1.73x** over the 16-bit input). Computed, not "
-                "run end to end. `/2D` is the paper's denominator (16-bit input), `/4D` ours "
-                "(float update).\n\n");
-    std::printf("| graph | k | value packing | messages (bytes) | masked vector (bytes) | "
-                "total / 2D (paper's metric) | total / 4D |\n");
+    std::printf(
+        "Anchor (Bonawitz et al. 2017, Table/Fig.: 2^10 clients, 2^20 values, "
+        "16-bit "
+        "inputs, reported expansion **1.73x** over the 16-bit input). "
+        "Computed, not "
+        "run end to end. `/2D` is the paper's denominator (16-bit input), "
+        "`/4D` ours "
+        "(float update).\n\n");
+    std::printf(
+        "| graph | k | value packing | messages (bytes) | masked vector "
+        "(bytes) | "
+        "total / 2D (paper's metric) | total / 4D |\n");
     std::printf("|---|---:|---|---:|---:|---:|---:|\n");
     for (int k : {static_cast<int>(n) - 1, gp1024.ok() ? gp1024->degree : 0}) {
       if (k == 0) continue;
-      const double msgs = s.advertise + fixed_share + s.share_keys_per_entry * k +
-                          s.consistency + fixed_unmask + s.unmasking_per_entry * (k + 1);
+      const double msgs = s.advertise + fixed_share +
+                          s.share_keys_per_entry * k + s.consistency +
+                          fixed_unmask + s.unmasking_per_entry * (k + 1);
       for (int bytes_per_value : {4, 2}) {
         const double vec = bytes_per_value * d;
         std::printf("| %s | %d | %s | %.0f | %.0f | %.3f | %.3f |\n",
-                    k == n - 1 ? "full (paper)" : "SecAgg+ (ours, 10%, 2^-20)", k,
+                    k == n - 1 ? "full (paper)" : "SecAgg+ (ours, 10%, 2^-20)",
+                    k,
                     bytes_per_value == 4 ? "4 B/value (uint32 LE, unpacked)"
                                          : "2 B/value (b = 16 packed)",
                     msgs, vec, (msgs + vec) / (2 * d), (msgs + vec) / (4 * d));
