@@ -40,11 +40,12 @@ class FederationE2eTest : public ::testing::Test {
                    const std::string& extra_secagg = "") {
     std::ofstream out(dir_ + "/coordinator.toml");
     out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
-        << "[rounds]\nmin_clients = " << clients << "\nclients_per_round = " << clients
+        << "[rounds]\nmin_clients = " << clients
+        << "\nclients_per_round = " << clients
         << "\nmin_updates = " << min_updates << "\ntimeout_s = 120\n"
         << "[secagg]\nenabled = " << (secure ? "true" : "false")
-        << "\nphase_timeout_s = 10\n" << extra_secagg
-        << "[model]\n"
+        << "\nphase_timeout_s = 10\n"
+        << extra_secagg << "[model]\n"
         << extra_model << "\n"
         << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
         << "[evaluation]\ndataset = \"\"\n";
@@ -97,12 +98,30 @@ class FederationE2eTest : public ::testing::Test {
     return std::make_unique<Process>(argv, dir_ + "/" + id);
   }
 
+  // Starts the coordinator and `count` clients (passing `client_args`) and
+  // expects every process to finish the run cleanly. Returns the
+  // coordinator's log.
+  std::string RunFederation(int count,
+                            const std::vector<std::string>& client_args) {
+    int port = 0;
+    auto coordinator = StartCoordinator(&port);
+    EXPECT_GT(port, 0);
+    if (port == 0) return "";
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int i = 0; i < count; ++i)
+      clients.push_back(StartClient(i, port, client_args));
+    EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
+    for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
+    return coordinator->Stderr();
+  }
+
   // round-N model == round-(N-1) model + sum(n_i * delta_i) / sum(n_i), over
   // the clients in `ids` (1-based), to within `tolerance` (0 for plaintext
   // FedAvg up to float rounding; the quantization step under secure
   // aggregation).
   void ExpectRoundIsWeightedMeanOfReportedUpdates(uint64_t round,
-                                                  std::vector<int> ids = {1, 2, 3},
+                                                  std::vector<int> ids = {1, 2,
+                                                                          3},
                                                   double tolerance = 1e-5) {
     auto before = ReadModelFile(ModelPath(round - 1));
     auto after = ReadModelFile(ModelPath(round));
@@ -151,20 +170,17 @@ class FederationE2eTest : public ::testing::Test {
   std::string dir_;
 };
 
+// Quantization bound of the default encoding (q = 20, clip 1): each of n
+// values rounds by < 1 step of 1/(2^19 - 1), divided by the total weight
+// (3 clients x 2000/10000 examples).
+constexpr double kSecureTolerance = 3.0 / ((1 << 19) - 1) / 0.6 * 1.5;
+
 TEST_F(FederationE2eTest,
        TwoRoundsOverMutualTlsSaveTheWeightedMeanOfClientUpdates) {
-  WriteConfig("architecture = \"logreg\"");
-  int port = 0;
-  auto coordinator = StartCoordinator(&port);
-  ASSERT_GT(port, 0);
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i)
-    clients.push_back(StartClient(i, port, {"--model", "logreg"}));
-
-  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
-  for (auto& c : clients) {
-    EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
-  }
+  WriteConfig("architecture = \"logreg\"", /*secure=*/false);
+  const std::string log = RunFederation(3, {"--model", "logreg"});
+  EXPECT_EQ(log.find("secure aggregation over"), std::string::npos)
+      << "this test pins the plaintext path";
   ExpectRoundIsWeightedMeanOfReportedUpdates(1);
   ExpectRoundIsWeightedMeanOfReportedUpdates(2);
 
@@ -186,16 +202,8 @@ TEST_F(FederationE2eTest, TorchScriptModuleBuiltInCppIsFederated) {
   ASSERT_TRUE(SaveScriptedLinearClassifier(module, 784, 10, 7).ok());
   WriteConfig("architecture = \"torchscript\"\ntorchscript = \"" + module +
               "\"");
-  int port = 0;
-  auto coordinator = StartCoordinator(&port);
-  ASSERT_GT(port, 0);
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.push_back(StartClient(i, port, {"--torchscript", module}));
-  }
-  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
-  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
-  ExpectRoundIsWeightedMeanOfReportedUpdates(2);
+  RunFederation(3, {"--torchscript", module});
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, kSecureTolerance);
 }
 
 TEST_F(FederationE2eTest, ClientExitsCleanlyOnSigtermWhileWaiting) {
@@ -251,24 +259,14 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
             std::string::npos)
       << restarted->Stderr();
   for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
-  ExpectRoundIsWeightedMeanOfReportedUpdates(3);
+  ExpectRoundIsWeightedMeanOfReportedUpdates(3, {1, 2, 3}, kSecureTolerance);
 }
 
-// Quantization bound of the default encoding (q = 20, clip 1): each of n
-// values rounds by < 1 step of 1/(2^19 - 1), divided by the total weight
-// (3 clients x 2000/10000 examples).
-constexpr double kSecureTolerance = 3.0 / ((1 << 19) - 1) / 0.6 * 1.5;
-
-TEST_F(FederationE2eTest, SecureAggregationRoundsSaveTheWeightedMeanWithinQuantizationError) {
+TEST_F(FederationE2eTest,
+       SecureAggregationRoundsSaveTheWeightedMeanWithinQuantizationError) {
   WriteConfig("architecture = \"logreg\"", /*secure=*/true);
-  int port = 0;
-  auto coordinator = StartCoordinator(&port);
-  ASSERT_GT(port, 0);
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
-  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
-  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
-  EXPECT_NE(coordinator->Stderr().find("secure aggregation over 3 clients"), std::string::npos);
+  const std::string log = RunFederation(3, {"--model", "logreg"});
+  EXPECT_NE(log.find("secure aggregation over 3 clients"), std::string::npos);
   ExpectRoundIsWeightedMeanOfReportedUpdates(1, {1, 2, 3}, kSecureTolerance);
   ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, kSecureTolerance);
 }
@@ -277,17 +275,12 @@ TEST_F(FederationE2eTest, SixteenBitSecureAggregationSavesTheWeightedMean) {
   // b = 16 sends 2 bytes per value; q = 12 keeps 3 clients from overflowing.
   WriteConfig("architecture = \"logreg\"", /*secure=*/true, 3, 3,
               "modulus_bits = 16\nquantization_bits = 12\n");
-  int port = 0;
-  auto coordinator = StartCoordinator(&port);
-  ASSERT_GT(port, 0);
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
-  EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
-  for (auto& c : clients) EXPECT_EQ(c->Wait(60s), 0) << c->Stderr();
-  EXPECT_NE(coordinator->Stderr().find("b=16"), std::string::npos);
+  const std::string log = RunFederation(3, {"--model", "logreg"});
+  EXPECT_NE(log.find("b=16"), std::string::npos);
   // Step 1/(2^11 - 1) per value, 3 values, total weight 0.6; the weight
   // element rounds too, hence the factor 2.
-  ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3}, 2 * 3.0 / ((1 << 11) - 1) / 0.6);
+  ExpectRoundIsWeightedMeanOfReportedUpdates(2, {1, 2, 3},
+                                             2 * 3.0 / ((1 << 11) - 1) / 0.6);
 }
 
 TEST_F(FederationE2eTest, SecureRoundCompletesWhenAClientDiesAfterSharingKeys) {
@@ -303,12 +296,16 @@ TEST_F(FederationE2eTest, SecureRoundCompletesWhenAClientDiesAfterSharingKeys) {
   auto coordinator = StartCoordinator(&port);
   ASSERT_GT(port, 0);
   std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(i, port, {"--model", "logreg"}));
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(StartClient(i, port, {"--model", "logreg"}));
   clients.push_back(StartClient(
-      3, port, {"--model", "logreg", "--testing-exit-after-secagg-messages", "2"}));
-  EXPECT_EQ(clients[3]->Wait(120s), 17) << clients[3]->Stderr();  // died on purpose
+      3, port,
+      {"--model", "logreg", "--testing-exit-after-secagg-messages", "2"}));
+  EXPECT_EQ(clients[3]->Wait(120s), 17)
+      << clients[3]->Stderr();  // died on purpose
   EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(clients[i]->Wait(60s), 0) << clients[i]->Stderr();
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(clients[i]->Wait(60s), 0) << clients[i]->Stderr();
 
   auto metrics = ReadFileToString(dir_ + "/state/metrics.jsonl");
   ASSERT_TRUE(metrics.ok());
