@@ -24,7 +24,7 @@ state_dir = "/var/lib/fedlearn"
 log_level = "debug"
 
 [server]
-listen = "0.0.0.0:9443"
+listen = "127.0.0.1:9443"
 insecure = true
 ca = "/etc/fl/ca.pem"
 cert = "/etc/fl/server.pem"
@@ -109,7 +109,7 @@ TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
   EXPECT_EQ(e.seed, 99u);
   EXPECT_EQ(c.state_dir, "/var/lib/fedlearn");
   EXPECT_EQ(c.log_level, "debug");
-  EXPECT_EQ(c.listen, "0.0.0.0:9443");
+  EXPECT_EQ(c.listen, "127.0.0.1:9443");
   EXPECT_TRUE(c.tls.insecure);
   EXPECT_FALSE(e.secagg.enabled);
   EXPECT_EQ(e.secagg.modulus_bits, 24);
