@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/secure_upload.h"
+#include "client/update_encoding.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
 #include "common/util/log.h"
@@ -89,13 +90,24 @@ ClientSession::StepResult ClientSession::TrainAndPush(
   if (!result.ok()) return Failed(result.status());
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
 
+  absl::StatusOr<ClipOutcome> clip = ClipUpdateForRound(task, &*result);
+  if (!clip.ok()) return Failed(clip.status());
+  if (task.dp) {
+    spdlog::info("round {}: update norm {:.4f}, clip norm {:.4f}{}", task.round,
+                 clip->norm_before, task.dp->clip_norm(),
+                 clip->clipped ? " (clipped)" : "");
+  }
   if (!options_.record_updates_dir.empty()) {
     if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
   }
   if (task.secagg) {
+    absl::StatusOr<std::vector<uint32_t>> encoded =
+        EncodeForSecureAggregation(task, *result, *clip);
+    if (!encoded.ok()) return Failed(encoded.status());
     SecureUploadIdentity identity{client_id_, options_.identity};
     if (absl::Status s = SecureUpload(
-            transport_, task, *result, identity, cancel, options_.secagg_timeout,
+            transport_, task, *std::move(encoded), identity, cancel,
+            options_.secagg_timeout,
             SecureUploadFaults{options_.exit_after_secagg_messages});
         !s.ok()) {
       return Failed(s);
@@ -148,6 +160,7 @@ absl::Status ClientSession::RecordUpdate(const ReceivedTask& task,
   meta["round"] = task.round;
   meta["num_examples"] = result.num_examples;
   meta["train_loss"] = result.train_loss;
+  if (task.dp) meta["clip_norm"] = task.dp->clip_norm();
   return WriteFileAtomically(stem + ".json", meta.dump() + "\n");
 }
 

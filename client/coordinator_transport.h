@@ -32,6 +32,8 @@ struct ReceivedTask {
   // Set when the round uses secure aggregation.
   std::optional<v1::SecAggConfig> secagg;
   v1::SecAggEncoding encoding;
+  // Set when the round is differentially private.
+  std::optional<v1::DpTaskConfig> dp;
 };
 
 struct SecAggExchangeResult {

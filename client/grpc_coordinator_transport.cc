@@ -148,6 +148,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
       task.secagg = header.secagg();
       task.encoding = header.encoding();
     }
+    if (header.has_dp()) task.dp = header.dp();
     task.model.spec = *std::move(spec);
     task.model.values = FlatVector(header.num_values());
     size_t received = 0;

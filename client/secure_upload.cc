@@ -22,7 +22,7 @@ void InterruptibleSleep(uint32_t ms, const std::atomic<bool>& cancel) {
 }  // namespace
 
 absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& task,
-                          const TrainingResult& result,
+                          std::vector<uint32_t> encoded,
                           const SecureUploadIdentity& identity,
                           const std::atomic<bool>& cancel,
                           std::chrono::milliseconds timeout,
@@ -35,17 +35,6 @@ absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& t
   absl::StatusOr<TlsMaterial> tls = LoadTlsMaterial(identity.tls);
   if (!tls.ok()) return tls.status();
 
-  EncodingParameters params;
-  params.modulus_bits = static_cast<int>(task.encoding.modulus_bits());
-  params.quantization_bits = static_cast<int>(task.encoding.quantization_bits());
-  params.clip_range = task.encoding.clip_range();
-  params.max_weight = task.encoding.max_weight();
-  params.max_clients = static_cast<int>(task.encoding.max_clients());
-  absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(params);
-  if (!encoder.ok()) return encoder.status();
-  absl::StatusOr<EncodedUpdate> encoded =
-      encoder->Encode(result.delta.span(), result.num_examples, result.train_loss);
-  if (!encoded.ok()) return encoded.status();
 
   SecAggIdentity secagg_identity;
   secagg_identity.client_id = identity.client_id;
@@ -54,7 +43,7 @@ absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& t
       reinterpret_cast<const uint8_t*>(tls->key_pem.data()), tls->key_pem.size());
   secagg_identity.ca_pem = tls->ca_cert_pem;
   absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
-      *task.secagg, std::move(secagg_identity), std::move(encoded->values));
+      *task.secagg, std::move(secagg_identity), std::move(encoded));
   if (!client.ok()) return client.status();
   absl::StatusOr<v1::SecAggClientMessage> first = (*client)->Start();
   if (!first.ok()) return first.status();
@@ -114,7 +103,7 @@ absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& t
     if (step->masked_input) {
       if (absl::Status s = transport->PushMaskedInput(
               task.run_id, task.round, task.model_version, *step->masked_input,
-              MaskedValueBytes(params.modulus_bits));
+              MaskedValueBytes(static_cast<int>(task.secagg->modulus_bits())));
           !s.ok()) {
         return s;
       }

@@ -1,5 +1,5 @@
-// Uploads one round's update through secure aggregation: encodes it
-// (common/secagg/input_encoding.h), then drives the SecAggClient state
+// Uploads one round's update through secure aggregation: takes its encoding
+// (client/update_encoding.h), then drives the SecAggClient state
 // machine (client/secagg/) over the transport, polling the coordinator for
 // each phase's message, until the client has sent its unmasking shares.
 // The raw update never leaves this function; only the masked vector does.
@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <vector>
 
 #include "client/coordinator_transport.h"
 #include "client/training/local_trainer.h"
@@ -32,7 +34,8 @@ struct SecureUploadFaults {
 };
 
 absl::Status SecureUpload(CoordinatorTransport* transport,
-                          const ReceivedTask& task, const TrainingResult& result,
+                          const ReceivedTask& task,
+                          std::vector<uint32_t> encoded,
                           const SecureUploadIdentity& identity,
                           const std::atomic<bool>& cancel,
                           std::chrono::milliseconds timeout,

@@ -15,10 +15,16 @@ absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
     eval = absl::StrFormat("test acc %6.2f%% (loss %.4f)",
                            100.0 * s.eval->accuracy, s.eval->loss);
   }
+  // A DP round has no train loss (no noise protects it): it shows the
+  // privacy spent so far instead.
+  const std::string middle =
+      s.dp ? absl::StrFormat("eps %6.3f (delta %.0e) | clip %.3f",
+                             s.dp->epsilon, s.dp->delta, s.dp->clip_norm)
+           : absl::StrFormat("train loss %.4f", s.train_loss);
   std::printf(
-      "round %3d/%d | participants %3d/%-3d | train loss %.4f | %s | %6.2f s\n",
+      "round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
       static_cast<int>(s.round), num_rounds_, s.participants, s.selected,
-      s.train_loss, eval.c_str(), s.seconds);
+      middle.c_str(), eval.c_str(), s.seconds);
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -43,6 +49,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   c->store_ = *std::move(store);
 
   uint64_t start_round = 1;
+  RoundEngineConfig engine_config = config.engine;
   absl::StatusOr<std::optional<RunCheckpoint>> checkpoint =
       c->store_->LoadCheckpoint();
   if (!checkpoint.ok()) return checkpoint.status();
@@ -55,6 +62,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
           initial.spec.DescribeMismatch(cp.model.spec),
           "); use another state_dir or run id"));
     }
+    if (config.engine.dp.enabled() && cp.completed_round > 0 && !cp.dp) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run '", cp.run_id, "' released ", cp.completed_round,
+          " round(s) without differential privacy; turning dp on now cannot "
+          "make the run private. Start a new run (another run id)"));
+    }
+    if (!config.engine.dp.enabled() && cp.dp) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run '", cp.run_id, "' is differentially private (its checkpoint "
+          "holds a privacy ledger); resume it with the same [dp] settings"));
+    }
+    if (cp.dp) engine_config.dp_state = *cp.dp;
     start_round = cp.completed_round + 1;
     initial = std::move(cp.model);
     spdlog::info("resuming run '{}' after round {} from {}",
@@ -74,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   }
 
   absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
-      RoundEngine::Create(config.engine, std::move(initial), start_round,
+      RoundEngine::Create(std::move(engine_config), std::move(initial), start_round,
                           &c->clock_, c->evaluator_.get());
   if (!engine.ok()) return engine.status();
   c->engine_ = *std::move(engine);
@@ -93,6 +112,14 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
                c->server_.port, config.tls.insecure ? "INSECURE" : "mutual TLS",
                config.engine.run_id, config.engine.num_rounds);
   return c;
+}
+
+std::string Coordinator::finished_reason() const {
+  return engine_->finished_reason();
+}
+
+uint64_t Coordinator::model_version() const {
+  return engine_->model_version();
 }
 
 absl::Status Coordinator::Run(const std::atomic<bool>& stop) {

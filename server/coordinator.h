@@ -41,6 +41,10 @@ class Coordinator {
       std::unique_ptr<ModelEvaluator> evaluator);
 
   ~Coordinator();
+  // Why an OK run ended before its last round (e.g. the privacy budget).
+  std::string finished_reason() const;
+  // The latest global model's version (= rounds completed in the run).
+  uint64_t model_version() const;
 
   int port() const { return server_.port; }
   RoundEngine& engine() { return *engine_; }

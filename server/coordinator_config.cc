@@ -57,7 +57,12 @@ const std::set<std::string>& KnownKeys() {
                                              "simulation.label_column",
       "secagg.enabled", "secagg.modulus_bits", "secagg.quantization_bits",
       "secagg.clip_range", "secagg.max_weight", "secagg.dropout_rate",
-      "secagg.security_bits", "secagg.phase_timeout_s"};
+      "secagg.security_bits", "secagg.phase_timeout_s",
+      "dp.mode", "dp.noise_multiplier", "dp.target_epsilon", "dp.delta",
+      "dp.epsilon_budget", "dp.sampling_rate", "dp.clip_norm",
+      "dp.adaptive_clipping", "dp.target_unclipped_quantile",
+      "dp.clip_learning_rate", "dp.count_noise_stddev",
+      "dp.dropout_tolerance", "dp.testing_seed"};
   return keys;
 }
 
@@ -262,7 +267,37 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   double phase_timeout_s = sa.phase_timeout.count() / 1000.0;
   r.Get("secagg.phase_timeout_s", &phase_timeout_s);
   sa.phase_timeout = Duration(static_cast<int64_t>(phase_timeout_s * 1000));
+  DpConfig& dp = e.dp;
+  std::string dp_mode = "off";
+  r.Get("dp.mode", &dp_mode);
+  r.Get("dp.noise_multiplier", &dp.noise_multiplier);
+  r.Get("dp.target_epsilon", &dp.target_epsilon);
+  r.Get("dp.delta", &dp.delta);
+  r.Get("dp.epsilon_budget", &dp.epsilon_budget);
+  r.Get("dp.sampling_rate", &dp.sampling_rate);
+  r.Get("dp.clip_norm", &dp.clip_norm);
+  r.Get("dp.adaptive_clipping", &dp.adaptive_clipping);
+  r.Get("dp.target_unclipped_quantile", &dp.target_unclipped_quantile);
+  r.Get("dp.clip_learning_rate", &dp.clip_learning_rate);
+  r.Get("dp.count_noise_stddev", &dp.count_noise_stddev);
+  r.Get("dp.dropout_tolerance", &dp.dropout_tolerance);
+  if (root.at_path("dp.testing_seed").node() != nullptr) {
+    uint64_t seed = 0;
+    r.Get("dp.testing_seed", &seed);
+    dp.testing_seed = seed;
+  }
   if (!r.status().ok()) return r.status();
+  if (dp_mode == "off") {
+    dp.mode = DpConfig::Mode::kOff;
+  } else if (dp_mode == "central") {
+    dp.mode = DpConfig::Mode::kCentral;
+  } else if (dp_mode == "distributed") {
+    dp.mode = DpConfig::Mode::kDistributed;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": dp.mode must be \"off\", \"central\" or \"distributed\", got \"",
+        dp_mode, "\""));
+  }
   if (optimizer == "sgd") {
     e.training.optimizer = TrainingConfig::Optimizer::kSgd;
   } else if (optimizer == "adam") {

@@ -171,6 +171,7 @@ grpc::Status CoordinatorService::FetchTask(
     *header->mutable_secagg() = *task.secagg;
     *header->mutable_encoding() = task.encoding;
   }
+  if (task.dp != nullptr) *header->mutable_dp() = *task.dp;
   header->set_chunk_values(kChunkValues);
   if (!writer->Write(chunk)) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "client went away");

@@ -40,6 +40,9 @@ class FedAvgAggregator {
   // model this way). Same preconditions as WeightedMean.
   absl::Status AddWeightedMeanTo(absl::Span<float> target, double scale) const;
 
+  // The running weighted sum itself (DP rounds noise the sum, not the mean).
+  absl::Span<const float> sum() const { return sum_; }
+
   void Reset();
 
  private:

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/dp/l2_clipping.h"
 #include "common/util/log.h"
 
 namespace fedlearn {
@@ -23,7 +24,7 @@ absl::Status RoundEngineConfig::Validate() const {
   if (min_updates < 1) {
     return absl::InvalidArgumentError("min_updates must be >= 1");
   }
-  if (clients_per_round > 0 && min_updates > clients_per_round) {
+  if (!dp.enabled() && clients_per_round > 0 && min_updates > clients_per_round) {
     return absl::InvalidArgumentError(absl::StrCat(
         "min_updates (", min_updates, ") exceeds clients_per_round (",
         clients_per_round, "): no round could ever be aggregated"));
@@ -38,7 +39,7 @@ absl::Status RoundEngineConfig::Validate() const {
     return absl::InvalidArgumentError("server_learning_rate must be positive");
   }
   if (secagg.enabled) {
-    if (min_clients < 3 || (clients_per_round > 0 && clients_per_round < 3)) {
+    if (min_clients < 3 || (!dp.enabled() && clients_per_round > 0 && clients_per_round < 3)) {
       return absl::InvalidArgumentError(
           "secure aggregation needs at least 3 clients per round: raise "
           "rounds.min_clients and rounds.clients_per_round to 3 or more, or "
@@ -48,7 +49,7 @@ absl::Status RoundEngineConfig::Validate() const {
     // secagg.Validate() checks the encoding for the smallest cohort (3). With
     // a fixed cohort size, an encoding whose sum could overflow for it is
     // refused now, not when round 1 starts.
-    if (clients_per_round > 0) {
+    if (clients_per_round > 0 && !dp.enabled()) {
       if (absl::StatusOr<InputEncoder> e =
               InputEncoder::Create(secagg.Encoding(clients_per_round));
           !e.ok()) {
@@ -59,7 +60,7 @@ absl::Status RoundEngineConfig::Validate() const {
   if (max_examples_per_update < 1) {
     return absl::InvalidArgumentError("max_examples_per_update must be >= 1");
   }
-  return absl::OkStatus();
+  return dp.Validate(num_rounds, secagg.enabled);
 }
 
 absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
@@ -80,13 +81,22 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
   if (start_round < 1) {
     return absl::InvalidArgumentError("start_round must be >= 1");
   }
-  return std::unique_ptr<RoundEngine>(new RoundEngine(
-      std::move(config), std::move(initial), start_round, clock, evaluator));
+  std::unique_ptr<DpPlanner> dp;
+  if (config.dp.enabled()) {
+    absl::StatusOr<std::unique_ptr<DpPlanner>> planner = DpPlanner::Create(
+        config.dp, config.num_rounds, config.secagg.enabled, config.dp_state);
+    if (!planner.ok()) return planner.status();
+    dp = *std::move(planner);
+  }
+  return std::unique_ptr<RoundEngine>(
+      new RoundEngine(std::move(config), std::move(initial), start_round, clock,
+                      evaluator, std::move(dp)));
 }
 
 RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
                          uint64_t start_round, const Clock* clock,
-                         ModelEvaluator* evaluator)
+                         ModelEvaluator* evaluator,
+                         std::unique_ptr<DpPlanner> dp)
     : config_(std::move(config)),
       clock_(clock),
       evaluator_(evaluator),
@@ -94,7 +104,8 @@ RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
       dimension_(initial.values.size()),
       round_(start_round),
       global_(std::make_shared<const FlatModel>(std::move(initial))),
-      aggregator_(global_->values.size()) {
+      aggregator_(global_->values.size()),
+      dp_(std::move(dp)) {
   if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
     phase_ = Phase::kFinished;
   }
@@ -156,8 +167,10 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
     case Phase::kFinished:
     case Phase::kFailed:
       out.run_finished = true;
-      out.reason = phase_ == Phase::kFinished ? "run finished"
-                                              : std::string(outcome_.message());
+      out.reason = phase_ == Phase::kFailed ? std::string(outcome_.message())
+                   : finished_reason_.empty()
+                       ? "run finished"
+                       : absl::StrCat("run finished: ", finished_reason_);
       return out;
     case Phase::kWaitingForClients:
       out.reason =
@@ -195,6 +208,7 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
     task.secagg = secagg_config_;
     task.encoding = secure_round_->encoding();
   }
+  task.dp = dp_task_;
   out.task = std::move(task);
   return out;
 }
@@ -266,7 +280,21 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
     wake_.notify_all();
     return content;
   }
-  const double weight = static_cast<double>(submission.num_examples);
+  double weight = static_cast<double>(submission.num_examples);
+  if (dp_ != nullptr) {
+    // DP-FedAvg: every client weighs 1 and its update is clipped to C here
+    // too, so a client that skipped its own clipping gains nothing.
+    absl::StatusOr<ClipOutcome> clip =
+        ClipToL2Norm(submission.delta.span(), dp_plan_->task.clip_norm());
+    if (!clip.ok()) {
+      it->second = ClientRoundState::kRejected;
+      ++rejected_;
+      wake_.notify_all();
+      return clip.status();
+    }
+    weight = 1.0;
+    dp_indicator_sum_ += clip->clipped ? -1.0 : 1.0;
+  }
   if (absl::Status s = aggregator_.Add(submission.delta.span(), weight);
       !s.ok()) {
     it->second = ClientRoundState::kRejected;
@@ -395,6 +423,20 @@ std::vector<std::string> RoundEngine::LiveClientsLocked() const {
   return live;  // std::map order: sorted, so sampling is reproducible
 }
 
+std::vector<std::string> RoundEngine::SampleCohortLocked(
+    std::vector<std::string> live) {
+  if (dp_ != nullptr) return dp_->SampleCohort(live);
+  size_t k =
+      config_.clients_per_round > 0
+          ? static_cast<size_t>(config_.clients_per_round)
+          : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
+  k = std::clamp<size_t>(k, 1, live.size());
+  std::mt19937_64 rng(config_.seed ^ (round_ << 20) ^ uint64_t(attempt_));
+  std::shuffle(live.begin(), live.end(), rng);
+  live.resize(k);
+  return live;
+}
+
 bool RoundEngine::TryStartRoundLocked() {
   std::vector<std::string> live = LiveClientsLocked();
   if (static_cast<int>(live.size()) < config_.min_clients) {
@@ -402,36 +444,78 @@ bool RoundEngine::TryStartRoundLocked() {
                                    config_.min_clients, " connected");
     return false;
   }
-  size_t k =
-      config_.clients_per_round > 0
-          ? static_cast<size_t>(config_.clients_per_round)
-          : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
-  k = std::clamp<size_t>(k, 1, live.size());
-  if (static_cast<int>(k) < config_.min_updates) {
-    waiting_reason_ =
-        absl::StrCat("waiting for clients: sampling ", k,
-                     " cannot reach min_updates ", config_.min_updates);
-    return false;
+  if (dp_ != nullptr) {
+    // A round whose release would overspend the budget never starts; the
+    // run ends as complete with every released round on disk.
+    if (absl::Status budget = dp_->CheckBudget(); !budget.ok()) {
+      spdlog::warn("round {}: {}", round_, budget.message());
+      EndRunLocked(absl::OkStatus(), std::string(budget.message()));
+      return false;
+    }
+  } else {
+    size_t k =
+        config_.clients_per_round > 0
+            ? static_cast<size_t>(config_.clients_per_round)
+            : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
+    k = std::clamp<size_t>(k, 1, live.size());
+    if (static_cast<int>(k) < config_.min_updates) {
+      waiting_reason_ =
+          absl::StrCat("waiting for clients: sampling ", k,
+                       " cannot reach min_updates ", config_.min_updates);
+      return false;
+    }
   }
   waiting_reason_.clear();
   ++attempt_;
-  std::mt19937_64 rng(config_.seed ^ (round_ << 20) ^ uint64_t(attempt_));
-  std::shuffle(live.begin(), live.end(), rng);
-  live.resize(k);
+  const size_t population = live.size();
+  std::vector<std::string> cohort = SampleCohortLocked(std::move(live));
+  const int needed = std::max(config_.min_updates, config_.secagg.enabled ? 3 : 1);
+  if (static_cast<int>(cohort.size()) < needed) {
+    // Only Poisson sampling can come out this small. Nothing was sent to
+    // anyone, so nothing is released or charged: try again next tick.
+    const std::string why = absl::StrCat(
+        "round ", round_, " attempt ", attempt_, ": Poisson sampling at rate ",
+        config_.dp.sampling_rate, " chose ", cohort.size(), " of ", population,
+        " clients, need ", needed);
+    if (attempt_ >= config_.max_round_attempts) {
+      EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
+          why, "; giving up after ", attempt_,
+          " attempts (raise dp.sampling_rate or add clients)")));
+    } else {
+      spdlog::warn("{}", why);
+    }
+    return false;
+  }
   cohort_.clear();
-  for (const std::string& id : live) cohort_[id] = ClientRoundState::kSelected;
+  for (const std::string& id : cohort) cohort_[id] = ClientRoundState::kSelected;
   aggregator_.Reset();
   loss_sum_ = 0.0;
+  dp_indicator_sum_ = 0.0;
   rejected_ = 0;
   round_started_ = clock_->Now();
   round_deadline_ = round_started_ + config_.round_timeout;
   deadline_unix_ms_ = clock_->UnixMillis() + config_.round_timeout.count();
+  dp_plan_.reset();
+  dp_task_.reset();
+  if (dp_ != nullptr) {
+    absl::StatusOr<DpRoundPlan> plan =
+        dp_->PlanRound(static_cast<int>(population),
+                       static_cast<int>(cohort.size()), config_.secagg.modulus_bits);
+    if (!plan.ok()) {
+      EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
+          "round ", round_, ": cannot plan the private round: ",
+          plan.status().message())));
+      return false;
+    }
+    dp_plan_ = *std::move(plan);
+    dp_task_ = std::make_shared<const v1::DpTaskConfig>(dp_plan_->task);
+  }
   if (config_.secagg.enabled) {
-    std::vector<std::string> sorted_cohort(live.begin(), live.end());
+    std::vector<std::string> sorted_cohort(cohort.begin(), cohort.end());
     std::sort(sorted_cohort.begin(), sorted_cohort.end());
     absl::StatusOr<std::unique_ptr<SecureRound>> secure = SecureRound::Start(
         config_.secagg, round_, attempt_, std::move(sorted_cohort), dimension_,
-        round_deadline_);
+        round_deadline_, dp_task_.get());
     if (!secure.ok()) {
       EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
           "round ", round_,
@@ -443,8 +527,9 @@ bool RoundEngine::TryStartRoundLocked() {
         secure_round_->protocol_config());
   }
   phase_ = Phase::kTraining;
-  spdlog::info("round {} attempt {}: selected {} of {} live clients", round_,
-               attempt_, k, LiveClientsLocked().size());
+  spdlog::info("round {} attempt {}: selected {} of {} live clients{}", round_,
+               attempt_, cohort.size(), population,
+               dp_ != nullptr ? " (Poisson sampling)" : "");
   return true;
 }
 
@@ -458,11 +543,17 @@ bool RoundEngine::RoundCompleteLocked() const {
   return true;
 }
 
-void RoundEngine::EndRunLocked(absl::Status outcome) {
+void RoundEngine::EndRunLocked(absl::Status outcome,
+                               std::string finished_early) {
   phase_ = outcome.ok() ? Phase::kFinished : Phase::kFailed;
   outcome_ = outcome;
+  finished_reason_ = std::move(finished_early);
   cohort_.clear();
-  if (outcome.ok()) {
+  secure_round_.reset();
+  if (outcome.ok() && !finished_reason_.empty()) {
+    spdlog::info("run {} finished before round {}: {}", config_.run_id, round_,
+                 finished_reason_);
+  } else if (outcome.ok()) {
     spdlog::info("run {} finished after round {}", config_.run_id,
                  config_.num_rounds);
   } else {
@@ -503,6 +594,19 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
         "lower min_updates, raise round_timeout or add clients");
     return;
   }
+  if (dp_ != nullptr) {
+    RoundSummary summary;
+    summary.selected = static_cast<int>(cohort_.size());
+    summary.participants = accepted;
+    summary.rejected = rejected_;
+    summary.total_examples = std::nan("");
+    summary.train_loss = std::nan("");
+    PrivateSum sum;
+    sum.update_sum.assign(aggregator_.sum().begin(), aggregator_.sum().end());
+    sum.indicator_sum = dp_indicator_sum_;
+    ReleaseDpRoundLocked(lock, std::move(sum), summary);
+    return;
+  }
   // Aggregate: global + lr * weighted mean delta.
   FlatModel next{global_->spec, global_->values.Clone()};
   // Cannot fail: accepted >= min_updates >= 1 and the sizes match.
@@ -535,6 +639,29 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
     return;
   }
   const int participants = secure_round_->participants();
+  if (dp_ != nullptr) {
+    absl::StatusOr<PrivateSum> sum = secure_round_->TakePrivateSum();
+    if (!sum.ok() || participants < config_.min_updates) {
+      RetryOrFailLocked(
+          lock,
+          absl::StrCat(where, ": ",
+                       sum.ok() ? absl::StrCat(participants,
+                                               " masked inputs, need min_updates=",
+                                               config_.min_updates)
+                                : std::string(sum.status().message())),
+          "lower min_updates, raise round_timeout or add clients");
+      return;
+    }
+    RoundSummary summary;
+    summary.selected = static_cast<int>(cohort_.size());
+    summary.participants = participants;
+    summary.rejected = static_cast<int>(cohort_.size()) - participants;
+    summary.total_examples = std::nan("");
+    summary.train_loss = std::nan("");
+    summary.secure = true;
+    ReleaseDpRoundLocked(lock, *std::move(sum), summary);
+    return;
+  }
   absl::StatusOr<DecodedAggregate> aggregate = secure_round_->TakeAggregate();
   if (!aggregate.ok() || participants < config_.min_updates) {
     RetryOrFailLocked(
@@ -561,6 +688,37 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
   summary.train_loss = aggregate->mean_loss;
   summary.secure = true;
   FinishRoundLocked(lock, std::move(next), summary);
+}
+
+void RoundEngine::ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock,
+                                       PrivateSum sum, RoundSummary summary) {
+  absl::StatusOr<DpRelease> release =
+      dp_->Release(*dp_plan_, std::move(sum), summary.participants);
+  if (!release.ok()) {
+    RetryOrFailLocked(
+        lock,
+        absl::StrCat("round ", round_, " attempt ", attempt_, ": ",
+                     release.status().message()),
+        "raise dp.dropout_tolerance or secagg.phase_timeout_s, or add clients");
+    return;
+  }
+  FlatModel next{global_->spec, global_->values.Clone()};
+  const float lr = static_cast<float>(config_.server_learning_rate);
+  for (size_t i = 0; i < next.values.size(); ++i) {
+    next.values[i] += lr * release->mean_update[i];
+  }
+  RoundSummary::Dp dp;
+  dp.mode = DpModeName(config_.dp.mode);
+  dp.epsilon = release->epsilon;
+  dp.delta = release->delta;
+  dp.noise_multiplier = dp_->noise_multiplier();
+  dp.sampling_rate = config_.dp.sampling_rate;
+  dp.expected_clients = dp_plan_->expected_clients;
+  dp.clip_norm = release->clip_norm;
+  dp.unclipped_fraction = release->unclipped_fraction;
+  dp.state = dp_->state();
+  summary.dp = std::move(dp);
+  FinishRoundLocked(lock, std::move(next), std::move(summary));
 }
 
 void RoundEngine::FinishRoundLocked(std::unique_lock<std::mutex>& lock,
@@ -674,6 +832,11 @@ uint64_t RoundEngine::current_round() const {
 uint64_t RoundEngine::model_version() const {
   std::lock_guard<std::mutex> lock(mu_);
   return round_ - 1;
+}
+
+std::string RoundEngine::finished_reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finished_reason_;
 }
 
 absl::Status RoundEngine::outcome() const {

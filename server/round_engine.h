@@ -36,6 +36,7 @@
 #include "common/config/training_config.h"
 #include "common/flat/flat_vector.h"
 #include "common/util/clock.h"
+#include "server/dp_planner.h"
 #include "server/fedavg_aggregator.h"
 #include "server/model_evaluator.h"
 #include "server/secure_round.h"
@@ -67,6 +68,12 @@ struct RoundEngineConfig {
   size_t max_registered_clients = 100'000;
   // Secure aggregation (on by default): the coordinator learns only the sum.
   SecAggRoundConfig secagg;
+  // Differential privacy (off by default). When on, clients are sampled by
+  // Poisson sampling at dp.sampling_rate (clients_per_round and fraction are
+  // ignored) and every update has weight 1 (DP-FedAvg).
+  DpConfig dp;
+  // Restored privacy ledger and clip norm when resuming a run.
+  DpState dp_state;
 
   absl::Status Validate() const;
 };
@@ -83,6 +90,8 @@ struct Task {
   // Set when the round uses secure aggregation.
   std::shared_ptr<const v1::SecAggConfig> secagg;
   v1::SecAggEncoding encoding;
+  // Set when the round is differentially private.
+  std::shared_ptr<const v1::DpTaskConfig> dp;
 };
 
 struct SecAggExchangeReply {
@@ -121,6 +130,19 @@ struct RoundSummary {
   bool secure = false;  // aggregated with secure aggregation
   uint64_t model_version = 0;
   std::optional<EvalMetrics> eval;
+  // Differentially private rounds: what was spent and the state to persist.
+  struct Dp {
+    std::string mode;
+    double epsilon = 0;  // cumulative, after this round
+    double delta = 0;
+    double noise_multiplier = 0;
+    double sampling_rate = 0;
+    double expected_clients = 0;
+    double clip_norm = 0;
+    double unclipped_fraction = 0;  // NaN unless adaptive clipping
+    DpState state;  // ledger and next clip norm
+  };
+  std::optional<Dp> dp;
 };
 
 // Notified, in registration order, after each aggregated round (outside the
@@ -198,6 +220,8 @@ class RoundEngine {
   std::string run_id() const { return config_.run_id; }
   const ModelSpec& spec() const { return spec_; }
   absl::Status outcome() const;
+  // Why an OK run ended before its configured last round ("" otherwise).
+  std::string finished_reason() const;
   std::shared_ptr<const FlatModel> global_model() const;
 
  private:
@@ -208,7 +232,8 @@ class RoundEngine {
   };
 
   RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
-              const Clock* clock, ModelEvaluator* evaluator);
+              const Clock* clock, ModelEvaluator* evaluator,
+              std::unique_ptr<DpPlanner> dp);
 
   std::vector<std::string> LiveClientsLocked() const;
   bool TryStartRoundLocked();
@@ -219,12 +244,19 @@ class RoundEngine {
                         SecureRound::Status status);
   void FinishRoundLocked(std::unique_lock<std::mutex>& lock, FlatModel next,
                          RoundSummary summary);
+  // DP rounds: releases `sum` through the planner into the next model, or
+  // retries the round if it may not be released.
+  void ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock, PrivateSum sum,
+                            RoundSummary summary);
+  std::vector<std::string> SampleCohortLocked(std::vector<std::string> live);
   void RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
                          const std::string& reason, const std::string& advice);
   absl::Status CheckSecureRoundLocked(const std::string& client_id,
                                       const std::string& run_id,
                                       uint64_t round) const;
-  void EndRunLocked(absl::Status outcome);
+  // `finished_early` (with an OK outcome): why the run ended before its
+  // last round, e.g. the privacy budget.
+  void EndRunLocked(absl::Status outcome, std::string finished_early = "");
   void TouchLocked(const std::string& client_id);
 
   const RoundEngineConfig config_;
@@ -238,6 +270,7 @@ class RoundEngine {
   std::condition_variable wake_;
   Phase phase_ = Phase::kWaitingForClients;
   absl::Status outcome_;
+  std::string finished_reason_;
   uint64_t round_;  // the round being run or next to run
   int attempt_ = 0;
   std::shared_ptr<const FlatModel> global_;
@@ -251,6 +284,10 @@ class RoundEngine {
   int64_t deadline_unix_ms_ = 0;
   std::string waiting_reason_;
   std::unique_ptr<SecureRound> secure_round_;
+  std::unique_ptr<DpPlanner> dp_;
+  std::optional<DpRoundPlan> dp_plan_;
+  std::shared_ptr<const v1::DpTaskConfig> dp_task_;
+  double dp_indicator_sum_ = 0;  // plaintext DP rounds: sum of +-1
   std::shared_ptr<const v1::SecAggConfig> secagg_config_;
 };
 

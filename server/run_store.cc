@@ -66,15 +66,54 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
         saved->ref.run_id(), "', checkpoint to '", cp.run_id, "'"));
   }
   cp.model = std::move(saved->model);
+  if (j.contains("dp")) {
+    const nlohmann::json& d = j["dp"];
+    auto corrupt = [&] {
+      return absl::DataLossError(absl::StrCat(
+          CheckpointPath(), ": its privacy ledger is corrupt; the privacy "
+          "spent so far is unknown, so the run cannot safely continue"));
+    };
+    if (!d.is_object() || !d.contains("clip_norm") ||
+        !d["clip_norm"].is_number() || !d.contains("ledger") ||
+        !d["ledger"].is_array()) {
+      return corrupt();
+    }
+    DpState state;
+    state.clip_norm = d["clip_norm"].get<double>();
+    for (const nlohmann::json& e : d["ledger"]) {
+      if (!e.is_object() || !e.contains("sampling_rate") ||
+          !e.contains("noise_multiplier") || !e.contains("rounds") ||
+          !e["sampling_rate"].is_number() ||
+          !e["noise_multiplier"].is_number() ||
+          !e["rounds"].is_number_unsigned()) {
+        return corrupt();
+      }
+      state.ledger.push_back({e["sampling_rate"].get<double>(),
+                              e["noise_multiplier"].get<double>(),
+                              e["rounds"].get<int64_t>()});
+    }
+    cp.dp = std::move(state);
+  }
   return std::optional<RunCheckpoint>(std::move(cp));
 }
 
 absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
-                                           uint64_t round) {
+                                           uint64_t round, const DpState* dp) {
   nlohmann::json j;
   j["run_id"] = run_id;
   j["completed_round"] = round;
   j["model_file"] = ModelPath(round);
+  if (dp != nullptr) {
+    // Doubles are written with round-trip precision, so a resumed
+    // accountant is bit-identical to one that never stopped.
+    nlohmann::json ledger = nlohmann::json::array();
+    for (const DpState::Step& step : dp->ledger) {
+      ledger.push_back({{"sampling_rate", step.sampling_rate},
+                        {"noise_multiplier", step.noise_multiplier},
+                        {"rounds", step.count}});
+    }
+    j["dp"] = {{"clip_norm", dp->clip_norm}, {"ledger", ledger}};
+  }
   j["written_unix_ms"] = WallClockUnixMillis();
   return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
 }
@@ -100,7 +139,8 @@ absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
       !s.ok()) {
     return s;
   }
-  return WriteCheckpoint(summary.run_id, summary.round);
+  return WriteCheckpoint(summary.run_id, summary.round,
+                         summary.dp ? &summary.dp->state : nullptr);
 }
 
 std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
@@ -116,6 +156,18 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
   j["train_loss"] = summary.train_loss;
   j["seconds"] = summary.seconds;
   j["secure_aggregation"] = summary.secure;
+  if (summary.dp) {
+    const RoundSummary::Dp& dp = *summary.dp;
+    j["dp"] = {{"mode", dp.mode},
+               {"epsilon", dp.epsilon},
+               {"delta", dp.delta},
+               {"noise_multiplier", dp.noise_multiplier},
+               {"sampling_rate", dp.sampling_rate},
+               {"expected_clients", dp.expected_clients},
+               {"clip_norm", dp.clip_norm},
+               {"next_clip_norm", dp.state.clip_norm},
+               {"unclipped_fraction", dp.unclipped_fraction}};
+  }
   if (summary.eval) {
     j["test_accuracy"] = summary.eval->accuracy;
     j["test_loss"] = summary.eval->loss;

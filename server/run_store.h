@@ -2,7 +2,8 @@
 //
 //   <state>/models/round-000001.fmodel   the global model after each round
 //   <state>/metrics.jsonl                one JSON object per completed round
-//   <state>/checkpoint.json              the last completed round (atomic)
+//   <state>/checkpoint.json              the last completed round (atomic),
+//                                        with the privacy ledger in DP runs
 //
 // Order of writes per round: model file (atomic), metrics line (fsync),
 // checkpoint (atomic). A crash at any point leaves a checkpoint that names a
@@ -24,6 +25,8 @@ struct RunCheckpoint {
   std::string run_id;
   uint64_t completed_round = 0;
   FlatModel model;  // the global model after completed_round
+  // Privacy ledger and clip norm after completed_round (DP runs only).
+  std::optional<DpState> dp;
 };
 
 class FileRunStore : public RoundListener {
@@ -50,7 +53,8 @@ class FileRunStore : public RoundListener {
  private:
   explicit FileRunStore(std::string state_dir)
       : state_dir_(std::move(state_dir)) {}
-  absl::Status WriteCheckpoint(const std::string& run_id, uint64_t round);
+  absl::Status WriteCheckpoint(const std::string& run_id, uint64_t round,
+                               const DpState* dp = nullptr);
 
   const std::string state_dir_;
 };

@@ -39,7 +39,7 @@ EncodingParameters SecAggRoundConfig::Encoding(int max_clients) const {
 absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     const SecAggRoundConfig& config, uint64_t round, int attempt,
     std::vector<std::string> cohort, size_t dimension,
-    TimePoint training_deadline) {
+    TimePoint training_deadline, const v1::DpTaskConfig* dp) {
   const int n = static_cast<int>(cohort.size());
   absl::StatusOr<GraphParameters> graph =
       ChooseGraphParameters(n, config.dropout_rate, config.security_bits);
@@ -50,6 +50,18 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
 
   std::unique_ptr<SecureRound> r(
       new SecureRound(config, dimension, *std::move(encoder)));
+  v1::SecAggEncoding& pe = r->encoding_proto_;
+  pe.set_modulus_bits(config.modulus_bits);
+  pe.set_quantization_bits(config.quantization_bits);
+  pe.set_clip_range(config.clip_range);
+  pe.set_max_weight(config.max_weight);
+  pe.set_max_clients(n);
+  if (dp != nullptr) {
+    absl::StatusOr<PrivateInputCodec> codec =
+        PrivateInputCodec::Create(*dp, pe, dimension);
+    if (!codec.ok()) return codec.status();
+    r->dp_codec_ = *std::move(codec);
+  }
   std::string session_id(32, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(session_id.data()), 32) !=
       1) {
@@ -63,12 +75,6 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
   pc.set_threshold(graph->threshold);
   pc.set_modulus_bits(config.modulus_bits);
   pc.set_vector_length(r->encoded_length());
-  v1::SecAggEncoding& pe = r->encoding_proto_;
-  pe.set_modulus_bits(config.modulus_bits);
-  pe.set_quantization_bits(config.quantization_bits);
-  pe.set_clip_range(config.clip_range);
-  pe.set_max_weight(config.max_weight);
-  pe.set_max_clients(n);
 
   absl::StatusOr<std::unique_ptr<SecAggServer>> server =
       SecAggServer::Create(pc);
@@ -124,6 +130,15 @@ absl::StatusOr<DecodedAggregate> SecureRound::TakeAggregate() {
   absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
   if (!sum.ok()) return sum.status();
   return encoder_.Decode(*sum);
+}
+
+absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
+  if (!dp_codec_) {
+    return absl::FailedPreconditionError("this secure round is not a DP round");
+  }
+  absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
+  if (!sum.ok()) return sum.status();
+  return dp_codec_->Decode(*sum);
 }
 
 int SecureRound::participants() const {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/dp/private_input_codec.h"
 #include "common/secagg/input_encoding.h"
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
@@ -44,16 +45,19 @@ class SecureRound {
  public:
   enum class Status { kRunning, kCompleted, kAborted };
 
-  // `cohort` is sorted; `dimension` is the model's number of values.
+  // `cohort` is sorted; `dimension` is the model's number of values. `dp`
+  // (may be null) makes the masked vectors DP encodings
+  // (common/dp/private_input_codec.h).
   static absl::StatusOr<std::unique_ptr<SecureRound>> Start(
       const SecAggRoundConfig& config, uint64_t round, int attempt,
       std::vector<std::string> cohort, size_t dimension,
-      TimePoint training_deadline);
+      TimePoint training_deadline, const v1::DpTaskConfig* dp = nullptr);
 
   const v1::SecAggConfig& protocol_config() const { return protocol_config_; }
   const v1::SecAggEncoding& encoding() const { return encoding_proto_; }
   size_t encoded_length() const {
-    return InputEncoder::EncodedLength(dimension_);
+    return dp_codec_ ? dp_codec_->encoded_length()
+                     : InputEncoder::EncodedLength(dimension_);
   }
 
   absl::Status HandleMessage(const std::string& client_id,
@@ -68,6 +72,8 @@ class SecureRound {
   absl::Status abort_reason() const;
   // After kCompleted: the decoded weighted mean of the survivors' updates.
   absl::StatusOr<DecodedAggregate> TakeAggregate();
+  // After kCompleted in a DP round: the decoded sum, for DpPlanner::Release.
+  absl::StatusOr<PrivateSum> TakePrivateSum();
   int participants() const;
 
  private:
@@ -80,6 +86,7 @@ class SecureRound {
   InputEncoder encoder_;
   v1::SecAggConfig protocol_config_;
   v1::SecAggEncoding encoding_proto_;
+  std::optional<PrivateInputCodec> dp_codec_;
   std::unique_ptr<SecAggServer> server_;
   TimePoint phase_deadline_;
 };

@@ -217,7 +217,12 @@ int main(int argc, char** argv) {
   daemons.clear();
   (*coordinator)->Shutdown();
   if (!outcome.ok()) return Fail(outcome);
+  if (const std::string early = (*coordinator)->finished_reason();
+      !early.empty()) {
+    std::printf("stopped early: %s\n", early.c_str());
+  }
   std::printf("done: %d rounds in %.1f s; models and metrics.jsonl in %s\n",
-              config.engine.num_rounds, seconds, config.state_dir.c_str());
+              static_cast<int>((*coordinator)->model_version()), seconds,
+              config.state_dir.c_str());
   return 0;
 }

@@ -323,10 +323,79 @@ TEST(CoordinatorConfigTest, LoadReadsTheFileAndMissingFileIsNotFound) {
 namespace fedlearn {
 namespace {
 
+TEST(CoordinatorConfigTest, DpSectionSetsEveryField) {
+  absl::StatusOr<CoordinatorConfig> c = ParseCoordinatorConfig(R"(
+[rounds]
+min_clients = 5
+[dp]
+mode = "distributed"
+noise_multiplier = 1.25
+delta = 1e-6
+epsilon_budget = 4.5
+sampling_rate = 0.02
+clip_norm = 0.7
+adaptive_clipping = true
+target_unclipped_quantile = 0.6
+clip_learning_rate = 0.3
+count_noise_stddev = 3.5
+dropout_tolerance = 0.3
+testing_seed = 42
+)", "dp.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const DpConfig& dp = c->engine.dp;
+  EXPECT_EQ(dp.mode, DpConfig::Mode::kDistributed);
+  EXPECT_DOUBLE_EQ(dp.noise_multiplier, 1.25);
+  EXPECT_DOUBLE_EQ(dp.delta, 1e-6);
+  EXPECT_DOUBLE_EQ(dp.epsilon_budget, 4.5);
+  EXPECT_DOUBLE_EQ(dp.sampling_rate, 0.02);
+  EXPECT_DOUBLE_EQ(dp.clip_norm, 0.7);
+  EXPECT_TRUE(dp.adaptive_clipping);
+  EXPECT_DOUBLE_EQ(dp.target_unclipped_quantile, 0.6);
+  EXPECT_DOUBLE_EQ(dp.clip_learning_rate, 0.3);
+  EXPECT_DOUBLE_EQ(dp.count_noise_stddev, 3.5);
+  EXPECT_DOUBLE_EQ(dp.dropout_tolerance, 0.3);
+  ASSERT_TRUE(dp.testing_seed.has_value());
+  EXPECT_EQ(*dp.testing_seed, 42u);
+}
+
+TEST(CoordinatorConfigTest, DpIsOffByDefaultAndUsesTheOsGenerator) {
+  absl::StatusOr<CoordinatorConfig> c = ParseCoordinatorConfig("", "empty.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.dp.mode, DpConfig::Mode::kOff);
+  EXPECT_FALSE(c->engine.dp.testing_seed.has_value());
+}
+
+TEST(CoordinatorConfigTest, BadDpSettingsAreErrorsNamingTheKey) {
+  struct Case {
+    const char* toml;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"[dp]\nmode = \"local\"", "dp.mode must be"},
+      {"[dp]\nmode = \"central\"", "dp.noise_multiplier"},
+      {"[dp]\nmode = \"central\"\nnoise_multiplier = 1\nsampling_rate = 0",
+       "dp.sampling_rate"},
+      {"[secagg]\nenabled = false\n[dp]\nmode = \"distributed\"\n"
+       "noise_multiplier = 1",
+       "needs secure aggregation"},
+      {"[dp]\nmode = \"central\"\nnoise_multiplier = \"big\"",
+       "'dp.noise_multiplier' has the wrong type"},
+      {"[dp]\nmode = \"central\"\nnoise_multiplier = 1\nepsilon = 3",
+       "unknown key 'dp.epsilon'"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(c.toml, "x.toml");
+    ASSERT_FALSE(parsed.ok()) << c.toml;
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(c.message))
+        << c.toml;
+  }
+}
+
 // The shipped reference and demo configurations must stay loadable: the
 // reference documents every key, so a renamed key breaks this test.
 TEST(ShippedConfigTest, ReferenceAndDemoConfigurationsLoad) {
   for (const char* name : {"deploy/coordinator.toml", "deploy/demo.toml",
+                           "deploy/dp-demo.toml",
                            "examples/hospital/hospital.toml"}) {
     absl::StatusOr<CoordinatorConfig> config =
         LoadCoordinatorConfig(std::string(FEDLEARN_SOURCE_DIR) + "/" + name);

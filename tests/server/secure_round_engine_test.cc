@@ -17,6 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/secagg/secagg_client.h"
+#include "common/dp/l2_clipping.h"
+#include "common/dp/noise_source.h"
+#include "common/dp/private_input_codec.h"
 #include "common/secagg/graph.h"
 #include "common/secagg/input_encoding.h"
 #include "gmock/gmock.h"
@@ -120,6 +123,35 @@ class SimulatedClient {
     ASSERT_TRUE(fetched->task.has_value()) << id_ << ": " << fetched->reason;
     task_ = *std::move(fetched->task);
     ASSERT_NE(task_->secagg, nullptr) << "the task carries no secure-aggregation config";
+    std::vector<uint32_t> values;
+    if (task_->dp != nullptr) {
+      // As client/update_encoding.cc: clip, then the DP codec.
+      std::vector<float> delta = plan_.delta;
+      absl::StatusOr<ClipOutcome> clip =
+          ClipToL2Norm(absl::MakeSpan(delta), task_->dp->clip_norm());
+      ASSERT_TRUE(clip.ok()) << clip.status();
+      absl::StatusOr<PrivateInputCodec> codec =
+          PrivateInputCodec::Create(*task_->dp, task_->encoding, delta.size());
+      ASSERT_TRUE(codec.ok()) << codec.status();
+      NoiseSource rng = NoiseSource::FromSeedForTesting(1000 + index_);
+      absl::StatusOr<std::vector<uint32_t>> encoded =
+          codec->Encode(delta, !clip->clipped, rng);
+      ASSERT_TRUE(encoded.ok()) << encoded.status();
+      values = *std::move(encoded);
+    } else {
+      EncodeWithoutDp(&values);
+    }
+    absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
+        *task_->secagg, TestPki::Get().Identity(index_), std::move(values));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+    absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
+    ASSERT_TRUE(first.ok()) << first.status();
+    outgoing_ = *std::move(first);
+    active_ = plan_.halt_after_messages != 0;
+  }
+
+  void EncodeWithoutDp(std::vector<uint32_t>* values) {
     EncodingParameters params;
     params.modulus_bits = static_cast<int>(task_->encoding.modulus_bits());
     params.quantization_bits = static_cast<int>(task_->encoding.quantization_bits());
@@ -131,14 +163,7 @@ class SimulatedClient {
     absl::StatusOr<EncodedUpdate> encoded =
         encoder->Encode(plan_.delta, plan_.num_examples, plan_.train_loss);
     ASSERT_TRUE(encoded.ok()) << encoded.status();
-    absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
-        *task_->secagg, TestPki::Get().Identity(index_), std::move(encoded->values));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-    absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
-    ASSERT_TRUE(first.ok()) << first.status();
-    outgoing_ = *std::move(first);
-    active_ = plan_.halt_after_messages != 0;
+    *values = std::move(encoded->values);
   }
 
   // One exchange, as one iteration of SecureUpload's loop.
@@ -652,6 +677,118 @@ TEST(SecureRoundEngineConfigTest, EncodingThatOverflowsForTheCohortIsRefused) {
   absl::Status refused = config.Validate();
   EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("quantization_bits"));
+}
+
+// ---- Differential privacy inside secure aggregation ----
+
+RoundEngineConfig SecureDpConfig(int clients, DpConfig::Mode mode, double z) {
+  RoundEngineConfig c = SecureConfig(clients);
+  c.dp.mode = mode;
+  c.dp.noise_multiplier = z;
+  c.dp.sampling_rate = 1.0;  // everyone: the test drives every client
+  c.dp.clip_norm = 1.0;
+  c.dp.dropout_tolerance = 0.25;
+  c.dp.testing_seed = 5;
+  return c;
+}
+
+// Deltas of norm 0.5 (within C) for even clients, norm 2 (clipped) for odd.
+std::vector<ClientPlan> DpPlans(int n) {
+  std::vector<ClientPlan> plans = RandomPlans(n, 77);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    double norm = 0;
+    for (float x : plans[i].delta) norm += double(x) * x;
+    const double target = i % 2 == 0 ? 0.5 : 2.0;
+    for (float& x : plans[i].delta) x = static_cast<float>(x * target / std::sqrt(norm));
+  }
+  return plans;
+}
+
+// Sum over clients of clip(delta, 1), in double.
+std::vector<double> ClippedSum(const std::vector<ClientPlan>& plans,
+                               const std::vector<int>& included) {
+  std::vector<double> sum(kDimension, 0.0);
+  for (int i : included) {
+    double norm = 0;
+    for (float x : plans[i].delta) norm += double(x) * x;
+    norm = std::sqrt(norm);
+    const double f = norm > 1.0 ? 1.0 / norm : 1.0;
+    for (size_t j = 0; j < kDimension; ++j) sum[j] += plans[i].delta[j] * f;
+  }
+  return sum;
+}
+
+TEST_F(SecureRoundEngineTest, CentralDpModelIsOldPlusClippedSumOverExpectedCohort) {
+  const int n = 6;
+  RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kCentral, 1e-7);
+  StartRound(config);
+  const std::vector<ClientPlan> plans = DpPlans(n);
+  Clients clients = BeginAll(plans);
+  ASSERT_NE(clients[0]->task().dp, nullptr);
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  const RoundSummary& s = listener_.summaries[0];
+  ASSERT_TRUE(s.dp.has_value());
+  EXPECT_TRUE(s.secure);
+  EXPECT_EQ(s.dp->mode, "central");
+  // The sum of +-1 clipping indicators (3 unclipped, 3 clipped) travelled
+  // inside the masked vector; with adaptive clipping off it is not used.
+  const std::vector<double> sum = ClippedSum(plans, {0, 1, 2, 3, 4, 5});
+  std::shared_ptr<const FlatModel> next = engine_->global_model();
+  // Quantization: clip range C = 1 at q = 20 bits, n values summed.
+  const double step = 1.0 / (std::ldexp(1.0, 19) - 1);
+  for (size_t j = 0; j < kDimension; ++j) {
+    EXPECT_NEAR(next->values[j], initial_[j] + sum[j] / 6.0, n * step / 6.0 + 1e-6)
+        << j;
+  }
+}
+
+TEST_F(SecureRoundEngineTest, DistributedDpSumCarriesTheClientsNoiseOnly) {
+  const int n = 8;
+  // z = 0.01 with C = 1: the sum's noise stddev is about 0.01 (sized for 6
+  // of 8 survivors, so a bit more with all 8).
+  RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kDistributed, 0.01);
+  StartRound(config);
+  const std::vector<ClientPlan> plans = DpPlans(n);
+  Clients clients = BeginAll(plans);
+  ASSERT_EQ(clients[0]->task().dp->mode(), v1::DpTaskConfig::DISTRIBUTED);
+  EXPECT_EQ(clients[0]->task().dp->min_clients(), 6u);
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].dp->mode, "distributed");
+  const std::vector<double> sum = ClippedSum(plans, {0, 1, 2, 3, 4, 5, 6, 7});
+  std::shared_ptr<const FlatModel> next = engine_->global_model();
+  // Noise stddev of the sum <= 0.01 * sqrt(8/6) * (1 + rounding slack):
+  // 6 sigma per coordinate (12 coordinates: false failure < 3e-8), plus the
+  // rounding of the granularity, far below it.
+  const double sigma = 0.01 * std::sqrt(8.0 / 6.0) * 1.1;
+  double max_dev = 0;
+  for (size_t j = 0; j < kDimension; ++j) {
+    const double dev = next->values[j] - (initial_[j] + sum[j] / 8.0);
+    EXPECT_NEAR(dev, 0.0, 6 * sigma / 8.0) << j;
+    max_dev = std::max(max_dev, std::abs(dev));
+  }
+  EXPECT_GT(max_dev, 0.0);  // the noise is really there
+}
+
+TEST_F(SecureRoundEngineTest, DistributedDpRoundWithTooFewSurvivorsIsNotReleased) {
+  const int n = 8;
+  RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kDistributed, 1.0);
+  config.max_round_attempts = 1;
+  StartRound(config);
+  std::vector<ClientPlan> plans = DpPlans(n);
+  // Three clients crash after sharing keys: 5 survivors < min 6.
+  for (int i : {1, 4, 6}) plans[i].halt_after_messages = 2;
+  Clients clients = BeginAll(plans);
+  for (int i = 0; i < 10; ++i) {
+    Pump(*engine_, clients, 5);
+    clock_.Advance(kPhaseTimeout + kOneSecond);
+    engine_->Tick();
+  }
+  EXPECT_THAT(listener_.summaries, IsEmpty());
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
+  EXPECT_THAT(std::string(engine_->outcome().message()),
+              HasSubstr("to carry its privacy noise"));
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+// Turns a trained update into what may leave this client in a round:
+//   1. DP rounds: the update is clipped to the round's L2 norm C
+//      (common/dp/l2_clipping.h) before anything else touches it;
+//   2. secure rounds: it becomes the integer vector secure aggregation
+//      masks: InputEncoder without DP, PrivateInputCodec with DP (which in
+//      distributed mode adds this client's share of the discrete Gaussian
+//      noise, drawn from the OS CSPRNG).
+// Torch-free and transport-free.
+#ifndef FEDLEARN_CLIENT_UPDATE_ENCODING_H_
+#define FEDLEARN_CLIENT_UPDATE_ENCODING_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/coordinator_transport.h"
+#include "client/training/local_trainer.h"
+#include "common/dp/l2_clipping.h"
+
+namespace fedlearn {
+
+// Clips `result->delta` in place when the task is differentially private
+// (a no-op returning {norm, false} otherwise).
+absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
+                                               TrainingResult* result);
+
+// The vector to mask for a secure round. `clip` is ClipUpdateForRound's
+// outcome (its `clipped` bit feeds adaptive clipping in DP rounds).
+absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
+    const ReceivedTask& task, const TrainingResult& result,
+    const ClipOutcome& clip);
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_CLIENT_UPDATE_ENCODING_H_
