@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +217,78 @@ TEST_F(FileRunStoreTest, CorruptCheckpointJsonIsDataLoss) {
     ASSERT_TRUE(WriteFileAtomically(store_->CheckpointPath(), text).ok());
     absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
     EXPECT_EQ(cp.status().code(), absl::StatusCode::kDataLoss) << text;
+  }
+}
+
+RoundSummary DpSummary(uint64_t round) {
+  RoundSummary s = Summary(round);
+  s.train_loss = std::nan("");
+  RoundSummary::Dp dp;
+  dp.mode = "distributed";
+  dp.epsilon = 1.0 / 3.0;
+  dp.delta = 1e-5;
+  dp.noise_multiplier = 1.1;
+  dp.sampling_rate = 0.1;
+  dp.expected_clients = 100;
+  dp.clip_norm = 0.7;
+  dp.unclipped_fraction = std::nan("");
+  // Values that need all 17 digits to survive a text round trip.
+  dp.state.ledger = {{0.1, 1.0 / 3.0, 2}, {0.1 + 1e-17 * 3, 0.7071067811865476, 5}};
+  dp.state.clip_norm = 0.1 + 0.2;
+  s.dp = dp;
+  return s;
+}
+
+TEST_F(FileRunStoreTest, DpLedgerRoundTripsBitExactlyThroughTheCheckpoint) {
+  const RoundSummary summary = DpSummary(4);
+  ASSERT_TRUE(store_->OnRoundCompleted(summary, MakeModel(4)).ok());
+  absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  ASSERT_TRUE((*cp)->dp.has_value());
+  const DpState& restored = *(*cp)->dp;
+  ASSERT_EQ(restored.ledger.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(restored.ledger[i].sampling_rate,
+              summary.dp->state.ledger[i].sampling_rate);
+    EXPECT_EQ(restored.ledger[i].noise_multiplier,
+              summary.dp->state.ledger[i].noise_multiplier);
+    EXPECT_EQ(restored.ledger[i].count, summary.dp->state.ledger[i].count);
+  }
+  EXPECT_EQ(restored.clip_norm, 0.1 + 0.2);
+  // The metrics line reports epsilon and the clip; the loss is null.
+  absl::StatusOr<std::string> metrics = ReadFileToString(store_->MetricsPath());
+  ASSERT_TRUE(metrics.ok());
+  const nlohmann::json j = nlohmann::json::parse(Lines(*metrics).back());
+  EXPECT_EQ(j["dp"]["mode"], "distributed");
+  EXPECT_DOUBLE_EQ(j["dp"]["epsilon"].get<double>(), 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(j["dp"]["clip_norm"].get<double>(), 0.7);
+  EXPECT_DOUBLE_EQ(j["dp"]["next_clip_norm"].get<double>(), 0.1 + 0.2);
+  EXPECT_TRUE(j["train_loss"].is_null());
+}
+
+TEST_F(FileRunStoreTest, NonDpCheckpointHasNoLedger) {
+  ASSERT_TRUE(store_->OnRoundCompleted(Summary(1), MakeModel(1)).ok());
+  absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
+  ASSERT_TRUE(cp.ok());
+  EXPECT_FALSE((*cp)->dp.has_value());
+}
+
+TEST_F(FileRunStoreTest, CorruptPrivacyLedgerIsDataLoss) {
+  ASSERT_TRUE(store_->OnRoundCompleted(DpSummary(1), MakeModel(1)).ok());
+  absl::StatusOr<std::string> text = ReadFileToString(store_->CheckpointPath());
+  ASSERT_TRUE(text.ok());
+  const nlohmann::json good = nlohmann::json::parse(*text);
+  std::vector<nlohmann::json> bad(5, good);
+  bad[0]["dp"] = "lost";
+  bad[1]["dp"].erase("ledger");
+  bad[2]["dp"]["ledger"][0].erase("noise_multiplier");
+  bad[3]["dp"]["ledger"][0]["rounds"] = -2;
+  bad[4]["dp"]["clip_norm"] = "0.3";
+  for (const nlohmann::json& j : bad) {
+    ASSERT_TRUE(WriteFileAtomically(store_->CheckpointPath(), j.dump()).ok());
+    absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
+    EXPECT_EQ(cp.status().code(), absl::StatusCode::kDataLoss) << j.dump();
+    EXPECT_THAT(std::string(cp.status().message()), HasSubstr("privacy ledger"));
   }
 }
 
