@@ -101,6 +101,12 @@ ClientSession::StepResult ClientSession::TrainAndPush(
     if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
   }
   if (task.secagg) {
+    // Distributed DP: never help unmask a sum with less noise than planned,
+    // whatever the secure-aggregation config says.
+    if (task.dp && task.dp->mode() == v1::DpTaskConfig::DISTRIBUTED &&
+        task.secagg->min_survivors() < task.dp->min_clients()) {
+      task.secagg->set_min_survivors(task.dp->min_clients());
+    }
     absl::StatusOr<std::vector<uint32_t>> encoded =
         EncodeForSecureAggregation(task, *result, *clip);
     if (!encoded.ok()) return Failed(encoded.status());

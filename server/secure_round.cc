@@ -75,6 +75,9 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
   pc.set_threshold(graph->threshold);
   pc.set_modulus_bits(config.modulus_bits);
   pc.set_vector_length(r->encoded_length());
+  if (dp != nullptr && dp->mode() == v1::DpTaskConfig::DISTRIBUTED) {
+    pc.set_min_survivors(dp->min_clients());
+  }
 
   absl::StatusOr<std::unique_ptr<SecAggServer>> server =
       SecAggServer::Create(pc);

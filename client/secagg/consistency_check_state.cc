@@ -46,6 +46,13 @@ absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
         absl::StrCat("survivor list has ", survivors.size(),
                      " clients, fewer than the threshold ", params.threshold));
   }
+  if (static_cast<int>(survivors.size()) < params.min_survivors) {
+    // Distributed DP: each client's noise is sized for min_survivors
+    // summands; unmasking fewer would release a sum without enough noise.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "survivor list has ", survivors.size(), " clients, fewer than the ",
+        params.min_survivors, " whose noise this round's privacy needs"));
+  }
 
   const std::string payload =
       ConsistencySignaturePayload(params.session_id, params.round, survivors);

@@ -1,5 +1,6 @@
 #include "common/secagg/secagg_config.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -77,6 +78,13 @@ absl::StatusOr<SecAggParameters> SecAggParameters::FromProto(
   params.threshold = t;
   params.modulus_bits = static_cast<int>(config.modulus_bits());
   params.vector_length = config.vector_length();
+  if (config.min_survivors() > static_cast<uint32_t>(n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_survivors ", config.min_survivors(),
+                     " exceeds the cohort of ", n));
+  }
+  params.min_survivors =
+      std::max(t, static_cast<int>(config.min_survivors()));
   for (int i = 0; i < n; ++i) params.index_.emplace(params.cohort[i], i);
   return params;
 }

@@ -36,6 +36,8 @@ struct SecAggParameters {
   int threshold = 0;                // t
   int modulus_bits = 32;            // b
   uint64_t vector_length = 0;       // D
+  // Fewest masked inputs a sum may be unmasked over: max(t, min_survivors).
+  int min_survivors = 0;
   SecAggGraph graph;
 
   static absl::StatusOr<SecAggParameters> FromProto(const v1::SecAggConfig& config);

@@ -43,6 +43,11 @@ absl::StatusOr<std::unique_ptr<SecAggServerState>> MaskedInputCollectionState::A
                                            " clients sent masked inputs, threshold is ",
                                            params.threshold));
   }
+  if (static_cast<int>(u3.size()) < params.min_survivors) {
+    return absl::AbortedError(absl::StrCat(
+        "only ", u3.size(), " clients sent masked inputs; the round needs ",
+        params.min_survivors, " to carry its privacy noise"));
+  }
   if (absl::Status s = CheckSecretsRecoverable(params, u2_, u3, u3); !s.ok()) {
     return absl::AbortedError(s.message());
   }

@@ -7,6 +7,7 @@
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/graph.h"
+#include "common/secagg/secagg_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/secagg/secagg_harness.h"
@@ -283,6 +284,38 @@ TEST_F(SecAggClientSurvivorListTest, RefusesDuplicatesNonCohortIdsAndShortLists)
               absl::StatusCode::kFailedPrecondition, "fewer than the threshold 3");
   ExpectAbort(3, WithSurvivors(3, {h_->id(3), h_->id(1), h_->id(2)}),
               absl::StatusCode::kInvalidArgument, "not sorted");
+}
+
+// Distributed DP: a client whose noise is sized for 5 summands refuses to
+// sign (and so to unmask) a survivor list of 4, though 4 >= t = 3.
+TEST(SecAggClientMinSurvivorsTest, RefusesToUnmaskFewerThanMinSurvivors) {
+  std::mt19937_64 rng(3);
+  v1::SecAggConfig config = MakeConfig(rng, 5, 4, 3, 32, 16);
+  config.set_min_survivors(5);
+  Harness h(config, rng);
+  for (int i = 0; i < h.n(); ++i) h.Advertise(i);
+  ASSERT_TRUE(h.server->AdvancePhase().ok());
+  while (h.server->phase() != SecAggServer::Phase::kConsistencyCheck) {
+    for (int i = 0; i < h.n(); ++i) ASSERT_TRUE(h.DeliverPending(i).ok());
+    ASSERT_TRUE(h.server->AdvancePhase().ok());
+  }
+  v1::SecAggServerMessage m = *h.server->PendingMessageFor(h.id(0));
+  auto* list = m.mutable_consistency_check_request()->mutable_survivors();
+  list->RemoveLast();  // a server dropping client 4's input after the fact
+  absl::StatusOr<SecAggClient::Reply> reply = h.clients[0]->Handle(m);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(reply.status().message()),
+              HasSubstr("fewer than the 5 whose noise this round's privacy needs"));
+  // The untouched list of all 5 is accepted by another client.
+  EXPECT_TRUE(h.clients[1]->Handle(*h.server->PendingMessageFor(h.id(1))).ok());
+}
+
+TEST(SecAggClientMinSurvivorsTest, MinSurvivorsAboveTheCohortIsRefused) {
+  std::mt19937_64 rng(3);
+  v1::SecAggConfig config = MakeConfig(rng, 5, 4, 3, 32, 16);
+  config.set_min_survivors(6);
+  EXPECT_FALSE(SecAggParameters::FromProto(config).ok());
 }
 
 TEST_F(SecAggClientTest, UnmaskingRefusesAListOtherThanTheOneSigned) {
