@@ -86,6 +86,8 @@ double LogAFrac(double q, double sigma, double alpha) {
   // The terms decay super-exponentially once i passes max(alpha, z0); the cap
   // only guards against a pathological non-termination.
   constexpr int64_t kMaxTerms = 10'000'000;
+  double last_s0 = -kInf;
+  double last_s1 = -kInf;
   for (int64_t i = 0; i < kMaxTerms; ++i) {
     int sign = 1;
     const double log_coef = LogAbsBinom(alpha, i, &sign);
@@ -104,7 +106,17 @@ double LogAFrac(double q, double sigma, double alpha) {
       log_a0 = LogSub(log_a0, log_s0);
       log_a1 = LogSub(log_a1, log_s1);
     }
-    if (std::max(log_s0, log_s1) < -30.0) break;
+    // TF Privacy stops at the first i with both terms below e^-30. When q or
+    // 1-q is small and alpha large (e.g. q = 0.5, alpha = 64.5, sigma = 100:
+    // 0.5^64.5 < e^-44) that is already i = 0, before the binomial
+    // coefficients grow, and it returns log A < 0. Stopping only once both
+    // terms are also falling gives the same i whenever TF's stop is sound.
+    if (std::max(log_s0, log_s1) < -30.0 && log_s0 < last_s0 &&
+        log_s1 < last_s1) {
+      break;
+    }
+    last_s0 = log_s0;
+    last_s1 = log_s1;
   }
   return LogAdd(log_a0, log_a1);
 }
@@ -161,22 +173,92 @@ absl::StatusOr<double> SampledGaussianRdp(double q, double noise_multiplier,
   return RdpUnchecked(q, noise_multiplier, order);
 }
 
+absl::StatusOr<EpsilonAndOrder> EpsilonFromRdp(
+    const std::vector<double>& orders, const std::vector<double>& rdp,
+    double delta, RdpConversion conversion) {
+  if (!(delta > 0.0 && delta < 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("delta must be in (0, 1), got ", delta));
+  }
+  if (orders.empty()) {
+    return absl::InvalidArgumentError("no RDP orders");
+  }
+  if (orders.size() != rdp.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "got ", orders.size(), " RDP orders but ", rdp.size(), " RDP values"));
+  }
+  EpsilonAndOrder best{kInf, orders.front()};
+  for (size_t i = 0; i < orders.size(); ++i) {
+    const double a = orders[i];
+    const double r = rdp[i];
+    if (absl::Status s = CheckOrder(a); !s.ok()) return s;
+    if (!(r >= 0.0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("RDP must be >= 0, got ", r, " at order ", a));
+    }
+    double eps = kInf;
+    switch (conversion) {
+      case RdpConversion::kImproved:
+        if (delta * delta + std::expm1(-r) >= 0.0) {
+          // (0, d)-DP with d = sqrt(1 - exp(-KL)) <= sqrt(1 - exp(-rdp))
+          // <= delta (KL <= RDP at any order > 1), so eps = 0.
+          eps = 0.0;
+        } else if (a > 1.01) {
+          eps = r + std::log1p(-1.0 / a) - std::log(delta * a) / (a - 1.0);
+        } else {
+          eps = kInf;
+        }
+        break;
+      case RdpConversion::kClassic:
+        eps = r - std::log(delta) / (a - 1.0);
+        break;
+    }
+    if (eps < best.epsilon) best = EpsilonAndOrder{eps, a};
+  }
+  best.epsilon = std::max(0.0, best.epsilon);
+  return best;
+}
+
 RdpAccountant::RdpAccountant(std::vector<double> orders)
     : orders_(std::move(orders)), rdp_(orders_.size(), 0.0) {}
 
+absl::StatusOr<RdpAccountant> RdpAccountant::FromLedger(
+    std::vector<LedgerEntry> ledger, std::vector<double> orders) {
+  RdpAccountant acc(std::move(orders));
+  for (const LedgerEntry& e : ledger) {
+    if (e.steps < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ledger steps must be >= 0, got ", e.steps));
+    }
+    if (absl::Status s = acc.AddEntry(e.q, e.noise_multiplier, e.steps);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return acc;
+}
+
 absl::Status RdpAccountant::AddSteps(double q, double noise_multiplier,
                                      int steps) {
-  if (absl::Status s = CheckMechanism(q, noise_multiplier); !s.ok()) return s;
   if (steps < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("steps must be >= 0, got ", steps));
   }
+  return AddEntry(q, noise_multiplier, steps);
+}
+
+absl::Status RdpAccountant::AddEntry(double q, double noise_multiplier,
+                                     int64_t steps) {
+  if (absl::Status s = CheckMechanism(q, noise_multiplier); !s.ok()) return s;
   for (double order : orders_) {
     if (absl::Status s = CheckOrder(order); !s.ok()) return s;
   }
   if (steps == 0) return absl::OkStatus();
   for (Entry& e : ledger_) {
     if (e.q == q && e.noise_multiplier == noise_multiplier) {
+      if (steps > std::numeric_limits<int64_t>::max() - e.steps) {
+        return absl::InvalidArgumentError("step count overflows int64");
+      }
       e.steps += steps;
       Recompute();
       return absl::OkStatus();
@@ -192,6 +274,15 @@ absl::Status RdpAccountant::AddSteps(double q, double noise_multiplier,
   return absl::OkStatus();
 }
 
+std::vector<RdpAccountant::LedgerEntry> RdpAccountant::ledger() const {
+  std::vector<LedgerEntry> out;
+  out.reserve(ledger_.size());
+  for (const Entry& e : ledger_) {
+    out.push_back(LedgerEntry{e.q, e.noise_multiplier, e.steps});
+  }
+  return out;
+}
+
 void RdpAccountant::Recompute() {
   std::fill(rdp_.begin(), rdp_.end(), 0.0);
   for (const Entry& e : ledger_) {
@@ -201,27 +292,21 @@ void RdpAccountant::Recompute() {
 }
 
 absl::StatusOr<RdpAccountant::Spent> RdpAccountant::GetPrivacySpent(
-    double delta) const {
-  if (!(delta > 0.0 && delta < 1.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("delta must be in (0, 1), got ", delta));
+    double delta, Conversion conversion) const {
+  return EpsilonFromRdp(orders_, rdp_, delta, conversion);
+}
+
+absl::StatusOr<double> RdpAccountant::EpsilonIfAdded(double q,
+                                                     double noise_multiplier,
+                                                     int steps,
+                                                     double delta) const {
+  RdpAccountant next = *this;
+  if (absl::Status s = next.AddSteps(q, noise_multiplier, steps); !s.ok()) {
+    return s;
   }
-  if (orders_.empty()) {
-    return absl::InvalidArgumentError("accountant has no RDP orders");
-  }
-  Spent best{kInf, orders_.front()};
-  for (size_t i = 0; i < orders_.size(); ++i) {
-    const double a = orders_[i];
-    if (!(a > 1.0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("RDP order must be > 1, got ", a));
-    }
-    const double eps =
-        rdp_[i] + std::log1p(-1.0 / a) - std::log(delta * a) / (a - 1.0);
-    if (eps < best.epsilon) best = Spent{eps, a};
-  }
-  best.epsilon = std::max(0.0, best.epsilon);
-  return best;
+  absl::StatusOr<Spent> spent = next.GetPrivacySpent(delta);
+  if (!spent.ok()) return spent.status();
+  return spent->epsilon;
 }
 
 absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon,
