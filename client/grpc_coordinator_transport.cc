@@ -128,7 +128,9 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
       protocol_error = absl::DataLossError("data after NoTask");
     }
   } else if (chunk.has_header()) {
-    const v1::TaskHeader& header = chunk.header();
+    // A copy: the loop below reuses `chunk`, which would free the header a
+    // reference into it points at.
+    const v1::TaskHeader header = chunk.header();
     absl::StatusOr<ModelSpec> spec = FromProto(header.model_spec());
     absl::StatusOr<TrainingConfig> training = FromProto(header.training());
     if (!spec.ok()) return spec.status();
