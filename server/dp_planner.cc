@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/dp/distributed_dp_accounting.h"
 #include "common/util/log.h"
 
 namespace fedlearn {
@@ -17,7 +18,70 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool Finite(double x) { return std::isfinite(x); }
 
+constexpr int kMaxDdgOrder = 256;
+
+// Per-order Poisson-sampled RDP (at DistributedDiscreteGaussianOrders()) of
+// a round whose unsampled RDP at integer orders is `curve` (index = order).
+absl::StatusOr<std::vector<double>> SampledCurve(const std::vector<double>& curve,
+                                                 double q) {
+  std::vector<double> out;
+  for (double order : DistributedDiscreteGaussianOrders()) {
+    absl::StatusOr<double> r =
+        PoissonSubsampledRdp(curve, q, static_cast<int>(order));
+    if (!r.ok()) return r.status();
+    out.push_back(*r);
+  }
+  return out;
+}
+
+absl::StatusOr<double> DistributedEpsilon(const std::vector<double>& rdp,
+                                          double delta) {
+  absl::StatusOr<EpsilonAndOrder> e = EpsilonFromRdp(
+      DistributedDiscreteGaussianOrders(), rdp, delta, RdpConversion::kImproved);
+  if (!e.ok()) return e.status();
+  return e->epsilon;
+}
+
+// Epsilon of `rounds` distributed rounds at total noise multiplier z.
+absl::StatusOr<double> GaussianShapedDistributedEpsilon(double z, double q,
+                                                         int rounds,
+                                                         double delta) {
+  std::vector<double> curve(kMaxDdgOrder + 1, 0.0);
+  for (int l = 2; l <= kMaxDdgOrder; ++l) curve[l] = l / (2.0 * z * z);
+  absl::StatusOr<std::vector<double>> one = SampledCurve(curve, q);
+  if (!one.ok()) return one.status();
+  for (double& r : *one) r *= rounds;
+  return DistributedEpsilon(*one, delta);
+}
+
 }  // namespace
+
+absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
+    double target_epsilon, double delta, double q, int rounds) {
+  if (!(target_epsilon > 0) || !(delta > 0 && delta < 1) ||
+      !(q > 0 && q <= 1) || rounds < 1) {
+    return absl::InvalidArgumentError(
+        "calibration needs epsilon > 0, delta in (0, 1), q in (0, 1], rounds >= 1");
+  }
+  double lo = 1e-3, hi = 1000;
+  absl::StatusOr<double> at_hi =
+      GaussianShapedDistributedEpsilon(hi, q, rounds, delta);
+  if (!at_hi.ok()) return at_hi.status();
+  if (*at_hi > target_epsilon) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "epsilon ", target_epsilon, " is unreachable with noise multiplier <= ",
+        hi));
+  }
+  // Invariant: hi satisfies the target. Stop at 1e-6 relative.
+  while (hi - lo > 1e-6 * hi) {
+    const double mid = 0.5 * (lo + hi);
+    absl::StatusOr<double> e =
+        GaussianShapedDistributedEpsilon(mid, q, rounds, delta);
+    if (!e.ok()) return e.status();
+    (*e <= target_epsilon ? hi : lo) = mid;
+  }
+  return hi;
+}
 
 const char* DpModeName(DpConfig::Mode mode) {
   switch (mode) {
@@ -91,8 +155,14 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
   }
   double z = config.noise_multiplier;
   if (z == 0) {
-    absl::StatusOr<double> calibrated = CalibrateNoiseMultiplier(
-        config.target_epsilon, config.delta, config.sampling_rate, num_rounds);
+    absl::StatusOr<double> calibrated =
+        config.mode == DpConfig::Mode::kDistributed
+            ? CalibrateDistributedNoiseMultiplier(config.target_epsilon,
+                                                  config.delta,
+                                                  config.sampling_rate,
+                                                  num_rounds)
+            : CalibrateNoiseMultiplier(config.target_epsilon, config.delta,
+                                       config.sampling_rate, num_rounds);
     if (!calibrated.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot calibrate dp noise for epsilon ", config.target_epsilon,
@@ -115,10 +185,27 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
           "checkpointed privacy ledger is invalid: ", s.message()));
     }
   }
+  const size_t orders = DistributedDiscreteGaussianOrders().size();
+  if (state.distributed_rounds < 0 ||
+      (state.distributed_rounds > 0 && state.distributed_rdp.size() != orders) ||
+      (state.distributed_rounds == 0 && !state.distributed_rdp.empty() &&
+       state.distributed_rdp.size() != orders)) {
+    return absl::DataLossError(
+        "checkpointed distributed privacy ledger is invalid");
+  }
+  for (double r : state.distributed_rdp) {
+    if (!(r >= 0)) {
+      return absl::DataLossError(
+          "checkpointed distributed privacy ledger is invalid");
+    }
+  }
   const double clip = state.clip_norm > 0 ? state.clip_norm : config.clip_norm;
   std::unique_ptr<DpPlanner> planner(
       new DpPlanner(config, z, *std::move(rng), std::move(accountant), clip));
   planner->ledger_ = state.ledger;
+  planner->distributed_rdp_ = state.distributed_rdp;
+  if (planner->distributed_rdp_.empty()) planner->distributed_rdp_.assign(orders, 0.0);
+  planner->distributed_rounds_ = state.distributed_rounds;
   return planner;
 }
 
@@ -142,34 +229,43 @@ std::vector<std::string> DpPlanner::SampleCohort(
 }
 
 int64_t DpPlanner::RoundsReleased() const {
-  int64_t n = 0;
+  int64_t n = distributed_rounds_;
   for (const DpState::Step& step : ledger_) n += step.count;
   return n;
 }
 
-double DpPlanner::EpsilonSpent() const {
-  absl::StatusOr<RdpAccountant::Spent> spent =
-      accountant_.GetPrivacySpent(config_.delta);
-  return spent.ok() ? spent->epsilon : kNaN;
+absl::StatusOr<double> DpPlanner::EpsilonWith(const DpRoundPlan* plan) const {
+  if (config_.mode == DpConfig::Mode::kDistributed) {
+    std::vector<double> rdp = distributed_rdp_;
+    if (plan != nullptr) {
+      for (size_t i = 0; i < rdp.size(); ++i) rdp[i] += plan->round_rdp[i];
+    }
+    return DistributedEpsilon(rdp, config_.delta);
+  }
+  if (plan == nullptr) {
+    absl::StatusOr<RdpAccountant::Spent> spent =
+        accountant_.GetPrivacySpent(config_.delta);
+    if (!spent.ok()) return spent.status();
+    return spent->epsilon;
+  }
+  return accountant_.EpsilonIfAdded(config_.sampling_rate, noise_multiplier_,
+                                    1, config_.delta);
 }
 
-absl::Status DpPlanner::CheckBudget() const {
+double DpPlanner::EpsilonSpent() const {
+  absl::StatusOr<double> e = EpsilonWith(nullptr);
+  return e.ok() ? *e : kNaN;
+}
+
+absl::Status DpPlanner::CheckBudget(const DpRoundPlan& plan) const {
   if (budget_ <= 0) return absl::OkStatus();
-  RdpAccountant next = accountant_;
-  if (absl::Status s =
-          next.AddSteps(config_.sampling_rate, noise_multiplier_, 1);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<RdpAccountant::Spent> spent =
-      next.GetPrivacySpent(config_.delta);
-  if (!spent.ok()) return spent.status();
-  if (spent->epsilon > budget_) {
+  absl::StatusOr<double> next = EpsilonWith(&plan);
+  if (!next.ok()) return next.status();
+  if (*next > budget_) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "privacy budget reached: %d round(s) released at epsilon %.4f; one "
         "more would spend %.4f > budget %.4f (delta %g)",
-        RoundsReleased(),
-        EpsilonSpent(), spent->epsilon, budget_, config_.delta));
+        RoundsReleased(), EpsilonSpent(), *next, budget_, config_.delta));
   }
   return absl::OkStatus();
 }
@@ -182,7 +278,8 @@ double DpPlanner::CountNoiseStddev(double expected_clients) const {
 
 absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
                                                  int cohort_size,
-                                                 int modulus_bits) {
+                                                 int modulus_bits,
+                                                 size_t dimension) {
   if (population < 1 || cohort_size < 1) {
     return absl::FailedPreconditionError("no clients to plan a round for");
   }
@@ -228,6 +325,41 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
     for (size_t k = 0; k < 8; ++k) seed[i + k] = static_cast<char>(w >> (8 * k));
   }
   task.set_rotation_seed(seed);
+
+  // What this round costs, from the encoder the clients will build.
+  absl::StatusOr<PrivateInputCodec> codec =
+      PrivateInputCodec::Create(task, v1::SecAggEncoding(), dimension);
+  if (!codec.ok()) return codec.status();
+  const DistributedDpEncoder& encoder = *codec->distributed();
+  DistributedDiscreteGaussian update;
+  update.l2_sensitivity = encoder.l2_sensitivity();
+  update.sigma = std::sqrt(encoder.client_noise_variance());
+  update.num_clients = plan.min_survivors;
+  update.dimension = static_cast<int64_t>(encoder.encoded_length());
+  std::optional<DistributedDiscreteGaussian> count;
+  if (codec->indicator_noise_variance() > 0) {
+    count = DistributedDiscreteGaussian{};
+    count->l2_sensitivity = codec->indicator_scale();
+    count->sigma = std::sqrt(codec->indicator_noise_variance());
+    count->num_clients = plan.min_survivors;
+    count->dimension = 1;
+  }
+  // Both sums are released together: their unsampled RDPs add.
+  std::vector<double> curve(kMaxDdgOrder + 1, 0.0);
+  for (int l = 2; l <= kMaxDdgOrder; ++l) {
+    absl::StatusOr<double> u = DistributedDiscreteGaussianRdp(update, l);
+    if (!u.ok()) return u.status();
+    curve[l] = *u;
+    if (count) {
+      absl::StatusOr<double> c = DistributedDiscreteGaussianRdp(*count, l);
+      if (!c.ok()) return c.status();
+      curve[l] += *c;
+    }
+  }
+  absl::StatusOr<std::vector<double>> sampled =
+      SampledCurve(curve, config_.sampling_rate);
+  if (!sampled.ok()) return sampled.status();
+  plan.round_rdp = *std::move(sampled);
   return plan;
 }
 
@@ -249,27 +381,32 @@ absl::StatusOr<DpRelease> DpPlanner::Release(const DpRoundPlan& plan,
       sum.indicator_sum += rng_.Gaussian(plan.indicator_noise_stddev);
     }
   }
-  if (absl::Status s =
-          accountant_.AddSteps(config_.sampling_rate, noise_multiplier_, 1);
-      !s.ok()) {
-    return s;
-  }
-  if (!ledger_.empty() &&
-      ledger_.back().sampling_rate == config_.sampling_rate &&
-      ledger_.back().noise_multiplier == noise_multiplier_) {
-    ++ledger_.back().count;
+  if (config_.mode == DpConfig::Mode::kDistributed) {
+    for (size_t i = 0; i < distributed_rdp_.size(); ++i) {
+      distributed_rdp_[i] += plan.round_rdp[i];
+    }
+    ++distributed_rounds_;
   } else {
-    ledger_.push_back({config_.sampling_rate, noise_multiplier_, 1});
+    if (absl::Status s =
+            accountant_.AddSteps(config_.sampling_rate, noise_multiplier_, 1);
+        !s.ok()) {
+      return s;
+    }
+    if (!ledger_.empty() &&
+        ledger_.back().sampling_rate == config_.sampling_rate &&
+        ledger_.back().noise_multiplier == noise_multiplier_) {
+      ++ledger_.back().count;
+    } else {
+      ledger_.push_back({config_.sampling_rate, noise_multiplier_, 1});
+    }
   }
   DpRelease out;
   const float inv = static_cast<float>(1.0 / plan.expected_clients);
   out.mean_update = std::move(sum.update_sum);
   for (float& v : out.mean_update) v *= inv;
-  absl::StatusOr<RdpAccountant::Spent> spent =
-      accountant_.GetPrivacySpent(config_.delta);
+  absl::StatusOr<double> spent = EpsilonWith(nullptr);
   if (!spent.ok()) return spent.status();
-  out.epsilon = spent->epsilon;
-  out.order = spent->order;
+  out.epsilon = *spent;
   out.delta = config_.delta;
   out.clip_norm = clip_norm_;
   out.unclipped_fraction = kNaN;
@@ -288,6 +425,10 @@ absl::StatusOr<DpRelease> DpPlanner::Release(const DpRoundPlan& plan,
 DpState DpPlanner::state() const {
   DpState s;
   s.ledger = ledger_;
+  if (distributed_rounds_ > 0) {
+    s.distributed_rdp = distributed_rdp_;
+    s.distributed_rounds = distributed_rounds_;
+  }
   s.clip_norm = clip_norm_;
   return s;
 }

@@ -16,6 +16,15 @@
 //     with a noised count) and charges the accountant one step;
 //   * refuses to start a round whose release would exceed the budget.
 //
+// Accounting. Central rounds are the Poisson-sampled Gaussian mechanism
+// (RdpAccountant, Mironov et al. 2019). Distributed rounds release sums of
+// discrete Gaussians: their unsampled RDP is Kairouz et al.'s bound for the
+// actual encoder (sensitivity after rounding, the exact sampled variance,
+// min_survivors noise shares, dimension), and Poisson sampling is accounted
+// with the generic bound of Zhu & Wang 2019, as the paper's authors do
+// (common/dp/distributed_dp_accounting.h); the Gaussian-specific sampled
+// formula is not applied to a discrete mechanism.
+//
 // Noise multiplier z is the TOTAL one the accountant charges. With adaptive
 // clipping the clip-count query shares it (Andrew et al. 2021, Thm. 1): the
 // update gets z_update = (z^-2 - (2 sigma_b)^-2)^(-1/2) and the count sum of
@@ -70,6 +79,13 @@ struct DpConfig {
 
 const char* DpModeName(DpConfig::Mode mode);
 
+// Smallest total noise multiplier z whose distributed rounds (unsampled RDP
+// alpha / (2 z^2), Zhu-Wang subsampling at rate q) stay within
+// (target_epsilon, delta) after `rounds`, by bisection; the actual rounds
+// have at least this z (the encoder only rounds noise up).
+absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
+    double target_epsilon, double delta, double q, int rounds);
+
 // What survives a restart: the accountant's ledger and the clip norm.
 struct DpState {
   struct Step {
@@ -77,7 +93,11 @@ struct DpState {
     double noise_multiplier = 0;
     int64_t count = 0;
   };
-  std::vector<Step> ledger;
+  std::vector<Step> ledger;  // central rounds
+  // Distributed rounds: accumulated RDP at DistributedDiscreteGaussianOrders()
+  // and how many rounds it holds.
+  std::vector<double> distributed_rdp;
+  int64_t distributed_rounds = 0;
   double clip_norm = 0;  // for the next round; 0 = the configured one
 };
 
@@ -89,13 +109,14 @@ struct DpRoundPlan {
   // indicators (0 when the clip is fixed).
   double update_noise_stddev = 0;
   double indicator_noise_stddev = 0;
+  // Distributed: this round's Poisson-sampled RDP per DDG order.
+  std::vector<double> round_rdp;
 };
 
 struct DpRelease {
   std::vector<float> mean_update;  // noised sum / expected_clients
   double epsilon = 0;              // after this round
   double delta = 0;
-  double order = 0;
   double clip_norm = 0;       // used this round
   double next_clip_norm = 0;  // for the next round
   // Noised estimate of the fraction of clients whose update was not clipped
@@ -117,14 +138,15 @@ class DpPlanner {
   // Poisson sample of `live` at rate q (order preserved).
   std::vector<std::string> SampleCohort(const std::vector<std::string>& live);
 
-  // OK if releasing one more round keeps epsilon within the budget; else
+  // OK if releasing the planned round keeps epsilon within the budget; else
   // ResourceExhausted saying how far the run got.
-  absl::Status CheckBudget() const;
+  absl::Status CheckBudget(const DpRoundPlan& plan) const;
   double EpsilonSpent() const;
   int64_t RoundsReleased() const;
 
+  // `dimension` is the model's number of values.
   absl::StatusOr<DpRoundPlan> PlanRound(int population, int cohort_size,
-                                        int modulus_bits);
+                                        int modulus_bits, size_t dimension);
 
   // Releases one round from the sum of clipped updates (noised already in
   // distributed mode). FailedPrecondition, with nothing charged, if fewer
@@ -139,6 +161,8 @@ class DpPlanner {
             RdpAccountant accountant, double clip_norm);
 
   double CountNoiseStddev(double expected_clients) const;
+  // Epsilon after the released rounds plus `plan` (null: none).
+  absl::StatusOr<double> EpsilonWith(const DpRoundPlan* plan) const;
 
   const DpConfig config_;
   double budget_;
@@ -146,6 +170,8 @@ class DpPlanner {
   NoiseSource rng_;
   RdpAccountant accountant_;
   std::vector<DpState::Step> ledger_;
+  std::vector<double> distributed_rdp_;
+  int64_t distributed_rounds_ = 0;
   double clip_norm_;
 };
 

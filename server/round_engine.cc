@@ -444,15 +444,7 @@ bool RoundEngine::TryStartRoundLocked() {
                                    config_.min_clients, " connected");
     return false;
   }
-  if (dp_ != nullptr) {
-    // A round whose release would overspend the budget never starts; the
-    // run ends as complete with every released round on disk.
-    if (absl::Status budget = dp_->CheckBudget(); !budget.ok()) {
-      spdlog::warn("round {}: {}", round_, budget.message());
-      EndRunLocked(absl::OkStatus(), std::string(budget.message()));
-      return false;
-    }
-  } else {
+  if (dp_ == nullptr) {
     size_t k =
         config_.clients_per_round > 0
             ? static_cast<size_t>(config_.clients_per_round)
@@ -498,13 +490,21 @@ bool RoundEngine::TryStartRoundLocked() {
   dp_plan_.reset();
   dp_task_.reset();
   if (dp_ != nullptr) {
-    absl::StatusOr<DpRoundPlan> plan =
-        dp_->PlanRound(static_cast<int>(population),
-                       static_cast<int>(cohort.size()), config_.secagg.modulus_bits);
+    absl::StatusOr<DpRoundPlan> plan = dp_->PlanRound(
+        static_cast<int>(population), static_cast<int>(cohort.size()),
+        config_.secagg.modulus_bits, dimension_);
     if (!plan.ok()) {
       EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
           "round ", round_, ": cannot plan the private round: ",
           plan.status().message())));
+      return false;
+    }
+    // A round whose release would overspend the budget never starts; the
+    // run ends as complete with every released round on disk.
+    if (absl::Status budget = dp_->CheckBudget(*plan); !budget.ok()) {
+      spdlog::warn("round {}: {}", round_, budget.message());
+      cohort_.clear();
+      EndRunLocked(absl::OkStatus(), std::string(budget.message()));
       return false;
     }
     dp_plan_ = *std::move(plan);

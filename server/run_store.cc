@@ -92,6 +92,17 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
                               e["noise_multiplier"].get<double>(),
                               e["rounds"].get<int64_t>()});
     }
+    if (d.contains("distributed_rdp")) {
+      if (!d["distributed_rdp"].is_array() || !d.contains("distributed_rounds") ||
+          !d["distributed_rounds"].is_number_unsigned()) {
+        return corrupt();
+      }
+      for (const nlohmann::json& r : d["distributed_rdp"]) {
+        if (!r.is_number()) return corrupt();
+        state.distributed_rdp.push_back(r.get<double>());
+      }
+      state.distributed_rounds = d["distributed_rounds"].get<int64_t>();
+    }
     cp.dp = std::move(state);
   }
   return std::optional<RunCheckpoint>(std::move(cp));
@@ -113,6 +124,10 @@ absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
                         {"rounds", step.count}});
     }
     j["dp"] = {{"clip_norm", dp->clip_norm}, {"ledger", ledger}};
+    if (dp->distributed_rounds > 0) {
+      j["dp"]["distributed_rdp"] = dp->distributed_rdp;
+      j["dp"]["distributed_rounds"] = dp->distributed_rounds;
+    }
   }
   j["written_unix_ms"] = WallClockUnixMillis();
   return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");

@@ -74,7 +74,7 @@ double RdpUnchecked(const DistributedDiscreteGaussian& m, double tau,
 //                         + C(alpha,2) q^2 (1-q)^(alpha-2) e^eps(2)
 //                         + 3 sum_{l=3}^alpha C(alpha,l) (1-q)^(alpha-l) q^l
 //                             e^((l-1) eps(l)) ].
-double ZhuWangLogA(const std::vector<double>& eps, double q, int alpha) {
+double ZhuWangLogA(absl::Span<const double> eps, double q, int alpha) {
   const double a = alpha;
   const double log_q = std::log(q);
   const double log_1mq = std::log1p(-q);
@@ -157,6 +157,23 @@ absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
   for (int l = 2; l <= order; ++l) eps[l] = RdpUnchecked(mechanism, *tau, l);
   const double sampled = ZhuWangLogA(eps, q, order) / (order - 1.0);
   return std::min(sampled, unsampled);
+}
+
+absl::StatusOr<double> PoissonSubsampledRdp(absl::Span<const double> unsampled,
+                                            double q, int order) {
+  if (!(q >= 0.0 && q <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling rate must be in [0, 1], got ", q));
+  }
+  if (order < 2 || unsampled.size() < static_cast<size_t>(order) + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "subsampled RDP at order ", order, " needs the unsampled RDP at ",
+        "orders 2..", order));
+  }
+  if (q == 0.0) return 0.0;
+  if (q == 1.0) return unsampled[order];
+  const double sampled = ZhuWangLogA(unsampled, q, order) / (order - 1.0);
+  return std::min(sampled, unsampled[order]);
 }
 
 std::vector<double> DistributedDiscreteGaussianOrders() {

@@ -34,6 +34,8 @@
 #include <optional>
 #include <vector>
 
+#include "absl/types/span.h"
+
 #include "absl/status/statusor.h"
 #include "common/dp/rdp_accountant.h"
 
@@ -70,6 +72,15 @@ absl::StatusOr<double> DistributedDiscreteGaussianRdp(
 // q == 0 is 0, otherwise min(Zhu-Wang Thm. 5 bound, unsampled RDP).
 absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
     const DistributedDiscreteGaussian& mechanism, double q, int order);
+
+// Zhu & Wang 2019, Thm. 5, for ANY mechanism: RDP at integer order >= 2 of
+// one Poisson-sampled round (rate q in [0, 1]) given the unsampled RDP
+// `unsampled[l]` at every integer order l = 2..order (entries 0 and 1 are
+// ignored), min'ed with unsampled[order]. Used for rounds that release
+// several DDG sums at once (update and clipping count), whose unsampled RDP
+// is the sum of theirs. InvalidArgument on a short curve or bad q.
+absl::StatusOr<double> PoissonSubsampledRdp(absl::Span<const double> unsampled,
+                                            double q, int order);
 
 // google-research/federated's RDP_ORDERS: 2..128 and 256.
 std::vector<double> DistributedDiscreteGaussianOrders();

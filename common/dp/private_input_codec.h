@@ -57,6 +57,13 @@ class PrivateInputCodec {
     return distributed_ ? &*distributed_ : nullptr;
   }
 
+  // Distributed only: integer units of one +-1 indicator and the variance of
+  // each client's noise on it (0 without adaptive clipping), for accounting.
+  double indicator_scale() const { return indicator_scale_; }
+  double indicator_noise_variance() const {
+    return indicator_noise_ ? indicator_noise_->variance() : 0.0;
+  }
+
   // Client side. `clipped` already satisfies ||clipped||_2 <= clip_norm.
   absl::StatusOr<std::vector<uint32_t>> Encode(absl::Span<const float> clipped,
                                                bool unclipped,

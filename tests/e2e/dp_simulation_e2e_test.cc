@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/rdp_accountant.h"
 #include "common/util/atomic_file.h"
 #include "gmock/gmock.h"
@@ -86,7 +87,7 @@ double Epsilon(double q, double z, int rounds, double delta) {
 }
 
 TEST_F(DpSimulationE2eTest,
-       DistributedDpPrintsEpsilonEachRoundAndStopsExactlyAtTheBudget) {
+       CentralDpPrintsEpsilonEachRoundAndStopsExactlyAtTheBudget) {
   const double z = 0.9;
   // A budget between epsilon after 3 and after 4 rounds: the run must
   // release exactly 3 of its 6 configured rounds.
@@ -94,7 +95,7 @@ TEST_F(DpSimulationE2eTest,
   const double eps4 = Epsilon(0.5, z, 4, 1e-5);
   const double budget = (eps3 + eps4) / 2;
   std::ostringstream dp;
-  dp << "mode = \"distributed\"\nnoise_multiplier = " << z
+  dp << "mode = \"central\"\nnoise_multiplier = " << z
      << "\nepsilon_budget = " << budget << "\nclip_norm = 1.0\n";
   WriteConfig(dp.str(), 6);
   std::unique_ptr<Process> sim = RunSim("first");
@@ -107,7 +108,7 @@ TEST_F(DpSimulationE2eTest,
   ASSERT_EQ(metrics.size(), 3u);
   for (int r = 0; r < 3; ++r) {
     const nlohmann::json& dp_metrics = metrics[r]["dp"];
-    EXPECT_EQ(dp_metrics["mode"], "distributed");
+    EXPECT_EQ(dp_metrics["mode"], "central");
     EXPECT_NEAR(dp_metrics["epsilon"].get<double>(),
                 Epsilon(0.5, z, r + 1, 1e-5), 1e-12);
     EXPECT_TRUE(metrics[r]["secure_aggregation"].get<bool>());
@@ -128,6 +129,44 @@ TEST_F(DpSimulationE2eTest,
   EXPECT_THAT(again->Stdout(), HasSubstr("privacy budget reached"));
   EXPECT_EQ(Metrics().size(), 3u);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/models/round-000003.fmodel"));
+}
+
+// Distributed rounds are charged the DDG bound with Zhu-Wang subsampling;
+// the noise is at least z, so epsilon matches alpha/(2 z^2) under that
+// bound, and the run stops when the next round would exceed the budget.
+TEST_F(DpSimulationE2eTest, DistributedDpChargesTheDdgBoundAndHonoursTheBudget) {
+  const double z = 1.2;
+  auto ddg_epsilon = [&](int rounds) {
+    std::vector<double> curve(257, 0.0);
+    for (int l = 2; l <= 256; ++l) curve[l] = l / (2 * z * z);
+    std::vector<double> rdp;
+    for (double order : DistributedDiscreteGaussianOrders()) {
+      rdp.push_back(rounds *
+                    *PoissonSubsampledRdp(curve, 0.5, static_cast<int>(order)));
+    }
+    return EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, 1e-5,
+                          RdpConversion::kImproved)
+        ->epsilon;
+  };
+  const double budget = (ddg_epsilon(2) + ddg_epsilon(3)) / 2;
+  std::ostringstream dp;
+  dp << "mode = \"distributed\"\nnoise_multiplier = " << z
+     << "\nepsilon_budget = " << budget << "\nclip_norm = 1.0\n";
+  WriteConfig(dp.str(), 5);
+  std::unique_ptr<Process> sim = RunSim("run");
+  EXPECT_EQ(CountRoundLines(sim->Stdout()), 2) << sim->Stdout();
+  EXPECT_THAT(sim->Stdout(), HasSubstr("stopped early: privacy budget reached"));
+  const std::vector<nlohmann::json> metrics = Metrics();
+  ASSERT_EQ(metrics.size(), 2u);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(metrics[r]["dp"]["mode"], "distributed");
+    EXPECT_NEAR(metrics[r]["dp"]["epsilon"].get<double>() / ddg_epsilon(r + 1),
+                1.0, 1e-6);
+    EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.3);
+  }
+  absl::StatusOr<std::string> cp = ReadFileToString(dir_ + "/state/checkpoint.json");
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(nlohmann::json::parse(*cp)["dp"]["distributed_rounds"], 2);
 }
 
 TEST_F(DpSimulationE2eTest, CentralDpWithAdaptiveClippingMovesTheClipNorm) {

@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/dp/distributed_dp_accounting.h"
 
 namespace fedlearn {
 namespace {
@@ -108,7 +109,7 @@ TEST(DpPlannerTest, PoissonSamplingIncludesEachClientWithRateQ) {
 TEST(DpPlannerTest, CentralReleaseAddsNoiseOfStddevZTimesClip) {
   DpConfig c = Central(1.5);
   std::unique_ptr<DpPlanner> p = Make(c, 1000);
-  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32, 64);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_DOUBLE_EQ(plan->expected_clients, 10.0);
   EXPECT_DOUBLE_EQ(plan->update_noise_stddev, 1.5 * 2.0);
@@ -134,7 +135,7 @@ TEST(DpPlannerTest, CentralReleaseAddsNoiseOfStddevZTimesClip) {
 TEST(DpPlannerTest, ReleaseDividesByTheExpectedNotTheActualCohort) {
   DpConfig c = Central(1e-9);  // negligible noise: isolates the denominator
   std::unique_ptr<DpPlanner> p = Make(c);
-  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(200, 7, 32);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(200, 7, 32, 64);
   ASSERT_TRUE(plan.ok());
   PrivateSum s;
   s.update_sum = {4.0f, -8.0f};
@@ -149,7 +150,7 @@ TEST(DpPlannerTest, EpsilonAfterEachRoundMatchesTheAccountant) {
   std::unique_ptr<DpPlanner> p = Make(c, 100);
   RdpAccountant reference;
   for (int round = 1; round <= 5; ++round) {
-    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(50, 5, 32);
+    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(50, 5, 32, 64);
     ASSERT_TRUE(plan.ok());
     absl::StatusOr<DpRelease> r = p->Release(*plan, ZeroSum(3), 5);
     ASSERT_TRUE(r.ok());
@@ -171,11 +172,12 @@ TEST(DpPlannerTest, BudgetRefusesExactlyTheRoundThatWouldExceedIt) {
   c.epsilon_budget = (eps3 + eps4) / 2;
   std::unique_ptr<DpPlanner> p = Make(c, 100);
   for (int round = 1; round <= 3; ++round) {
-    ASSERT_TRUE(p->CheckBudget().ok()) << round;
-    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(50, 5, 32);
+    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(50, 5, 32, 64);
+    ASSERT_TRUE(p->CheckBudget(*plan).ok()) << round;
     ASSERT_TRUE(p->Release(*plan, ZeroSum(2), 5).ok());
   }
-  absl::Status refused = p->CheckBudget();
+  absl::StatusOr<DpRoundPlan> fourth = p->PlanRound(50, 5, 32, 64);
+  absl::Status refused = p->CheckBudget(*fourth);
   EXPECT_TRUE(absl::IsResourceExhausted(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("3 round(s)"));
   EXPECT_LE(p->EpsilonSpent(), c.epsilon_budget);
@@ -188,7 +190,7 @@ TEST(DpPlannerTest, RestoredLedgerContinuesBitIdentically) {
   std::unique_ptr<DpPlanner> b;
   std::vector<double> eps_a, eps_b;
   for (int round = 1; round <= 6; ++round) {
-    absl::StatusOr<DpRoundPlan> plan = a->PlanRound(400, 40, 32);
+    absl::StatusOr<DpRoundPlan> plan = a->PlanRound(400, 40, 32, 64);
     PrivateSum s = ZeroSum(2);
     s.indicator_sum = 10;
     absl::StatusOr<DpRelease> r = a->Release(*plan, s, 40);
@@ -199,7 +201,7 @@ TEST(DpPlannerTest, RestoredLedgerContinuesBitIdentically) {
       EXPECT_EQ(b->clip_norm(), a->clip_norm());
     }
     if (round > 3) {
-      absl::StatusOr<DpRoundPlan> pb = b->PlanRound(400, 40, 32);
+      absl::StatusOr<DpRoundPlan> pb = b->PlanRound(400, 40, 32, 64);
       absl::StatusOr<DpRelease> rb = b->Release(*pb, s, 40);
       eps_b.push_back(rb->epsilon);
     }
@@ -213,7 +215,7 @@ TEST(DpPlannerTest, AdaptiveClippingSplitsTheNoiseMultiplier) {
   c.adaptive_clipping = true;
   c.count_noise_stddev = 2.0;  // 2 sigma_b = 4
   std::unique_ptr<DpPlanner> p = Make(c);
-  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32, 64);
   ASSERT_TRUE(plan.ok());
   // z_update^-2 + (2 sigma_b)^-2 = z^-2  (Andrew et al. 2021, Thm. 1).
   const double z_update = plan->update_noise_stddev / c.clip_norm;
@@ -222,7 +224,7 @@ TEST(DpPlannerTest, AdaptiveClippingSplitsTheNoiseMultiplier) {
   // Count noise too small for z: refused, naming the knob.
   c.count_noise_stddev = 0.4;
   p = Make(c);
-  absl::StatusOr<DpRoundPlan> bad = p->PlanRound(100, 10, 32);
+  absl::StatusOr<DpRoundPlan> bad = p->PlanRound(100, 10, 32, 64);
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("dp.count_noise_stddev"));
 }
@@ -236,7 +238,7 @@ TEST(DpPlannerTest, AdaptiveClipMovesTowardsTheTargetQuantile) {
   std::unique_ptr<DpPlanner> p = Make(c);
   // All 20 expected clients unclipped: fraction 1 > 0.5, so C shrinks by
   // exp(-0.2 * 0.5).
-  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(200, 20, 32);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(200, 20, 32, 64);
   PrivateSum all = ZeroSum(1);
   all.indicator_sum = 20;  // sum of +1
   absl::StatusOr<DpRelease> r = p->Release(*plan, all, 20);
@@ -244,7 +246,7 @@ TEST(DpPlannerTest, AdaptiveClipMovesTowardsTheTargetQuantile) {
   EXPECT_NEAR(r->unclipped_fraction, 1.0, 1e-3);
   EXPECT_NEAR(r->next_clip_norm, 2.0 * std::exp(-0.1), 1e-3);
   // All clipped: fraction 0 < 0.5, C grows.
-  plan = p->PlanRound(200, 20, 32);
+  plan = p->PlanRound(200, 20, 32, 64);
   PrivateSum none = ZeroSum(1);
   none.indicator_sum = -20;
   r = p->Release(*plan, none, 20);
@@ -257,7 +259,7 @@ TEST(DpPlannerTest, DistributedRoundIsNotReleasedBelowMinSurvivors) {
   c.mode = DpConfig::Mode::kDistributed;
   c.dropout_tolerance = 0.2;
   std::unique_ptr<DpPlanner> p = Make(c, 10, /*secure=*/true);
-  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(100, 10, 32, 64);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->min_survivors, 8);
   EXPECT_EQ(plan->task.mode(), v1::DpTaskConfig::DISTRIBUTED);
@@ -273,8 +275,96 @@ TEST(DpPlannerTest, DistributedRoundIsNotReleasedBelowMinSurvivors) {
   EXPECT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(p->RoundsReleased(), 1);
   // A fresh rotation seed every round.
-  absl::StatusOr<DpRoundPlan> next = p->PlanRound(100, 10, 32);
+  absl::StatusOr<DpRoundPlan> next = p->PlanRound(100, 10, 32, 64);
   EXPECT_NE(next->task.rotation_seed(), plan->task.rotation_seed());
+}
+
+DpConfig DistributedConfig(double z) {
+  DpConfig c = Central(z);
+  c.mode = DpConfig::Mode::kDistributed;
+  c.clip_norm = 1.0;
+  return c;
+}
+
+// The distributed accountant uses Kairouz et al.'s RDP of the actual encoder
+// with Zhu-Wang subsampling. Its noise is at least z and tau underflows, so
+// it must match the Gaussian-shaped curve alpha/(2 z^2) under the same
+// subsampling bound (to float rounding of z_eff >= z), and it must be above
+// the Gaussian-specific sampled formula, which it does not use.
+TEST(DpPlannerTest, DistributedRoundsAreChargedTheDdgBoundWithZhuWangSampling) {
+  const double z = 0.9;
+  DpConfig c = DistributedConfig(z);
+  std::unique_ptr<DpPlanner> p = Make(c, 100, /*secure=*/true);
+  double eps = 0;
+  for (int round = 1; round <= 5; ++round) {
+    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(1000, 100, 32, 7850);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    PrivateSum s = ZeroSum(7850);
+    s.noised = true;
+    absl::StatusOr<DpRelease> r = p->Release(*plan, s, 90);
+    ASSERT_TRUE(r.ok()) << r.status();
+    eps = r->epsilon;
+  }
+  // Independent: the same bound from the Gaussian-shaped curve.
+  std::vector<double> curve(257, 0.0);
+  for (int l = 2; l <= 256; ++l) curve[l] = l / (2 * z * z);
+  std::vector<double> rdp;
+  for (double order : DistributedDiscreteGaussianOrders()) {
+    rdp.push_back(5 * *PoissonSubsampledRdp(curve, 0.1, static_cast<int>(order)));
+  }
+  const double expected =
+      EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, 1e-5,
+                     RdpConversion::kImproved)
+          ->epsilon;
+  EXPECT_NEAR(eps / expected, 1.0, 1e-6);
+  EXPECT_LE(eps, expected * (1 + 1e-12));  // actual noise is never below z
+  RdpAccountant gaussian;
+  ASSERT_TRUE(gaussian.AddSteps(0.1, z, 5).ok());
+  EXPECT_GT(eps, gaussian.GetPrivacySpent(1e-5)->epsilon * 1.05);
+}
+
+TEST(DpPlannerTest, DistributedTargetEpsilonIsReachedNotExceeded) {
+  DpConfig c = DistributedConfig(0);
+  c.target_epsilon = 6.0;
+  c.adaptive_clipping = true;
+  std::unique_ptr<DpPlanner> p = Make(c, 20, /*secure=*/true);
+  ASSERT_NE(p, nullptr);
+  double eps = 0;
+  for (int round = 1; round <= 20; ++round) {
+    absl::StatusOr<DpRoundPlan> plan = p->PlanRound(1000, 100, 32, 7850);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    ASSERT_TRUE(p->CheckBudget(*plan).ok()) << "round " << round;
+    PrivateSum s = ZeroSum(7850);
+    s.noised = true;
+    absl::StatusOr<DpRelease> r = p->Release(*plan, s, 95);
+    ASSERT_TRUE(r.ok()) << r.status();
+    eps = r->epsilon;
+  }
+  EXPECT_LE(eps, 6.0);
+  EXPECT_GT(eps, 6.0 * 0.999);  // calibration is tight
+  absl::StatusOr<DpRoundPlan> extra = p->PlanRound(1000, 100, 32, 7850);
+  EXPECT_TRUE(absl::IsResourceExhausted(p->CheckBudget(*extra)));
+}
+
+TEST(DpPlannerTest, RestoredDistributedLedgerContinuesBitIdentically) {
+  DpConfig c = DistributedConfig(1.2);
+  std::unique_ptr<DpPlanner> a = Make(c, 100, true);
+  std::unique_ptr<DpPlanner> b;
+  for (int round = 1; round <= 4; ++round) {
+    absl::StatusOr<DpRoundPlan> plan = a->PlanRound(500, 50, 32, 100);
+    PrivateSum s = ZeroSum(100);
+    s.noised = true;
+    absl::StatusOr<DpRelease> r = a->Release(*plan, s, 50);
+    ASSERT_TRUE(r.ok());
+    if (round == 2) b = Make(c, 100, true, a->state());
+    if (round > 2) {
+      absl::StatusOr<DpRoundPlan> pb = b->PlanRound(500, 50, 32, 100);
+      absl::StatusOr<DpRelease> rb = b->Release(*pb, s, 50);
+      ASSERT_TRUE(rb.ok());
+      EXPECT_EQ(rb->epsilon, r->epsilon);
+    }
+  }
+  EXPECT_EQ(b->RoundsReleased(), 4);
 }
 
 TEST(DpPlannerTest, CorruptLedgerIsDataLoss) {

@@ -235,6 +235,8 @@ RoundSummary DpSummary(uint64_t round) {
   // Values that need all 17 digits to survive a text round trip.
   dp.state.ledger = {{0.1, 1.0 / 3.0, 2}, {0.1 + 1e-17 * 3, 0.7071067811865476, 5}};
   dp.state.clip_norm = 0.1 + 0.2;
+  dp.state.distributed_rdp = {1.0 / 3.0, 2.0 / 7.0, 1e-300};
+  dp.state.distributed_rounds = 9;
   s.dp = dp;
   return s;
 }
@@ -255,6 +257,8 @@ TEST_F(FileRunStoreTest, DpLedgerRoundTripsBitExactlyThroughTheCheckpoint) {
     EXPECT_EQ(restored.ledger[i].count, summary.dp->state.ledger[i].count);
   }
   EXPECT_EQ(restored.clip_norm, 0.1 + 0.2);
+  EXPECT_EQ(restored.distributed_rdp, summary.dp->state.distributed_rdp);
+  EXPECT_EQ(restored.distributed_rounds, 9);
   // The metrics line reports epsilon and the clip; the loss is null.
   absl::StatusOr<std::string> metrics = ReadFileToString(store_->MetricsPath());
   ASSERT_TRUE(metrics.ok());
@@ -278,12 +282,14 @@ TEST_F(FileRunStoreTest, CorruptPrivacyLedgerIsDataLoss) {
   absl::StatusOr<std::string> text = ReadFileToString(store_->CheckpointPath());
   ASSERT_TRUE(text.ok());
   const nlohmann::json good = nlohmann::json::parse(*text);
-  std::vector<nlohmann::json> bad(5, good);
+  std::vector<nlohmann::json> bad(7, good);
   bad[0]["dp"] = "lost";
   bad[1]["dp"].erase("ledger");
   bad[2]["dp"]["ledger"][0].erase("noise_multiplier");
   bad[3]["dp"]["ledger"][0]["rounds"] = -2;
   bad[4]["dp"]["clip_norm"] = "0.3";
+  bad[5]["dp"]["distributed_rdp"][1] = "x";
+  bad[6]["dp"].erase("distributed_rounds");
   for (const nlohmann::json& j : bad) {
     ASSERT_TRUE(WriteFileAtomically(store_->CheckpointPath(), j.dump()).ok());
     absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
