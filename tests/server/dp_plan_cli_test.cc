@@ -1,6 +1,9 @@
 // Runs the real fedlearn-dp binary and checks its output and error paths.
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+
 #include <map>
 #include <memory>
 #include <sstream>
@@ -28,8 +31,11 @@ CliResult RunDp(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {std::string(FEDLEARN_BINARY_DIR) +
                                    "/bin/fedlearn-dp"};
   argv.insert(argv.end(), args.begin(), args.end());
-  Process p(argv,
-            ::testing::TempDir() + "/fedlearn_dp_" + std::to_string(counter++));
+  // ctest runs each test as its own process in parallel: the log prefix
+  // must be unique across processes, not just within one.
+  Process p(argv, ::testing::TempDir() + "/fedlearn_dp_" +
+                      std::to_string(::getpid()) + "_" +
+                      std::to_string(counter++));
   EXPECT_TRUE(p.started());
   std::optional<int> code = p.Wait(120s);
   EXPECT_TRUE(code.has_value()) << "fedlearn-dp timed out";
