@@ -114,6 +114,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < int(linger_s * 10) && !g_stop; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    if (const std::string early = (*coordinator)->finished_reason();
+        !early.empty()) {
+      std::printf("stopped early: %s\n", early.c_str());
+    }
     std::printf("run '%s' finished; models and metrics in %s\n",
                 config.engine.run_id.c_str(), config.state_dir.c_str());
   }
