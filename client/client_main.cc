@@ -78,6 +78,15 @@ int main(int argc, char** argv) {
   app.add_option("--record-updates-dir", record_updates_dir,
                  "TESTING ONLY: also write each raw update here");
   app.add_option("--log-level", log_level);
+  std::string require_privacy = "none";
+  double min_noise_multiplier = 0;
+  app.add_option("--require-privacy", require_privacy,
+                 "refuse rounds below this: none | dp | distributed-dp")
+      ->check(CLI::IsMember({"none", "dp", "distributed-dp"}));
+  app.add_option("--min-noise-multiplier", min_noise_multiplier,
+                 "with distributed-dp: refuse rounds whose noise multiplier "
+                 "is lower")
+      ->check(CLI::NonNegativeNumber);
   int exit_after_secagg_messages = 0;
   app.add_option("--testing-exit-after-secagg-messages", exit_after_secagg_messages,
                  "TESTING ONLY: die after N secure-aggregation messages (2 = after "
@@ -131,6 +140,17 @@ int main(int argc, char** argv) {
   if (!transport.ok()) return Fail(transport.status());
 
   ClientSession::Options session_options;
+  if (require_privacy == "none") {
+    session_options.privacy.level = PrivacyRequirement::Level::kNone;
+  } else if (require_privacy == "dp") {
+    session_options.privacy.level = PrivacyRequirement::Level::kDp;
+  } else if (require_privacy == "distributed-dp") {
+    session_options.privacy.level = PrivacyRequirement::Level::kDistributedDp;
+  } else {
+    return Fail(absl::InvalidArgumentError(
+        "--require-privacy must be none, dp or distributed-dp"));
+  }
+  session_options.privacy.min_noise_multiplier = min_noise_multiplier;
   session_options.record_updates_dir = record_updates_dir;
   session_options.identity = transport_options.tls;
   session_options.exit_after_secagg_messages = exit_after_secagg_messages;

@@ -78,6 +78,10 @@ ClientSession::StepResult ClientSession::TrainAndPush(
     return Failed(absl::DeadlineExceededError(absl::StrCat(
         "round ", task.round, " deadline passed before training")));
   }
+  if (absl::Status s = CheckPrivacyRequirement(task, options_.privacy);
+      !s.ok()) {
+    return Failed(s);
+  }
   run_id_ = task.run_id;
   if (slots_ != nullptr && !slots_->Acquire(cancel)) {
     return Failed(absl::CancelledError("client stopping"));

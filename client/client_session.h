@@ -18,6 +18,7 @@
 #include "common/transport/tls_config.h"
 #include "client/training/local_trainer.h"
 #include "client/training_slots.h"
+#include "client/update_encoding.h"
 
 namespace fedlearn {
 
@@ -34,6 +35,8 @@ class ClientSession {
     std::chrono::milliseconds secagg_timeout{std::chrono::minutes(10)};
     // Testing only (see SecureUploadFaults).
     int exit_after_secagg_messages = 0;
+    // This site's privacy floor: tasks below it are refused untrained.
+    PrivacyRequirement privacy;
   };
 
   enum class StepKind { kRegistered, kIdle, kTrained, kRunFinished, kFailed };

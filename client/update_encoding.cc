@@ -1,10 +1,41 @@
 #include "client/update_encoding.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/dp/noise_source.h"
 #include "common/dp/private_input_codec.h"
 #include "common/secagg/input_encoding.h"
 
 namespace fedlearn {
+
+absl::Status CheckPrivacyRequirement(const ReceivedTask& task,
+                                     const PrivacyRequirement& required) {
+  using Level = PrivacyRequirement::Level;
+  if (required.level == Level::kNone) return absl::OkStatus();
+  if (!task.dp) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round ", task.round,
+        " is not differentially private and this client requires DP; not "
+        "training"));
+  }
+  if (required.level == Level::kDp) return absl::OkStatus();
+  if (task.dp->mode() != v1::DpTaskConfig::DISTRIBUTED || !task.secagg) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round ", task.round,
+        " does not use distributed DP inside secure aggregation, which this "
+        "client requires; not training"));
+  }
+  const double z = task.dp->clip_norm() > 0
+                       ? task.dp->noise_stddev() / task.dp->clip_norm()
+                       : 0.0;
+  if (!(z >= required.min_noise_multiplier)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "round %d asks for noise multiplier %.4g, below this client's "
+        "minimum %.4g; not training",
+        task.round, z, required.min_noise_multiplier));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
                                                TrainingResult* result) {

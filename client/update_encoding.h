@@ -19,6 +19,25 @@
 
 namespace fedlearn {
 
+// A site's own privacy floor, checked before it trains on a task: the
+// coordinator can offer stronger protection, never weaker.
+struct PrivacyRequirement {
+  enum class Level {
+    kNone,
+    kDp,             // some differential privacy (central or distributed)
+    kDistributedDp,  // noise added here, inside secure aggregation
+  };
+  Level level = Level::kNone;
+  // kDistributedDp: the noise the task asks clients to put in the sum, as a
+  // multiple of its clip norm, must be at least this.
+  double min_noise_multiplier = 0;
+};
+
+// FailedPrecondition, saying what is missing, if `task` falls short of
+// `required`.
+absl::Status CheckPrivacyRequirement(const ReceivedTask& task,
+                                     const PrivacyRequirement& required);
+
 // Clips `result->delta` in place when the task is differentially private
 // (a no-op returning {norm, false} otherwise).
 absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,

@@ -176,6 +176,48 @@ TEST_F(ClientSessionTest, ExpiredDeadlineSkipsTraining) {
   EXPECT_EQ(trainer_.calls, 0);
 }
 
+TEST(ClientPrivacyTest, SiteRequiringDpRefusesAPlainTaskBeforeTraining) {
+  FakeTransport transport;
+  FakeTrainer trainer{8};
+  std::atomic<bool> cancel{false};
+  ClientSession::Options options;
+  options.privacy.level = PrivacyRequirement::Level::kDp;
+  ClientSession session(&transport, &trainer, nullptr, options);
+  session.Step(cancel);
+  transport.fetch_replies.push_back(TaskReply(8, 1));
+  ClientSession::StepResult r = session.Step(cancel);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status.message()).find("requires DP"),
+            std::string::npos);
+  EXPECT_EQ(trainer.calls, 0);
+  EXPECT_TRUE(transport.pushed.empty());
+}
+
+TEST(ClientPrivacyTest, DistributedRequirementChecksModeSecAggAndNoise) {
+  ReceivedTask task = *TaskReply(8, 1).task;
+  PrivacyRequirement need{PrivacyRequirement::Level::kDistributedDp, 0.8};
+  task.dp = v1::DpTaskConfig();
+  task.dp->set_mode(v1::DpTaskConfig::CENTRAL);
+  task.dp->set_clip_norm(1.0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(CheckPrivacyRequirement(task, need)));
+  PrivacyRequirement any{PrivacyRequirement::Level::kDp, 0};
+  EXPECT_TRUE(CheckPrivacyRequirement(task, any).ok());  // central is DP
+  task.dp->set_mode(v1::DpTaskConfig::DISTRIBUTED);
+  task.dp->set_noise_stddev(0.9);
+  // Distributed but without secure aggregation: the noise would not hide
+  // the update itself.
+  EXPECT_TRUE(absl::IsFailedPrecondition(CheckPrivacyRequirement(task, need)));
+  task.secagg = v1::SecAggConfig();
+  EXPECT_TRUE(CheckPrivacyRequirement(task, need).ok());  // z = 0.9 >= 0.8
+  task.dp->set_noise_stddev(0.7);
+  absl::Status low = CheckPrivacyRequirement(task, need);
+  EXPECT_TRUE(absl::IsFailedPrecondition(low));
+  EXPECT_NE(std::string(low.message()).find("below this client's minimum"),
+            std::string::npos);
+  EXPECT_TRUE(CheckPrivacyRequirement(task, PrivacyRequirement{}).ok());
+}
+
 TEST(BackoffPolicyTest, DelayGrowsExponentiallyWithJitterAndIsCapped) {
   BackoffPolicy policy;
   policy.initial = std::chrono::milliseconds(100);
