@@ -51,8 +51,8 @@ absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
     const ReceivedTask& task, const TrainingResult& result,
     const ClipOutcome& clip) {
   if (task.dp) {
-    absl::StatusOr<PrivateInputCodec> codec = PrivateInputCodec::Create(
-        *task.dp, task.encoding, result.delta.size());
+    absl::StatusOr<PrivateInputCodec> codec =
+        PrivateInputCodec::Create(*task.dp, task.encoding, result.delta.size());
     if (!codec.ok()) return codec.status();
     absl::StatusOr<NoiseSource> rng = NoiseSource::FromOsEntropy();
     if (!rng.ok()) return rng.status();

@@ -22,8 +22,8 @@ constexpr int kMaxDdgOrder = 256;
 
 // Per-order Poisson-sampled RDP (at DistributedDiscreteGaussianOrders()) of
 // a round whose unsampled RDP at integer orders is `curve` (index = order).
-absl::StatusOr<std::vector<double>> SampledCurve(const std::vector<double>& curve,
-                                                 double q) {
+absl::StatusOr<std::vector<double>> SampledCurve(
+    const std::vector<double>& curve, double q) {
   std::vector<double> out;
   for (double order : DistributedDiscreteGaussianOrders()) {
     absl::StatusOr<double> r =
@@ -36,16 +36,17 @@ absl::StatusOr<std::vector<double>> SampledCurve(const std::vector<double>& curv
 
 absl::StatusOr<double> DistributedEpsilon(const std::vector<double>& rdp,
                                           double delta) {
-  absl::StatusOr<EpsilonAndOrder> e = EpsilonFromRdp(
-      DistributedDiscreteGaussianOrders(), rdp, delta, RdpConversion::kImproved);
+  absl::StatusOr<EpsilonAndOrder> e =
+      EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, delta,
+                     RdpConversion::kImproved);
   if (!e.ok()) return e.status();
   return e->epsilon;
 }
 
 // Epsilon of `rounds` distributed rounds at total noise multiplier z.
 absl::StatusOr<double> GaussianShapedDistributedEpsilon(double z, double q,
-                                                         int rounds,
-                                                         double delta) {
+                                                        int rounds,
+                                                        double delta) {
   std::vector<double> curve(kMaxDdgOrder + 1, 0.0);
   for (int l = 2; l <= kMaxDdgOrder; ++l) curve[l] = l / (2.0 * z * z);
   absl::StatusOr<std::vector<double>> one = SampledCurve(curve, q);
@@ -61,16 +62,17 @@ absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
   if (!(target_epsilon > 0) || !(delta > 0 && delta < 1) ||
       !(q > 0 && q <= 1) || rounds < 1) {
     return absl::InvalidArgumentError(
-        "calibration needs epsilon > 0, delta in (0, 1), q in (0, 1], rounds >= 1");
+        "calibration needs epsilon > 0, delta in (0, 1), q in (0, 1], rounds "
+        ">= 1");
   }
   double lo = 1e-3, hi = 1000;
   absl::StatusOr<double> at_hi =
       GaussianShapedDistributedEpsilon(hi, q, rounds, delta);
   if (!at_hi.ok()) return at_hi.status();
   if (*at_hi > target_epsilon) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "epsilon ", target_epsilon, " is unreachable with noise multiplier <= ",
-        hi));
+    return absl::InvalidArgumentError(
+        absl::StrCat("epsilon ", target_epsilon,
+                     " is unreachable with noise multiplier <= ", hi));
   }
   // Invariant: hi satisfies the target. Stop at 1e-6 relative.
   while (hi - lo > 1e-6 * hi) {
@@ -157,10 +159,9 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
   if (z == 0) {
     absl::StatusOr<double> calibrated =
         config.mode == DpConfig::Mode::kDistributed
-            ? CalibrateDistributedNoiseMultiplier(config.target_epsilon,
-                                                  config.delta,
-                                                  config.sampling_rate,
-                                                  num_rounds)
+            ? CalibrateDistributedNoiseMultiplier(
+                  config.target_epsilon, config.delta, config.sampling_rate,
+                  num_rounds)
             : CalibrateNoiseMultiplier(config.target_epsilon, config.delta,
                                        config.sampling_rate, num_rounds);
     if (!calibrated.ok()) {
@@ -177,9 +178,9 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
   if (!rng.ok()) return rng.status();
   RdpAccountant accountant;
   for (const DpState::Step& step : state.ledger) {
-    if (absl::Status s = accountant.AddSteps(
-            step.sampling_rate, step.noise_multiplier,
-            static_cast<int>(step.count));
+    if (absl::Status s =
+            accountant.AddSteps(step.sampling_rate, step.noise_multiplier,
+                                static_cast<int>(step.count));
         !s.ok()) {
       return absl::DataLossError(absl::StrCat(
           "checkpointed privacy ledger is invalid: ", s.message()));
@@ -187,7 +188,8 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
   }
   const size_t orders = DistributedDiscreteGaussianOrders().size();
   if (state.distributed_rounds < 0 ||
-      (state.distributed_rounds > 0 && state.distributed_rdp.size() != orders) ||
+      (state.distributed_rounds > 0 &&
+       state.distributed_rdp.size() != orders) ||
       (state.distributed_rounds == 0 && !state.distributed_rdp.empty() &&
        state.distributed_rdp.size() != orders)) {
     return absl::DataLossError(
@@ -204,7 +206,8 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
       new DpPlanner(config, z, *std::move(rng), std::move(accountant), clip));
   planner->ledger_ = state.ledger;
   planner->distributed_rdp_ = state.distributed_rdp;
-  if (planner->distributed_rdp_.empty()) planner->distributed_rdp_.assign(orders, 0.0);
+  if (planner->distributed_rdp_.empty())
+    planner->distributed_rdp_.assign(orders, 0.0);
   planner->distributed_rounds_ = state.distributed_rounds;
   return planner;
 }
@@ -248,8 +251,8 @@ absl::StatusOr<double> DpPlanner::EpsilonWith(const DpRoundPlan* plan) const {
     if (!spent.ok()) return spent.status();
     return spent->epsilon;
   }
-  return accountant_.EpsilonIfAdded(config_.sampling_rate, noise_multiplier_,
-                                    1, config_.delta);
+  return accountant_.EpsilonIfAdded(config_.sampling_rate, noise_multiplier_, 1,
+                                    config_.delta);
 }
 
 double DpPlanner::EpsilonSpent() const {
@@ -312,9 +315,9 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
     return plan;
   }
   task.set_mode(v1::DpTaskConfig::DISTRIBUTED);
-  plan.min_survivors = std::max(
-      1, static_cast<int>(
-             std::ceil((1.0 - config_.dropout_tolerance) * cohort_size)));
+  plan.min_survivors =
+      std::max(1, static_cast<int>(std::ceil((1.0 - config_.dropout_tolerance) *
+                                             cohort_size)));
   task.set_noise_stddev(plan.update_noise_stddev);
   task.set_min_clients(plan.min_survivors);
   task.set_max_clients(cohort_size);
@@ -322,7 +325,8 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
   std::string seed(32, '\0');
   for (size_t i = 0; i < seed.size(); i += 8) {
     const uint64_t w = rng_.NextU64();
-    for (size_t k = 0; k < 8; ++k) seed[i + k] = static_cast<char>(w >> (8 * k));
+    for (size_t k = 0; k < 8; ++k)
+      seed[i + k] = static_cast<char>(w >> (8 * k));
   }
   task.set_rotation_seed(seed);
 
@@ -364,8 +368,7 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
 }
 
 absl::StatusOr<DpRelease> DpPlanner::Release(const DpRoundPlan& plan,
-                                             PrivateSum sum,
-                                             int participants) {
+                                             PrivateSum sum, int participants) {
   if (config_.mode == DpConfig::Mode::kDistributed) {
     if (!sum.noised) {
       return absl::InternalError("distributed DP sum arrived without noise");

@@ -102,7 +102,7 @@ struct DpState {
 };
 
 struct DpRoundPlan {
-  v1::DpTaskConfig task;     // sent to every client of the round
+  v1::DpTaskConfig task;        // sent to every client of the round
   double expected_clients = 0;  // q * population: the fixed denominator
   int min_survivors = 1;
   // Stddev of the noise in the sum of updates and in the sum of +-1

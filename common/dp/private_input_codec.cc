@@ -67,27 +67,28 @@ absl::StatusOr<PrivateInputCodec> PrivateInputCodec::Create(
       absl::StatusOr<DistributedDpEncoder> e = DistributedDpEncoder::Create(p);
       if (!e.ok()) return e.status();
       codec.modulus_bits_ = p.modulus_bits;
-      codec.mask_ = p.modulus_bits == 32 ? 0xffffffffu
-                                         : ((1u << p.modulus_bits) - 1);
+      codec.mask_ =
+          p.modulus_bits == 32 ? 0xffffffffu : ((1u << p.modulus_bits) - 1);
       // Indicator slot: n_max * S + k * sqrt(n_max) * sigma_client < 2^(b-1).
       const double n_max = p.max_clients;
       const double n_min = p.min_clients;
       const double sd = dp.indicator_noise_stddev();
       const double spread =
           n_max + kIndicatorRangeStddevs * sd * std::sqrt(n_max / n_min) + 1;
-      const double scale = std::min(
-          kMaxIndicatorScale,
-          std::floor(std::ldexp(1.0, p.modulus_bits - 1) / spread));
+      const double scale =
+          std::min(kMaxIndicatorScale,
+                   std::floor(std::ldexp(1.0, p.modulus_bits - 1) / spread));
       if (scale < 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the clipping indicator of ", p.max_clients,
-            " clients does not fit in ", p.modulus_bits,
-            " bits: raise secagg.modulus_bits"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("the clipping indicator of ", p.max_clients,
+                         " clients does not fit in ", p.modulus_bits,
+                         " bits: raise secagg.modulus_bits"));
       }
       codec.indicator_scale_ = scale;
       if (sd > 0) {
         absl::StatusOr<DiscreteGaussianSampler> noise =
-            DiscreteGaussianSampler::CreateAtLeast(sd * scale / std::sqrt(n_min));
+            DiscreteGaussianSampler::CreateAtLeast(sd * scale /
+                                                   std::sqrt(n_min));
         if (!noise.ok()) return noise.status();
         codec.indicator_noise_ = *std::move(noise);
       }
@@ -114,9 +115,9 @@ int64_t PrivateInputCodec::Centered(uint32_t v) const {
 absl::StatusOr<std::vector<uint32_t>> PrivateInputCodec::Encode(
     absl::Span<const float> clipped, bool unclipped, NoiseSource& rng) const {
   if (clipped.size() != dimension_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "update has ", clipped.size(), " values, the round expects ",
-        dimension_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("update has ", clipped.size(),
+                     " values, the round expects ", dimension_));
   }
   const int64_t indicator = unclipped ? 1 : -1;
   if (central_) {

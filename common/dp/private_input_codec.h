@@ -36,7 +36,8 @@
 namespace fedlearn {
 
 struct PrivateSum {
-  std::vector<float> update_sum;  // sum of clipped updates (+ noise if distributed)
+  std::vector<float>
+      update_sum;  // sum of clipped updates (+ noise if distributed)
   // Sum of the +-1 clipping indicators (+ noise if distributed).
   double indicator_sum = 0;
   bool noised = false;  // true when the clients' noise is already in it

@@ -19,8 +19,8 @@
 namespace fedlearn {
 namespace {
 
-using testing_e2e::Process;
 using ::testing::HasSubstr;
+using testing_e2e::Process;
 using namespace std::chrono_literals;
 
 std::string Bin(const std::string& name) {
@@ -71,10 +71,11 @@ class DpSimulationE2eTest : public ::testing::Test {
   }
 
   static int CountRoundLines(const std::string& out) {
-    std::regex round_line(R"(round +\d+/\d+ \| participants .* \| eps +[0-9.]+)");
-    return static_cast<int>(std::distance(
-        std::sregex_iterator(out.begin(), out.end(), round_line),
-        std::sregex_iterator()));
+    std::regex round_line(
+        R"(round +\d+/\d+ \| participants .* \| eps +[0-9.]+)");
+    return static_cast<int>(
+        std::distance(std::sregex_iterator(out.begin(), out.end(), round_line),
+                      std::sregex_iterator()));
   }
 
   std::string dir_;
@@ -119,7 +120,8 @@ TEST_F(DpSimulationE2eTest,
 
   // The checkpoint carries the ledger; a restart spends nothing more and
   // loses nothing.
-  absl::StatusOr<std::string> cp = ReadFileToString(dir_ + "/state/checkpoint.json");
+  absl::StatusOr<std::string> cp =
+      ReadFileToString(dir_ + "/state/checkpoint.json");
   ASSERT_TRUE(cp.ok());
   const nlohmann::json checkpoint = nlohmann::json::parse(*cp);
   EXPECT_EQ(checkpoint["completed_round"], 3);
@@ -128,13 +130,15 @@ TEST_F(DpSimulationE2eTest,
   EXPECT_EQ(CountRoundLines(again->Stdout()), 0) << again->Stdout();
   EXPECT_THAT(again->Stdout(), HasSubstr("privacy budget reached"));
   EXPECT_EQ(Metrics().size(), 3u);
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/models/round-000003.fmodel"));
+  EXPECT_TRUE(
+      std::filesystem::exists(dir_ + "/state/models/round-000003.fmodel"));
 }
 
 // Distributed rounds are charged the DDG bound with Zhu-Wang subsampling;
 // the noise is at least z, so epsilon matches alpha/(2 z^2) under that
 // bound, and the run stops when the next round would exceed the budget.
-TEST_F(DpSimulationE2eTest, DistributedDpChargesTheDdgBoundAndHonoursTheBudget) {
+TEST_F(DpSimulationE2eTest,
+       DistributedDpChargesTheDdgBoundAndHonoursTheBudget) {
   const double z = 1.2;
   auto ddg_epsilon = [&](int rounds) {
     std::vector<double> curve(257, 0.0);
@@ -155,7 +159,8 @@ TEST_F(DpSimulationE2eTest, DistributedDpChargesTheDdgBoundAndHonoursTheBudget) 
   WriteConfig(dp.str(), 5);
   std::unique_ptr<Process> sim = RunSim("run");
   EXPECT_EQ(CountRoundLines(sim->Stdout()), 2) << sim->Stdout();
-  EXPECT_THAT(sim->Stdout(), HasSubstr("stopped early: privacy budget reached"));
+  EXPECT_THAT(sim->Stdout(),
+              HasSubstr("stopped early: privacy budget reached"));
   const std::vector<nlohmann::json> metrics = Metrics();
   ASSERT_EQ(metrics.size(), 2u);
   for (int r = 0; r < 2; ++r) {
@@ -164,7 +169,8 @@ TEST_F(DpSimulationE2eTest, DistributedDpChargesTheDdgBoundAndHonoursTheBudget) 
                 1.0, 1e-6);
     EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.3);
   }
-  absl::StatusOr<std::string> cp = ReadFileToString(dir_ + "/state/checkpoint.json");
+  absl::StatusOr<std::string> cp =
+      ReadFileToString(dir_ + "/state/checkpoint.json");
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(nlohmann::json::parse(*cp)["dp"]["distributed_rounds"], 2);
 }

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cmath>
-
 #include <map>
 #include <memory>
 #include <sstream>

@@ -1,13 +1,13 @@
 #include "server/dp_planner.h"
 
 #include <cmath>
-#include <string>
 #include <set>
+#include <string>
 #include <vector>
 
+#include "common/dp/distributed_dp_accounting.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/dp/distributed_dp_accounting.h"
 
 namespace fedlearn {
 namespace {
@@ -207,7 +207,8 @@ TEST(DpPlannerTest, RestoredLedgerContinuesBitIdentically) {
     }
   }
   ASSERT_EQ(eps_b.size(), 3u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(eps_b[i], eps_a[i + 3]);  // bit-identical
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(eps_b[i], eps_a[i + 3]);  // bit-identical
 }
 
 TEST(DpPlannerTest, AdaptiveClippingSplitsTheNoiseMultiplier) {
@@ -310,12 +311,12 @@ TEST(DpPlannerTest, DistributedRoundsAreChargedTheDdgBoundWithZhuWangSampling) {
   for (int l = 2; l <= 256; ++l) curve[l] = l / (2 * z * z);
   std::vector<double> rdp;
   for (double order : DistributedDiscreteGaussianOrders()) {
-    rdp.push_back(5 * *PoissonSubsampledRdp(curve, 0.1, static_cast<int>(order)));
+    rdp.push_back(5 *
+                  *PoissonSubsampledRdp(curve, 0.1, static_cast<int>(order)));
   }
-  const double expected =
-      EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, 1e-5,
-                     RdpConversion::kImproved)
-          ->epsilon;
+  const double expected = EpsilonFromRdp(DistributedDiscreteGaussianOrders(),
+                                         rdp, 1e-5, RdpConversion::kImproved)
+                              ->epsilon;
   EXPECT_NEAR(eps / expected, 1.0, 1e-6);
   EXPECT_LE(eps, expected * (1 + 1e-12));  // actual noise is never below z
   RdpAccountant gaussian;

@@ -53,9 +53,8 @@ class Listener : public RoundListener {
   absl::Status OnRoundCompleted(const RoundSummary& summary,
                                 const FlatModel& global) override {
     summaries.push_back(summary);
-    models.push_back(std::vector<float>(global.values.data(),
-                                        global.values.data() +
-                                            global.values.size()));
+    models.push_back(std::vector<float>(
+        global.values.data(), global.values.data() + global.values.size()));
     return absl::OkStatus();
   }
   std::vector<RoundSummary> summaries;
@@ -78,8 +77,9 @@ class DpRoundEngineTest : public ::testing::Test {
 
   // Fetches for every client; the selected ones submit `delta(i)`.
   // Returns the selected clients' indices.
-  std::vector<int> PlayRound(const std::function<std::vector<float>(int)>& delta,
-                             std::vector<Task>* tasks = nullptr) {
+  std::vector<int> PlayRound(
+      const std::function<std::vector<float>(int)>& delta,
+      std::vector<Task>* tasks = nullptr) {
     engine_->Tick();
     std::vector<int> selected;
     for (int i = 0; i < kClients; ++i) {
@@ -146,7 +146,8 @@ TEST_F(DpRoundEngineTest, CohortSizeVariesAcrossRounds) {
   Start(DpBaseConfig(), {0.0f});
   std::set<size_t> sizes;
   for (int r = 0; r < 8; ++r) {
-    sizes.insert(PlayRound([](int) { return std::vector<float>{0.1f}; }).size());
+    sizes.insert(
+        PlayRound([](int) { return std::vector<float>{0.1f}; }).size());
   }
   EXPECT_GT(sizes.size(), 1u);  // Poisson, not a fixed count
   ASSERT_EQ(listener_.summaries.size(), 8u);
@@ -210,7 +211,8 @@ TEST_F(DpRoundEngineTest, NonFiniteUpdateIsRejectedNotClipped) {
   s.model_version = 0;
   s.num_examples = 1;
   s.delta = FlatVector(std::vector<float>{std::nanf("")});
-  EXPECT_TRUE(absl::IsInvalidArgument(engine_->SubmitUpdate(ids_[0], std::move(s))));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(engine_->SubmitUpdate(ids_[0], std::move(s))));
 }
 
 TEST(DpRoundEngineConfigTest, DistributedWithoutSecureAggregationIsRefused) {

@@ -72,7 +72,8 @@ std::vector<uint32_t> SumMod(const std::vector<std::vector<uint32_t>>& vs) {
   return s;
 }
 
-TEST(PrivateInputCodecTest, CentralSumDecodesToTheSumOfClippedUpdatesAndIndicators) {
+TEST(PrivateInputCodecTest,
+     CentralSumDecodesToTheSumOfClippedUpdatesAndIndicators) {
   const int n = 7;
   const size_t d = 50;
   absl::StatusOr<PrivateInputCodec> codec =
@@ -106,8 +107,8 @@ TEST(PrivateInputCodecTest, DistributedIndicatorSlotCarriesItsNoise) {
   // degrees of freedom: [0.522, 1.676] x 9.
   const int n = 400;
   const size_t d = 4;
-  absl::StatusOr<PrivateInputCodec> codec =
-      PrivateInputCodec::Create(Distributed(1.0, 0.5, n, n, 3.0), Encoding(n), d);
+  absl::StatusOr<PrivateInputCodec> codec = PrivateInputCodec::Create(
+      Distributed(1.0, 0.5, n, n, 3.0), Encoding(n), d);
   ASSERT_TRUE(codec.ok()) << codec.status();
   EXPECT_EQ(codec->encoded_length(), 4 + 1);
   ASSERT_NE(codec->distributed(), nullptr);
