@@ -675,11 +675,7 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
         "lower min_updates, raise round_timeout or add clients");
     return;
   }
-  FlatModel next{global_->spec, global_->values.Clone()};
-  const float lr = static_cast<float>(config_.server_learning_rate);
-  for (size_t i = 0; i < next.values.size(); ++i) {
-    next.values[i] += lr * aggregate->weighted_mean[i];
-  }
+  FlatModel next = NextGlobalLocked(aggregate->weighted_mean.span());
   RoundSummary summary;
   summary.selected = static_cast<int>(cohort_.size());
   summary.participants = participants;
@@ -688,6 +684,13 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
   summary.train_loss = aggregate->mean_loss;
   summary.secure = true;
   FinishRoundLocked(lock, std::move(next), summary);
+}
+
+FlatModel RoundEngine::NextGlobalLocked(absl::Span<const float> update) const {
+  FlatModel next{global_->spec, global_->values.Clone()};
+  const float lr = static_cast<float>(config_.server_learning_rate);
+  for (size_t i = 0; i < next.values.size(); ++i) next.values[i] += lr * update[i];
+  return next;
 }
 
 void RoundEngine::ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock,
@@ -702,11 +705,7 @@ void RoundEngine::ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock,
         "raise dp.dropout_tolerance or secagg.phase_timeout_s, or add clients");
     return;
   }
-  FlatModel next{global_->spec, global_->values.Clone()};
-  const float lr = static_cast<float>(config_.server_learning_rate);
-  for (size_t i = 0; i < next.values.size(); ++i) {
-    next.values[i] += lr * release->mean_update[i];
-  }
+  FlatModel next = NextGlobalLocked(release->mean_update);
   RoundSummary::Dp dp;
   dp.mode = DpModeName(config_.dp.mode);
   dp.epsilon = release->epsilon;

@@ -249,6 +249,8 @@ class RoundEngine {
   void ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock, PrivateSum sum,
                             RoundSummary summary);
   std::vector<std::string> SampleCohortLocked(std::vector<std::string> live);
+  // global + server_learning_rate * update (update has the model's size).
+  FlatModel NextGlobalLocked(absl::Span<const float> update) const;
   void RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
                          const std::string& reason, const std::string& advice);
   absl::Status CheckSecureRoundLocked(const std::string& client_id,

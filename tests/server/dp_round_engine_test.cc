@@ -10,22 +10,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/round_engine.h"
+#include "tests/server/test_models.h"
 
 namespace fedlearn {
 namespace {
 
+using ::fedlearn::testing::MakeModel;
+
 using ::testing::HasSubstr;
 
 constexpr char kRunId[] = "dp-run";
-
-FlatModel MakeModel(std::vector<float> values) {
-  FlatModel m;
-  m.spec.architecture = "test";
-  m.spec.tensors.push_back(
-      TensorSpec{"w", {static_cast<int64_t>(values.size())}, DType::kFloat32});
-  m.values = FlatVector(std::move(values));
-  return m;
-}
 
 RoundEngineConfig DpBaseConfig() {
   RoundEngineConfig c;

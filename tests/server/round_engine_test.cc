@@ -15,9 +15,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/test_models.h"
 
 namespace fedlearn {
 namespace {
+
+using ::fedlearn::testing::MakeModel;
+using ::fedlearn::testing::Values;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -31,19 +35,6 @@ std::vector<float> RandomVector(size_t dim, std::mt19937& rng) {
   std::vector<float> v(dim);
   for (float& x : v) x = normal(rng);
   return v;
-}
-
-std::vector<float> Values(const FlatVector& v) {
-  return std::vector<float>(v.data(), v.data() + v.size());
-}
-
-FlatModel MakeModel(std::vector<float> values) {
-  FlatModel m;
-  m.spec.architecture = "test";
-  m.spec.tensors.push_back(
-      TensorSpec{"w", {static_cast<int64_t>(values.size())}, DType::kFloat32});
-  m.values = FlatVector(std::move(values));
-  return m;
 }
 
 // Plaintext FedAvg: these tests pin the engine's collection logic; secure
@@ -1098,7 +1089,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RoundEnginePropertyTest,
      AggregateIsWeightedMeanOfExactlyTheAcceptedUpdates) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
-    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937 rng(seed);
     const int n = std::uniform_int_distribution<int>(1, 30)(rng);
     const int k = std::uniform_int_distribution<int>(1, n)(rng);

@@ -26,11 +26,14 @@
 #include "gtest/gtest.h"
 #include "server/round_engine.h"
 #include "tests/server/secagg/secagg_harness.h"
+#include "tests/server/test_models.h"
 
 namespace fedlearn {
 namespace {
 
+using ::fedlearn::testing::MakeModel;
 using ::fedlearn::testing::TestPki;
+using ::fedlearn::testing::Values;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -60,19 +63,6 @@ RoundEngineConfig SecureConfig(int clients) {
   c.secagg.max_weight = 10'000;
   c.secagg.phase_timeout = kPhaseTimeout;
   return c;
-}
-
-FlatModel MakeModel(std::vector<float> values) {
-  FlatModel m;
-  m.spec.architecture = "test";
-  m.spec.tensors.push_back(
-      TensorSpec{"w", {static_cast<int64_t>(values.size())}, DType::kFloat32});
-  m.values = FlatVector(std::move(values));
-  return m;
-}
-
-std::vector<float> Values(const FlatVector& v) {
-  return std::vector<float>(v.data(), v.data() + v.size());
 }
 
 // What one client trained, and where (if anywhere) it stops.
