@@ -78,6 +78,10 @@ if [[ $keep -eq 1 ]]; then
 else
   trap 'rm -rf "$work"' EXIT
 fi
+# One snapshot, so every run starts from the same demo even if it is edited
+# while the sweep runs.
+cp "$demo" "$work/dp-demo.toml"
+demo="$work/dp-demo.toml"
 
 # Copies the demo config with `section.key=value` settings (';'-separated)
 # applied: an existing key is rewritten in place, a missing one is appended
