@@ -17,11 +17,15 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/dp_accuracy_sweep.sh [BUILD_DIR] [--rounds N] [--quick]
+                                  [--epsilons "E1 E2 ..."] [--modes "M ..."]
                                   [--certs DIR] [--keep]
 
   BUILD_DIR    CMake build directory holding bin/fedlearn-sim (default: build)
   --rounds N   federated rounds of every run (default 30; --quick: 3)
   --quick      smoke check: off, central eps 8, distributed eps 8
+  --epsilons L only central and distributed at these target epsilons
+               (no baseline), e.g. --epsilons "0.25 0.5"
+  --modes L    with --epsilons: which of central, distributed (default both)
   --certs DIR  client certificates, generated on first use and reused
                (default: BUILD_DIR/dp-sweep-certs)
   --keep       keep the generated configs, logs and state directories
@@ -37,6 +41,8 @@ rounds=""
 quick=0
 certs=""
 keep=0
+epsilons=""
+modes="central distributed"
 build_set=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -46,6 +52,12 @@ while [[ $# -gt 0 ]]; do
       rounds="$2"; shift 2 ;;
     --rounds=*) rounds="${1#--rounds=}"; shift ;;
     --quick) quick=1; shift ;;
+    --epsilons)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      epsilons="$2"; shift 2 ;;
+    --modes)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      modes="$2"; shift 2 ;;
     --certs)
       [[ $# -ge 2 ]] || { usage >&2; exit 2; }
       certs="$2"; shift 2 ;;
@@ -145,7 +157,16 @@ print("\t".join([
 ' "$1"
 }
 
-if [[ $quick -eq 1 ]]; then
+if [[ -n "$epsilons" ]]; then
+  runs=()
+  for mode in $modes; do
+    [[ "$mode" == central || "$mode" == distributed ]] || { echo "bad mode '$mode'" >&2; exit 2; }
+    for eps in $epsilons; do
+      [[ "$eps" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bad epsilon '$eps'" >&2; exit 2; }
+      runs+=("$mode $eps")
+    done
+  done
+elif [[ $quick -eq 1 ]]; then
   runs=("off -" "central 8" "distributed 8")
 else
   runs=("off -" "central 1" "central 2" "central 4" "central 8"
@@ -171,7 +192,8 @@ for run in "${runs[@]}"; do
   if [[ "$mode" == off ]]; then
     sets='dp.mode="off";rounds.clients_per_round=100'
   else
-    sets="dp.mode=\"$mode\";dp.target_epsilon=$eps.0"
+    toml_eps="$eps"; [[ "$eps" == *.* ]] || toml_eps+=".0"
+    sets="dp.mode=\"$mode\";dp.target_epsilon=$toml_eps"
   fi
   write_config "$sets" "$work/$name.toml"
   echo "[$(date -u +%H:%M:%S)] $name: $rounds rounds" >&2

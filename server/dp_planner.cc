@@ -57,6 +57,14 @@ absl::StatusOr<double> GaussianShapedDistributedEpsilon(double z, double q,
 
 }  // namespace
 
+double DefaultCountNoiseStddev(double expected_clients, double z) {
+  // Andrew et al. suggest expected/20. At large z that leaves the count too
+  // little of the budget (2 sigma_b must exceed z, and the update's share
+  // z_update = (z^-2 - (2 sigma_b)^-2)^(-1/2) blows up as 2 sigma_b -> z),
+  // so never go below z: then z_update <= 1.155 z.
+  return std::max(expected_clients / 20.0, z);
+}
+
 absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
     double target_epsilon, double delta, double q, int rounds) {
   if (!(target_epsilon > 0) || !(delta > 0 && delta < 1) ||
@@ -276,7 +284,9 @@ absl::Status DpPlanner::CheckBudget(const DpRoundPlan& plan) const {
 double DpPlanner::CountNoiseStddev(double expected_clients) const {
   if (!config_.adaptive_clipping) return 0;
   return config_.count_noise_stddev > 0 ? config_.count_noise_stddev
-                                        : expected_clients / 20.0;
+                                        : DefaultCountNoiseStddev(
+                                              expected_clients,
+                                              noise_multiplier_);
 }
 
 absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,

@@ -64,7 +64,7 @@ struct DpConfig {
   bool adaptive_clipping = false;
   double target_unclipped_quantile = 0.5;  // gamma in Andrew et al.
   double clip_learning_rate = 0.2;         // eta_C
-  // sigma_b: noise of the unclipped count; 0 = expected clients / 20.
+  // sigma_b: noise of the unclipped count; 0 = DefaultCountNoiseStddev.
   double count_noise_stddev = 0;
   // Distributed: noise is sized for ceil((1 - tol) * cohort) survivors; a
   // round with fewer survivors is not released.
@@ -78,6 +78,10 @@ struct DpConfig {
 };
 
 const char* DpModeName(DpConfig::Mode mode);
+
+// sigma_b when dp.count_noise_stddev is 0: max(expected clients / 20, z),
+// Andrew et al.'s suggestion, raised so the update keeps most of the budget.
+double DefaultCountNoiseStddev(double expected_clients, double z);
 
 // Smallest total noise multiplier z whose distributed rounds (unsampled RDP
 // alpha / (2 z^2), Zhu-Wang subsampling at rate q) stay within

@@ -230,6 +230,21 @@ TEST(DpPlannerTest, AdaptiveClippingSplitsTheNoiseMultiplier) {
               HasSubstr("dp.count_noise_stddev"));
 }
 
+TEST(DpPlannerTest, DefaultCountNoiseKeepsLargeNoiseMultipliersPlannable) {
+  // z = 20 with 100 expected clients: Andrew et al.'s sigma_b = 100/20 = 5
+  // would need 2 sigma_b > z. The default raises sigma_b to z, so the
+  // update keeps z_update = z / sqrt(3/4) (about 1.155 z).
+  DpConfig c = Central(20.0);
+  c.adaptive_clipping = true;
+  std::unique_ptr<DpPlanner> p = Make(c);
+  absl::StatusOr<DpRoundPlan> plan = p->PlanRound(1000, 100, 32, 64);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->indicator_noise_stddev, 2 * 20.0);
+  EXPECT_NEAR(plan->update_noise_stddev / c.clip_norm, 20.0 / std::sqrt(0.75),
+              1e-9);
+  EXPECT_DOUBLE_EQ(DefaultCountNoiseStddev(100, 0.8), 5.0);  // m/20 wins
+}
+
 TEST(DpPlannerTest, AdaptiveClipMovesTowardsTheTargetQuantile) {
   DpConfig c = Central(1e-3);
   c.adaptive_clipping = true;
