@@ -209,6 +209,19 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
           "checkpointed distributed privacy ledger is invalid");
     }
   }
+  // The two modes keep their ledgers at different orders, so a run must be
+  // continued in the mode it spent its budget in, or the spent part would
+  // silently drop out of the total.
+  if (config.mode == DpConfig::Mode::kDistributed && !state.ledger.empty()) {
+    return absl::FailedPreconditionError(
+        "this run released central-DP rounds; resume it with dp.mode = "
+        "\"central\" (or start a new run)");
+  }
+  if (config.mode == DpConfig::Mode::kCentral && state.distributed_rounds > 0) {
+    return absl::FailedPreconditionError(
+        "this run released distributed-DP rounds; resume it with dp.mode = "
+        "\"distributed\" (or start a new run)");
+  }
   const double clip = state.clip_norm > 0 ? state.clip_norm : config.clip_norm;
   std::unique_ptr<DpPlanner> planner(
       new DpPlanner(config, z, *std::move(rng), std::move(accountant), clip));
@@ -283,10 +296,9 @@ absl::Status DpPlanner::CheckBudget(const DpRoundPlan& plan) const {
 
 double DpPlanner::CountNoiseStddev(double expected_clients) const {
   if (!config_.adaptive_clipping) return 0;
-  return config_.count_noise_stddev > 0 ? config_.count_noise_stddev
-                                        : DefaultCountNoiseStddev(
-                                              expected_clients,
-                                              noise_multiplier_);
+  return config_.count_noise_stddev > 0
+             ? config_.count_noise_stddev
+             : DefaultCountNoiseStddev(expected_clients, noise_multiplier_);
 }
 
 absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,

@@ -383,6 +383,25 @@ TEST(DpPlannerTest, RestoredDistributedLedgerContinuesBitIdentically) {
   EXPECT_EQ(b->RoundsReleased(), 4);
 }
 
+TEST(DpPlannerTest, ARunCannotSwitchModesAndLoseItsSpentBudget) {
+  DpState central_spent;
+  central_spent.ledger.push_back({0.1, 1.0, 3});
+  absl::StatusOr<std::unique_ptr<DpPlanner>> p =
+      DpPlanner::Create(DistributedConfig(1.0), 10, true, central_spent);
+  EXPECT_TRUE(absl::IsFailedPrecondition(p.status())) << p.status();
+  DpState distributed_spent;
+  distributed_spent.distributed_rdp.assign(
+      DistributedDiscreteGaussianOrders().size(), 0.5);
+  distributed_spent.distributed_rounds = 2;
+  p = DpPlanner::Create(Central(), 10, true, distributed_spent);
+  EXPECT_TRUE(absl::IsFailedPrecondition(p.status())) << p.status();
+  // The same mode resumes, and what was spent counts.
+  p = DpPlanner::Create(DistributedConfig(1.0), 10, true, distributed_spent);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->RoundsReleased(), 2);
+  EXPECT_GT((*p)->EpsilonSpent(), 0.0);
+}
+
 TEST(DpPlannerTest, CorruptLedgerIsDataLoss) {
   DpState bad;
   bad.ledger.push_back({1.5, 1.0, 3});  // q > 1
