@@ -2,7 +2,10 @@
 // Renyi-DP accountant of common/dp/rdp_accountant.h: every client is sampled
 // independently with probability q per round (Poisson), the clipped sum gets
 // Gaussian noise of stddev z * clip_norm, and (eps, delta) comes from the
-// improved RDP conversion over Opacus's default orders.
+// improved RDP conversion over Opacus's default orders. With --mode
+// distributed it plans as the coordinator accounts distributed-DP rounds
+// (common/dp/distributed_dp_accounting.h: the discrete Gaussian sum with
+// Zhu-Wang subsampling), which needs more noise for the same epsilon.
 //
 //   fedlearn-dp calibrate --epsilon 3 --delta 1e-6 --rounds 1000
 //       --clients-per-round 100 --population 10000 --clip-norm 1.0
@@ -23,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/rdp_accountant.h"
 
 namespace fedlearn {
@@ -37,6 +41,7 @@ struct PlanFlags {
   std::optional<int64_t> population;
   std::optional<double> clip_norm;
   bool table = false;
+  std::string mode = "central";
 };
 
 // The validated plan: sampling rate and, when known, the population.
@@ -46,6 +51,7 @@ struct Plan {
   double q;
   std::optional<int64_t> population;
   std::optional<double> clip_norm;
+  bool distributed = false;
 };
 
 int Fail(const absl::Status& status) {
@@ -62,7 +68,8 @@ absl::StatusOr<Plan> Validate(const PlanFlags& f) {
     return absl::InvalidArgumentError(
         absl::StrCat("--rounds must be >= 1, got ", f.rounds));
   }
-  Plan plan{f.delta, f.rounds, 0.0, f.population, f.clip_norm};
+  Plan plan{f.delta,      f.rounds,    0.0,
+            f.population, f.clip_norm, f.mode == "distributed"};
   if (f.population.has_value() && *f.population < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--population must be >= 1, got ", *f.population));
@@ -103,16 +110,25 @@ absl::StatusOr<Plan> Validate(const PlanFlags& f) {
   return plan;
 }
 
-absl::StatusOr<RdpAccountant::Spent> Spend(double q, double z, int rounds,
-                                           double delta,
+absl::StatusOr<RdpAccountant::Spent> Spend(const Plan& plan, double z,
+                                           int rounds,
                                            RdpConversion conversion) {
+  if (plan.distributed) {
+    absl::StatusOr<EpsilonAndOrder> e =
+        DistributedGaussianShapedEpsilon(z, plan.q, rounds, plan.delta);
+    if (!e.ok()) return e.status();
+    return RdpAccountant::Spent{e->epsilon, e->order};
+  }
+  const double q = plan.q, delta = plan.delta;
   RdpAccountant acc;
   if (absl::Status s = acc.AddSteps(q, z, rounds); !s.ok()) return s;
   return acc.GetPrivacySpent(delta, conversion);
 }
 
 void PrintPlan(const Plan& plan, double z, const RdpAccountant::Spent& spent) {
-  std::cout << absl::StrFormat("sampling_rate: %.8g\n", plan.q);
+  std::cout << absl::StrFormat("mode: %s\n",
+                               plan.distributed ? "distributed" : "central")
+            << absl::StrFormat("sampling_rate: %.8g\n", plan.q);
   if (plan.population.has_value()) {
     std::cout << absl::StrFormat("expected_clients_per_round: %.8g\n",
                                  plan.q * *plan.population);
@@ -143,16 +159,9 @@ absl::Status PrintTable(const Plan& plan, double z, RdpConversion conversion) {
   marks.push_back(plan.rounds);
   std::cout << absl::StrFormat("%10s  %14s  %13s\n", "rounds", "epsilon",
                                "optimal_order");
-  RdpAccountant acc;
-  int64_t done = 0;
   for (int64_t mark : marks) {
-    if (absl::Status s = acc.AddSteps(plan.q, z, static_cast<int>(mark - done));
-        !s.ok()) {
-      return s;
-    }
-    done = mark;
     absl::StatusOr<RdpAccountant::Spent> spent =
-        acc.GetPrivacySpent(plan.delta, conversion);
+        Spend(plan, z, static_cast<int>(mark), conversion);
     if (!spent.ok()) return spent.status();
     std::cout << absl::StrFormat("%10d  %14.8g  %13g\n", mark, spent->epsilon,
                                  spent->order);
@@ -167,11 +176,15 @@ int RunCalibrate(const PlanFlags& flags, double target_epsilon) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "--epsilon must be finite and > 0, got ", target_epsilon)));
   }
-  absl::StatusOr<double> z = CalibrateNoiseMultiplier(
-      target_epsilon, plan->delta, plan->q, plan->rounds);
+  absl::StatusOr<double> z =
+      plan->distributed
+          ? CalibrateDistributedNoiseMultiplier(target_epsilon, plan->delta,
+                                                plan->q, plan->rounds)
+          : CalibrateNoiseMultiplier(target_epsilon, plan->delta, plan->q,
+                                     plan->rounds);
   if (!z.ok()) return Fail(z.status());
   absl::StatusOr<RdpAccountant::Spent> spent =
-      Spend(plan->q, *z, plan->rounds, plan->delta, RdpConversion::kImproved);
+      Spend(*plan, *z, plan->rounds, RdpConversion::kImproved);
   if (!spent.ok()) return Fail(spent.status());
   std::cout << absl::StrFormat("target_epsilon: %g\n", target_epsilon);
   PrintPlan(*plan, *z, *spent);
@@ -193,8 +206,13 @@ int RunEpsilon(const PlanFlags& flags, double z, const std::string& conv) {
   }
   const RdpConversion conversion =
       conv == "classic" ? RdpConversion::kClassic : RdpConversion::kImproved;
+  if (plan->distributed && conversion == RdpConversion::kClassic) {
+    return Fail(absl::InvalidArgumentError(
+        "--conversion classic is for reproducing published central-DP "
+        "numbers; distributed rounds use the improved conversion"));
+  }
   absl::StatusOr<RdpAccountant::Spent> spent =
-      Spend(plan->q, z, plan->rounds, plan->delta, conversion);
+      Spend(*plan, z, plan->rounds, conversion);
   if (!spent.ok()) return Fail(spent.status());
   PrintPlan(*plan, z, *spent);
   if (flags.table) {
@@ -220,6 +238,11 @@ void AddPlanFlags(CLI::App* cmd, PlanFlags* f) {
   cmd->add_option("--clip-norm", f->clip_norm,
                   "L2 clip norm C: also print the noise stddev on the sum "
                   "(z C) and on the average (z C / (q population))");
+  cmd->add_option("--mode", f->mode,
+                  "central (Gaussian, coordinator adds noise) or distributed "
+                  "(discrete Gaussian inside secure aggregation)")
+      ->check(CLI::IsMember({"central", "distributed"}))
+      ->capture_default_str();
   cmd->add_flag("--table", f->table,
                 "Also print epsilon after rounds 1, 2, 5, 10, 20, 50, ...");
 }

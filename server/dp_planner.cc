@@ -43,18 +43,6 @@ absl::StatusOr<double> DistributedEpsilon(const std::vector<double>& rdp,
   return e->epsilon;
 }
 
-// Epsilon of `rounds` distributed rounds at total noise multiplier z.
-absl::StatusOr<double> GaussianShapedDistributedEpsilon(double z, double q,
-                                                        int rounds,
-                                                        double delta) {
-  std::vector<double> curve(kMaxDdgOrder + 1, 0.0);
-  for (int l = 2; l <= kMaxDdgOrder; ++l) curve[l] = l / (2.0 * z * z);
-  absl::StatusOr<std::vector<double>> one = SampledCurve(curve, q);
-  if (!one.ok()) return one.status();
-  for (double& r : *one) r *= rounds;
-  return DistributedEpsilon(*one, delta);
-}
-
 }  // namespace
 
 double DefaultCountNoiseStddev(double expected_clients, double z) {
@@ -63,34 +51,6 @@ double DefaultCountNoiseStddev(double expected_clients, double z) {
   // z_update = (z^-2 - (2 sigma_b)^-2)^(-1/2) blows up as 2 sigma_b -> z),
   // so never go below z: then z_update <= 1.155 z.
   return std::max(expected_clients / 20.0, z);
-}
-
-absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
-    double target_epsilon, double delta, double q, int rounds) {
-  if (!(target_epsilon > 0) || !(delta > 0 && delta < 1) ||
-      !(q > 0 && q <= 1) || rounds < 1) {
-    return absl::InvalidArgumentError(
-        "calibration needs epsilon > 0, delta in (0, 1), q in (0, 1], rounds "
-        ">= 1");
-  }
-  double lo = 1e-3, hi = 1000;
-  absl::StatusOr<double> at_hi =
-      GaussianShapedDistributedEpsilon(hi, q, rounds, delta);
-  if (!at_hi.ok()) return at_hi.status();
-  if (*at_hi > target_epsilon) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("epsilon ", target_epsilon,
-                     " is unreachable with noise multiplier <= ", hi));
-  }
-  // Invariant: hi satisfies the target. Stop at 1e-6 relative.
-  while (hi - lo > 1e-6 * hi) {
-    const double mid = 0.5 * (lo + hi);
-    absl::StatusOr<double> e =
-        GaussianShapedDistributedEpsilon(mid, q, rounds, delta);
-    if (!e.ok()) return e.status();
-    (*e <= target_epsilon ? hi : lo) = mid;
-  }
-  return hi;
 }
 
 const char* DpModeName(DpConfig::Mode mode) {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/noise_source.h"
 #include "common/dp/private_input_codec.h"
 #include "common/dp/rdp_accountant.h"
@@ -82,13 +83,6 @@ const char* DpModeName(DpConfig::Mode mode);
 // sigma_b when dp.count_noise_stddev is 0: max(expected clients / 20, z),
 // Andrew et al.'s suggestion, raised so the update keeps most of the budget.
 double DefaultCountNoiseStddev(double expected_clients, double z);
-
-// Smallest total noise multiplier z whose distributed rounds (unsampled RDP
-// alpha / (2 z^2), Zhu-Wang subsampling at rate q) stay within
-// (target_epsilon, delta) after `rounds`, by bisection; the actual rounds
-// have at least this z (the encoder only rounds noise up).
-absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
-    double target_epsilon, double delta, double q, int rounds);
 
 // What survives a restart: the accountant's ledger and the clip norm.
 struct DpState {

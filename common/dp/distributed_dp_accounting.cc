@@ -166,9 +166,9 @@ absl::StatusOr<double> PoissonSubsampledRdp(absl::Span<const double> unsampled,
         absl::StrCat("sampling rate must be in [0, 1], got ", q));
   }
   if (order < 2 || unsampled.size() < static_cast<size_t>(order) + 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "subsampled RDP at order ", order, " needs the unsampled RDP at ",
-        "orders 2..", order));
+    return absl::InvalidArgumentError(
+        absl::StrCat("subsampled RDP at order ", order,
+                     " needs the unsampled RDP at ", "orders 2..", order));
   }
   if (q == 0.0) return 0.0;
   if (q == 1.0) return unsampled[order];
@@ -181,6 +181,57 @@ std::vector<double> DistributedDiscreteGaussianOrders() {
   for (int a = 2; a <= 128; ++a) orders.push_back(a);
   orders.push_back(256);
   return orders;
+}
+
+absl::StatusOr<EpsilonAndOrder> DistributedGaussianShapedEpsilon(double z,
+                                                                 double q,
+                                                                 int64_t rounds,
+                                                                 double delta) {
+  if (!(z > 0) || !std::isfinite(z) || rounds < 0) {
+    return absl::InvalidArgumentError(
+        "noise multiplier must be finite and > 0, rounds >= 0");
+  }
+  const std::vector<double> orders = DistributedDiscreteGaussianOrders();
+  const int max_order = static_cast<int>(orders.back());
+  std::vector<double> curve(max_order + 1, 0.0);
+  for (int l = 2; l <= max_order; ++l) curve[l] = l / (2.0 * z * z);
+  std::vector<double> rdp;
+  rdp.reserve(orders.size());
+  for (double order : orders) {
+    absl::StatusOr<double> one =
+        PoissonSubsampledRdp(curve, q, static_cast<int>(order));
+    if (!one.ok()) return one.status();
+    rdp.push_back(static_cast<double>(rounds) * *one);
+  }
+  return EpsilonFromRdp(orders, rdp, delta, RdpConversion::kImproved);
+}
+
+absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
+    double target_epsilon, double delta, double q, int rounds) {
+  if (!(target_epsilon > 0) || !std::isfinite(target_epsilon) ||
+      !(delta > 0 && delta < 1) || !(q > 0 && q <= 1) || rounds < 1) {
+    return absl::InvalidArgumentError(
+        "calibration needs epsilon > 0, delta in (0, 1), q in (0, 1], "
+        "rounds >= 1");
+  }
+  double lo = 1e-3, hi = 1000;
+  absl::StatusOr<EpsilonAndOrder> at_hi =
+      DistributedGaussianShapedEpsilon(hi, q, rounds, delta);
+  if (!at_hi.ok()) return at_hi.status();
+  if (at_hi->epsilon > target_epsilon) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epsilon ", target_epsilon,
+                     " is unreachable with noise multiplier <= ", hi));
+  }
+  // Invariant: hi meets the target.
+  while (hi - lo > 1e-6 * hi) {
+    const double mid = 0.5 * (lo + hi);
+    absl::StatusOr<EpsilonAndOrder> e =
+        DistributedGaussianShapedEpsilon(mid, q, rounds, delta);
+    if (!e.ok()) return e.status();
+    (e->epsilon <= target_epsilon ? hi : lo) = mid;
+  }
+  return hi;
 }
 
 absl::StatusOr<EpsilonAndOrder> DistributedDiscreteGaussianEpsilon(

@@ -34,9 +34,8 @@
 #include <optional>
 #include <vector>
 
-#include "absl/types/span.h"
-
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/dp/rdp_accountant.h"
 
 namespace fedlearn {
@@ -81,6 +80,22 @@ absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
 // is the sum of theirs. InvalidArgument on a short curve or bad q.
 absl::StatusOr<double> PoissonSubsampledRdp(absl::Span<const double> unsampled,
                                             double q, int order);
+
+// Epsilon after `rounds` Poisson-sampled rounds (rate q) of a distributed
+// mechanism whose unsampled RDP is the Gaussian-shaped alpha / (2 z^2): a
+// DDG round with noise multiplier sqrt(n) sigma / D2 >= z and negligible tau
+// (the coordinator's encoder guarantees both), sampled by Zhu-Wang at the
+// default DDG orders. What the coordinator charges, up to the actual z_eff.
+absl::StatusOr<EpsilonAndOrder> DistributedGaussianShapedEpsilon(double z,
+                                                                 double q,
+                                                                 int64_t rounds,
+                                                                 double delta);
+
+// Smallest z (bisection to 1e-6 relative; the result meets the target)
+// with DistributedGaussianShapedEpsilon(z, q, rounds, delta) <= target.
+// InvalidArgument on bad arguments or if z > 1000 would be needed.
+absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
+    double target_epsilon, double delta, double q, int rounds);
 
 // google-research/federated's RDP_ORDERS: 2..128 and 256.
 std::vector<double> DistributedDiscreteGaussianOrders();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/rdp_accountant.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/process.h"
@@ -201,6 +202,48 @@ TEST(DpPlanCliTest, BadInputFailsWithAMessage) {
     EXPECT_NE(r.err.find(c.message), std::string::npos)
         << joined << "\nstderr: " << r.err;
   }
+}
+
+// --mode distributed plans as the coordinator charges distributed rounds:
+// more noise for the same target, and the epsilon it prints is that bound.
+TEST(DpPlanCliTest, DistributedModeCalibratesWithTheDistributedBound) {
+  const std::vector<std::string> common = {
+      "--epsilon", "8",  "--delta",         "1e-5",
+      "--rounds",  "30", "--sampling-rate", "0.1"};
+  std::vector<std::string> central = {"calibrate"};
+  central.insert(central.end(), common.begin(), common.end());
+  std::vector<std::string> distributed = central;
+  distributed.push_back("--mode");
+  distributed.push_back("distributed");
+  CliResult c = RunDp(central);
+  CliResult d = RunDp(distributed);
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const auto cf = Fields(c.out);
+  const auto df = Fields(d.out);
+  EXPECT_EQ(df.at("mode"), "distributed");
+  const double zc = Num(cf, "noise_multiplier");
+  const double zd = Num(df, "noise_multiplier");
+  EXPECT_GT(zd, zc);
+  absl::StatusOr<double> expected =
+      CalibrateDistributedNoiseMultiplier(8, 1e-5, 0.1, 30);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_NEAR(zd, *expected, 1e-7 * zd);
+  EXPECT_LE(Num(df, "epsilon"), 8.0);
+  EXPECT_GT(Num(df, "epsilon"), 7.99);
+  // And `epsilon --mode distributed` at that z agrees.
+  CliResult e =
+      RunDp({"epsilon", "--noise-multiplier", df.at("noise_multiplier"),
+             "--delta", "1e-5", "--rounds", "30", "--sampling-rate", "0.1",
+             "--mode", "distributed"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NEAR(Num(Fields(e.out), "epsilon"), Num(df, "epsilon"), 1e-6);
+  // The classic conversion is refused for distributed rounds.
+  CliResult bad = RunDp({"epsilon", "--noise-multiplier", "1", "--delta",
+                         "1e-5", "--rounds", "3", "--sampling-rate", "0.1",
+                         "--mode", "distributed", "--conversion", "classic"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("improved"), std::string::npos) << bad.err;
 }
 
 }  // namespace
