@@ -39,11 +39,7 @@ absl::Status CheckPrivacyRequirement(const ReceivedTask& task,
 
 absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
                                                TrainingResult* result) {
-  if (!task.dp) {
-    ClipOutcome none;
-    none.norm_before = L2Norm(result->delta.span());
-    return none;
-  }
+  if (!task.dp) return ClipOutcome{};  // nothing to clip, nothing to log
   return ClipToL2Norm(result->delta.span(), task.dp->clip_norm());
 }
 

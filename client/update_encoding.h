@@ -39,7 +39,7 @@ absl::Status CheckPrivacyRequirement(const ReceivedTask& task,
                                      const PrivacyRequirement& required);
 
 // Clips `result->delta` in place when the task is differentially private
-// (a no-op returning {norm, false} otherwise).
+// (a no-op returning a default ClipOutcome otherwise).
 absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
                                                TrainingResult* result);
 

@@ -7,7 +7,8 @@
 
 namespace fedlearn {
 
-FedAvgAggregator::FedAvgAggregator(size_t dimension) : sum_(dimension, 0.0f) {}
+FedAvgAggregator::FedAvgAggregator(size_t dimension)
+    : dimension_(dimension), sum_(dimension, 0.0f) {}
 
 absl::Status FedAvgAggregator::Add(absl::Span<const float> update,
                                    double weight) {
@@ -54,8 +55,16 @@ absl::Status FedAvgAggregator::AddWeightedMeanTo(absl::Span<float> target,
   return absl::OkStatus();
 }
 
+std::vector<float> FedAvgAggregator::TakeSum() {
+  std::vector<float> taken = std::move(sum_);
+  sum_.clear();
+  total_weight_ = 0.0;
+  count_ = 0;
+  return taken;
+}
+
 void FedAvgAggregator::Reset() {
-  std::fill(sum_.begin(), sum_.end(), 0.0f);
+  sum_.assign(dimension_, 0.0f);
   total_weight_ = 0.0;
   count_ = 0;
 }

@@ -29,7 +29,7 @@ class FedAvgAggregator {
 
   size_t count() const { return count_; }
   double total_weight() const { return total_weight_; }
-  size_t dimension() const { return sum_.size(); }
+  size_t dimension() const { return dimension_; }
 
   // The weighted mean of everything added so far. FailedPrecondition when
   // nothing was added: a round is never averaged over nobody.
@@ -40,12 +40,14 @@ class FedAvgAggregator {
   // model this way). Same preconditions as WeightedMean.
   absl::Status AddWeightedMeanTo(absl::Span<float> target, double scale) const;
 
-  // The running weighted sum itself (DP rounds noise the sum, not the mean).
-  absl::Span<const float> sum() const { return sum_; }
+  // Hands over the running weighted sum (DP rounds noise the sum, not the
+  // mean) without copying it. Add() refuses everything until Reset().
+  std::vector<float> TakeSum();
 
   void Reset();
 
  private:
+  size_t dimension_;
   std::vector<float> sum_;
   double total_weight_ = 0.0;
   size_t count_ = 0;

@@ -423,14 +423,18 @@ std::vector<std::string> RoundEngine::LiveClientsLocked() const {
   return live;  // std::map order: sorted, so sampling is reproducible
 }
 
+size_t RoundEngine::FixedCohortSize(size_t live) const {
+  const size_t k =
+      config_.clients_per_round > 0
+          ? static_cast<size_t>(config_.clients_per_round)
+          : static_cast<size_t>(std::ceil(config_.fraction * live));
+  return std::clamp<size_t>(k, 1, live);
+}
+
 std::vector<std::string> RoundEngine::SampleCohortLocked(
     std::vector<std::string> live) {
   if (dp_ != nullptr) return dp_->SampleCohort(live);
-  size_t k =
-      config_.clients_per_round > 0
-          ? static_cast<size_t>(config_.clients_per_round)
-          : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
-  k = std::clamp<size_t>(k, 1, live.size());
+  const size_t k = FixedCohortSize(live.size());
   std::mt19937_64 rng(config_.seed ^ (round_ << 20) ^ uint64_t(attempt_));
   std::shuffle(live.begin(), live.end(), rng);
   live.resize(k);
@@ -445,11 +449,7 @@ bool RoundEngine::TryStartRoundLocked() {
     return false;
   }
   if (dp_ == nullptr) {
-    size_t k =
-        config_.clients_per_round > 0
-            ? static_cast<size_t>(config_.clients_per_round)
-            : static_cast<size_t>(std::ceil(config_.fraction * live.size()));
-    k = std::clamp<size_t>(k, 1, live.size());
+    const size_t k = FixedCohortSize(live.size());
     if (static_cast<int>(k) < config_.min_updates) {
       waiting_reason_ =
           absl::StrCat("waiting for clients: sampling ", k,
@@ -602,7 +602,7 @@ void RoundEngine::CloseRound(std::unique_lock<std::mutex>& lock) {
     summary.total_examples = std::nan("");
     summary.train_loss = std::nan("");
     PrivateSum sum;
-    sum.update_sum.assign(aggregator_.sum().begin(), aggregator_.sum().end());
+    sum.update_sum = aggregator_.TakeSum();
     sum.indicator_sum = dp_indicator_sum_;
     ReleaseDpRoundLocked(lock, std::move(sum), summary);
     return;

@@ -248,6 +248,8 @@ class RoundEngine {
   // retries the round if it may not be released.
   void ReleaseDpRoundLocked(std::unique_lock<std::mutex>& lock, PrivateSum sum,
                             RoundSummary summary);
+  // Without DP: clients_per_round (or fraction of `live`), within [1, live].
+  size_t FixedCohortSize(size_t live) const;
   std::vector<std::string> SampleCohortLocked(std::vector<std::string> live);
   // global + server_learning_rate * update (update has the model's size).
   FlatModel NextGlobalLocked(absl::Span<const float> update) const;

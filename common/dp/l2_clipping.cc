@@ -18,14 +18,19 @@ absl::StatusOr<ClipOutcome> ClipToL2Norm(absl::Span<float> update,
     return absl::InvalidArgumentError(
         absl::StrCat("clip norm must be positive and finite, got ", clip_norm));
   }
-  for (size_t i = 0; i < update.size(); ++i) {
-    if (!std::isfinite(update[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot clip: value ", i, " is not finite"));
-    }
-  }
   ClipOutcome out;
+  // One pass: a NaN or infinity makes the norm non-finite (finite floats
+  // squared cannot overflow a double sum); only then look for the culprit.
   out.norm_before = L2Norm(update);
+  if (!std::isfinite(out.norm_before)) {
+    for (size_t i = 0; i < update.size(); ++i) {
+      if (!std::isfinite(update[i])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot clip: value ", i, " is not finite"));
+      }
+    }
+    return absl::InvalidArgumentError("cannot clip: the norm is not finite");
+  }
   if (out.norm_before <= clip_norm) return out;
   out.clipped = true;
   // Scale in double, then round each product to float; the factor is

@@ -181,5 +181,18 @@ TEST(FedAvgAggregatorApplyTest, AddWeightedMeanToEqualsTargetPlusScaledMean) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(FedAvgAggregatorTakeSumTest, HandsOverTheWeightedSumAndNeedsAReset) {
+  FedAvgAggregator agg(3);
+  ASSERT_TRUE(agg.Add(std::vector<float>{1, 2, 3}, 2.0).ok());
+  ASSERT_TRUE(agg.Add(std::vector<float>{-1, 0, 0.5f}, 1.0).ok());
+  EXPECT_EQ(agg.TakeSum(), (std::vector<float>{1, 4, 6.5f}));
+  EXPECT_EQ(agg.count(), 0u);
+  EXPECT_EQ(agg.dimension(), 3u);
+  EXPECT_FALSE(agg.Add(std::vector<float>{1, 1, 1}, 1.0).ok());
+  agg.Reset();
+  ASSERT_TRUE(agg.Add(std::vector<float>{1, 1, 1}, 1.0).ok());
+  EXPECT_EQ(agg.TakeSum(), (std::vector<float>{1, 1, 1}));
+}
+
 }  // namespace
 }  // namespace fedlearn
