@@ -18,22 +18,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool Finite(double x) { return std::isfinite(x); }
 
-constexpr int kMaxDdgOrder = 256;
-
-// Per-order Poisson-sampled RDP (at DistributedDiscreteGaussianOrders()) of
-// a round whose unsampled RDP at integer orders is `curve` (index = order).
-absl::StatusOr<std::vector<double>> SampledCurve(
-    const std::vector<double>& curve, double q) {
-  std::vector<double> out;
-  for (double order : DistributedDiscreteGaussianOrders()) {
-    absl::StatusOr<double> r =
-        PoissonSubsampledRdp(curve, q, static_cast<int>(order));
-    if (!r.ok()) return r.status();
-    out.push_back(*r);
-  }
-  return out;
-}
-
 absl::StatusOr<double> DistributedEpsilon(const std::vector<double>& rdp,
                                           double delta) {
   absl::StatusOr<EpsilonAndOrder> e =
@@ -331,8 +315,10 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
     count->dimension = 1;
   }
   // Both sums are released together: their unsampled RDPs add.
-  std::vector<double> curve(kMaxDdgOrder + 1, 0.0);
-  for (int l = 2; l <= kMaxDdgOrder; ++l) {
+  const int max_order =
+      static_cast<int>(DistributedDiscreteGaussianOrders().back());
+  std::vector<double> curve(max_order + 1, 0.0);
+  for (int l = 2; l <= max_order; ++l) {
     absl::StatusOr<double> u = DistributedDiscreteGaussianRdp(update, l);
     if (!u.ok()) return u.status();
     curve[l] = *u;
@@ -343,7 +329,7 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
     }
   }
   absl::StatusOr<std::vector<double>> sampled =
-      SampledCurve(curve, config_.sampling_rate);
+      PoissonSubsampledRdpAtDdgOrders(curve, config_.sampling_rate);
   if (!sampled.ok()) return sampled.status();
   plan.round_rdp = *std::move(sampled);
   return plan;

@@ -176,6 +176,18 @@ absl::StatusOr<double> PoissonSubsampledRdp(absl::Span<const double> unsampled,
   return std::min(sampled, unsampled[order]);
 }
 
+absl::StatusOr<std::vector<double>> PoissonSubsampledRdpAtDdgOrders(
+    absl::Span<const double> unsampled, double q) {
+  std::vector<double> out;
+  for (double order : DistributedDiscreteGaussianOrders()) {
+    absl::StatusOr<double> r =
+        PoissonSubsampledRdp(unsampled, q, static_cast<int>(order));
+    if (!r.ok()) return r.status();
+    out.push_back(*r);
+  }
+  return out;
+}
+
 std::vector<double> DistributedDiscreteGaussianOrders() {
   std::vector<double> orders;
   for (int a = 2; a <= 128; ++a) orders.push_back(a);
@@ -195,15 +207,11 @@ absl::StatusOr<EpsilonAndOrder> DistributedGaussianShapedEpsilon(double z,
   const int max_order = static_cast<int>(orders.back());
   std::vector<double> curve(max_order + 1, 0.0);
   for (int l = 2; l <= max_order; ++l) curve[l] = l / (2.0 * z * z);
-  std::vector<double> rdp;
-  rdp.reserve(orders.size());
-  for (double order : orders) {
-    absl::StatusOr<double> one =
-        PoissonSubsampledRdp(curve, q, static_cast<int>(order));
-    if (!one.ok()) return one.status();
-    rdp.push_back(static_cast<double>(rounds) * *one);
-  }
-  return EpsilonFromRdp(orders, rdp, delta, RdpConversion::kImproved);
+  absl::StatusOr<std::vector<double>> rdp =
+      PoissonSubsampledRdpAtDdgOrders(curve, q);
+  if (!rdp.ok()) return rdp.status();
+  for (double& r : *rdp) r *= static_cast<double>(rounds);
+  return EpsilonFromRdp(orders, *rdp, delta, RdpConversion::kImproved);
 }
 
 absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(

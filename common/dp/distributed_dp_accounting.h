@@ -97,6 +97,11 @@ absl::StatusOr<EpsilonAndOrder> DistributedGaussianShapedEpsilon(double z,
 absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
     double target_epsilon, double delta, double q, int rounds);
 
+// PoissonSubsampledRdp at every order of DistributedDiscreteGaussianOrders():
+// `unsampled` must cover orders 2..256 (index = order).
+absl::StatusOr<std::vector<double>> PoissonSubsampledRdpAtDdgOrders(
+    absl::Span<const double> unsampled, double q);
+
 // google-research/federated's RDP_ORDERS: 2..128 and 256.
 std::vector<double> DistributedDiscreteGaussianOrders();
 

@@ -141,16 +141,7 @@ TEST_F(DpSimulationE2eTest,
        DistributedDpChargesTheDdgBoundAndHonoursTheBudget) {
   const double z = 1.2;
   auto ddg_epsilon = [&](int rounds) {
-    std::vector<double> curve(257, 0.0);
-    for (int l = 2; l <= 256; ++l) curve[l] = l / (2 * z * z);
-    std::vector<double> rdp;
-    for (double order : DistributedDiscreteGaussianOrders()) {
-      rdp.push_back(rounds *
-                    *PoissonSubsampledRdp(curve, 0.5, static_cast<int>(order)));
-    }
-    return EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, 1e-5,
-                          RdpConversion::kImproved)
-        ->epsilon;
+    return DistributedGaussianShapedEpsilon(z, 0.5, rounds, 1e-5)->epsilon;
   };
   const double budget = (ddg_epsilon(2) + ddg_epsilon(3)) / 2;
   std::ostringstream dp;
