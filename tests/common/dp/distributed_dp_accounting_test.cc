@@ -9,9 +9,12 @@
 
 #include "common/dp/rdp_accountant.h"
 #include "gtest/gtest.h"
+#include "tests/common/dp/reference_table.h"
 
 namespace fedlearn {
 namespace {
+
+using ::fedlearn::testing::ReadReferenceRows;
 
 double Tau(int64_t n, double sigma) {
   absl::StatusOr<double> t = DistributedDiscreteGaussianTau(n, sigma);
@@ -169,25 +172,6 @@ TEST(DistributedDiscreteGaussianTest,
       }
     }
   }
-}
-
-std::vector<std::vector<std::string>> ReadReferenceRows(
-    const std::string& kind) {
-  const std::string path = std::string(FEDLEARN_SOURCE_DIR) +
-                           "/tests/common/dp/testdata/tf_privacy_reference.tsv";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> fields;
-    std::stringstream ss(line);
-    std::string f;
-    while (std::getline(ss, f, '\t')) fields.push_back(f);
-    if (!fields.empty() && fields[0] == kind) rows.push_back(fields);
-  }
-  return rows;
 }
 
 // testdata/tf_privacy_reference.tsv rows from reference/tf_privacy_rdp.py, a

@@ -11,9 +11,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/common/dp/reference_table.h"
 
 namespace fedlearn {
 namespace {
+
+using ::fedlearn::testing::ReadReferenceRows;
 
 double Rdp(double q, double sigma, double order) {
   absl::StatusOr<double> r = SampledGaussianRdp(q, sigma, order);
@@ -781,25 +784,6 @@ TEST(PublishedValuesTest, TfPrivacyMnistTutorial) {
 // ---------------------------------------------------------------------------
 // 1e-6 relative agreement with a port of the reference algorithms, on a grid.
 // ---------------------------------------------------------------------------
-
-std::vector<std::vector<std::string>> ReadReferenceRows(
-    const std::string& kind) {
-  const std::string path = std::string(FEDLEARN_SOURCE_DIR) +
-                           "/tests/common/dp/testdata/tf_privacy_reference.tsv";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> fields;
-    std::stringstream ss(line);
-    std::string f;
-    while (std::getline(ss, f, '\t')) fields.push_back(f);
-    if (!fields.empty() && fields[0] == kind) rows.push_back(fields);
-  }
-  return rows;
-}
 
 bool RelClose(double got, double want, double rtol) {
   if (got == want) return true;
