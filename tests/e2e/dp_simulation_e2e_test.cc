@@ -52,13 +52,14 @@ class DpSimulationE2eTest : public ::testing::Test {
         << dp;
   }
 
-  std::unique_ptr<Process> RunSim(const std::string& tag) {
+  std::unique_ptr<Process> RunSim(const std::string& tag,
+                                  int expected_exit = 0) {
     auto p = std::make_unique<Process>(
         std::vector<std::string>{Bin("fedlearn-sim"), "--config",
                                  dir_ + "/sim.toml", "--state-dir",
                                  dir_ + "/state", "--certs", dir_ + "/certs"},
         dir_ + "/" + tag);
-    EXPECT_EQ(p->Wait(600s), 0) << p->Stdout() << p->Stderr();
+    EXPECT_EQ(p->Wait(600s), expected_exit) << p->Stdout() << p->Stderr();
     return p;
   }
 
@@ -132,6 +133,19 @@ TEST_F(DpSimulationE2eTest,
   EXPECT_EQ(Metrics().size(), 3u);
   EXPECT_TRUE(
       std::filesystem::exists(dir_ + "/state/models/round-000003.fmodel"));
+
+  // Resuming this run without DP, or in the other DP mode, is refused:
+  // either would let the rounds already released drop out of epsilon.
+  WriteConfig("mode = \"off\"\n", 6);
+  std::unique_ptr<Process> off = RunSim("off", 1);
+  EXPECT_THAT(off->Stderr(), HasSubstr("is differentially private"));
+  std::ostringstream distributed;
+  distributed << "mode = \"distributed\"\nnoise_multiplier = " << z
+              << "\nepsilon_budget = " << budget << "\n";
+  WriteConfig(distributed.str(), 6);
+  std::unique_ptr<Process> other = RunSim("distributed", 1);
+  EXPECT_THAT(other->Stderr(), HasSubstr("released central-DP rounds"));
+  EXPECT_EQ(Metrics().size(), 3u);  // nothing was lost or added
 }
 
 // Distributed rounds are charged the DDG bound with Zhu-Wang subsampling;
