@@ -15,9 +15,16 @@ DEB_PACKAGES := cmake make g++ pkg-config zlib1g-dev \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libssl-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libspdlog-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
-  dataset-fashion-mnist
+  libcsv-dev dataset-fashion-mnist \
+  systemd
 
-.PHONY: all deps build test demo demo-small bench clean
+# make install: programs into $(PREFIX)/bin, units into
+# $(PREFIX)/lib/systemd/system, examples into $(PREFIX)/share/fedlearn, all
+# under $(DESTDIR) when set. See deploy/systemd/README.md.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps build test demo demo-small bench clean install install-systemd
 
 all: build
 
@@ -63,6 +70,14 @@ demo-small: build
 bench: build
 	$(BUILD_DIR)/bin/aggregation_bench
 	$(BUILD_DIR)/bin/mask_prg_bench
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
+
+# The fedlearn user, /etc/fedlearn, /var/lib/fedlearn, the example configs
+# (never overwriting) and daemon-reload; idempotent (deploy/systemd/install.sh).
+install-systemd: install
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh deploy/systemd/install.sh
 
 clean:
 	rm -rf $(BUILD_DIR) demo-state demo-small-state

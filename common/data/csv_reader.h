@@ -1,13 +1,19 @@
-// Loader for tabular datasets stored as delimited text (CSV), and the
-// per-client feature standardisation that tabular models need.
+// Schema-less loader for tabular datasets stored as delimited text (CSV):
+// every column except the label is a numeric feature, in file order. Kept for
+// simulations and examples that own their data. A federated run over sites'
+// own exports should load with LoadTable (table_loader.h) against a declared
+// TableSchema instead: without label_values, this loader infers the classes
+// by sorting the distinct labels of the one file it reads, so two files can
+// disagree on what class 0 means.
 //
-// Guarantees: every non-label cell is a finite number; every row has as many
-// fields as the header (or the first row); labels map to dense class indices
-// [0, num_classes) with class_names[i] the label text of class i. Fields are
-// trimmed of surrounding whitespace (which also drops Windows' trailing \r);
-// blank lines are skipped. Quoted fields are not supported: a cell containing
-// the delimiter splits. Every error names the file and, where there is one,
-// the line (1-based, counting the header) and column.
+// Guarantees: every non-label cell is a finite number; every record has as
+// many fields as the header (or the first record); labels map to dense class
+// indices [0, num_classes) with class_names[i] the label text of class i.
+// Parsing is RFC 4180 (csv_parser.h): quoted fields, doubled quotes, embedded
+// delimiters and line breaks, LF or CRLF, a UTF-8 BOM; blank lines are
+// skipped. Fields are trimmed of surrounding whitespace. Every error names
+// the file and, where there is one, the line (1-based, counting the header)
+// and column; file-supplied text in messages is escaped and truncated.
 #ifndef FEDLEARN_COMMON_DATA_CSV_READER_H_
 #define FEDLEARN_COMMON_DATA_CSV_READER_H_
 
@@ -29,26 +35,14 @@ struct CsvOptions {
   // value is an error. If empty, the distinct values found, sorted
   // numerically when all are numbers and lexicographically otherwise.
   std::vector<std::string> label_values;
+  // Header names (or indices, without a header) of columns to skip.
+  std::vector<std::string> ignore_columns;
 };
 
-// Loads `path`; sample_shape is {number of non-label columns}.
+// Loads `path`; sample_shape is {number of feature columns}.
 // A missing file yields NotFound; malformed content InvalidArgument.
 absl::StatusOr<Dataset> LoadCsvDataset(const std::string& path,
                                        const CsvOptions& options);
-
-// Per-feature z-scoring, x' = (x - mean) / stddev, fitted on one client's own
-// data so that no statistics leave the client. Works on any Dataset, treating
-// each of the SampleNumel() positions as one feature.
-struct FeatureStandardizer {
-  std::vector<float> mean;
-  // Population standard deviation; a constant feature gets 1 so that it maps
-  // to 0 instead of dividing by zero.
-  std::vector<float> stddev;
-
-  static FeatureStandardizer Fit(const Dataset& data);
-  // Requires data->SampleNumel() == mean.size().
-  void Apply(Dataset* data) const;
-};
 
 }  // namespace fedlearn
 

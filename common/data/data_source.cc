@@ -2,22 +2,42 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/csv_reader.h"
+#include "common/data/feature_standardizer.h"
 #include "common/data/idx_reader.h"
 
 namespace fedlearn {
 
 absl::StatusOr<Dataset> LoadDataSource(const DataSourceConfig& source,
-                                       std::string_view split) {
+                                       std::string_view split,
+                                       const TableSchema* schema,
+                                       TableLoadReport* report) {
+  if (schema != nullptr && source.kind != "csv") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a table schema applies only to dataset kind \"csv\", not \"",
+        source.kind, "\""));
+  }
   if (source.kind == "fashion-mnist") {
     return LoadFashionMnist(
         source.path.empty() ? kDefaultFashionMnistDir : source.path, split);
   }
   if (source.kind == "csv") {
+    if (schema != nullptr) {
+      SiteTableOptions options;
+      options.path = source.path;
+      options.delimiter = source.delimiter;
+      options.ignore_columns = source.ignore_columns;
+      return LoadTable(*schema, options, report);
+    }
     CsvOptions options;
     options.label_column = source.label_column;
+    options.delimiter = source.delimiter;
+    options.ignore_columns = source.ignore_columns;
     absl::StatusOr<Dataset> data = LoadCsvDataset(source.path, options);
     if (!data.ok()) return data.status();
-    FeatureStandardizer::Fit(*data).Apply(&*data);
+    if (absl::Status s = FeatureStandardizer::Fit(*data).Apply(&*data);
+        !s.ok()) {
+      return s;
+    }
     return data;
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/data/feature_standardizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/data/scratch_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -17,26 +19,12 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class CsvFilesTest : public ::testing::Test {
+class CsvFilesTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::create_directories(dir_);
-  }
-
-  std::string Write(const std::string& text) {
-    const std::string path = (dir_ / "data.csv").string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
   // Loads `text` and returns the error message (empty if it loaded).
   std::string ErrorFor(const std::string& text, CsvOptions options = {}) {
     return std::string(LoadCsvDataset(Write(text), options).status().message());
   }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(CsvFilesTest, ReadsLabelColumnFromTheMiddleAndTrimsFields) {
@@ -82,6 +70,25 @@ TEST_F(CsvFilesTest, ReadsHeaderlessFileWithLabelIndexAndDelimiter) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_THAT(data->features, ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(data->labels, ElementsAre(0, 1));
+}
+
+TEST_F(CsvFilesTest, ReadsQuotedFieldsHoldingDelimitersAndLineBreaks) {
+  absl::StatusOr<Dataset> data = LoadCsvDataset(
+      Write("x,label\n1,\"a, \"\"quoted\"\"\"\n2,\"two\nlines\"\n3,b\n"), {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(data->class_names,
+              ElementsAre("a, \"quoted\"", "b", "two\nlines"));
+  EXPECT_THAT(data->labels, ElementsAre(0, 2, 1));
+}
+
+TEST_F(CsvFilesTest, SkipsIgnoredColumns) {
+  CsvOptions options;
+  options.ignore_columns = {"id"};
+  absl::StatusOr<Dataset> data =
+      LoadCsvDataset(Write("id,x,label\n7,1,a\n8,2,b\n"), options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(data->sample_shape, ElementsAre(1));
+  EXPECT_THAT(data->features, ElementsAre(1, 2));
 }
 
 TEST_F(CsvFilesTest, RejectsRaggedRowNamingLineAndWidths) {
@@ -148,7 +155,7 @@ TEST_F(CsvFilesTest, StandardizedColumnsHaveZeroMeanAndUnitStddev) {
   const FeatureStandardizer standardizer = FeatureStandardizer::Fit(*data);
   EXPECT_FLOAT_EQ(standardizer.mean[0], 4.0f);
   EXPECT_FLOAT_EQ(standardizer.stddev[2], 1.0f);  // Constant column.
-  standardizer.Apply(&*data);
+  ASSERT_TRUE(standardizer.Apply(&*data).ok());
   for (int col = 0; col < 3; ++col) {
     double sum = 0, squares = 0;
     for (size_t row = 0; row < data->size(); ++row) {
