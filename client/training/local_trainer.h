@@ -17,7 +17,8 @@
 namespace fedlearn {
 
 struct TrainingResult {
-  // trained_parameters - global_parameters, in the spec's order.
+  // trained - global over the whole flat vector, in the spec's order:
+  // parameters, then any federated buffers (TensorKind::kBuffer).
   FlatVector delta;
   uint64_t num_examples = 0;
   // Mean training loss over the last local epoch.

@@ -67,6 +67,10 @@ absl::StatusOr<std::unique_ptr<TorchTrainer>> TorchTrainer::Create(
 
 const ModelSpec& TorchTrainer::Spec() const { return model_->Spec(); }
 
+FlatVector TorchTrainer::LocalBuffers() const {
+  return model_->BuffersToFlat();
+}
+
 uint64_t TorchTrainer::NumExamples() const { return data_->labels.size(0); }
 
 absl::StatusOr<TrainingResult> TorchTrainer::Train(
@@ -85,12 +89,15 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
     for (int epoch = 0; epoch < config.local_epochs; ++epoch) {
       const torch::Tensor order = torch::randperm(n, gen);
       double loss_sum = 0.0;
-      for (int64_t begin = 0; begin < n; begin += config.batch_size) {
+      for (int64_t begin = 0, end = 0; begin < n; begin = end) {
         if (cancel.load(std::memory_order_relaxed)) {
           return absl::CancelledError("local training cancelled");
         }
-        const torch::Tensor idx =
-            order.slice(0, begin, std::min(begin + config.batch_size, n));
+        end = std::min(begin + config.batch_size, n);
+        // BatchNorm cannot take batch statistics of one sample, so a lone
+        // last sample joins the batch before it.
+        if (n - end == 1) end = n;
+        const torch::Tensor idx = order.slice(0, begin, end);
         const torch::Tensor x = data_->features.index_select(0, idx);
         const torch::Tensor y = data_->labels.index_select(0, idx);
         optimizer->zero_grad();

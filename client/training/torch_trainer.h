@@ -4,11 +4,22 @@
 // Guarantees: the dataset is converted to tensors once, at Create(), which
 // also runs one forward pass so an incompatible model or sample shape is
 // refused there. Train() is deterministic for a given config.seed (it draws
-// the per-epoch shuffles from a private generator) and thread count, returns
-// delta = trained - global computed in float32, and never returns a partial
-// or non-finite result: cancellation gives Cancelled, a non-finite loss gives
-// Internal ("training diverged"). Optimizer state starts fresh in every
-// Train() call. LibTorch exceptions become statuses.
+// the per-epoch shuffles from a private generator), thread count and (under
+// BufferPolicy::kLocal) starting buffers, returns delta = trained - global
+// computed in float32, and never returns a partial or non-finite result:
+// cancellation gives Cancelled, a non-finite loss gives Internal ("training
+// diverged"). Optimizer state starts fresh in every Train() call. LibTorch
+// exceptions become statuses.
+//
+// Buffers (see torch_model.h): the model trains in train mode, so BatchNorm
+// normalises with batch statistics and updates its running ones. Under
+// kFederated, Train() first loads the global buffers with the parameters and
+// the delta's buffer part is trained - global buffers; the optimizer and
+// weight decay touch parameters only. Under kLocal, the global vector holds
+// no buffers and the site's running statistics carry over from one Train()
+// to the next. A last mini-batch of one sample is merged into the batch
+// before it (BatchNorm needs two samples); a dataset of one sample cannot
+// train a BatchNorm model.
 // Not thread-safe: one Train() at a time per instance.
 //
 // Torch-free header: the LibTorch types stay in torch_trainer.cc.
@@ -40,6 +51,10 @@ class TorchTrainer : public LocalTrainer {
 
   const ModelSpec& Spec() const override;
   uint64_t NumExamples() const override;
+  // The local model's floating-point buffers as they stand (after the last
+  // Train(), or the initial ones), in named_buffers() order, whatever the
+  // buffer policy; empty for a model without buffers.
+  FlatVector LocalBuffers() const;
   absl::StatusOr<TrainingResult> Train(
       const FlatVector& global, const TrainingConfig& config,
       const std::atomic<bool>& cancel) override;

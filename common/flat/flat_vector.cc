@@ -22,6 +22,16 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
 
+const char* KindName(TensorKind kind) {
+  return kind == TensorKind::kBuffer ? "buffer" : "parameter";
+}
+
+size_t NumBuffers(const std::vector<TensorSpec>& tensors) {
+  size_t n = 0;
+  for (const TensorSpec& t : tensors) n += t.kind == TensorKind::kBuffer;
+  return n;
+}
+
 }  // namespace
 
 int64_t TensorSpec::NumElements() const {
@@ -31,7 +41,8 @@ int64_t TensorSpec::NumElements() const {
 }
 
 bool TensorSpec::operator==(const TensorSpec& other) const {
-  return name == other.name && shape == other.shape && dtype == other.dtype;
+  return name == other.name && shape == other.shape && dtype == other.dtype &&
+         kind == other.kind;
 }
 
 int64_t ModelSpec::NumElements() const {
@@ -46,15 +57,19 @@ bool ModelSpec::CompatibleWith(const ModelSpec& other) const {
 
 std::string ModelSpec::DescribeMismatch(const ModelSpec& other) const {
   if (tensors.size() != other.tensors.size()) {
+    // A differing buffer count usually means the two sides disagree on
+    // whether buffers are federated.
     return absl::StrCat("tensor count ", tensors.size(), " vs ",
-                        other.tensors.size());
+                        other.tensors.size(), ", of which buffers ",
+                        NumBuffers(tensors), " vs ", NumBuffers(other.tensors));
   }
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorSpec& a = tensors[i];
     const TensorSpec& b = other.tensors[i];
     if (a != b) {
-      return absl::StrCat("tensor #", i, ": ", a.name, ShapeString(a.shape),
-                          " vs ", b.name, ShapeString(b.shape));
+      return absl::StrCat("tensor #", i, ": ", KindName(a.kind), " ", a.name,
+                          ShapeString(a.shape), " vs ", KindName(b.kind), " ",
+                          b.name, ShapeString(b.shape));
     }
   }
   return "";

@@ -21,10 +21,18 @@ namespace fedlearn {
 
 enum class DType { kFloat32 };
 
+// What a tensor of the flat vector is to the model. Parameters are trained
+// by gradient steps; buffers are state the forward pass updates in training
+// mode (BatchNorm running statistics). Both federate alike (deltas averaged
+// by FedAvg); code that treats gradients specially (clipping, freezing) can
+// tell them apart. A model's buffers follow all of its parameters.
+enum class TensorKind { kParameter, kBuffer };
+
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
   DType dtype = DType::kFloat32;
+  TensorKind kind = TensorKind::kParameter;
 
   int64_t NumElements() const;
   bool operator==(const TensorSpec& other) const;

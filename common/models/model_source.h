@@ -1,5 +1,6 @@
 // Where a model's architecture comes from: the built-in zoo or a TorchScript
-// file. Torch-free description; model_factory.h turns it into a module.
+// file, and how its buffers federate. Torch-free description; model_factory.h
+// turns it into a module.
 #ifndef FEDLEARN_COMMON_MODELS_MODEL_SOURCE_H_
 #define FEDLEARN_COMMON_MODELS_MODEL_SOURCE_H_
 
@@ -7,18 +8,49 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace fedlearn {
 
+// What happens to a model's floating-point buffers (BatchNorm running_mean
+// and running_var). See torch_model.h for the full contract.
+enum class BufferPolicy {
+  // The buffers are part of the flat vector (after the parameters): they
+  // travel in the update as deltas and FedAvg averages them like parameters.
+  kFederated,
+  // FedBN-style (Li et al., ICLR 2021): the buffers never leave the site and
+  // are not in the flat vector; each site keeps its own across rounds.
+  kLocal,
+};
+
+// "federated" / "local": the names configuration files and flags use.
+inline const char* BufferPolicyName(BufferPolicy policy) {
+  return policy == BufferPolicy::kLocal ? "local" : "federated";
+}
+
+// Inverse of BufferPolicyName; InvalidArgument for any other string.
+inline absl::StatusOr<BufferPolicy> ParseBufferPolicy(absl::string_view name) {
+  if (name == "federated") return BufferPolicy::kFederated;
+  if (name == "local") return BufferPolicy::kLocal;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "buffer policy must be \"federated\" or \"local\", got \"",
+      name.substr(0, 64), "\""));
+}
+
 struct ModelSource {
-  // "logreg", "mlp", "lenet5" or "torchscript".
+  // "logreg", "mlp", "mlp-bn", "lenet5" or "torchscript".
   std::string architecture = "lenet5";
   // Required when architecture == "torchscript".
   std::string torchscript_path;
   // Per-sample input shape, e.g. {1, 28, 28} or {30}.
   std::vector<int64_t> input_shape = {1, 28, 28};
   int32_t num_classes = 10;
-  // Hidden width for "mlp".
+  // Hidden width for "mlp" and "mlp-bn".
   int32_t hidden_units = 128;
+  // Coordinator and clients must agree: the policy decides the spec.
+  BufferPolicy buffers = BufferPolicy::kFederated;
 };
 
 }  // namespace fedlearn

@@ -29,11 +29,45 @@ void InitLayer(torch::Tensor& weight, torch::Tensor& bias, at::Generator& gen) {
   bias.uniform_(-bound, bound, gen);
 }
 
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// The floating-point buffers among `buffers` (named_buffers() order), the
+// ones a BufferPolicy applies to; integer and bool buffers such as
+// num_batches_tracked are left out. Under kFederated they must be float32
+// to fit the flat vector.
+absl::StatusOr<NamedTensors> SelectFloatBuffers(NamedTensors buffers,
+                                                BufferPolicy policy,
+                                                const std::string& where) {
+  NamedTensors out;
+  for (auto& [name, tensor] : buffers) {
+    if (!c10::isFloatingType(tensor.scalar_type())) continue;
+    if (policy == BufferPolicy::kFederated &&
+        tensor.scalar_type() != torch::kFloat32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": buffer ", name, " is ",
+          c10::toString(tensor.scalar_type()),
+          "; only float32 buffers can be federated (convert it to float32, "
+          "or keep buffers local with buffers = \"local\")"));
+    }
+    out.emplace_back(std::move(name), std::move(tensor));
+  }
+  return out;
+}
+
 class ZooModel : public TorchModel {
  public:
-  ZooModel(std::string architecture, torch::nn::Sequential net)
-      : TorchModel(std::move(architecture), Named(*net)),
+  ZooModel(std::string architecture, torch::nn::Sequential net,
+           NamedTensors float_buffers, BufferPolicy policy)
+      : TorchModel(std::move(architecture), Named(net->named_parameters()),
+                   std::move(float_buffers), policy),
         net_(std::move(net)) {}
+
+  static NamedTensors Named(
+      const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+    NamedTensors out;
+    for (const auto& item : dict) out.emplace_back(item.key(), item.value());
+    return out;
+  }
 
   torch::Tensor Forward(const torch::Tensor& x) override {
     return net_->forward(x);
@@ -41,23 +75,15 @@ class ZooModel : public TorchModel {
   void SetTraining(bool training) override { net_->train(training); }
 
  private:
-  static std::vector<std::pair<std::string, torch::Tensor>> Named(
-      const torch::nn::Module& net) {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& item : net.named_parameters()) {
-      out.emplace_back(item.key(), item.value());
-    }
-    return out;
-  }
-
   torch::nn::Sequential net_;
 };
 
 class ScriptedModel : public TorchModel {
  public:
-  ScriptedModel(torch::jit::Module module,
-                std::vector<std::pair<std::string, torch::Tensor>> named)
-      : TorchModel("torchscript", std::move(named)),
+  ScriptedModel(torch::jit::Module module, NamedTensors named_params,
+                NamedTensors float_buffers, BufferPolicy policy)
+      : TorchModel("torchscript", std::move(named_params),
+                   std::move(float_buffers), policy),
         module_(std::move(module)) {}
 
   torch::Tensor Forward(const torch::Tensor& x) override {
@@ -94,13 +120,19 @@ absl::StatusOr<torch::nn::Sequential> BuildZooNet(const ModelSource& source,
   if (arch == "logreg") {
     net->push_back("flatten", nn::Flatten());
     net->push_back("linear", linear(input_numel, source.num_classes));
-  } else if (arch == "mlp") {
+  } else if (arch == "mlp" || arch == "mlp-bn") {
     if (source.hidden_units <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "mlp needs hidden_units > 0, got ", source.hidden_units));
+          arch, " needs hidden_units > 0, got ", source.hidden_units));
     }
     net->push_back("flatten", nn::Flatten());
     net->push_back("fc1", linear(input_numel, source.hidden_units));
+    if (arch == "mlp-bn") {
+      // Ioffe & Szegedy 2015, between the affine layer and the nonlinearity;
+      // momentum 0.1 and eps 1e-5 as in PyTorch. Draws nothing from `gen`,
+      // so fc1/fc2 start as in "mlp" with the same seed.
+      net->push_back("bn1", nn::BatchNorm1d(source.hidden_units));
+    }
     net->push_back("relu", nn::ReLU());
     net->push_back("fc2", linear(source.hidden_units, source.num_classes));
   } else if (arch == "lenet5") {
@@ -125,13 +157,13 @@ absl::StatusOr<torch::nn::Sequential> BuildZooNet(const ModelSource& source,
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown architecture '", arch,
-                     "' (expected logreg, mlp, lenet5 or torchscript)"));
+                     "' (expected logreg, mlp, mlp-bn, lenet5 or torchscript)"));
   }
   return net;
 }
 
 absl::StatusOr<std::unique_ptr<TorchModel>> LoadScripted(
-    const std::string& path) {
+    const std::string& path, BufferPolicy policy) {
   if (path.empty()) {
     return absl::InvalidArgumentError("torchscript needs torchscript_path");
   }
@@ -148,7 +180,7 @@ absl::StatusOr<std::unique_ptr<TorchModel>> LoadScripted(
         path,
         " is not a loadable TorchScript archive: ", DescribeTorchError(e)));
   }
-  std::vector<std::pair<std::string, torch::Tensor>> named;
+  NamedTensors named;
   for (const auto& param : module.named_parameters()) {
     if (param.value.scalar_type() != torch::kFloat32) {
       return absl::InvalidArgumentError(
@@ -163,21 +195,39 @@ absl::StatusOr<std::unique_ptr<TorchModel>> LoadScripted(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": TorchScript module has no parameters"));
   }
-  return std::make_unique<ScriptedModel>(std::move(module), std::move(named));
+  NamedTensors buffers;
+  for (const auto& buffer : module.named_buffers()) {
+    buffers.emplace_back(buffer.name, buffer.value);
+  }
+  absl::StatusOr<NamedTensors> float_buffers =
+      SelectFloatBuffers(std::move(buffers), policy, path);
+  if (!float_buffers.ok()) return float_buffers.status();
+  return std::make_unique<ScriptedModel>(std::move(module), std::move(named),
+                                         *std::move(float_buffers), policy);
 }
 
 }  // namespace
 
-TorchModel::TorchModel(
-    std::string architecture,
-    std::vector<std::pair<std::string, torch::Tensor>> named_params) {
+TorchModel::TorchModel(std::string architecture, NamedTensors named_params,
+                       NamedTensors float_buffers, BufferPolicy policy)
+    : buffer_policy_(policy) {
   spec_.architecture = std::move(architecture);
-  for (auto& [name, tensor] : named_params) {
+  auto add_to_spec = [this](const std::string& name,
+                            const torch::Tensor& tensor, TensorKind kind) {
     spec_.tensors.push_back(
         {name,
          std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end()),
-         DType::kFloat32});
+         DType::kFloat32, kind});
+  };
+  for (auto& [name, tensor] : named_params) {
+    add_to_spec(name, tensor, TensorKind::kParameter);
     params_.push_back(std::move(tensor));
+  }
+  for (auto& [name, tensor] : float_buffers) {
+    if (policy == BufferPolicy::kFederated) {
+      add_to_spec(name, tensor, TensorKind::kBuffer);
+    }
+    buffers_.push_back(std::move(tensor));
   }
 }
 
@@ -185,7 +235,7 @@ absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
     const ModelSource& source, uint64_t seed) {
   try {
     if (source.architecture == "torchscript") {
-      return LoadScripted(source.torchscript_path);
+      return LoadScripted(source.torchscript_path, source.buffers);
     }
     if (source.num_classes < 2) {
       return absl::InvalidArgumentError(
@@ -204,7 +254,13 @@ absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     absl::StatusOr<torch::nn::Sequential> net = BuildZooNet(source, gen);
     if (!net.ok()) return net.status();
-    return std::make_unique<ZooModel>(source.architecture, *std::move(net));
+    absl::StatusOr<NamedTensors> float_buffers =
+        SelectFloatBuffers(ZooModel::Named((*net)->named_buffers()),
+                           source.buffers, source.architecture);
+    if (!float_buffers.ok()) return float_buffers.status();
+    return std::make_unique<ZooModel>(source.architecture, *std::move(net),
+                                      *std::move(float_buffers),
+                                      source.buffers);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(
         "building ", source.architecture, " failed: ", DescribeTorchError(e)));
@@ -221,21 +277,43 @@ absl::Status TorchModel::LoadFlat(const FlatVector& values) {
   torch::NoGradGuard no_grad;
   // from_blob does not write through the pointer; copy_ only reads it.
   float* src = const_cast<float*>(values.data());
-  for (torch::Tensor& p : params_) {
-    p.copy_(torch::from_blob(src, p.sizes(), torch::kFloat32));
-    src += p.numel();
+  auto load = [&src](torch::Tensor& t) {
+    t.copy_(torch::from_blob(src, t.sizes(), torch::kFloat32));
+    src += t.numel();
+  };
+  for (torch::Tensor& p : params_) load(p);
+  if (buffer_policy_ == BufferPolicy::kFederated) {
+    for (torch::Tensor& b : buffers_) load(b);
   }
   return absl::OkStatus();
 }
 
-FlatVector TorchModel::ToFlat() const {
-  FlatVector out(spec_.NumElements());
-  float* dst = out.data();
-  for (const torch::Tensor& p : params_) {
-    const torch::Tensor dense = p.detach().contiguous();
+namespace {
+
+// Appends `tensors`, converted to dense float32, at `dst`; returns the end.
+float* CopyOut(const std::vector<torch::Tensor>& tensors, float* dst) {
+  for (const torch::Tensor& t : tensors) {
+    const torch::Tensor dense = t.detach().to(torch::kFloat32).contiguous();
     std::memcpy(dst, dense.data_ptr<float>(), dense.numel() * sizeof(float));
     dst += dense.numel();
   }
+  return dst;
+}
+
+}  // namespace
+
+FlatVector TorchModel::ToFlat() const {
+  FlatVector out(spec_.NumElements());
+  float* dst = CopyOut(params_, out.data());
+  if (buffer_policy_ == BufferPolicy::kFederated) CopyOut(buffers_, dst);
+  return out;
+}
+
+FlatVector TorchModel::BuffersToFlat() const {
+  int64_t n = 0;
+  for (const torch::Tensor& b : buffers_) n += b.numel();
+  FlatVector out(n);
+  CopyOut(buffers_, out.data());
   return out;
 }
 

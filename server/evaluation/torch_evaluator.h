@@ -1,9 +1,14 @@
 // ModelEvaluator on LibTorch: accuracy and mean cross-entropy of a flat
-// parameter vector on a held-out dataset.
+// model vector on a held-out dataset.
 //
 // The test set is converted to tensors once, at Create(), which also checks
-// (one forward pass) that the model accepts it. Evaluate() runs in eval mode
-// without autograd, in batches of `batch_size` to bound memory.
+// (one forward pass) that the model accepts it. Evaluate() loads the
+// parameters and, under BufferPolicy::kFederated, the buffers (BatchNorm
+// running statistics) from the vector, and runs in eval mode without
+// autograd, in batches of `batch_size` to bound memory; batch size therefore
+// never changes the metrics. Under kLocal the vector has no buffers and
+// BatchNorm uses the model's initial ones (torch_model.h), so the metrics
+// are not those of any site's model.
 // Not thread-safe: one Evaluate() at a time per instance.
 //
 // Torch-free header: the LibTorch types stay in torch_evaluator.cc.

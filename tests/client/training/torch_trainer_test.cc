@@ -1,8 +1,11 @@
 // Torch-free on purpose: the trainer is exercised through LocalTrainer only.
 #include "client/training/torch_trainer.h"
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "common/models/scripted_model_builder.h"
 #include "gtest/gtest.h"
 #include "server/evaluation/torch_evaluator.h"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -134,7 +138,8 @@ TEST_F(TorchTrainerTest, MlpDeltaFitsSeparableData) {
 TEST_F(TorchTrainerTest, TorchScriptModelTrains) {
   ModelSource source;
   source.architecture = "torchscript";
-  source.torchscript_path = ::testing::TempDir() + "/trainer_linear.pt";
+  testing_util::ScopedTempDir tmp;
+  source.torchscript_path = tmp.File("trainer_linear.pt");
   ASSERT_TRUE(
       SaveScriptedLinearClassifier(source.torchscript_path, kDim, 2, 3).ok());
   ExpectTrainingFitsSeparableData(source, Sgd());
@@ -291,6 +296,168 @@ TEST_F(TorchTrainerTest, InconsistentDatasetsAreRefused) {
     EXPECT_EQ(TorchTrainer::Create(Logreg(), std::move(*data)).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
+}
+
+// ---- Buffers (BatchNorm running statistics) --------------------------------
+
+constexpr int kHidden = 6;
+// Running mean and variance of the one BatchNorm1d(kHidden) layer.
+constexpr size_t kBufferValues = 2 * kHidden;
+
+ModelSource MlpBn(BufferPolicy policy = BufferPolicy::kFederated) {
+  ModelSource source = Logreg();
+  source.architecture = "mlp-bn";
+  source.hidden_units = kHidden;
+  source.buffers = policy;
+  return source;
+}
+
+// Separable data moved off the origin and stretched, so that BatchNorm's
+// running statistics are far from their initial mean 0 and variance 1.
+Dataset ShiftedSeparable(int n = 512) {
+  Dataset data = Separable(n);
+  for (float& x : data.features) x = 3.0f * x + 5.0f;
+  return data;
+}
+
+std::vector<float> Tail(const FlatVector& v, size_t n) {
+  return std::vector<float>(v.data() + v.size() - n, v.data() + v.size());
+}
+
+class TorchTrainerBufferTest : public TorchTrainerTest {
+ protected:
+  void SetUp() override {
+    TorchTrainerTest::SetUp();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "torch_trainer_test.XXXXXX")
+            .string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  ModelSource ScriptedBn(BufferPolicy policy = BufferPolicy::kFederated) {
+    ModelSource source;
+    source.architecture = "torchscript";
+    source.torchscript_path = dir_ + "/bn.pt";
+    source.buffers = policy;
+    EXPECT_TRUE(SaveScriptedBatchNormClassifier(source.torchscript_path, kDim,
+                                                kHidden, 2, 3)
+                    .ok());
+    return source;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(TorchTrainerBufferTest, MlpBnDeltaFitsSeparableData) {
+  ExpectTrainingFitsSeparableData(MlpBn(), Sgd());
+}
+
+TEST_F(TorchTrainerBufferTest, TorchScriptBatchNormModelTrains) {
+  ExpectTrainingFitsSeparableData(ScriptedBn(), Sgd());
+}
+
+// The delta's buffer part is the trained running statistics minus the
+// global ones, and it is what FedAvg needs to move the global statistics.
+TEST_F(TorchTrainerBufferTest, DeltaCarriesTrainedMinusGlobalBuffers) {
+  for (const ModelSource& source : {MlpBn(), ScriptedBn()}) {
+    absl::StatusOr<FlatModel> initial = CreateInitialModel(source, 1);
+    ASSERT_TRUE(initial.ok()) << initial.status();
+    ASSERT_EQ(initial->spec.tensors.back().kind, TensorKind::kBuffer);
+    // Start from global statistics that are not the initial ones, to see
+    // that Train() loads them: mean 1, variance 2.
+    FlatVector global = initial->values.Clone();
+    for (size_t i = global.size() - kBufferValues; i < global.size(); ++i) {
+      global[i] = i < global.size() - kHidden ? 1.0f : 2.0f;
+    }
+    auto trainer = TrainerOrDie(source, ShiftedSeparable());
+    ASSERT_NE(trainer, nullptr);
+    const std::atomic<bool> cancel{false};
+    absl::StatusOr<TrainingResult> result =
+        trainer->Train(global, Sgd(1), cancel);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->delta.size(), global.size());
+
+    const std::vector<float> trained = Values(trainer->LocalBuffers());
+    ASSERT_EQ(trained.size(), kBufferValues);
+    const std::vector<float> global_buffers = Tail(global, kBufferValues);
+    std::vector<float> expected(kBufferValues);
+    for (size_t i = 0; i < kBufferValues; ++i) {
+      expected[i] = trained[i] - global_buffers[i];
+    }
+    EXPECT_EQ(Tail(result->delta, kBufferValues), expected)
+        << source.architecture;
+    for (float d : expected) EXPECT_NE(d, 0.0f);
+  }
+}
+
+// A zero step leaves the parameters alone, but training-mode forward passes
+// still move the running statistics: only the buffer part of the delta is
+// non-zero.
+TEST_F(TorchTrainerBufferTest, ZeroLearningRateStillMovesFederatedBuffers) {
+  absl::StatusOr<FlatModel> initial = CreateInitialModel(MlpBn(), 1);
+  ASSERT_TRUE(initial.ok());
+  auto trainer = TrainerOrDie(MlpBn(), ShiftedSeparable());
+  ASSERT_NE(trainer, nullptr);
+  TrainingConfig config = Sgd(1);
+  config.learning_rate = 0.0;
+  const std::atomic<bool> cancel{false};
+  absl::StatusOr<TrainingResult> result =
+      trainer->Train(initial->values, config, cancel);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::vector<float> delta = Values(result->delta);
+  EXPECT_EQ(std::vector<float>(delta.begin(), delta.end() - kBufferValues),
+            std::vector<float>(delta.size() - kBufferValues, 0.0f));
+  for (float d : Tail(result->delta, kBufferValues)) EXPECT_NE(d, 0.0f);
+}
+
+TEST_F(TorchTrainerBufferTest, LocalBuffersStayOutOfTheDeltaAndPersist) {
+  for (const ModelSource& source :
+       {MlpBn(BufferPolicy::kLocal), ScriptedBn(BufferPolicy::kLocal)}) {
+    absl::StatusOr<FlatModel> initial = CreateInitialModel(source, 1);
+    ASSERT_TRUE(initial.ok());
+    for (const TensorSpec& t : initial->spec.tensors) {
+      EXPECT_EQ(t.kind, TensorKind::kParameter) << t.name;
+    }
+    auto trainer = TrainerOrDie(source, ShiftedSeparable());
+    auto fresh = TrainerOrDie(source, ShiftedSeparable());
+    ASSERT_TRUE(trainer && fresh);
+    EXPECT_TRUE(trainer->Spec().CompatibleWith(initial->spec));
+    const std::vector<float> start = Values(trainer->LocalBuffers());
+    ASSERT_EQ(start.size(), kBufferValues);
+
+    const std::atomic<bool> cancel{false};
+    auto first = trainer->Train(initial->values, Sgd(1), cancel);
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(first->delta.size(), initial->values.size());
+    const std::vector<float> after_first = Values(trainer->LocalBuffers());
+    EXPECT_NE(after_first, start);
+
+    // The same global model and seed again: had loading the global model
+    // reset the statistics, they would come out as after the first call.
+    auto second = trainer->Train(initial->values, Sgd(1), cancel);
+    ASSERT_TRUE(second.ok()) << second.status();
+    const std::vector<float> after_second = Values(trainer->LocalBuffers());
+    EXPECT_NE(after_second, after_first) << source.architecture;
+
+    // A fresh site's first call reproduces the first call exactly.
+    ASSERT_TRUE(fresh->Train(initial->values, Sgd(1), cancel).ok());
+    EXPECT_EQ(Values(fresh->LocalBuffers()), after_first);
+  }
+}
+
+// BatchNorm refuses batch statistics of a single sample: with 33 samples
+// and batch_size 32 the lone last sample joins the previous batch.
+TEST_F(TorchTrainerBufferTest, LoneLastSampleJoinsThePreviousBatch) {
+  absl::StatusOr<FlatModel> initial = CreateInitialModel(MlpBn(), 1);
+  ASSERT_TRUE(initial.ok());
+  auto trainer = TrainerOrDie(MlpBn(), ShiftedSeparable(33));
+  ASSERT_NE(trainer, nullptr);
+  const std::atomic<bool> cancel{false};
+  absl::StatusOr<TrainingResult> result =
+      trainer->Train(initial->values, Sgd(2), cancel);
+  EXPECT_TRUE(result.ok()) << result.status();
 }
 
 }  // namespace

@@ -3,8 +3,11 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "common/models/model_factory.h"
 #include "common/models/scripted_model_builder.h"
 #include "gtest/gtest.h"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -181,7 +185,8 @@ TEST_F(TorchModelTest, InitialWeightsFollowPyTorchDefaultBound) {
 }
 
 TEST_F(TorchModelTest, ScriptedLinearClassifierLoadsAsTorchScript) {
-  const std::string path = ::testing::TempDir() + "/linear_8x3.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("linear_8x3.pt");
   ASSERT_TRUE(SaveScriptedLinearClassifier(path, 8, 3, 5).ok());
   auto model = CreateOrDie(Scripted(path));
   ASSERT_NE(model, nullptr);
@@ -197,7 +202,8 @@ TEST_F(TorchModelTest, ScriptedLinearClassifierLoadsAsTorchScript) {
 }
 
 TEST_F(TorchModelTest, ScriptedModelParametersFollowLoadFlat) {
-  const std::string path = ::testing::TempDir() + "/linear_2x2.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("linear_2x2.pt");
   ASSERT_TRUE(SaveScriptedLinearClassifier(path, 2, 2, 5).ok());
   auto model = CreateOrDie(Scripted(path));
   ASSERT_NE(model, nullptr);
@@ -210,7 +216,8 @@ TEST_F(TorchModelTest, ScriptedModelParametersFollowLoadFlat) {
 }
 
 TEST_F(TorchModelTest, ScriptedModelKeepsTheParametersOfItsFile) {
-  const std::string path = ::testing::TempDir() + "/linear_seeded.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("linear_seeded.pt");
   ASSERT_TRUE(SaveScriptedLinearClassifier(path, 4, 2, 9).ok());
   absl::StatusOr<FlatModel> a = CreateInitialModel(Scripted(path), 1);
   absl::StatusOr<FlatModel> b = CreateInitialModel(Scripted(path), 2);
@@ -226,7 +233,8 @@ TEST_F(TorchModelTest, MissingTorchScriptFileIsNotFound) {
 }
 
 TEST_F(TorchModelTest, GarbageTorchScriptFileIsInvalidArgument) {
-  const std::string path = ::testing::TempDir() + "/garbage.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("garbage.pt");
   std::ofstream(path) << "this is not a zip archive";
   absl::StatusOr<std::unique_ptr<TorchModel>> model =
       TorchModel::Create(Scripted(path), 1);
@@ -235,7 +243,8 @@ TEST_F(TorchModelTest, GarbageTorchScriptFileIsInvalidArgument) {
 }
 
 TEST_F(TorchModelTest, TorchScriptWithoutParametersIsInvalidArgument) {
-  const std::string path = ::testing::TempDir() + "/identity.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("identity.pt");
   torch::jit::Module module("Identity");
   module.define("def forward(self, x):\n    return x\n");
   module.save(path);
@@ -244,7 +253,8 @@ TEST_F(TorchModelTest, TorchScriptWithoutParametersIsInvalidArgument) {
 }
 
 TEST_F(TorchModelTest, TorchScriptWithFloat64ParametersIsInvalidArgument) {
-  const std::string path = ::testing::TempDir() + "/float64.pt";
+  testing_util::ScopedTempDir tmp;
+  const std::string path = tmp.File("float64.pt");
   torch::jit::Module module("Float64");
   module.register_parameter("weight", torch::ones({2, 2}, torch::kFloat64),
                             /*is_buffer=*/false);
@@ -261,6 +271,228 @@ TEST_F(TorchModelTest, ScriptedBuilderRefusesNonPositiveSizes) {
       SaveScriptedLinearClassifier(::testing::TempDir() + "/x.pt", 0, 2, 1)
           .code(),
       absl::StatusCode::kInvalidArgument);
+}
+
+// ---- Buffers (BatchNorm running statistics) --------------------------------
+
+class TorchModelBufferTest : public TorchModelTest {
+ protected:
+  void SetUp() override {
+    TorchModelTest::SetUp();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "torch_model_test.XXXXXX")
+            .string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // A scripted Linear(4, 3) -> BatchNorm1d(3) -> ReLU -> Linear(3, 2).
+  ModelSource ScriptedBn(BufferPolicy policy = BufferPolicy::kFederated) {
+    const std::string path = dir_ + "/bn.pt";
+    const absl::Status saved = SaveScriptedBatchNormClassifier(path, 4, 3, 2, 5);
+    EXPECT_TRUE(saved.ok()) << saved;
+    ModelSource source = Scripted(path);
+    source.buffers = policy;
+    return source;
+  }
+
+  std::string dir_;
+};
+
+ModelSource MlpBn(int32_t hidden, BufferPolicy policy) {
+  ModelSource source = Zoo("mlp-bn", {4}, 2);
+  source.hidden_units = hidden;
+  source.buffers = policy;
+  return source;
+}
+
+TensorSpec Buffer(const std::string& name, std::vector<int64_t> shape) {
+  return {name, std::move(shape), DType::kFloat32, TensorKind::kBuffer};
+}
+
+// Runs one training-mode forward pass, which moves the running statistics.
+void ForwardInTrainingMode(TorchModel& model) {
+  torch::NoGradGuard no_grad;
+  model.SetTraining(true);
+  model.Forward(torch::arange(24, torch::kFloat32).reshape({6, 4}) * 0.5 + 3);
+}
+
+TEST_F(TorchModelBufferTest, MlpBnSpecListsRunningStatisticsAfterParameters) {
+  auto model = CreateOrDie(MlpBn(3, BufferPolicy::kFederated));
+  ASSERT_NE(model, nullptr);
+  // num_batches_tracked (int64) is not federated.
+  const std::vector<TensorSpec> expected = {
+      {"fc1.weight", {3, 4}}, {"fc1.bias", {3}},   {"bn1.weight", {3}},
+      {"bn1.bias", {3}},      {"fc2.weight", {2, 3}}, {"fc2.bias", {2}},
+      Buffer("bn1.running_mean", {3}), Buffer("bn1.running_var", {3})};
+  EXPECT_EQ(model->Spec().architecture, "mlp-bn");
+  EXPECT_EQ(model->Spec().tensors, expected);
+  EXPECT_EQ(model->Parameters().size(), 6u);
+  // Initial statistics: mean 0, variance 1, at the end of the vector.
+  const std::vector<float> flat = Values(model->ToFlat());
+  ASSERT_EQ(flat.size(), 12u + 3 + 3 + 3 + 6 + 2 + 6);
+  EXPECT_EQ(std::vector<float>(flat.end() - 6, flat.end()),
+            (std::vector<float>{0, 0, 0, 1, 1, 1}));
+}
+
+TEST_F(TorchModelBufferTest, ScriptedBatchNormSpecListsBuffersAfterParameters) {
+  auto model = CreateOrDie(ScriptedBn());
+  ASSERT_NE(model, nullptr);
+  const std::vector<TensorSpec> expected = {
+      {"fc1.weight", {3, 4}}, {"fc1.bias", {3}},   {"bn1.weight", {3}},
+      {"bn1.bias", {3}},      {"fc2.weight", {2, 3}}, {"fc2.bias", {2}},
+      Buffer("bn1.running_mean", {3}), Buffer("bn1.running_var", {3})};
+  EXPECT_EQ(model->Spec().tensors, expected);
+  for (const torch::Tensor& p : model->Parameters()) {
+    EXPECT_TRUE(p.requires_grad());
+  }
+}
+
+TEST_F(TorchModelBufferTest, ToFlatLoadFlatRoundTripsBuffers) {
+  for (const ModelSource& source :
+       {MlpBn(3, BufferPolicy::kFederated), ScriptedBn()}) {
+    auto model = CreateOrDie(source);
+    ASSERT_NE(model, nullptr);
+    std::vector<float> values(model->Spec().NumElements());
+    for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1f * (i + 1);
+    ASSERT_TRUE(model->LoadFlat(FlatVector(values)).ok());
+    EXPECT_EQ(Values(model->ToFlat()), values) << source.architecture;
+    EXPECT_EQ(Values(model->BuffersToFlat()),
+              std::vector<float>(values.end() - 6, values.end()));
+  }
+}
+
+TEST_F(TorchModelBufferTest, LoadedBuffersDecideTheEvalModeOutput) {
+  auto a = CreateOrDie(ScriptedBn());
+  auto b = CreateOrDie(ScriptedBn());
+  ASSERT_TRUE(a && b);
+  // Move a's running statistics; loading its vector into b must carry them.
+  ForwardInTrainingMode(*a);
+  FlatVector values = a->ToFlat();
+  ASSERT_TRUE(b->LoadFlat(values).ok());
+  torch::NoGradGuard no_grad;
+  a->SetTraining(false);
+  b->SetTraining(false);
+  const torch::Tensor x = torch::linspace(-2, 5, 8).reshape({2, 4});
+  EXPECT_TRUE(torch::equal(a->Forward(x), b->Forward(x)));
+
+  // Changing only the running means (the last 6 values are mean, variance)
+  // changes what eval mode computes; -10 keeps every channel past the ReLU.
+  for (size_t i = values.size() - 6; i < values.size() - 3; ++i) values[i] -= 10;
+  ASSERT_TRUE(b->LoadFlat(values).ok());
+  EXPECT_FALSE(torch::equal(a->Forward(x), b->Forward(x)));
+}
+
+TEST_F(TorchModelBufferTest, TrainingModeForwardUpdatesFederatedBuffers) {
+  auto model = CreateOrDie(MlpBn(3, BufferPolicy::kFederated));
+  ASSERT_NE(model, nullptr);
+  const std::vector<float> before = Values(model->ToFlat());
+  ForwardInTrainingMode(*model);
+  const std::vector<float> after = Values(model->ToFlat());
+  // Parameters unchanged, statistics moved.
+  EXPECT_EQ(std::vector<float>(before.begin(), before.end() - 6),
+            std::vector<float>(after.begin(), after.end() - 6));
+  EXPECT_NE(std::vector<float>(before.end() - 6, before.end()),
+            std::vector<float>(after.end() - 6, after.end()));
+}
+
+TEST_F(TorchModelBufferTest, LocalPolicyKeepsBuffersOutOfTheFlatVector) {
+  for (const ModelSource& source :
+       {MlpBn(3, BufferPolicy::kLocal), ScriptedBn(BufferPolicy::kLocal)}) {
+    auto model = CreateOrDie(source);
+    ASSERT_NE(model, nullptr);
+    EXPECT_EQ(model->Spec().tensors.size(), 6u) << source.architecture;
+    for (const TensorSpec& t : model->Spec().tensors) {
+      EXPECT_EQ(t.kind, TensorKind::kParameter) << t.name;
+    }
+    EXPECT_EQ(model->ToFlat().size(), 12u + 3 + 3 + 3 + 6 + 2);
+
+    // Loading a global vector leaves the site's statistics alone.
+    ForwardInTrainingMode(*model);
+    const std::vector<float> local = Values(model->BuffersToFlat());
+    ASSERT_EQ(local.size(), 6u);
+    EXPECT_NE(local, (std::vector<float>{0, 0, 0, 1, 1, 1}));
+    ASSERT_TRUE(model->LoadFlat(FlatVector(model->Spec().NumElements())).ok());
+    EXPECT_EQ(Values(model->BuffersToFlat()), local);
+  }
+}
+
+TEST_F(TorchModelBufferTest, ModelsWithoutBuffersHaveTheSameSpecUnderBothPolicies) {
+  for (const char* arch : {"logreg", "mlp", "lenet5"}) {
+    ModelSource source = Zoo(arch, {1, 28, 28}, 10);
+    auto federated = CreateOrDie(source);
+    source.buffers = BufferPolicy::kLocal;
+    auto local = CreateOrDie(source);
+    ASSERT_TRUE(federated && local);
+    EXPECT_EQ(federated->Spec().tensors, local->Spec().tensors) << arch;
+    EXPECT_TRUE(federated->BuffersToFlat().empty());
+  }
+}
+
+TEST_F(TorchModelBufferTest, MlpBnStartsLikeMlpWithTheSameSeed) {
+  ModelSource mlp = MlpBn(3, BufferPolicy::kLocal);
+  mlp.architecture = "mlp";
+  auto plain = CreateOrDie(mlp, 7);
+  auto bn = CreateOrDie(MlpBn(3, BufferPolicy::kLocal), 7);
+  ASSERT_TRUE(plain && bn);
+  const std::vector<float> a = Values(plain->ToFlat());
+  const std::vector<float> b = Values(bn->ToFlat());
+  // fc1 (15 values) then, after bn1's 6, fc2 (8 values).
+  EXPECT_EQ(std::vector<float>(a.begin(), a.begin() + 15),
+            std::vector<float>(b.begin(), b.begin() + 15));
+  EXPECT_EQ(std::vector<float>(a.begin() + 15, a.end()),
+            std::vector<float>(b.begin() + 21, b.end()));
+}
+
+TEST_F(TorchModelBufferTest, Float64BufferIsRefusedOnlyWhenFederated) {
+  const std::string path = dir_ + "/float64_buffer.pt";
+  torch::jit::Module module("Float64Buffer");
+  module.register_parameter("weight", torch::ones({2, 2}), /*is_buffer=*/false);
+  module.register_buffer("scale", torch::ones({2}, torch::kFloat64));
+  module.register_buffer("steps", torch::zeros({}, torch::kInt64));
+  module.define("def forward(self, x):\n    return x @ self.weight\n");
+  module.save(path);
+  ModelSource source = Scripted(path);
+  absl::StatusOr<std::unique_ptr<TorchModel>> federated =
+      TorchModel::Create(source, 1);
+  EXPECT_EQ(federated.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(federated.status().message().find("scale"), std::string::npos);
+  EXPECT_NE(federated.status().message().find("local"), std::string::npos);
+
+  source.buffers = BufferPolicy::kLocal;
+  auto local = CreateOrDie(source);
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->Spec().tensors,
+            (std::vector<TensorSpec>{{"weight", {2, 2}}}));
+  EXPECT_EQ(Values(local->BuffersToFlat()), (std::vector<float>{1, 1}));
+}
+
+TEST_F(TorchModelBufferTest, IntegerBuffersAreNeverFederated) {
+  const std::string path = dir_ + "/int_buffer.pt";
+  torch::jit::Module module("IntBuffer");
+  module.register_parameter("weight", torch::ones({2, 2}), /*is_buffer=*/false);
+  module.register_buffer("steps", torch::zeros({3}, torch::kInt64));
+  module.define("def forward(self, x):\n    return x @ self.weight\n");
+  module.save(path);
+  auto model = CreateOrDie(Scripted(path));
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->Spec().tensors,
+            (std::vector<TensorSpec>{{"weight", {2, 2}}}));
+  EXPECT_TRUE(model->BuffersToFlat().empty());
+}
+
+TEST(BufferPolicyTest, NamesRoundTripAndOthersAreInvalidArgument) {
+  for (BufferPolicy policy : {BufferPolicy::kFederated, BufferPolicy::kLocal}) {
+    absl::StatusOr<BufferPolicy> parsed =
+        ParseBufferPolicy(BufferPolicyName(policy));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, policy);
+  }
+  EXPECT_EQ(ParseBufferPolicy("Local").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseBufferPolicy("").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
