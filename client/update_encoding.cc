@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "common/dp/noise_source.h"
 #include "common/dp/private_input_codec.h"
+#include "common/secagg/encoding_proto.h"
 #include "common/secagg/input_encoding.h"
 
 namespace fedlearn {
@@ -54,14 +55,9 @@ absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
     if (!rng.ok()) return rng.status();
     return codec->Encode(result.delta.span(), !clip.clipped, *rng);
   }
-  EncodingParameters params;
-  params.modulus_bits = static_cast<int>(task.encoding.modulus_bits());
-  params.quantization_bits =
-      static_cast<int>(task.encoding.quantization_bits());
-  params.clip_range = task.encoding.clip_range();
-  params.max_weight = task.encoding.max_weight();
-  params.max_clients = static_cast<int>(task.encoding.max_clients());
-  absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(params);
+  // The round's parameters, derived exactly as the coordinator derives them.
+  absl::StatusOr<InputEncoder> encoder =
+      InputEncoder::Create(EncodingParametersFromProto(task.encoding));
   if (!encoder.ok()) return encoder.status();
   absl::StatusOr<EncodedUpdate> encoded = encoder->Encode(
       result.delta.span(), result.num_examples, result.train_loss);

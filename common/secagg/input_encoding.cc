@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -33,7 +34,80 @@ int64_t StochasticRound(double x, CoinStream& coins) {
   return static_cast<int64_t>(lower) + (coins.Next() < x - lower ? 1 : 0);
 }
 
+// ceil(log2(n)) for n >= 1.
+int CeilLog2(uint64_t n) {
+  int bits = 0;
+  while (bits < 64 && (uint64_t{1} << bits) < n) ++bits;
+  return bits;
+}
+
+// Number of bits of n >= 1.
+int BitLength(uint64_t n) {
+  int bits = 0;
+  while (n != 0) {
+    ++bits;
+    n >>= 1;
+  }
+  return bits;
+}
+
+// Counts (and their sums over max_clients) stay exact in a double.
+constexpr double kMaxTotalExamples = 0x1.0p53;
+
 }  // namespace
+
+int LargestQuantizationBits(int modulus_bits, int clients) {
+  if (clients < 1 || modulus_bits < 2 || modulus_bits > 32) return 0;
+  const double limit = std::ldexp(1.0, modulus_bits - 1);
+  for (int q = modulus_bits; q >= 2; --q) {
+    if (static_cast<double>(clients) * (std::ldexp(1.0, q - 1) - 1) < limit) {
+      return q;
+    }
+  }
+  return 0;
+}
+
+int CountLimbBits(int modulus_bits, int clients) {
+  if (clients < 1) return 0;
+  return std::max(0, modulus_bits - 1 - CeilLog2(static_cast<uint64_t>(clients)));
+}
+
+absl::StatusOr<EncodingParameters> ChooseCohortEncoding(
+    const EncodingParameters& configured, int cohort_size,
+    uint64_t largest_declared, int max_count_limbs) {
+  if (cohort_size < 1) {
+    return absl::InvalidArgumentError("a secure round needs a non-empty cohort");
+  }
+  EncodingParameters p = configured;
+  p.max_clients = cohort_size;
+  // The configured q is a floor: Create() refuses it, naming the knob, when
+  // even it could overflow for this cohort.
+  if (absl::StatusOr<InputEncoder> floor = InputEncoder::Create(p); !floor.ok()) {
+    return floor.status();
+  }
+  p.quantization_bits = std::max(
+      configured.quantization_bits,
+      LargestQuantizationBits(configured.modulus_bits, cohort_size));
+  // Rounded up to a power of two: the cohort's clients, who all receive
+  // max_weight, learn only the magnitude of the largest site, at the cost of
+  // at most half of Σw (one bit of precision).
+  const uint64_t declared = std::min<uint64_t>(
+      std::max<uint64_t>(largest_declared, 1), uint64_t{1} << 53);
+  const double m_declared = std::ldexp(1.0, CeilLog2(declared));
+  double m = std::min(std::floor(configured.max_weight), m_declared);
+  if (max_count_limbs > 0) {
+    const int carried = std::min(
+        53, max_count_limbs * CountLimbBits(configured.modulus_bits, cohort_size));
+    m = std::min(m, std::ldexp(1.0, carried) - 1);
+  }
+  // Keep N * M exact (Create() refuses larger); only absurd claims get here.
+  m = std::min(m, std::floor((kMaxTotalExamples - 1) / cohort_size));
+  p.max_weight = std::max(m, 1.0);
+  if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(p); !e.ok()) {
+    return e.status();
+  }
+  return p;
+}
 
 absl::StatusOr<InputEncoder> InputEncoder::Create(const EncodingParameters& p) {
   if (p.modulus_bits < 2 || p.modulus_bits > 32) {
@@ -46,8 +120,10 @@ absl::StatusOr<InputEncoder> InputEncoder::Create(const EncodingParameters& p) {
   if (!(p.clip_range > 0) || !std::isfinite(p.clip_range)) {
     return absl::InvalidArgumentError("secagg.clip_range must be positive");
   }
-  if (!(p.max_weight >= 1) || !std::isfinite(p.max_weight)) {
-    return absl::InvalidArgumentError("secagg.max_weight must be >= 1");
+  if (!(p.max_weight >= 1) || !std::isfinite(p.max_weight) ||
+      p.max_weight != std::floor(p.max_weight)) {
+    return absl::InvalidArgumentError(
+        "secagg.max_weight must be a whole number of examples >= 1");
   }
   if (p.max_clients < 1) {
     return absl::InvalidArgumentError("secagg max clients must be >= 1");
@@ -55,13 +131,23 @@ absl::StatusOr<InputEncoder> InputEncoder::Create(const EncodingParameters& p) {
   // n_max values of magnitude <= 2^(q-1)-1 must sum below 2^(b-1).
   const double max_abs = std::ldexp(1.0, p.quantization_bits - 1) - 1;
   if (static_cast<double>(p.max_clients) * max_abs >= std::ldexp(1.0, p.modulus_bits - 1)) {
-    const int room = p.modulus_bits - 1 -
-                     static_cast<int>(std::ceil(std::log2(double(p.max_clients))));
+    const int room = LargestQuantizationBits(p.modulus_bits, p.max_clients);
     return absl::InvalidArgumentError(absl::StrCat(
         "secure aggregation could overflow: ", p.max_clients, " clients x 2^",
         p.quantization_bits - 1, " per value can reach 2^", p.modulus_bits - 1,
         "; lower secagg.quantization_bits to at most ", std::max(room, 1),
         ", raise secagg.modulus_bits, or sample fewer clients per round"));
+  }
+  if (CountLimbBits(p.modulus_bits, p.max_clients) < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the example count of ", p.max_clients, " clients does not fit in ",
+        p.modulus_bits, " bits: raise secagg.modulus_bits or sample fewer "
+        "clients per round"));
+  }
+  if (static_cast<double>(p.max_clients) * p.max_weight >= kMaxTotalExamples) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secagg.max_weight ", p.max_weight, " x ", p.max_clients,
+        " clients exceeds 2^53 examples: lower secagg.max_weight"));
   }
   return InputEncoder(p);
 }
@@ -71,7 +157,10 @@ InputEncoder::InputEncoder(const EncodingParameters& p)
       mask_(p.modulus_bits == 32 ? 0xffffffffu : ((1u << p.modulus_bits) - 1)),
       scale_((std::ldexp(1.0, p.quantization_bits - 1) - 1) / p.clip_range),
       loss_scale_((std::ldexp(1.0, p.quantization_bits - 1) - 1) / kMaxEncodedLoss),
-      weight_scale_(std::ldexp(1.0, p.quantization_bits - 1) - 1) {}
+      count_limb_bits_(CountLimbBits(p.modulus_bits, p.max_clients)) {
+  const int bits = BitLength(static_cast<uint64_t>(p.max_weight));
+  count_limbs_ = (bits + count_limb_bits_ - 1) / count_limb_bits_;
+}
 
 absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> update,
                                                    uint64_t num_examples,
@@ -82,11 +171,12 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> updat
   if (!std::isfinite(train_loss) || train_loss < 0) {
     return absl::InvalidArgumentError("train loss must be finite and >= 0");
   }
-  const double w =
-      std::min(static_cast<double>(num_examples), params_.max_weight) / params_.max_weight;
+  const uint64_t m =
+      std::min(num_examples, static_cast<uint64_t>(params_.max_weight));
+  const double w = static_cast<double>(m) / params_.max_weight;
   const double c = params_.clip_range;
   EncodedUpdate out;
-  out.values.resize(EncodedLength(update.size()));
+  out.values.resize(encoded_length(update.size()));
   CoinStream coins;
   size_t clipped = 0;
   for (size_t j = 0; j < update.size(); ++j) {
@@ -106,8 +196,11 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> updat
   const double loss = std::min(train_loss, kMaxEncodedLoss);
   out.values[update.size()] =
       static_cast<uint32_t>(StochasticRound(w * loss * loss_scale_, coins)) & mask_;
-  out.values[update.size() + 1] =
-      static_cast<uint32_t>(StochasticRound(w * weight_scale_, coins)) & mask_;
+  const uint64_t limb_mask = (uint64_t{1} << count_limb_bits_) - 1;
+  for (int k = 0; k < count_limbs_; ++k) {
+    out.values[update.size() + 1 + k] =
+        static_cast<uint32_t>((m >> (k * count_limb_bits_)) & limb_mask);
+  }
   out.clipped_fraction =
       update.empty() ? 0.0 : static_cast<double>(clipped) / update.size();
   return out;
@@ -121,24 +214,75 @@ int64_t InputEncoder::ToSigned(uint32_t v) const {
 
 absl::StatusOr<DecodedAggregate> InputEncoder::Decode(
     absl::Span<const uint32_t> sum) const {
-  if (sum.size() < 3) {
-    return absl::InvalidArgumentError("aggregate lacks its loss and weight elements");
+  if (sum.size() < static_cast<size_t>(count_limbs_) + 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "aggregate has ", sum.size(), " values; it needs at least one update "
+        "value, the loss and ", count_limbs_, " example-count value(s)"));
   }
-  const size_t d = sum.size() - 2;
-  const double total_weight = ToSigned(sum[d + 1]) / weight_scale_;
-  if (!(total_weight > 0)) {
+  const size_t d = sum.size() - 1 - count_limbs_;
+  // Honest limb sums lie in [0, N * (2^L - 1)] and the total in [0, N * M].
+  const int64_t max_limb_sum =
+      int64_t{params_.max_clients} * ((int64_t{1} << count_limb_bits_) - 1);
+  unsigned __int128 total = 0;
+  for (int k = 0; k < count_limbs_; ++k) {
+    const int64_t limb = ToSigned(sum[d + 1 + k]);
+    if (limb < 0 || limb > max_limb_sum) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "aggregate's example count limb ", k, " sums to ", limb,
+          ", outside what ", params_.max_clients,
+          " encodings can produce: a client sent a malformed encoding"));
+    }
+    total += static_cast<unsigned __int128>(limb) << (k * count_limb_bits_);
+  }
+  const double max_total = params_.max_clients * params_.max_weight;
+  if (total > static_cast<unsigned __int128>(max_total)) {
+    return absl::InvalidArgumentError(
+        "aggregate's example count exceeds max_clients x max_weight: a client "
+        "sent a malformed encoding");
+  }
+  if (total == 0) {
     return absl::FailedPreconditionError(
         "aggregate carries no weight: no client contributed");
   }
   DecodedAggregate out;
-  out.total_weight = total_weight;
-  out.mean_loss = ToSigned(sum[d]) / loss_scale_ / total_weight;
+  out.total_examples = static_cast<uint64_t>(total);
+  out.total_weight = static_cast<double>(out.total_examples) / params_.max_weight;
+  out.mean_loss = ToSigned(sum[d]) / loss_scale_ / out.total_weight;
   out.weighted_mean = FlatVector(d);
-  const double factor = 1.0 / (scale_ * total_weight);
+  const double factor = 1.0 / (scale_ * out.total_weight);
   for (size_t j = 0; j < d; ++j) {
     out.weighted_mean[j] = static_cast<float>(ToSigned(sum[j]) * factor);
   }
   return out;
+}
+
+QuantizationErrorBound InputEncoder::BoundQuantizationError(
+    const DecodedAggregate& aggregate, int inputs) const {
+  QuantizationErrorBound b;
+  b.inputs = inputs;
+  const double inf = std::numeric_limits<double>::infinity();
+  if (!(aggregate.total_weight > 0)) {
+    b.max_abs_error = b.max_relative_error = b.rms_relative_error =
+        b.max_abs_loss_error = inf;
+    return b;
+  }
+  const double units = scale_ * aggregate.total_weight;
+  const double d = static_cast<double>(aggregate.weighted_mean.size());
+  double norm2 = 0;
+  for (size_t j = 0; j < aggregate.weighted_mean.size(); ++j) {
+    const double x = aggregate.weighted_mean[j];
+    norm2 += x * x;
+  }
+  const double norm = std::sqrt(norm2);
+  b.max_abs_error = inputs / units;
+  b.max_abs_loss_error = inputs / (loss_scale_ * aggregate.total_weight);
+  // ||decoded - exact|| <= sqrt(D) * max_abs + float32 rounding (2^-24 per
+  // value, relative); ||exact|| >= ||decoded|| - that.
+  const double err = std::sqrt(d) * b.max_abs_error + 0x1.0p-24 * norm * (1 + 0x1.0p-23);
+  b.max_relative_error = norm > err ? err / (norm - err) : inf;
+  b.rms_relative_error =
+      norm > 0 ? std::sqrt(d * inputs / 4.0) / units / norm : inf;
+  return b;
 }
 
 }  // namespace fedlearn
