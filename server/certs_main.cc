@@ -4,6 +4,13 @@
 //   fedlearn-certs init --out certs --clients 3
 //   fedlearn-certs issue --ca-dir certs --client-id hospital-7
 //   fedlearn-certs verify --ca certs/ca.pem --cert certs/hospital-7.pem
+//
+// The server certificate always carries localhost and 127.0.0.1 besides the
+// --server-dns / --server-ip names (so the coordinator host can reach itself
+// and the demo works), unless --no-localhost; `init` prints the SANs that
+// server.pem actually carries, and warns when a kept server.pem lacks a name
+// that was asked for.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/tls/cert_authority.h"
+#include "common/util/version.h"
 
 namespace fedlearn {
 namespace {
@@ -28,7 +36,29 @@ absl::StatusOr<std::string> ReadCertificateFile(const std::string& path) {
   return contents.str();
 }
 
-int RunInit(const ProvisionOptions& options) {
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) {
+    out += (out.empty() ? "" : ", ") + name;
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+// `options.server_dns` / `server_ips` hold the names given on the command
+// line; localhost and 127.0.0.1 are added here unless `no_localhost`.
+int RunInit(ProvisionOptions options, bool no_localhost) {
+  if (!no_localhost) {
+    auto add = [](std::vector<std::string>& names, const std::string& name) {
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        names.push_back(name);
+    };
+    add(options.server_dns, "localhost");
+    add(options.server_ips, "127.0.0.1");
+  } else if (options.server_dns.empty() && options.server_ips.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--no-localhost needs at least one --server-dns or --server-ip: the "
+        "name clients dial"));
+  }
   absl::StatusOr<ProvisionReport> report = ProvisionDirectory(options);
   if (!report.ok()) return Fail(report.status());
   for (const std::string& path : report->written) {
@@ -36,6 +66,34 @@ int RunInit(const ProvisionOptions& options) {
   }
   for (const std::string& path : report->kept) {
     std::cout << "kept  " << path << "\n";
+  }
+  // What clients will see, read back from the file (a kept server.pem keeps
+  // the names it was issued with).
+  const std::string server_pem = options.out_dir + "/server.pem";
+  absl::StatusOr<std::string> pem = ReadCertificateFile(server_pem);
+  if (!pem.ok()) return Fail(pem.status());
+  absl::StatusOr<std::vector<std::string>> sans =
+      SubjectAltNamesOfCertificate(*pem);
+  if (!sans.ok()) return Fail(sans.status());
+  std::cout << "server certificate names (clients must dial one of them, or "
+               "pass --server-name): "
+            << JoinNames(*sans) << "\n";
+  std::vector<std::string> missing;
+  for (const std::string& dns : options.server_dns) {
+    if (std::find(sans->begin(), sans->end(), "DNS:" + dns) == sans->end())
+      missing.push_back("DNS:" + dns);
+  }
+  for (const std::string& ip : options.server_ips) {
+    if (std::find(sans->begin(), sans->end(), "IP:" + ip) == sans->end())
+      missing.push_back("IP:" + ip);
+  }
+  if (!missing.empty()) {
+    std::cerr << "fedlearn-certs: WARNING: " << server_pem
+              << " already existed and was kept, so it does NOT carry "
+              << JoinNames(missing)
+              << "; clients dialling those names will be refused. To reissue "
+                 "it with the same CA, delete server.pem and server.key and "
+                 "run init again.\n";
   }
   return 0;
 }
@@ -62,7 +120,11 @@ int RunVerify(const std::string& ca_path, const std::string& cert_path) {
   }
   absl::StatusOr<std::string> common_name = CommonNameOfCertificate(*cert);
   if (!common_name.ok()) return Fail(common_name.status());
-  std::cout << cert_path << ": CN=" << *common_name << " OK\n";
+  absl::StatusOr<std::vector<std::string>> sans =
+      SubjectAltNamesOfCertificate(*cert);
+  if (!sans.ok()) return Fail(sans.status());
+  std::cout << cert_path << ": CN=" << *common_name
+            << " SANs: " << JoinNames(*sans) << " OK\n";
   return 0;
 }
 
@@ -71,9 +133,13 @@ int RunVerify(const std::string& ca_path, const std::string& cert_path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Provisions certificates for mutual TLS in fedlearn."};
+  app.set_version_flag("--version", fedlearn::VersionLine("certs"));
   app.require_subcommand(1);
 
   fedlearn::ProvisionOptions init;
+  init.server_dns.clear();  // localhost is added unless --no-localhost
+  init.server_ips.clear();
+  bool no_localhost = false;
   CLI::App* init_cmd = app.add_subcommand(
       "init", "Create (or complete) a CA, server and client certificates");
   init_cmd->add_option("--out", init.out_dir, "Output directory")->required();
@@ -87,14 +153,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   init_cmd->add_option("--client-id", init.client_ids,
                        "Explicit client id (repeatable)");
-  init_cmd
-      ->add_option("--server-dns", init.server_dns,
-                   "DNS name in the server certificate (repeatable)")
-      ->capture_default_str();
-  init_cmd
-      ->add_option("--server-ip", init.server_ips,
-                   "IP address in the server certificate (repeatable)")
-      ->capture_default_str();
+  init_cmd->add_option("--server-dns", init.server_dns,
+                       "DNS name clients dial, put in the server certificate "
+                       "(repeatable; localhost is always added)");
+  init_cmd->add_option("--server-ip", init.server_ips,
+                       "IP address clients dial, put in the server "
+                       "certificate (repeatable; 127.0.0.1 is always added)");
+  init_cmd->add_flag("--no-localhost", no_localhost,
+                     "Leave localhost and 127.0.0.1 out of the server "
+                     "certificate");
   init_cmd->add_option("--days", init.valid_days, "Validity in days")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -122,7 +189,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*init_cmd) return fedlearn::RunInit(init);
+  if (*init_cmd) return fedlearn::RunInit(init, no_localhost);
   if (*issue_cmd) {
     return fedlearn::RunIssue(ca_dir, client_id, out_dir, issue_days);
   }

@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/rdp_accountant.h"
+#include "common/util/version.h"
 
 namespace fedlearn {
 namespace {
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Plans differential-privacy noise for fedlearn rounds (Renyi DP of the "
       "Poisson-sampled Gaussian mechanism)."};
+  app.set_version_flag("--version", fedlearn::VersionLine("dp"));
   app.require_subcommand(1);
 
   fedlearn::PlanFlags calibrate_flags;

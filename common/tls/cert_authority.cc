@@ -529,6 +529,43 @@ absl::StatusOr<std::string> CommonNameOfCertificate(std::string_view cert_pem) {
   return common_name;
 }
 
+absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
+    std::string_view cert_pem) {
+  absl::StatusOr<X509Ptr> cert = ParseCertificate(cert_pem);
+  if (!cert.ok()) return cert.status();
+  std::vector<std::string> entries;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(
+      cert->get(), NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return entries;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      entries.push_back(
+          "DNS:" + std::string(reinterpret_cast<const char*>(
+                                   ASN1_STRING_get0_data(dns)),
+                               ASN1_STRING_length(dns)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      const int length = ASN1_STRING_length(ip);
+      char text[INET6_ADDRSTRLEN] = {0};
+      const int family =
+          length == 4 ? AF_INET : (length == 16 ? AF_INET6 : AF_UNSPEC);
+      if (family == AF_UNSPEC ||
+          inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text)) ==
+              nullptr) {
+        entries.push_back("IP:?");
+      } else {
+        entries.push_back(absl::StrCat("IP:", text));
+      }
+    } else {
+      entries.push_back("OTHER");
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return entries;
+}
+
 absl::Status VerifyCertificateChain(std::string_view ca_pem,
                                     std::string_view cert_pem) {
   absl::StatusOr<X509Ptr> ca = ParseCertificate(ca_pem);

@@ -70,6 +70,12 @@ absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
 
 absl::StatusOr<std::string> CommonNameOfCertificate(std::string_view cert_pem);
 
+// The certificate's subjectAltName entries in order, as "DNS:name" and
+// "IP:address" (IPv6 in RFC 5952 text); other kinds as "OTHER". Empty if it
+// has no SAN extension.
+absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
+    std::string_view cert_pem);
+
 // OK iff `cert_pem` chains to the CA in `ca_pem` and both are currently valid.
 absl::Status VerifyCertificateChain(std::string_view ca_pem,
                                     std::string_view cert_pem);

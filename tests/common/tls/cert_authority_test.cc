@@ -136,6 +136,17 @@ TEST(CertAuthorityTest, ServerCertificateCarriesRequestedSubjectAltNames) {
                                         std::string(15, '\0') + "\x01"));
 }
 
+TEST(CertAuthorityTest, SubjectAltNamesAreListedInOrderAsOperatorsWriteThem) {
+  PemKeyPair ca = NewCa();
+  absl::StatusOr<std::vector<std::string>> sans =
+      SubjectAltNamesOfCertificate(NewServer(ca).cert_pem);
+  ASSERT_TRUE(sans.ok()) << sans.status();
+  EXPECT_EQ(*sans,
+            (std::vector<std::string>{"DNS:localhost", "DNS:coordinator.example",
+                                      "IP:127.0.0.1", "IP:::1"}));
+  EXPECT_FALSE(SubjectAltNamesOfCertificate("not a certificate").ok());
+}
+
 TEST(CertAuthorityTest, ServerNamesThatCouldInjectSanEntriesAreRejected) {
   PemKeyPair ca = NewCa();
   EXPECT_FALSE(
