@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "common/util/log.h"
+#include "common/util/status_class.h"
 
 namespace fedlearn {
 
@@ -92,6 +93,7 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
   }
   using Kind = ClientSession::StepKind;
   switch (result.kind) {
+    case Kind::kPrepared:
     case Kind::kRegistered:
     case Kind::kTrained:
       consecutive_failures_ = 0;
@@ -104,11 +106,19 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
                        : options_.default_poll);
       return;
     case Kind::kRunFinished:
-      spdlog::info("coordinator reports the run finished");
-      Finish(absl::OkStatus());
+      if (result.status.ok()) {
+        spdlog::info("coordinator reports the run finished");
+      }
+      Finish(result.status);
       return;
     case Kind::kFailed:
       break;
+  }
+  if (IsPermanent(result.status)) {
+    // Retrying cannot help (the site does not meet the run's contract, or
+    // the run is below its privacy floor): stop with the reason.
+    Finish(result.status);
+    return;
   }
   if (absl::IsNotFound(result.status)) {
     // The coordinator answered but no longer knows us (it restarted):

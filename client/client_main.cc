@@ -2,6 +2,7 @@
 // data. It dials out to the coordinator (mutual TLS), trains locally with
 // LibTorch on data that never leaves the machine, and sends only the update.
 #include <cstdio>
+#include <filesystem>
 
 #include "CLI/CLI.hpp"
 #include "boost/asio/io_context.hpp"
@@ -10,12 +11,33 @@
 #include "client/client_daemon.h"
 #include "client/client_session.h"
 #include "client/grpc_coordinator_transport.h"
+#include "client/site_preparer.h"
 #include "client/training/torch_trainer.h"
 #include "common/data/data_source.h"
 #include "common/data/partition.h"
 #include "common/util/log.h"
+#include "common/util/status_class.h"
+#include "common/util/version.h"
 
 namespace {
+
+// A missing data file is a setup error to report before dialling out.
+absl::Status CheckSiteDataExists(const fedlearn::DataSourceConfig& data) {
+  if (data.kind == "csv") {
+    if (data.path.empty()) {
+      return absl::InvalidArgumentError("--data csv needs --data-path FILE");
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(data.path, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("--data-path ", data.path, ": no such file"));
+    }
+  } else if (data.kind != "fashion-mnist") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--data ", data.kind, ": unknown kind (use fashion-mnist or csv)"));
+  }
+  return absl::OkStatus();
+}
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "fedlearn-client: %s\n", status.ToString().c_str());
@@ -27,6 +49,7 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   using namespace fedlearn;
   CLI::App app{"fedlearn client daemon: local training, only updates leave"};
+  app.set_version_flag("--version", VersionLine("client"));
   std::string coordinator = "localhost:7443";
   std::string certs_dir, client_id, ca, cert, key, server_name;
   bool insecure = false;
@@ -38,7 +61,9 @@ int main(int argc, char** argv) {
   int threads = 1, max_failures = 0;
   std::string record_updates_dir, log_level = "info";
 
-  app.add_option("--coordinator", coordinator, "coordinator host:port")
+  app.add_option("--coordinator", coordinator,
+                 "coordinator HOST[:PORT] (the port defaults to 7443; IPv6 "
+                 "as [::1]:7443)")
       ->capture_default_str();
   app.add_option("--certs", certs_dir,
                  "directory holding ca.pem and <id>.pem/.key");
@@ -56,20 +81,28 @@ int main(int argc, char** argv) {
   app.add_option("--data", data.kind, "fashion-mnist or csv")
       ->capture_default_str();
   app.add_option("--data-path", data.path, "IDX directory or CSV file");
-  app.add_option("--label-column", data.label_column, "CSV label column")
-      ->capture_default_str();
-  app.add_option("--partition", partition,
+    app.add_option("--partition", partition,
                  "use one shard of the data (simulating a site): iid, "
                  "dirichlet:A, shards:K");
   app.add_option("--num-partitions", num_partitions, "number of shards");
   app.add_option("--partition-index", partition_index, "which shard (0-based)");
   app.add_option("--partition-seed", partition_seed, "seed of the partitioner");
-  app.add_option("--model", model.architecture,
-                 "logreg, mlp, lenet5 or torchscript")
+  std::string expected_architecture, delimiter = ",", site_state_dir;
+  std::vector<std::string> ignore_columns;
+  app.add_option("--model", expected_architecture,
+                 "optional: refuse a run whose architecture is not this one "
+                 "(the model itself comes from the coordinator's contract)");
+  app.add_option("--delimiter", delimiter, "CSV field delimiter (one char)")
       ->capture_default_str();
+  app.add_option("--ignore-columns", ignore_columns,
+                 "CSV columns to skip (IDs, dates), by header name")
+      ->delimiter(',');
+  app.add_option("--state-dir", site_state_dir,
+                 "where this site keeps the run contract and its "
+                 "standardisation statistics (for fedlearn-predict)");
   app.add_option("--torchscript", model.torchscript_path,
                  "TorchScript module file");
-  app.add_option("--hidden-units", model.hidden_units, "mlp width");
+
   app.add_option("--threads", threads, "LibTorch intra-op threads")
       ->capture_default_str();
   app.add_option(
@@ -77,7 +110,10 @@ int main(int argc, char** argv) {
       "exit after this many consecutive failures (0 = retry forever)");
   app.add_option("--record-updates-dir", record_updates_dir,
                  "TESTING ONLY: also write each raw update here");
-  app.add_option("--log-level", log_level);
+  app.add_option("--log-level", log_level, "log verbosity")
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
   std::string require_privacy = "none";
   double min_noise_multiplier = 0;
   app.add_option("--require-privacy", require_privacy,
@@ -94,30 +130,26 @@ int main(int argc, char** argv) {
       ->group("");
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging(log_level);
+  // A bad address fails now, not after the data has loaded.
+  if (auto target = ParseCoordinatorTarget(coordinator); !target.ok())
+    return Fail(target.status());
   if (!model.torchscript_path.empty()) model.architecture = "torchscript";
 
-  absl::StatusOr<Dataset> loaded = LoadDataSource(data, "train");
-  if (!loaded.ok()) return Fail(loaded.status());
-  Dataset dataset = *std::move(loaded);
-  if (!partition.empty()) {
-    absl::StatusOr<PartitionSpec> spec = ParsePartitionSpec(partition);
-    if (!spec.ok()) return Fail(spec.status());
-    absl::StatusOr<ClientIndices> parts =
-        Partition(*spec, dataset.labels, dataset.num_classes, num_partitions,
-                  partition_seed);
-    if (!parts.ok()) return Fail(parts.status());
-    if (partition_index < 0 || partition_index >= num_partitions) {
-      return Fail(absl::InvalidArgumentError("--partition-index out of range"));
-    }
-    dataset = dataset.Subset((*parts)[partition_index]);
-  }
-  model.input_shape = dataset.sample_shape;
-  model.num_classes = dataset.num_classes;
-
+  if (absl::Status s = CheckSiteDataExists(data); !s.ok()) return Fail(s);
+  SitePreparerOptions site;
+  site.data = data;
+  site.data.delimiter = delimiter.empty() ? ',' : delimiter[0];
+  site.data.ignore_columns = ignore_columns;
+  site.partition = partition;
+  site.num_partitions = num_partitions;
+  site.partition_index = partition_index;
+  site.partition_seed = partition_seed;
+  site.torchscript_path = model.torchscript_path;
+  site.expected_architecture =
+      model.torchscript_path.empty() ? expected_architecture : "torchscript";
+  site.state_dir = site_state_dir;
   SetTorchThreads(threads);
-  absl::StatusOr<std::unique_ptr<TorchTrainer>> trainer =
-      TorchTrainer::Create(model, std::move(dataset));
-  if (!trainer.ok()) return Fail(trainer.status());
+  SitePreparer preparer(std::move(site));
 
   GrpcTransportOptions transport_options;
   transport_options.target = coordinator;
@@ -158,7 +190,7 @@ int main(int argc, char** argv) {
     spdlog::warn(
         "--record-updates-dir writes raw updates to disk: testing only");
   }
-  ClientSession session(transport->get(), trainer->get(), nullptr,
+  ClientSession session(transport->get(), &preparer, nullptr,
                         session_options);
 
   boost::asio::io_context io;
@@ -168,9 +200,11 @@ int main(int argc, char** argv) {
   ClientDaemon daemon(io, workers, &session, transport->get(), daemon_options);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  int stop_signal = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: abandoning current work and exiting", signo);
+    stop_signal = signo;
     daemon.Stop();
   });
   absl::Status outcome;
@@ -180,7 +214,18 @@ int main(int argc, char** argv) {
   });
   io.run();
   workers.join();
-  if (absl::IsCancelled(outcome)) return 0;  // asked to stop
+  if (stop_signal != 0 || absl::IsCancelled(outcome)) {
+    // Deregister so the coordinator stops selecting this site at once.
+    session.LeaveRun(absl::StrCat("shutting down (signal ", stop_signal, ")"));
+    return 0;
+  }
+  if (IsPermanent(outcome)) {
+    std::fprintf(stderr,
+                 "fedlearn-client: stopped: %s\n(permanent: fix this site's "
+                 "configuration; retrying cannot help)\n",
+                 std::string(outcome.message()).c_str());
+    return kExitPermanentFailure;
+  }
   if (!outcome.ok()) return Fail(outcome);
   return 0;
 }

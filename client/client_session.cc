@@ -8,7 +8,9 @@
 #include "client/update_encoding.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
+#include "common/util/escape.h"
 #include "common/util/log.h"
+#include "common/util/status_class.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
 
@@ -25,19 +27,80 @@ ClientSession::StepResult Failed(absl::Status status) {
 }  // namespace
 
 ClientSession::ClientSession(CoordinatorTransport* transport,
-                             LocalTrainer* trainer, TrainingSlots* slots,
+                             RunPreparer* preparer, TrainingSlots* slots,
                              Options options)
     : transport_(transport),
-      trainer_(trainer),
+      preparer_(preparer),
       slots_(slots),
       options_(std::move(options)) {}
 
+ClientSession::ClientSession(CoordinatorTransport* transport,
+                             LocalTrainer* trainer, TrainingSlots* slots,
+                             Options options)
+    : transport_(transport),
+      owned_preparer_(std::make_unique<FixedTrainerPreparer>(trainer)),
+      preparer_(owned_preparer_.get()),
+      slots_(slots),
+      options_(std::move(options)) {}
+
+ClientSession::StepResult ClientSession::FailPermanently(absl::Status status) {
+  status = MarkPermanent(std::move(status));
+  spdlog::error("cannot take part in this run: {}", status.message());
+  if (absl::Status s = transport_->Leave(/*permanent=*/true,
+                                         std::string(status.message()));
+      !s.ok()) {
+    spdlog::warn("could not tell the coordinator: {}", s.message());
+  }
+  registered_ = false;
+  return Failed(std::move(status));
+}
+
+ClientSession::StepResult ClientSession::Prepare() {
+  absl::StatusOr<ReceivedContract> offer = transport_->GetContract();
+  if (!offer.ok()) return Failed(offer.status());
+  absl::StatusOr<LocalTrainer*> trainer = preparer_->Prepare(offer->contract);
+  if (!trainer.ok()) {
+    return FailPermanently(absl::Status(
+        trainer.status().code(),
+        absl::StrCat("this site does not meet the contract of run '",
+                     EscapeUntrusted(offer->contract.run_id(), 64),
+                     "': ", trainer.status().message())));
+  }
+  trainer_ = *trainer;
+  contract_digest_ = offer->digest;
+  registered_ = false;
+  spdlog::info("prepared for run '{}' (contract {}): {} model, {} local examples",
+               EscapeUntrusted(offer->contract.run_id(), 64),
+               contract_digest_.substr(0, 12),
+               EscapeUntrusted(offer->contract.model().architecture(), 32),
+               trainer_->NumExamples());
+  StepResult r;
+  r.kind = StepKind::kPrepared;
+  return r;
+}
+
+void ClientSession::LeaveRun(const std::string& reason) {
+  if (!registered_) return;
+  if (absl::Status s = transport_->Leave(/*permanent=*/false, reason);
+      !s.ok()) {
+    spdlog::warn("could not tell the coordinator we are leaving: {}",
+                 s.message());
+  }
+  registered_ = false;
+}
+
 ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  if (trainer_ == nullptr) return Prepare();
   if (!registered_) {
     absl::StatusOr<RegisterReply> reply =
-        transport_->Register(trainer_->NumExamples());
-    if (!reply.ok()) return Failed(reply.status());
+        transport_->Register(trainer_->NumExamples(), contract_digest_);
+    if (!reply.ok()) {
+      // The run's contract may have changed (a restarted coordinator with a
+      // new configuration): fetch it again before the next attempt.
+      if (absl::IsFailedPrecondition(reply.status())) trainer_ = nullptr;
+      return Failed(reply.status());
+    }
     registered_ = true;
     run_id_ = reply->run_id;
     client_id_ = reply->client_id;
@@ -58,7 +121,20 @@ ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
     StepResult r;
     r.kind = reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle;
     r.retry_after_ms = reply->retry_after_ms;
+    if (reply->run_failed) {
+      r.status = absl::AbortedError(absl::StrCat(
+          "the coordinator reports the run failed: ",
+          EscapeUntrusted(reply->reason, 500)));
+    }
     return r;
+  }
+  if (!reply->task->contract_digest.empty() &&
+      reply->task->contract_digest != contract_digest_) {
+    trainer_ = nullptr;
+    registered_ = false;
+    return Failed(absl::FailedPreconditionError(
+        "the run's contract changed since this client prepared; preparing "
+        "again"));
   }
   return TrainAndPush(*std::move(reply->task), cancel);
 }
@@ -80,7 +156,9 @@ ClientSession::StepResult ClientSession::TrainAndPush(
   }
   if (absl::Status s = CheckPrivacyRequirement(task, options_.privacy);
       !s.ok()) {
-    return Failed(s);
+    // The run's privacy settings are fixed: every later task would be
+    // refused too.
+    return FailPermanently(s);
   }
   run_id_ = task.run_id;
   if (slots_ != nullptr && !slots_->Acquire(cancel)) {

@@ -22,6 +22,12 @@ struct RegisterReply {
   uint32_t heartbeat_interval_ms = 0;
 };
 
+// The run's contract as the coordinator declared it, and its digest.
+struct ReceivedContract {
+  v1::RunContract contract;
+  std::string digest;
+};
+
 struct ReceivedTask {
   std::string run_id;
   uint64_t round = 0;
@@ -34,6 +40,8 @@ struct ReceivedTask {
   v1::SecAggEncoding encoding;
   // Set when the round is differentially private.
   std::optional<v1::DpTaskConfig> dp;
+  // The contract this task belongs to.
+  std::string contract_digest;
 };
 
 struct SecAggExchangeResult {
@@ -46,6 +54,7 @@ struct SecAggExchangeResult {
 struct FetchReply {
   std::optional<ReceivedTask> task;
   bool run_finished = false;
+  bool run_failed = false;  // with run_finished
   uint32_t retry_after_ms = 0;
   std::string reason;
 };
@@ -63,7 +72,14 @@ struct OutgoingUpdate {
 class CoordinatorTransport {
  public:
   virtual ~CoordinatorTransport() = default;
-  virtual absl::StatusOr<RegisterReply> Register(uint64_t num_examples) = 0;
+  virtual absl::StatusOr<ReceivedContract> GetContract() = 0;
+  // `contract_digest`: the contract this client prepared for. Each transport
+  // instance is one session (a random id sent with Register and Leave).
+  virtual absl::StatusOr<RegisterReply> Register(
+      uint64_t num_examples, const std::string& contract_digest) = 0;
+  // Tells the coordinator this client is going away (best effort, with its
+  // own short deadline; not cancelled by CancelInFlight).
+  virtual absl::Status Leave(bool permanent, const std::string& reason) = 0;
   virtual absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
                                                uint64_t last_round) = 0;
   // Either the whole update is delivered and accepted, or an error.

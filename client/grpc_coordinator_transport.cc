@@ -1,8 +1,15 @@
 #include "client/grpc_coordinator_transport.h"
 
+#include <openssl/rand.h>
+
+#include <cstring>
+
 #include <algorithm>
 #include <functional>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
 #include "common/wire/proto_conversion.h"
@@ -12,14 +19,183 @@
 namespace fedlearn {
 namespace {
 
-absl::Status FromGrpc(const grpc::Status& status, std::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(
-      static_cast<absl::StatusCode>(status.error_code()),
-      absl::StrCat(std::string(what), ": ", status.error_message()));
+absl::Status BadAddress(absl::string_view address, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "coordinator address \"", address, "\": ", problem,
+      "; use HOST:PORT, [IPV6]:PORT, or HOST alone for port ",
+      kDefaultCoordinatorPort));
+}
+
+// The host part of a gRPC target, which the server certificate must name.
+std::string HostOfTarget(absl::string_view target) {
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      target.remove_prefix(scheme.size());
+      break;
+    }
+  }
+  if (absl::StartsWith(target, "[")) {
+    const size_t close = target.find(']');
+    return std::string(target.substr(1, close == target.npos ? target.npos
+                                                             : close - 1));
+  }
+  return std::string(target.substr(0, target.rfind(':')));
+}
+
+// How gRPC 1.51 words a failed TLS handshake inside an UNAVAILABLE status
+// (tests/client/grpc_coordinator_transport_test.cc pins each):
+//   the coordinator refused our certificate: "failed to connect to all
+//     addresses; ... Socket closed" (with TLS 1.3 the server checks the
+//     client's certificate after the client has finished its side, so the
+//     client only sees the connection drop);
+//   we refused the coordinator's certificate: "Ssl handshake failed: ...
+//     certificate verify failed";
+//   the coordinator's certificate lacks the dialled name: "Peer name NAME is
+//     not in peer certificate".
+enum class TlsFailure { kNone, kPeerRefusedUs, kWeRefusedPeer, kNameMismatch,
+                        kOther };
+
+TlsFailure ClassifyTlsFailure(absl::string_view text) {
+  if (absl::StrContains(text, "Peer name ") &&
+      absl::StrContains(text, "is not in peer certificate")) {
+    return TlsFailure::kNameMismatch;
+  }
+  if (absl::StrContains(text, "Ssl handshake failed")) {
+    return absl::StrContains(text, "certificate verify failed")
+               ? TlsFailure::kWeRefusedPeer
+               : TlsFailure::kOther;
+  }
+  if (absl::StrContains(text, "failed to connect to all addresses") &&
+      absl::StrContains(text, "Socket closed")) {
+    return TlsFailure::kPeerRefusedUs;
+  }
+  if (absl::StrContains(text, "SSL_ERROR") ||
+      absl::StrContains(text, "andshake")) {
+    return TlsFailure::kOther;
+  }
+  return TlsFailure::kNone;
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ParseCoordinatorTarget(absl::string_view address) {
+  const absl::string_view original = address;
+  address = absl::StripAsciiWhitespace(address);
+  if (address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no coordinator address configured; use HOST:PORT (port ",
+        kDefaultCoordinatorPort, " if omitted)"));
+  }
+  for (absl::string_view scheme :
+       {"dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:"}) {
+    if (absl::StartsWith(address, scheme)) return std::string(address);
+  }
+  absl::string_view host, port;
+  bool has_port = false;
+  if (absl::StartsWith(address, "[")) {
+    const size_t close = address.find(']');
+    if (close == address.npos) {
+      return BadAddress(original, "IPv6 address without a closing ']'");
+    }
+    host = address.substr(1, close - 1);
+    const absl::string_view rest = address.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') {
+        return BadAddress(original, "expected ':PORT' after ']'");
+      }
+      port = rest.substr(1);
+      has_port = true;
+    }
+  } else {
+    const size_t colon = address.find(':');
+    if (colon != address.npos && address.find(':', colon + 1) != address.npos) {
+      return BadAddress(original,
+                        "an IPv6 address needs brackets, as in [::1]:7443");
+    }
+    host = address.substr(0, colon);
+    if (colon != address.npos) {
+      port = address.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (host.empty()) return BadAddress(original, "no host");
+  int port_number = kDefaultCoordinatorPort;
+  if (has_port) {
+    if (port.empty()) return BadAddress(original, "empty port after ':'");
+    if (!std::all_of(port.begin(), port.end(),
+                     [](char c) { return absl::ascii_isdigit(c); })) {
+      return BadAddress(original, absl::StrCat("port \"", port,
+                                               "\" is not a number"));
+    }
+    if (!absl::SimpleAtoi(port, &port_number) || port_number < 1 ||
+        port_number > 65535) {
+      return BadAddress(original, absl::StrCat("port ", port,
+                                               " is outside 1..65535"));
+    }
+  }
+  const bool ipv6 = absl::StrContains(host, ':');
+  return absl::StrCat(ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":",
+                      port_number);
+}
+
+absl::Status DescribeRpcFailure(const grpc::Status& status,
+                                absl::string_view what,
+                                absl::string_view dialled_name,
+                                const absl::Status& own_chain) {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  const TlsFailure failure = code == absl::StatusCode::kUnavailable
+                                 ? ClassifyTlsFailure(status.error_message())
+                                 : TlsFailure::kNone;
+  if (failure == TlsFailure::kNone) {
+    return absl::Status(code,
+                        absl::StrCat(what, ": ", status.error_message()));
+  }
+  const std::string name_mismatch = absl::StrCat(
+      "the coordinator's certificate does not name \"", dialled_name,
+      "\" among its SANs (dial a name it carries, or set --server-name; "
+      "`fedlearn-certs verify` lists them)");
+  const char* const refused_us =
+      "the coordinator does not trust the CA that signed our certificate "
+      "(a certificate from another federation), or our certificate has "
+      "expired on the coordinator's clock or was withdrawn (re-provisioned)";
+  const char* const refused_peer =
+      "our CA file (--ca, or ca.pem in --certs) is not the CA that signed "
+      "the coordinator's certificate (another federation's ca.pem, or the "
+      "coordinator's certificate was re-provisioned), or that certificate "
+      "expired";
+  std::string headline, causes;
+  switch (failure) {
+    case TlsFailure::kPeerRefusedUs:
+      headline = "the coordinator closed the connection during the TLS "
+                 "handshake: it refused our certificate";
+      causes = refused_us;
+      break;
+    case TlsFailure::kWeRefusedPeer:
+      headline = "we refused the coordinator's TLS certificate";
+      causes = refused_peer;
+      break;
+    case TlsFailure::kNameMismatch:
+      headline = "the TLS server name does not match";
+      causes = name_mismatch;
+      break;
+    default:
+      headline = "the TLS handshake with the coordinator failed";
+      causes = absl::StrCat(refused_us, "; ", refused_peer, "; or ",
+                            name_mismatch);
+      break;
+  }
+  // A certificate that does not chain to our own CA file (checked locally
+  // by Create) explains both refusals in a one-CA federation.
+  const bool chain_explains = !own_chain.ok() &&
+                              failure != TlsFailure::kNameMismatch;
+  return absl::UnavailableError(absl::StrCat(
+      what, ": ", headline, ". ",
+      chain_explains ? absl::StrCat("Most likely: ", own_chain.message(),
+                                    ". Otherwise: ")
+                     : "Likely causes: ",
+      causes, ". gRPC said: ", status.error_message()));
+}
 
 class GrpcCoordinatorTransport::ScopedCall {
  public:
@@ -41,11 +217,31 @@ class GrpcCoordinatorTransport::ScopedCall {
   grpc::ClientContext context_;
 };
 
+namespace {
+
+// 128 random bits, hex: tells two processes with one identity apart.
+std::string NewSessionId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    std::memset(bytes, 0, sizeof(bytes));  // the check only weakens
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>>
 GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
-  if (options.target.empty()) {
-    return absl::InvalidArgumentError("no coordinator address configured");
-  }
+  absl::StatusOr<std::string> target = ParseCoordinatorTarget(options.target);
+  if (!target.ok()) return target.status();
+  options.target = *std::move(target);
+  absl::Status own_chain;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
@@ -61,6 +257,8 @@ GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
   } else {
     absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(options.tls);
     if (!material.ok()) return material.status();
+    own_chain = VerifyOwnCertificateChain(options.tls, *material);
+    if (!own_chain.ok()) spdlog::warn("{}", own_chain.message());
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = material->ca_cert_pem;
     ssl.pem_cert_chain = material->cert_pem;
@@ -72,13 +270,26 @@ GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
   }
   auto channel = grpc::CreateCustomChannel(options.target, credentials, args);
   auto stub = v1::Coordinator::NewStub(channel);
-  return std::unique_ptr<GrpcCoordinatorTransport>(
+  const std::string dialled_name = options.server_name_override.empty()
+                                       ? HostOfTarget(options.target)
+                                       : options.server_name_override;
+  std::unique_ptr<GrpcCoordinatorTransport> transport(
       new GrpcCoordinatorTransport(std::move(options), std::move(stub)));
+  transport->dialled_name_ = dialled_name;
+  transport->own_chain_ = std::move(own_chain);
+  return transport;
+}
+
+absl::Status GrpcCoordinatorTransport::FromGrpc(const grpc::Status& status,
+                                                absl::string_view what) const {
+  return DescribeRpcFailure(status, what, dialled_name_, own_chain_);
 }
 
 GrpcCoordinatorTransport::GrpcCoordinatorTransport(
     GrpcTransportOptions options, std::unique_ptr<v1::Coordinator::Stub> stub)
-    : options_(std::move(options)), stub_(std::move(stub)) {}
+    : options_(std::move(options)),
+      stub_(std::move(stub)),
+      session_id_(NewSessionId()) {}
 
 void GrpcCoordinatorTransport::CancelInFlight() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -86,13 +297,28 @@ void GrpcCoordinatorTransport::CancelInFlight() {
   for (grpc::ClientContext* context : in_flight_) context->TryCancel();
 }
 
+absl::StatusOr<ReceivedContract> GrpcCoordinatorTransport::GetContract() {
+  ScopedCall call(this, options_.rpc_timeout);
+  v1::GetContractRequest request;
+  request.set_claimed_client_id(options_.claimed_client_id);
+  v1::GetContractResponse response;
+  grpc::Status status = stub_->GetContract(call.context(), request, &response);
+  if (!status.ok()) return FromGrpc(status, "get contract");
+  ReceivedContract out;
+  out.contract = std::move(*response.mutable_contract());
+  out.digest = response.contract_digest();
+  return out;
+}
+
 absl::StatusOr<RegisterReply> GrpcCoordinatorTransport::Register(
-    uint64_t num_examples) {
+    uint64_t num_examples, const std::string& contract_digest) {
   ScopedCall call(this, options_.rpc_timeout);
   v1::RegisterRequest request;
   request.set_client_version("fedlearn-client/0.1");
   request.set_claimed_client_id(options_.claimed_client_id);
   request.set_num_examples(num_examples);
+  request.set_contract_digest(contract_digest);
+  request.set_session_id(session_id_);
   v1::RegisterResponse response;
   grpc::Status status = stub_->Register(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "register");
@@ -102,6 +328,23 @@ absl::StatusOr<RegisterReply> GrpcCoordinatorTransport::Register(
   reply.client_id = response.client_id();
   reply.heartbeat_interval_ms = response.heartbeat_interval_ms();
   return reply;
+}
+
+absl::Status GrpcCoordinatorTransport::Leave(bool permanent,
+                                             const std::string& reason) {
+  // Not a ScopedCall: a shutdown has already cancelled those.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(3));
+  v1::LeaveRequest request;
+  request.set_claimed_client_id(options_.claimed_client_id);
+  request.set_session_id(session_id_);
+  request.set_permanent(permanent);
+  request.set_reason(reason.substr(0, 4096));
+  v1::LeaveResponse response;
+  grpc::Status status = stub_->Leave(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, "leave");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
@@ -122,6 +365,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   }
   if (chunk.has_no_task()) {
     reply.run_finished = chunk.no_task().run_finished();
+    reply.run_failed = chunk.no_task().run_failed();
     reply.retry_after_ms = chunk.no_task().retry_after_ms();
     reply.reason = chunk.no_task().reason();
     while (reader->Read(&chunk)) {
@@ -151,6 +395,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
       task.encoding = header.encoding();
     }
     if (header.has_dp()) task.dp = header.dp();
+    task.contract_digest = header.contract_digest();
     task.model.spec = *std::move(spec);
     task.model.values = FlatVector(header.num_values());
     size_t received = 0;

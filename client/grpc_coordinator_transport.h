@@ -1,6 +1,12 @@
 // CoordinatorTransport over gRPC, with mutual TLS unless explicitly insecure.
 // Downloads and uploads stream the model in 1 MiB chunks; every call has a
 // deadline so a vanished coordinator cannot hang the daemon.
+//
+// Create() checks what can be checked before dialling: the address (see
+// ParseCoordinatorTarget) and the TLS files (LoadTlsMaterial; an own
+// certificate not signed by the configured CA is logged as a warning). An RPC
+// that fails because the TLS handshake failed says so and names the likely
+// causes before gRPC's own text (see DescribeRpcFailure).
 #ifndef FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 #define FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 
@@ -10,14 +16,36 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "client/coordinator_transport.h"
 #include "common/transport/tls_config.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
 
 namespace fedlearn {
 
+// The coordinator's documented port, used when an address has none.
+inline constexpr int kDefaultCoordinatorPort = 7443;
+
+// Turns an operator's coordinator address into a gRPC target: "HOST",
+// "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a missing port is
+// kDefaultCoordinatorPort); a target with a gRPC scheme ("dns:", "ipv4:",
+// "ipv6:", "unix:") passes unchanged. InvalidArgument for an empty host, an
+// empty, non-numeric or out-of-range (1..65535) port, or an IPv6 address
+// without brackets.
+absl::StatusOr<std::string> ParseCoordinatorTarget(absl::string_view address);
+
+// The status of a failed RPC `what` ("register", ...): gRPC's code and text,
+// and for an UNAVAILABLE whose text shows a failed TLS handshake, first a
+// sentence naming the likely causes. `dialled_name` is the name the server
+// certificate must carry; `own_chain` is VerifyOwnCertificateChain's verdict
+// (named as the cause when it is not OK).
+absl::Status DescribeRpcFailure(const grpc::Status& status,
+                                absl::string_view what,
+                                absl::string_view dialled_name,
+                                const absl::Status& own_chain);
+
 struct GrpcTransportOptions {
-  std::string target;  // "host:port"
+  std::string target;  // see ParseCoordinatorTarget
   TlsConfig tls;
   // The name the server certificate must carry (SAN); defaults to the host.
   std::string server_name_override;
@@ -33,7 +61,10 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   static absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>> Create(
       GrpcTransportOptions options);
 
-  absl::StatusOr<RegisterReply> Register(uint64_t num_examples) override;
+  absl::StatusOr<ReceivedContract> GetContract() override;
+  absl::StatusOr<RegisterReply> Register(
+      uint64_t num_examples, const std::string& contract_digest) override;
+  absl::Status Leave(bool permanent, const std::string& reason) override;
   absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
                                        uint64_t last_round) override;
   absl::Status PushResult(const OutgoingUpdate& update) override;
@@ -54,6 +85,9 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
 
   // Registers a context so CancelInFlight can reach it.
   class ScopedCall;
+  // DescribeRpcFailure with this channel's name and certificate verdict.
+  absl::Status FromGrpc(const grpc::Status& status,
+                        absl::string_view what) const;
   // Streams a header, then `num_values` values in chunks of kChunkValues;
   // `encode(offset, n, out)` writes values [offset, offset + n) into `out`.
   absl::Status PushStream(
@@ -61,7 +95,12 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
       const std::function<void(size_t, size_t, std::string*)>& encode);
 
   const GrpcTransportOptions options_;
+  // What FromGrpc needs to explain a failed TLS handshake (set by Create).
+  std::string dialled_name_;
+  absl::Status own_chain_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
+  // Random per instance: this process's session (RegisterRequest).
+  const std::string session_id_;
   std::mutex mu_;
   std::set<grpc::ClientContext*> in_flight_;
   bool cancelled_ = false;

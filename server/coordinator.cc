@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/log.h"
+#include "common/wire/run_contract.h"
 
 namespace fedlearn {
 
@@ -92,6 +93,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     }
   }
 
+  // The contract every site checks before it registers.
+  *engine_config.contract.mutable_model() =
+      ToModelDefinition(config.model, initial.spec);
+  if (config.data_schema.has_value()) {
+    *engine_config.contract.mutable_data() = ToProto(*config.data_schema);
+  }
   absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
       RoundEngine::Create(std::move(engine_config), std::move(initial), start_round,
                           &c->clock_, c->evaluator_.get());

@@ -39,6 +39,15 @@ const std::set<std::string>& KnownKeys() {
                                              "model.num_classes",
                                              "model.hidden_units",
                                              "model.seed",
+                                             "model.buffers",
+                                             "rounds.session_takeover_s",
+                                             "data.label_column",
+                                             "data.classes",
+                                             "data.numeric_features",
+                                             "data.columns",
+                                             "data.label_match",
+                                             "data.missing_values",
+                                             "data.missing_markers",
                                              "training.optimizer",
                                              "training.learning_rate",
                                              "training.momentum",
@@ -58,6 +67,7 @@ const std::set<std::string>& KnownKeys() {
       "secagg.enabled", "secagg.modulus_bits", "secagg.quantization_bits",
       "secagg.clip_range", "secagg.max_weight", "secagg.dropout_rate",
       "secagg.security_bits", "secagg.phase_timeout_s",
+      "secagg.max_relative_error", "secagg.on_excess_error",
       "dp.mode", "dp.noise_multiplier", "dp.target_epsilon", "dp.delta",
       "dp.epsilon_budget", "dp.sampling_rate", "dp.clip_norm",
       "dp.adaptive_clipping", "dp.target_unclipped_quantile",
@@ -133,6 +143,126 @@ class Reader {
   const std::string origin_;
   absl::Status status_;
 };
+
+// A TOML array of strings; `found` says whether the key was present.
+absl::StatusOr<std::vector<std::string>> GetStrings(const toml::node* node,
+                                                    const std::string& key) {
+  std::vector<std::string> out;
+  if (node == nullptr) return out;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", key, "' must be an array of strings"));
+  }
+  for (const toml::node& element : *array) {
+    auto v = element.value<std::string>();
+    if (!v) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", key, "' must hold only strings"));
+    }
+    out.push_back(*v);
+  }
+  return out;
+}
+
+// [data]: the run's data contract. Columns are either a list of numeric
+// names (numeric_features) or, for mixed types, [[data.columns]] tables
+// with name, type ("numeric" | "categorical") and categories.
+absl::StatusOr<std::optional<TableSchema>> ParseDataSchema(
+    const toml::table& root) {
+  const toml::table* data = root["data"].as_table();
+  if (data == nullptr) return std::optional<TableSchema>();
+  TableSchema schema;
+  if (auto v = (*data)["label_column"].value<std::string>()) {
+    schema.label_column = *v;
+  } else {
+    return absl::InvalidArgumentError(
+        "'data.label_column' is required (a string) when [data] is present");
+  }
+  absl::StatusOr<std::vector<std::string>> classes =
+      GetStrings((*data)["classes"].node(), "data.classes");
+  if (!classes.ok()) return classes.status();
+  if (classes->empty()) {
+    return absl::InvalidArgumentError(
+        "'data.classes' is required: the class vocabulary, class 0 first "
+        "(it is never inferred from a site's data)");
+  }
+  schema.classes = *std::move(classes);
+  absl::StatusOr<std::vector<std::string>> numeric =
+      GetStrings((*data)["numeric_features"].node(), "data.numeric_features");
+  if (!numeric.ok()) return numeric.status();
+  for (const std::string& name : *numeric) {
+    schema.features.push_back(
+        FeatureColumn{name, FeatureColumn::Type::kNumeric, {}});
+  }
+  if (const toml::node* columns = (*data)["columns"].node()) {
+    if (!schema.features.empty()) {
+      return absl::InvalidArgumentError(
+          "give either 'data.numeric_features' or [[data.columns]], not both");
+    }
+    const toml::array* array = columns->as_array();
+    if (array == nullptr) {
+      return absl::InvalidArgumentError(
+          "'data.columns' must be an array of tables ([[data.columns]])");
+    }
+    for (const toml::node& element : *array) {
+      const toml::table* column = element.as_table();
+      if (column == nullptr) {
+        return absl::InvalidArgumentError(
+            "each [[data.columns]] entry must be a table");
+      }
+      for (const auto& [key, unused] : *column) {
+        if (key.str() != "name" && key.str() != "type" &&
+            key.str() != "categories") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "unknown key '", std::string(key.str()),
+              "' in [[data.columns]] (name, type, categories)"));
+        }
+      }
+      FeatureColumn f;
+      if (auto v = (*column)["name"].value<std::string>()) f.name = *v;
+      std::string type = "numeric";
+      if (auto v = (*column)["type"].value<std::string>()) type = *v;
+      absl::StatusOr<FeatureColumn::Type> parsed = ParseFeatureType(type);
+      if (!parsed.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "[[data.columns]] '", f.name, "': ", parsed.status().message()));
+      }
+      f.type = *parsed;
+      absl::StatusOr<std::vector<std::string>> categories =
+          GetStrings((*column)["categories"].node(), "data.columns.categories");
+      if (!categories.ok()) return categories.status();
+      f.categories = *std::move(categories);
+      schema.features.push_back(std::move(f));
+    }
+  }
+  if (auto v = (*data)["label_match"].value<std::string>()) {
+    absl::StatusOr<LabelMatch> match = ParseLabelMatch(*v);
+    if (!match.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'data.label_match': ", match.status().message()));
+    }
+    schema.label_match = *match;
+  }
+  if (auto v = (*data)["missing_values"].value<std::string>()) {
+    absl::StatusOr<MissingValuePolicy> policy = ParseMissingValuePolicy(*v);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'data.missing_values': ", policy.status().message()));
+    }
+    schema.missing = *policy;
+  }
+  if (const toml::node* markers = (*data)["missing_markers"].node()) {
+    absl::StatusOr<std::vector<std::string>> parsed =
+        GetStrings(markers, "data.missing_markers");
+    if (!parsed.ok()) return parsed.status();
+    schema.missing_markers = *std::move(parsed);
+  }
+  if (absl::Status s = schema.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("[data]: ", s.message()));
+  }
+  return std::optional<TableSchema>(std::move(schema));
+}
 
 absl::Status CheckUnknownKeys(const toml::table& root,
                               const std::string& origin) {
@@ -239,6 +369,11 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   r.Get("model.num_classes", &c.model.num_classes);
   r.Get("model.hidden_units", &c.model.hidden_units);
   r.Get("model.seed", &c.model_seed);
+  std::string buffers = BufferPolicyName(c.model.buffers);
+  r.Get("model.buffers", &buffers);
+  double takeover_s = e.session_takeover.count() / 1000.0;
+  r.Get("rounds.session_takeover_s", &takeover_s);
+  e.session_takeover = Duration(static_cast<int64_t>(takeover_s * 1000));
   std::string optimizer = "sgd";
   r.Get("training.optimizer", &optimizer);
   r.Get("training.learning_rate", &e.training.learning_rate);
@@ -267,6 +402,9 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   double phase_timeout_s = sa.phase_timeout.count() / 1000.0;
   r.Get("secagg.phase_timeout_s", &phase_timeout_s);
   sa.phase_timeout = Duration(static_cast<int64_t>(phase_timeout_s * 1000));
+  r.Get("secagg.max_relative_error", &e.secagg_error.max_relative_error);
+  std::string on_excess_error = "warn";
+  r.Get("secagg.on_excess_error", &on_excess_error);
   DpConfig& dp = e.dp;
   std::string dp_mode = "off";
   r.Get("dp.mode", &dp_mode);
@@ -287,6 +425,43 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
     dp.testing_seed = seed;
   }
   if (!r.status().ok()) return r.status();
+  if (absl::StatusOr<BufferPolicy> policy = ParseBufferPolicy(buffers);
+      policy.ok()) {
+    c.model.buffers = *policy;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": model.buffers must be \"federated\" or \"local\", got \"",
+        buffers, "\""));
+  }
+  absl::StatusOr<std::optional<TableSchema>> schema = ParseDataSchema(root);
+  if (!schema.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", schema.status().message()));
+  }
+  c.data_schema = *std::move(schema);
+  if (c.data_schema.has_value()) {
+    // The schema fixes the model's input width and classes; an explicit
+    // [model] value that disagrees is an error, not a silent override.
+    const std::vector<int64_t> width = {c.data_schema->EncodedWidth()};
+    const int32_t classes =
+        static_cast<int32_t>(c.data_schema->classes.size());
+    if (root.at_path("model.input_shape").node() != nullptr &&
+        c.model.input_shape != width) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": model.input_shape disagrees with [data], whose columns "
+          "encode to ", width[0], " values per row; remove model.input_shape "
+          "(it follows from [data])"));
+    }
+    if (root.at_path("model.num_classes").node() != nullptr &&
+        c.model.num_classes != classes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": model.num_classes = ", c.model.num_classes,
+          " but data.classes lists ", classes,
+          "; remove model.num_classes (it follows from [data])"));
+    }
+    c.model.input_shape = width;
+    c.model.num_classes = classes;
+  }
   if (dp_mode == "off") {
     dp.mode = DpConfig::Mode::kOff;
   } else if (dp_mode == "central") {
@@ -297,6 +472,13 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
     return absl::InvalidArgumentError(absl::StrCat(
         origin, ": dp.mode must be \"off\", \"central\" or \"distributed\", got \"",
         dp_mode, "\""));
+  }
+  if (on_excess_error == "warn" || on_excess_error == "fail") {
+    e.secagg_error.fail = on_excess_error == "fail";
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": secagg.on_excess_error must be \"warn\" or \"fail\", got \"",
+        on_excess_error, "\""));
   }
   if (optimizer == "sgd") {
     e.training.optimizer = TrainingConfig::Optimizer::kSgd;
@@ -336,7 +518,7 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
         "training.local_epochs and training.batch_size must be >= 1");
   }
   static const std::set<std::string> kArchitectures = {"logreg", "mlp",
-                                                       "lenet5", "torchscript"};
+                                                       "lenet5", "mlp-bn", "torchscript"};
   if (kArchitectures.count(c.model.architecture) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model.architecture must be logreg, mlp, lenet5 or torchscript, got \"",

@@ -5,10 +5,12 @@
 #ifndef FEDLEARN_SERVER_COORDINATOR_CONFIG_H_
 #define FEDLEARN_SERVER_COORDINATOR_CONFIG_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/data/data_source.h"
+#include "common/data/table_schema.h"
 #include "common/models/model_source.h"
 #include "common/transport/tls_config.h"
 #include "server/round_engine.h"
@@ -30,6 +32,9 @@ struct CoordinatorConfig {
   int max_concurrent_uploads = 4;
   ModelSource model;
   uint64_t model_seed = 1;
+  // The run's data contract for tabular tasks ([data]); absent for image
+  // datasets. When set, model.input_shape and num_classes follow from it.
+  std::optional<TableSchema> data_schema;
   // Optional server-side test set.
   DataSourceConfig evaluation{"fashion-mnist", "", "label"};
   SimulationConfig simulation;

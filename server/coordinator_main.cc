@@ -6,9 +6,12 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "common/data/data_source.h"
 #include "common/models/model_factory.h"
+#include "common/transport/tls_config.h"
 #include "common/util/log.h"
+#include "common/util/version.h"
 #include "server/coordinator.h"
 #include "server/evaluation/torch_evaluator.h"
 
@@ -28,12 +31,14 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   using namespace fedlearn;
   CLI::App app{"fedlearn coordinator: federated averaging over mutual TLS"};
+  app.set_version_flag("--version", VersionLine("coordinator"));
   std::string config_path;
   std::string listen, state_dir, run_id, certs_dir;
   int rounds = 0, min_clients = 0, clients_per_round = 0, min_updates = 0;
   double timeout_s = 0, linger_s = 3;
   bool insecure = false;
   std::string eval_dataset = "-";
+  std::string log_level;
   app.add_option("-c,--config", config_path, "TOML configuration file");
   app.add_option("--listen", listen, "address to listen on, e.g. 0.0.0.0:7443");
   app.add_option("--state-dir", state_dir,
@@ -59,6 +64,10 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--insecure", insecure,
       "plaintext, client-claimed identities (testing only; logs a warning)");
+  app.add_option("--log-level", log_level,
+                 "log verbosity (overrides [run] log_level)")
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<CoordinatorConfig> loaded =
@@ -85,9 +94,29 @@ int main(int argc, char** argv) {
   } else if (eval_dataset != "-") {
     config.evaluation.kind = eval_dataset;
   }
+  if (!log_level.empty()) config.log_level = log_level;
+  // spdlog maps an unknown name to "off": refuse it instead of going silent.
+  if (spdlog::level::from_str(config.log_level) == spdlog::level::off &&
+      config.log_level != "off") {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "[run] log_level = \"", config.log_level,
+        "\" is not a log level; use trace, debug, info, warn, error, "
+        "critical or off")));
+  }
   ConfigureLogging(config.log_level);
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
+  if (!config.tls.insecure) {
+    // Unusable files stop here with their names (the server would otherwise
+    // fail to bind with no reason); a certificate from another CA than the
+    // one clients are checked against is legal TLS but not this federation.
+    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(config.tls);
+    if (!material.ok()) return Fail(material.status());
+    if (absl::Status s = VerifyOwnCertificateChain(config.tls, *material);
+        !s.ok()) {
+      spdlog::warn("{}", s.message());
+    }
+  }
 
   absl::StatusOr<FlatModel> initial =
       CreateInitialModel(config.model, config.model_seed);
@@ -122,6 +151,13 @@ int main(int argc, char** argv) {
                 config.engine.run_id.c_str(), config.state_dir.c_str());
   }
   (*coordinator)->Shutdown();
+  if (absl::IsCancelled(outcome) && g_stop) {
+    // Asked to stop (systemd's SIGTERM): a clean stop, every completed round
+    // is checkpointed and a restart with the same run id resumes.
+    std::printf("stopped by signal; run '%s' resumes from %s on restart\n",
+                config.engine.run_id.c_str(), config.state_dir.c_str());
+    return 0;
+  }
   if (!outcome.ok()) return Fail(outcome);
   return 0;
 }

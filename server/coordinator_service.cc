@@ -115,7 +115,14 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
         absl::StrCat("client asked for run '", request->ref().run_id(),
                      "', coordinator runs '", engine_->run_id(), "'")));
   }
-  if (absl::Status s = engine_->Register(*id, request->num_examples());
+  if (request->contract_digest().empty()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "register with the digest of the run contract (GetContract): this "
+        "client did not check the run's model and data schema"));
+  }
+  if (absl::Status s =
+          engine_->Register(*id, request->num_examples(),
+                            request->contract_digest(), request->session_id());
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -123,6 +130,28 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
   response->set_client_id(*id);
   response->set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
   return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetContract(
+    grpc::ServerContext* context, const v1::GetContractRequest* request,
+    v1::GetContractResponse* response) {
+  absl::StatusOr<std::string> id =
+      ClientIdentity(context, request->claimed_client_id());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  ContractOffer offer = engine_->GetContract();
+  *response->mutable_contract() = std::move(offer.contract);
+  response->set_contract_digest(offer.digest);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Leave(grpc::ServerContext* context,
+                                       const v1::LeaveRequest* request,
+                                       v1::LeaveResponse* response) {
+  absl::StatusOr<std::string> id =
+      ClientIdentity(context, request->claimed_client_id());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  return ToGrpcStatus(engine_->Leave(*id, request->session_id(),
+                                     request->permanent(), request->reason()));
 }
 
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
@@ -136,6 +165,10 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
   const RoundEngine::Phase phase = engine_->phase();
   response->set_run_finished(phase == RoundEngine::Phase::kFinished ||
                              phase == RoundEngine::Phase::kFailed);
+  if (phase == RoundEngine::Phase::kFailed) {
+    response->set_run_failed(true);
+    response->set_reason(std::string(engine_->outcome().message()));
+  }
   return grpc::Status::OK;
 }
 
@@ -153,6 +186,7 @@ grpc::Status CoordinatorService::FetchTask(
     v1::NoTask* no_task = chunk.mutable_no_task();
     no_task->set_retry_after_ms(outcome->retry_after_ms);
     no_task->set_run_finished(outcome->run_finished);
+    no_task->set_run_failed(outcome->run_failed);
     no_task->set_reason(outcome->reason);
     writer->Write(chunk);
     return grpc::Status::OK;
@@ -172,6 +206,7 @@ grpc::Status CoordinatorService::FetchTask(
     *header->mutable_encoding() = task.encoding;
   }
   if (task.dp != nullptr) *header->mutable_dp() = *task.dp;
+  header->set_contract_digest(task.contract_digest);
   header->set_chunk_values(kChunkValues);
   if (!writer->Write(chunk)) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "client went away");

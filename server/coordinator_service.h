@@ -29,6 +29,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
 
   CoordinatorService(RoundEngine* engine, Options options);
 
+  grpc::Status GetContract(grpc::ServerContext* context,
+                           const v1::GetContractRequest* request,
+                           v1::GetContractResponse* response) override;
+  grpc::Status Leave(grpc::ServerContext* context,
+                     const v1::LeaveRequest* request,
+                     v1::LeaveResponse* response) override;
   grpc::Status Register(grpc::ServerContext* context,
                         const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;

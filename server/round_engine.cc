@@ -6,7 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/dp/l2_clipping.h"
+#include "common/secagg/encoding_proto.h"
+#include "common/util/escape.h"
 #include "common/util/log.h"
+#include "common/wire/proto_conversion.h"
+#include "common/wire/run_contract.h"
 
 namespace fedlearn {
 absl::Status RoundEngineConfig::Validate() const {
@@ -60,6 +64,11 @@ absl::Status RoundEngineConfig::Validate() const {
   if (max_examples_per_update < 1) {
     return absl::InvalidArgumentError("max_examples_per_update must be >= 1");
   }
+  if (!(secagg_error.max_relative_error >= 0) ||
+      !std::isfinite(secagg_error.max_relative_error)) {
+    return absl::InvalidArgumentError(
+        "secagg.max_relative_error must be >= 0 (0 disables the check)");
+  }
   return dp.Validate(num_rounds, secagg.enabled);
 }
 
@@ -93,6 +102,37 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
                       evaluator, std::move(dp)));
 }
 
+namespace {
+
+// The configured contract for this run; an engine configured without one
+// (in-process tests) still offers the model's tensor spec.
+ContractOffer MakeContractOffer(const RoundEngineConfig& config,
+                                const ModelSpec& spec) {
+  ContractOffer offer;
+  offer.contract = config.contract;
+  offer.contract.set_run_id(config.run_id);
+  v1::ModelDefinition* model = offer.contract.mutable_model();
+  if (model->architecture().empty()) model->set_architecture(spec.architecture);
+  if (!model->has_spec()) *model->mutable_spec() = ToProto(spec);
+  offer.digest = ContractDigest(offer.contract);
+  return offer;
+}
+
+// "a, b, c (+N more)": at most ten names, for log lines.
+std::string DescribeClientList(const std::vector<std::string>& ids) {
+  constexpr size_t kMaxNamed = 10;
+  std::string out;
+  for (size_t i = 0; i < ids.size() && i < kMaxNamed; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ", ", ids[i]);
+  }
+  if (ids.size() > kMaxNamed) {
+    absl::StrAppend(&out, " (+", ids.size() - kMaxNamed, " more)");
+  }
+  return out;
+}
+
+}  // namespace
+
 RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
                          uint64_t start_round, const Clock* clock,
                          ModelEvaluator* evaluator,
@@ -102,6 +142,7 @@ RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
       evaluator_(evaluator),
       spec_(initial.spec),
       dimension_(initial.values.size()),
+      contract_(MakeContractOffer(config_, initial.spec)),
       round_(start_round),
       global_(std::make_shared<const FlatModel>(std::move(initial))),
       aggregator_(global_->values.size()),
@@ -121,13 +162,46 @@ void RoundEngine::TouchLocked(const std::string& client_id) {
   if (it != clients_.end()) it->second.last_seen = clock_->Now();
 }
 
+ContractOffer RoundEngine::GetContract() const { return contract_; }
+
 absl::Status RoundEngine::Register(const std::string& client_id,
-                                   uint64_t num_examples) {
+                                   uint64_t num_examples,
+                                   const std::string& contract_digest,
+                                   const std::string& session_id) {
   if (client_id.empty()) {
     return absl::InvalidArgumentError("client id is empty");
   }
+  if (!contract_digest.empty() && contract_digest != contract_.digest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "client prepared for another run contract (",
+        EscapeUntrusted(contract_digest, 16), "...); run '", config_.run_id,
+        "' has contract ", contract_.digest.substr(0, 16),
+        "...: fetch the contract again"));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = clients_.find(client_id);
+  if (it != clients_.end() && !session_id.empty() &&
+      !it->second.session_id.empty() && it->second.session_id != session_id &&
+      !it->second.left &&
+      clock_->Now() - it->second.last_seen < config_.session_takeover) {
+    const double ago =
+        std::chrono::duration<double>(clock_->Now() - it->second.last_seen)
+            .count();
+    spdlog::warn(
+        "refused a second session for client {}: another process with the "
+        "same identity was active {:.1f} s ago",
+        client_id, ago);
+    return absl::AlreadyExistsError(absl::StrCat(
+        "another process holding the identity '", client_id,
+        "' is connected (last heard from ", static_cast<int>(ago),
+        " s ago); refusing a second session. Each site needs its own "
+        "certificate; a restarted client is admitted once the old session "
+        "has been silent for ",
+        std::chrono::duration_cast<std::chrono::seconds>(
+            config_.session_takeover)
+            .count(),
+        " s"));
+  }
   if (it == clients_.end()) {
     if (clients_.size() >= config_.max_registered_clients) {
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -137,10 +211,58 @@ absl::Status RoundEngine::Register(const std::string& client_id,
     spdlog::info("client {} registered ({} registered)", client_id,
                  clients_.size());
   }
+  if (it->second.left) {
+    spdlog::info("client {} rejoined the run", client_id);
+  }
   it->second.last_seen = clock_->Now();
   it->second.num_examples = num_examples;
+  it->second.session_id = session_id;
+  it->second.left = false;
+  departures_.erase(client_id);
   wake_.notify_all();
   return absl::OkStatus();
+}
+
+absl::Status RoundEngine::Leave(const std::string& client_id,
+                                const std::string& session_id, bool permanent,
+                                const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(client_id);
+  if (it != clients_.end() && !session_id.empty() &&
+      !it->second.session_id.empty() && it->second.session_id != session_id) {
+    // Another process's session: it must not end the live one.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "client '", client_id, "' has another live session; not leaving"));
+  }
+  const std::string why = reason.empty() ? "no reason given"
+                                         : EscapeUntrusted(reason, 300);
+  if (it != clients_.end()) it->second.left = true;
+  if (permanent) {
+    departures_[client_id] = DepartedClient{client_id, true, why};
+    spdlog::warn("client {} cannot take part in run {}: {}", client_id,
+                 config_.run_id, why);
+  } else {
+    spdlog::info("client {} left the run: {}", client_id, why);
+  }
+  auto member = cohort_.find(client_id);
+  if (member != cohort_.end() && phase_ == Phase::kTraining) {
+    left_this_round_.push_back(client_id);
+    if (secure_round_ == nullptr &&
+        (member->second == ClientRoundState::kSelected ||
+         member->second == ClientRoundState::kTaskSent)) {
+      member->second = ClientRoundState::kRejected;
+      ++rejected_;
+    }
+  }
+  wake_.notify_all();
+  return absl::OkStatus();
+}
+
+std::vector<DepartedClient> RoundEngine::departures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DepartedClient> out;
+  for (const auto& [id, d] : departures_) out.push_back(d);
+  return out;
 }
 
 absl::Status RoundEngine::Heartbeat(const std::string& client_id) {
@@ -167,6 +289,7 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
     case Phase::kFinished:
     case Phase::kFailed:
       out.run_finished = true;
+      out.run_failed = phase_ == Phase::kFailed;
       out.reason = phase_ == Phase::kFailed ? std::string(outcome_.message())
                    : finished_reason_.empty()
                        ? "run finished"
@@ -209,6 +332,7 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
     task.encoding = secure_round_->encoding();
   }
   task.dp = dp_task_;
+  task.contract_digest = contract_.digest;
   out.task = std::move(task);
   return out;
 }
@@ -418,9 +542,33 @@ std::vector<std::string> RoundEngine::LiveClientsLocked() const {
   std::vector<std::string> live;
   const TimePoint now = clock_->Now();
   for (const auto& [id, record] : clients_) {
-    if (now - record.last_seen <= config_.client_liveness) live.push_back(id);
+    if (!record.left && now - record.last_seen <= config_.client_liveness) {
+      live.push_back(id);
+    }
   }
   return live;  // std::map order: sorted, so sampling is reproducible
+}
+
+std::string RoundEngine::DescribeAbsentClientsLocked(
+    const std::vector<std::string>& live) const {
+  std::vector<std::string> absent;
+  const TimePoint now = clock_->Now();
+  for (const auto& [id, record] : clients_) {
+    if (std::binary_search(live.begin(), live.end(), id)) continue;
+    auto d = departures_.find(id);
+    if (d != departures_.end()) {
+      absent.push_back(absl::StrCat(id, " (failed: ", d->second.reason, ")"));
+    } else if (record.left) {
+      absent.push_back(absl::StrCat(id, " (left)"));
+    } else {
+      absent.push_back(absl::StrCat(
+          id, " (silent for ",
+          static_cast<int64_t>(
+              std::chrono::duration<double>(now - record.last_seen).count()),
+          " s)"));
+    }
+  }
+  return DescribeClientList(absent);
 }
 
 size_t RoundEngine::FixedCohortSize(size_t live) const {
@@ -444,8 +592,12 @@ std::vector<std::string> RoundEngine::SampleCohortLocked(
 bool RoundEngine::TryStartRoundLocked() {
   std::vector<std::string> live = LiveClientsLocked();
   if (static_cast<int>(live.size()) < config_.min_clients) {
-    waiting_reason_ = absl::StrCat("waiting for clients: ", live.size(), " of ",
-                                   config_.min_clients, " connected");
+    std::string reason = absl::StrCat("waiting for clients: ", live.size(),
+                                      " of ", config_.min_clients, " connected");
+    const std::string missing = DescribeAbsentClientsLocked(live);
+    if (!missing.empty()) absl::StrAppend(&reason, "; not live: ", missing);
+    if (reason != waiting_reason_) spdlog::info("{}", reason);
+    waiting_reason_ = std::move(reason);
     return false;
   }
   if (dp_ == nullptr) {
@@ -479,6 +631,7 @@ bool RoundEngine::TryStartRoundLocked() {
     return false;
   }
   cohort_.clear();
+  left_this_round_.clear();
   for (const std::string& id : cohort) cohort_[id] = ClientRoundState::kSelected;
   aggregator_.Reset();
   loss_sum_ = 0.0;
@@ -513,8 +666,39 @@ bool RoundEngine::TryStartRoundLocked() {
   if (config_.secagg.enabled) {
     std::vector<std::string> sorted_cohort(cohort.begin(), cohort.end());
     std::sort(sorted_cohort.begin(), sorted_cohort.end());
+    // Without DP, the encoding fits this cohort (common/secagg/
+    // input_encoding.h): the largest q it allows, and max_weight from the
+    // largest declared example count, so small sites keep full precision.
+    // One count limb: SecureRound sizes vectors by EncodedLength(D) = D + 2.
+    SecAggRoundConfig secagg = config_.secagg;
+    if (dp_ == nullptr) {
+      uint64_t largest = 1;
+      for (const std::string& id : sorted_cohort) {
+        auto it = clients_.find(id);
+        if (it == clients_.end()) continue;
+        largest = std::max(largest, std::min(it->second.num_examples,
+                                             config_.max_examples_per_update));
+      }
+      absl::StatusOr<EncodingParameters> chosen = ChooseCohortEncoding(
+          secagg.Encoding(static_cast<int>(sorted_cohort.size())),
+          static_cast<int>(sorted_cohort.size()), largest,
+          /*max_count_limbs=*/1);
+      if (!chosen.ok()) {
+        EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
+            "round ", round_, ": cannot encode for secure aggregation: ",
+            chosen.status().message())));
+        return false;
+      }
+      secagg.quantization_bits = chosen->quantization_bits;
+      secagg.max_weight = chosen->max_weight;
+      spdlog::info(
+          "round {} attempt {}: secure encoding q={} bits, max_weight={} "
+          "(largest declared example count {})",
+          round_, attempt_, secagg.quantization_bits, secagg.max_weight,
+          largest);
+    }
     absl::StatusOr<std::unique_ptr<SecureRound>> secure = SecureRound::Start(
-        config_.secagg, round_, attempt_, std::move(sorted_cohort), dimension_,
+        secagg, round_, attempt_, std::move(sorted_cohort), dimension_,
         round_deadline_, dp_task_.get());
     if (!secure.ok()) {
       EndRunLocked(absl::FailedPreconditionError(absl::StrCat(
@@ -675,12 +859,49 @@ void RoundEngine::CloseSecureRound(std::unique_lock<std::mutex>& lock,
         "lower min_updates, raise round_timeout or add clients");
     return;
   }
+  // The round's own encoding, rebuilt from what its clients were sent.
+  absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(
+      EncodingParametersFromProto(secure_round_->encoding()));
+  if (!encoder.ok()) {
+    EndRunLocked(absl::InternalError(absl::StrCat(
+        where, ": secure encoding: ", encoder.status().message())));
+    return;
+  }
+  const QuantizationErrorBound error =
+      encoder->BoundQuantizationError(*aggregate, participants);
+  spdlog::info(
+      "{}: secure mean of {} inputs ({} examples): quantization error <= {:.3g} "
+      "per coordinate, <= {:.3g} relative (worst case), ~{:.3g} relative (RMS)",
+      where, participants, aggregate->total_examples, error.max_abs_error,
+      error.max_relative_error, error.rms_relative_error);
+  const double allowed = config_.secagg_error.max_relative_error;
+  if (allowed > 0 && !(error.max_relative_error <= allowed)) {
+    // +inf: the error bound exceeds the decoded mean itself.
+    const std::string excess = absl::StrCat(
+        where, ": secure aggregation's worst-case relative quantization error ",
+        std::isfinite(error.max_relative_error)
+            ? absl::StrCat(error.max_relative_error)
+            : std::string("(unbounded: it may exceed the mean itself)"),
+        " exceeds secagg.max_relative_error ", allowed);
+    const std::string advice = absl::StrCat(
+        "this round already used the largest secagg.quantization_bits its "
+        "cohort allows (", encoder->params().quantization_bits,
+        "): raise secagg.modulus_bits, lower secagg.clip_range towards the "
+        "updates' magnitude, or lower secagg.max_weight if one site's "
+        "declared example count dwarfs the others'");
+    if (config_.secagg_error.fail) {
+      RetryOrFailLocked(lock, excess, advice);
+      return;
+    }
+    spdlog::warn("{} ({})", excess, advice);
+  }
   FlatModel next = NextGlobalLocked(aggregate->weighted_mean.span());
   RoundSummary summary;
   summary.selected = static_cast<int>(cohort_.size());
   summary.participants = participants;
   summary.rejected = static_cast<int>(cohort_.size()) - participants;
-  summary.total_examples = aggregate->total_weight * config_.secagg.max_weight;
+  summary.total_examples = static_cast<double>(aggregate->total_examples);
+  summary.quantization_error = error;
   summary.train_loss = aggregate->mean_loss;
   summary.secure = true;
   FinishRoundLocked(lock, std::move(next), summary);
@@ -726,6 +947,17 @@ void RoundEngine::FinishRoundLocked(std::unique_lock<std::mutex>& lock,
   summary.round = round_;
   summary.attempt = attempt_;
   summary.model_version = round_;
+  if (secure_round_ == nullptr) {
+    for (const auto& [id, state] : cohort_) {
+      if (state != ClientRoundState::kAccepted) summary.dropped.push_back(id);
+    }
+  } else {
+    summary.dropped = left_this_round_;
+  }
+  if (!summary.dropped.empty()) {
+    spdlog::info("round {}: {} selected client(s) dropped: {}", round_,
+                 summary.dropped.size(), DescribeClientList(summary.dropped));
+  }
   phase_ = Phase::kClosing;
   cohort_.clear();
   secure_round_.reset();

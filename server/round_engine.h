@@ -39,6 +39,7 @@
 #include "server/dp_planner.h"
 #include "server/fedavg_aggregator.h"
 #include "server/model_evaluator.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/secure_round.h"
 
 namespace fedlearn {
@@ -67,13 +68,32 @@ struct RoundEngineConfig {
   uint32_t poll_interval_ms = 200;
   size_t max_registered_clients = 100'000;
   // Secure aggregation (on by default): the coordinator learns only the sum.
+  // Without DP each round encodes with ChooseCohortEncoding()
+  // (common/secagg/input_encoding.h): secagg.quantization_bits is a floor
+  // and secagg.max_weight a cap on the round's max_weight.
   SecAggRoundConfig secagg;
+  // Secure rounds without DP: what to do when the decoded mean's worst-case
+  // relative quantization error (QuantizationErrorBound::max_relative_error)
+  // exceeds `max_relative_error` (0 disables): warn, or fail the attempt
+  // (retried like any failed attempt).
+  struct SecAggErrorPolicy {
+    double max_relative_error = 0.01;
+    bool fail = false;
+  };
+  SecAggErrorPolicy secagg_error;
   // Differential privacy (off by default). When on, clients are sampled by
   // Poisson sampling at dp.sampling_rate (clients_per_round and fraction are
   // ignored) and every update has weight 1 (DP-FedAvg).
   DpConfig dp;
   // Restored privacy ledger and clip norm when resuming a run.
   DpState dp_state;
+  // The run's contract (model definition, data schema), handed to every
+  // client before it registers; run_id is filled in by the engine.
+  v1::RunContract contract;
+  // A second process registering with an identity whose session was heard
+  // from within this window is refused (two processes sharing a
+  // certificate); after it, the new session takes over (a restarted client).
+  Duration session_takeover{std::chrono::seconds(15)};
 
   absl::Status Validate() const;
 };
@@ -92,6 +112,22 @@ struct Task {
   v1::SecAggEncoding encoding;
   // Set when the round is differentially private.
   std::shared_ptr<const v1::DpTaskConfig> dp;
+  // Digest of the run contract the task belongs to.
+  std::string contract_digest;
+};
+
+// What a client must agree to before it registers (RunContract) and its
+// digest.
+struct ContractOffer {
+  v1::RunContract contract;
+  std::string digest;
+};
+
+// A client that left the run, and why (RoundEngine::Leave).
+struct DepartedClient {
+  std::string client_id;
+  bool permanent = false;  // cannot take part in this run (e.g. its data)
+  std::string reason;      // escaped and truncated: client-supplied
 };
 
 struct SecAggExchangeReply {
@@ -104,6 +140,7 @@ struct SecAggExchangeReply {
 struct FetchOutcome {
   std::optional<Task> task;
   bool run_finished = false;
+  bool run_failed = false;  // with run_finished
   uint32_t retry_after_ms = 0;
   std::string reason;  // why there is no task
 };
@@ -128,7 +165,13 @@ struct RoundSummary {
   double total_examples = 0.0;
   double seconds = 0.0;  // from round start to aggregated model
   bool secure = false;  // aggregated with secure aggregation
+  // Secure rounds without DP: the bound on the decoded mean's quantization
+  // error (total_examples is then an exact integer).
+  std::optional<QuantizationErrorBound> quantization_error;
   uint64_t model_version = 0;
+  // Selected clients whose update did not make it into the aggregate
+  // (plaintext rounds), or that left the run mid-round (secure rounds).
+  std::vector<std::string> dropped;
   std::optional<EvalMetrics> eval;
   // Differentially private rounds: what was spent and the state to persist.
   struct Dp {
@@ -179,7 +222,22 @@ class RoundEngine {
 
   void AddListener(RoundListener* listener);
 
-  absl::Status Register(const std::string& client_id, uint64_t num_examples);
+  ContractOffer GetContract() const;
+  // `contract_digest` must name the run's contract (empty: not checked, for
+  // in-process callers; the gRPC service always passes the client's).
+  // AlreadyExists while another session of `client_id` is live.
+  absl::Status Register(const std::string& client_id, uint64_t num_examples,
+                        const std::string& contract_digest = "",
+                        const std::string& session_id = "");
+  // The client leaves: it is no longer sampled, and if it was selected for
+  // the open plaintext round it counts as answered. A permanent departure is
+  // recorded (departures()) and logged as a failed site. A later Register
+  // brings the client back. `reason` is client-supplied and sanitised here.
+  absl::Status Leave(const std::string& client_id,
+                     const std::string& session_id, bool permanent,
+                     const std::string& reason);
+  // Every client that left permanently, latest reason per client.
+  std::vector<DepartedClient> departures() const;
   absl::Status Heartbeat(const std::string& client_id);
   absl::StatusOr<FetchOutcome> FetchTask(const std::string& client_id);
   // Validates and folds the update into the running sum. Any rejection of a
@@ -229,6 +287,8 @@ class RoundEngine {
   struct ClientRecord {
     TimePoint last_seen;
     uint64_t num_examples = 0;
+    std::string session_id;
+    bool left = false;  // Leave() since the last Register()
   };
 
   RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
@@ -236,6 +296,10 @@ class RoundEngine {
               std::unique_ptr<DpPlanner> dp);
 
   std::vector<std::string> LiveClientsLocked() const;
+  // Registered clients missing from `live`, with why ("left: ...", "silent
+  // for N s"), at most ten named.
+  std::string DescribeAbsentClientsLocked(
+      const std::vector<std::string>& live) const;
   bool TryStartRoundLocked();
   bool RoundCompleteLocked() const;
   // Called with the lock held; releases it while evaluating and persisting.
@@ -268,6 +332,7 @@ class RoundEngine {
   ModelEvaluator* const evaluator_;
   const ModelSpec spec_;
   const size_t dimension_;
+  const ContractOffer contract_;
   std::vector<RoundListener*> listeners_;
 
   mutable std::mutex mu_;
@@ -279,6 +344,8 @@ class RoundEngine {
   int attempt_ = 0;
   std::shared_ptr<const FlatModel> global_;
   std::map<std::string, ClientRecord> clients_;
+  std::map<std::string, DepartedClient> departures_;  // permanent ones
+  std::vector<std::string> left_this_round_;  // cohort members who left
   std::map<std::string, ClientRoundState> cohort_;
   FedAvgAggregator aggregator_;
   double loss_sum_ = 0.0;  // sum of weight * reported loss

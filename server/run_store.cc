@@ -1,6 +1,7 @@
 #include "server/run_store.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -171,6 +172,17 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
   j["train_loss"] = summary.train_loss;
   j["seconds"] = summary.seconds;
   j["secure_aggregation"] = summary.secure;
+  if (summary.quantization_error) {
+    // Bounds of common/secagg/input_encoding.h; +inf (no bound) as null.
+    const QuantizationErrorBound& q = *summary.quantization_error;
+    auto finite = [](double x) {
+      return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+    };
+    j["quantization_error"] = {
+        {"max_abs", finite(q.max_abs_error)},
+        {"max_relative", finite(q.max_relative_error)},
+        {"rms_relative", finite(q.rms_relative_error)}};
+  }
   if (summary.dp) {
     const RoundSummary::Dp& dp = *summary.dp;
     j["dp"] = {{"mode", dp.mode},

@@ -14,12 +14,14 @@
 #include "client/client_daemon.h"
 #include "client/client_session.h"
 #include "client/grpc_coordinator_transport.h"
+#include "client/site_preparer.h"
 #include "client/training/torch_trainer.h"
 #include "common/data/data_source.h"
 #include "common/data/partition.h"
 #include "common/models/model_factory.h"
 #include "common/tls/cert_authority.h"
 #include "common/util/log.h"
+#include "common/util/version.h"
 #include "server/coordinator.h"
 #include "server/evaluation/torch_evaluator.h"
 
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   using namespace fedlearn;
   CLI::App app{
       "fedlearn simulation: coordinator + N virtual clients on one machine"};
+  app.set_version_flag("--version", VersionLine("sim"));
   std::string config_path, state_dir, certs_dir, partition;
   int rounds = 0, clients = 0, workers = 0;
   uint64_t seed = 0;
@@ -87,6 +90,14 @@ int main(int argc, char** argv) {
   }
   if (insecure) config.tls.insecure = true;
   config.listen = "127.0.0.1:0";
+  // spdlog maps an unknown name to "off": refuse it instead of going silent.
+  if (spdlog::level::from_str(config.log_level) == spdlog::level::off &&
+      config.log_level != "off") {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "[run] log_level = \"", config.log_level,
+        "\" is not a log level; use trace, debug, info, warn, error, "
+        "critical or off")));
+  }
   ConfigureLogging(config.log_level);
   if (config.log_level == "info") spdlog::set_level(spdlog::level::warn);
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
@@ -108,25 +119,46 @@ int main(int argc, char** argv) {
   }
 
   // Data: load once, partition, give each virtual client its own shard.
-  absl::StatusOr<Dataset> train =
-      LoadDataSource(config.simulation.train_data, "train");
+  // A tabular run loads the pooled table against the run's schema, raw:
+  // each virtual site standardises its own shard (as a real site does).
+  TableLoadReport table_report;
+  absl::StatusOr<Dataset> train = LoadDataSource(
+      config.simulation.train_data, "train",
+      config.data_schema.has_value() ? &*config.data_schema : nullptr,
+      &table_report);
   if (!train.ok()) return Fail(train.status());
+  if (config.data_schema.has_value()) {
+    spdlog::info("{}: {}", config.simulation.train_data.path,
+                 table_report.Summary(*config.data_schema));
+  } else if (config.simulation.train_data.kind == "csv") {
+    return Fail(absl::InvalidArgumentError(
+        "a tabular simulation needs the run's data schema: declare [data] "
+        "(label_column, classes, columns) in the configuration"));
+  }
   absl::StatusOr<PartitionSpec> spec =
       ParsePartitionSpec(config.simulation.partition);
   if (!spec.ok()) return Fail(spec.status());
   absl::StatusOr<ClientIndices> parts = Partition(
       *spec, train->labels, train->num_classes, n, config.engine.seed);
   if (!parts.ok()) return Fail(parts.status());
-  config.model.input_shape = train->sample_shape;
-  config.model.num_classes = train->num_classes;
+  if (train->sample_shape != config.model.input_shape ||
+      train->num_classes != config.model.num_classes) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "the simulation's data (", train->num_classes, " classes, ",
+        train->SampleNumel(), " values per sample) does not fit [model] (",
+        config.model.num_classes,
+        " classes): set [model] input_shape and num_classes, or [data]")));
+  }
 
   SetTorchThreads(1);
-  std::vector<std::unique_ptr<TorchTrainer>> trainers;
+  // Each virtual site prepares for the contract like a real one: model from
+  // the coordinator's definition, its own shard, its own statistics.
+  std::vector<std::unique_ptr<SitePreparer>> preparers;
   for (int i = 0; i < n; ++i) {
-    absl::StatusOr<std::unique_ptr<TorchTrainer>> trainer =
-        TorchTrainer::Create(config.model, train->Subset((*parts)[i]));
-    if (!trainer.ok()) return Fail(trainer.status());
-    trainers.push_back(*std::move(trainer));
+    SitePreparerOptions site;
+    site.torchscript_path = config.model.torchscript_path;
+    preparers.push_back(std::make_unique<SitePreparer>(
+        site, train->Subset((*parts)[i])));
   }
   const double skew = MeanLabelSkew(*parts, train->labels, train->num_classes);
   train = Dataset();  // the shards hold their own copies
@@ -175,7 +207,7 @@ int main(int argc, char** argv) {
     ClientSession::Options session_options;
     session_options.identity = options.tls;
     sessions.push_back(std::make_unique<ClientSession>(
-        transports.back().get(), trainers[i].get(), &training_slots,
+        transports.back().get(), preparers[i].get(), &training_slots,
         session_options));
     ClientDaemon::Options daemon_options;
     daemon_options.default_poll = std::chrono::milliseconds(100);

@@ -15,6 +15,8 @@ v1::ModelSpec ToProto(const ModelSpec& spec) {
     out->set_name(t.name);
     for (int64_t d : t.shape) out->add_shape(d);
     out->set_dtype(v1::DTYPE_FLOAT32);
+    out->set_kind(t.kind == TensorKind::kBuffer ? v1::TensorSpec::KIND_BUFFER
+                                                : v1::TensorSpec::KIND_PARAMETER);
   }
   return proto;
 }
@@ -40,6 +42,24 @@ absl::StatusOr<ModelSpec> FromProto(const v1::ModelSpec& proto) {
     }
     TensorSpec out;
     out.name = t.name();
+    switch (t.kind()) {
+      case v1::TensorSpec::KIND_PARAMETER:
+        if (!spec.tensors.empty() &&
+            spec.tensors.back().kind == TensorKind::kBuffer) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "parameter '", t.name(), "' follows a buffer; a model spec "
+              "lists all parameters before its buffers"));
+        }
+        out.kind = TensorKind::kParameter;
+        break;
+      case v1::TensorSpec::KIND_BUFFER:
+        out.kind = TensorKind::kBuffer;
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor '", t.name(), "' has unknown kind ",
+            static_cast<int>(t.kind())));
+    }
     int64_t numel = 1;
     for (int64_t d : t.shape()) {
       if (d <= 0 || d > kMaxModelValues) {

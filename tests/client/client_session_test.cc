@@ -5,6 +5,8 @@
 #include <deque>
 
 #include "client/client_daemon.h"
+#include "common/util/status_class.h"
+#include "common/wire/proto_conversion.h"
 #include "gtest/gtest.h"
 
 namespace fedlearn {
@@ -40,10 +42,21 @@ class FakeTrainer : public LocalTrainer {
 
 class FakeTransport : public CoordinatorTransport {
  public:
-  absl::StatusOr<RegisterReply> Register(uint64_t num_examples) override {
+  absl::StatusOr<ReceivedContract> GetContract() override {
+    ++contract_fetches;
+    return contract;
+  }
+  absl::StatusOr<RegisterReply> Register(
+      uint64_t num_examples, const std::string& contract_digest) override {
     ++registers;
     registered_examples = num_examples;
+    registered_digest = contract_digest;
+    if (!register_status.ok()) return register_status;
     return RegisterReply{"run-1", "site-a", 1, 1000};
+  }
+  absl::Status Leave(bool permanent, const std::string& reason) override {
+    leaves.push_back({permanent, reason});
+    return absl::OkStatus();
   }
   absl::StatusOr<FetchReply> FetchTask(const std::string&, uint64_t) override {
     if (fetch_replies.empty())
@@ -76,6 +89,15 @@ class FakeTransport : public CoordinatorTransport {
     uint64_t num_examples;
     FlatVector delta;
   };
+  struct Left {
+    bool permanent;
+    std::string reason;
+  };
+  int contract_fetches = 0;
+  ReceivedContract contract{{}, "digest-1"};
+  std::string registered_digest;
+  absl::Status register_status = absl::OkStatus();
+  std::vector<Left> leaves;
   int registers = 0;
   uint64_t registered_examples = 0;
   std::deque<absl::StatusOr<FetchReply>> fetch_replies;
@@ -95,6 +117,16 @@ FetchReply TaskReply(int64_t n, uint64_t round) {
   return reply;
 }
 
+// Prepare (contract) and register: the two steps before the first task.
+void Join(ClientSession& session, const std::atomic<bool>& cancel) {
+  ClientSession::StepResult prepared = session.Step(cancel);
+  ASSERT_EQ(prepared.kind, ClientSession::StepKind::kPrepared)
+      << prepared.status;
+  ClientSession::StepResult registered = session.Step(cancel);
+  ASSERT_EQ(registered.kind, ClientSession::StepKind::kRegistered)
+      << registered.status;
+}
+
 class ClientSessionTest : public ::testing::Test {
  protected:
   FakeTransport transport_;
@@ -104,8 +136,11 @@ class ClientSessionTest : public ::testing::Test {
 };
 
 TEST_F(ClientSessionTest, RegistersFirstThenTrainsAndPushesTheDelta) {
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kPrepared);
+  EXPECT_EQ(transport_.registers, 0);  // not before the contract is checked
   EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kRegistered);
   EXPECT_EQ(transport_.registered_examples, 42u);
+  EXPECT_EQ(transport_.registered_digest, "digest-1");
   EXPECT_EQ(session_.client_id(), "site-a");
   transport_.fetch_replies.push_back(TaskReply(8, 3));
   ClientSession::StepResult r = session_.Step(cancel_);
@@ -117,7 +152,7 @@ TEST_F(ClientSessionTest, RegistersFirstThenTrainsAndPushesTheDelta) {
 }
 
 TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
-  session_.Step(cancel_);
+  Join(session_, cancel_);
   transport_.fetch_replies.push_back(TaskReply(9, 1));
   ClientSession::StepResult r = session_.Step(cancel_);
   EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
@@ -129,7 +164,7 @@ TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
 }
 
 TEST_F(ClientSessionTest, CancelledTrainingNeverUploads) {
-  session_.Step(cancel_);
+  Join(session_, cancel_);
   trainer_.cancel_during_training = true;
   transport_.fetch_replies.push_back(TaskReply(8, 1));
   ClientSession::StepResult r = session_.Step(cancel_);
@@ -145,7 +180,7 @@ TEST_F(ClientSessionTest, StopRequestedBeforeAStepDoesNothing) {
 }
 
 TEST_F(ClientSessionTest, ForgottenByARestartedCoordinatorRegistersAgain) {
-  session_.Step(cancel_);
+  Join(session_, cancel_);
   transport_.fetch_replies.push_back(absl::NotFoundError("unknown client"));
   EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kFailed);
   EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kRegistered);
@@ -153,7 +188,7 @@ TEST_F(ClientSessionTest, ForgottenByARestartedCoordinatorRegistersAgain) {
 }
 
 TEST_F(ClientSessionTest, IdleAndFinishedRepliesAreReported) {
-  session_.Step(cancel_);
+  Join(session_, cancel_);
   FetchReply idle;
   idle.retry_after_ms = 250;
   transport_.fetch_replies.push_back(std::move(idle));
@@ -167,7 +202,7 @@ TEST_F(ClientSessionTest, IdleAndFinishedRepliesAreReported) {
 }
 
 TEST_F(ClientSessionTest, ExpiredDeadlineSkipsTraining) {
-  session_.Step(cancel_);
+  Join(session_, cancel_);
   FetchReply reply = TaskReply(8, 1);
   reply.task->deadline_unix_ms = 1;  // 1970
   transport_.fetch_replies.push_back(std::move(reply));
@@ -183,7 +218,7 @@ TEST(ClientPrivacyTest, SiteRequiringDpRefusesAPlainTaskBeforeTraining) {
   ClientSession::Options options;
   options.privacy.level = PrivacyRequirement::Level::kDp;
   ClientSession session(&transport, &trainer, nullptr, options);
-  session.Step(cancel);
+  Join(session, cancel);
   transport.fetch_replies.push_back(TaskReply(8, 1));
   ClientSession::StepResult r = session.Step(cancel);
   EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
@@ -192,6 +227,81 @@ TEST(ClientPrivacyTest, SiteRequiringDpRefusesAPlainTaskBeforeTraining) {
             std::string::npos);
   EXPECT_EQ(trainer.calls, 0);
   EXPECT_TRUE(transport.pushed.empty());
+  // The run's privacy settings do not change: the refusal is permanent and
+  // the coordinator is told why, so it stops selecting this site.
+  EXPECT_TRUE(IsPermanent(r.status));
+  ASSERT_EQ(transport.leaves.size(), 1u);
+  EXPECT_TRUE(transport.leaves[0].permanent);
+  EXPECT_NE(transport.leaves[0].reason.find("requires DP"), std::string::npos);
+}
+
+TEST_F(ClientSessionTest, SiteWhoseModelDiffersFromTheContractLeavesAndStops) {
+  *transport_.contract.contract.mutable_model()->mutable_spec() =
+      ToProto(MakeSpec(9));
+  transport_.contract.contract.mutable_model()->set_architecture("mlp");
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
+  EXPECT_TRUE(IsPermanent(r.status)) << r.status;
+  EXPECT_NE(std::string(r.status.message()).find("does not match the run"),
+            std::string::npos)
+      << r.status;
+  EXPECT_EQ(transport_.registers, 0);
+  ASSERT_EQ(transport_.leaves.size(), 1u);
+  EXPECT_TRUE(transport_.leaves[0].permanent);
+}
+
+TEST_F(ClientSessionTest, SiteMatchingTheContractSpecRegisters) {
+  *transport_.contract.contract.mutable_model()->mutable_spec() =
+      ToProto(MakeSpec(8));
+  Join(session_, cancel_);
+  EXPECT_TRUE(transport_.leaves.empty());
+}
+
+TEST_F(ClientSessionTest, TaskOfAnotherContractSendsTheSessionBackToPrepare) {
+  Join(session_, cancel_);
+  FetchReply reply = TaskReply(8, 1);
+  reply.task->contract_digest = "digest-2";
+  transport_.fetch_replies.push_back(std::move(reply));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
+  EXPECT_FALSE(IsPermanent(r.status));
+  EXPECT_EQ(trainer_.calls, 0);
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kPrepared);
+  EXPECT_EQ(transport_.contract_fetches, 2);
+}
+
+TEST_F(ClientSessionTest, RegistrationRefusedForItsContractFetchesItAgain) {
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kPrepared);
+  transport_.register_status =
+      absl::FailedPreconditionError("client prepared for another contract");
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kFailed);
+  transport_.register_status = absl::OkStatus();
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kPrepared);
+  EXPECT_EQ(transport_.contract_fetches, 2);
+}
+
+TEST_F(ClientSessionTest, FailedRunIsReportedWithTheCoordinatorsReason) {
+  Join(session_, cancel_);
+  FetchReply failed;
+  failed.run_finished = true;
+  failed.run_failed = true;
+  failed.reason = "round 3 attempt 3: 0 accepted update(s)";
+  transport_.fetch_replies.push_back(std::move(failed));
+  ClientSession::StepResult r = session_.Step(cancel_);
+  EXPECT_EQ(r.kind, ClientSession::StepKind::kRunFinished);
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(std::string(r.status.message()).find("round 3 attempt 3"),
+            std::string::npos);
+}
+
+TEST_F(ClientSessionTest, LeavingTellsTheCoordinatorOnceRegistered) {
+  session_.LeaveRun("shutting down");
+  EXPECT_TRUE(transport_.leaves.empty());  // never registered
+  Join(session_, cancel_);
+  session_.LeaveRun("shutting down (signal 15)");
+  ASSERT_EQ(transport_.leaves.size(), 1u);
+  EXPECT_FALSE(transport_.leaves[0].permanent);
+  EXPECT_EQ(transport_.leaves[0].reason, "shutting down (signal 15)");
 }
 
 TEST(ClientPrivacyTest, DistributedRequirementChecksModeSecAggAndNoise) {

@@ -35,6 +35,7 @@ class DpSimulationE2eTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // 40 clients, Poisson rate 0.5 (about 20 per round), logistic regression.
   void WriteConfig(const std::string& dp, int rounds) {

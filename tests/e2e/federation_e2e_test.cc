@@ -29,11 +29,14 @@ class FederationE2eTest : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // Removed in TearDown: a failing test's assertions print the processes'
+    // stderr.
     Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs",
                    "--clients", "4"},
                   dir_ + "/certs");
     ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
   }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void WriteConfig(const std::string& extra_model, bool secure = true,
                    int clients = 3, int min_updates = 3,

@@ -393,6 +393,28 @@ TEST(CoordinatorConfigTest, BadDpSettingsAreErrorsNamingTheKey) {
 
 // The shipped reference and demo configurations must stay loadable: the
 // reference documents every key, so a renamed key breaks this test.
+TEST(CoordinatorConfigTest, SecAggErrorBoundDefaultsToWarnAtOnePercent) {
+  absl::StatusOr<CoordinatorConfig> defaults = ParseCoordinatorConfig("", "t.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_DOUBLE_EQ(defaults->engine.secagg_error.max_relative_error, 0.01);
+  EXPECT_FALSE(defaults->engine.secagg_error.fail);
+
+  absl::StatusOr<CoordinatorConfig> set = ParseCoordinatorConfig(
+      "[secagg]\nmax_relative_error = 0.002\non_excess_error = \"fail\"\n", "t.toml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_DOUBLE_EQ(set->engine.secagg_error.max_relative_error, 0.002);
+  EXPECT_TRUE(set->engine.secagg_error.fail);
+
+  absl::StatusOr<CoordinatorConfig> bad_action = ParseCoordinatorConfig(
+      "[secagg]\non_excess_error = \"ignore\"\n", "t.toml");
+  EXPECT_EQ(bad_action.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(bad_action.status()), HasSubstr("secagg.on_excess_error"));
+  absl::StatusOr<CoordinatorConfig> negative = ParseCoordinatorConfig(
+      "[secagg]\nmax_relative_error = -0.1\n", "t.toml");
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(negative.status()), HasSubstr("secagg.max_relative_error"));
+}
+
 TEST(ShippedConfigTest, ReferenceAndDemoConfigurationsLoad) {
   for (const char* name : {"deploy/coordinator.toml", "deploy/demo.toml",
                            "deploy/dp-demo.toml",

@@ -107,7 +107,7 @@ std::string* CoordinatorServiceTest::other_ = nullptr;
 TEST_F(CoordinatorServiceTest, IdentityIsTheCertificateCommonName) {
   StartServer(10, 1);
   auto client = Client(TlsConfig::FromDirectory(*certs_, "hospital-b"));
-  absl::StatusOr<RegisterReply> reply = client->Register(100);
+  absl::StatusOr<RegisterReply> reply = client->Register(100, engine_->GetContract().digest);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->client_id, "hospital-b");
   EXPECT_EQ(reply->run_id, "svc-test");
@@ -147,7 +147,7 @@ TEST_F(CoordinatorServiceTest, ClientFromAnotherCaIsRefused) {
   // Trusts the real server CA, but its own certificate is from another CA.
   tls.ca_cert_path = *certs_ + "/ca.pem";
   auto client = Client(tls);
-  absl::StatusOr<RegisterReply> reply = client->Register(100);
+  absl::StatusOr<RegisterReply> reply = client->Register(100, engine_->GetContract().digest);
   EXPECT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable)
       << reply.status();
@@ -158,7 +158,7 @@ TEST_F(CoordinatorServiceTest, ClientRefusesServerFromAnotherCa) {
   TlsConfig tls = TlsConfig::FromDirectory(*certs_, "hospital-a");
   tls.ca_cert_path = *other_ + "/ca.pem";
   auto client = Client(tls);
-  EXPECT_FALSE(client->Register(100).ok());
+  EXPECT_FALSE(client->Register(100, engine_->GetContract().digest).ok());
 }
 
 // Pushes a raw update stream: header + payload chunks as given.
@@ -190,7 +190,7 @@ TEST_F(CoordinatorServiceTest,
   std::map<std::string, std::unique_ptr<GrpcCoordinatorTransport>> clients;
   for (const std::string& id : ids) {
     clients[id] = Client(TlsConfig::FromDirectory(*certs_, id));
-    ASSERT_TRUE(clients[id]->Register(10).ok());
+    ASSERT_TRUE(clients[id]->Register(10, engine_->GetContract().digest).ok());
   }
   engine_->Tick();  // starts round 1 with all three
   std::map<std::string, ReceivedTask> tasks;
@@ -243,7 +243,7 @@ TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {
   constexpr size_t kSize = 100;
   StartServer(kSize, 1);
   auto good = Client(TlsConfig::FromDirectory(*certs_, "hospital-a"));
-  ASSERT_TRUE(good->Register(10).ok());
+  ASSERT_TRUE(good->Register(10, engine_->GetContract().digest).ok());
   engine_->Tick();
 
   TlsConfig tls = TlsConfig::FromDirectory(*certs_, "hospital-a");
@@ -295,7 +295,7 @@ TEST_F(CoordinatorServiceTest, HundredMegabyteModelCompletesARound) {
   constexpr size_t kSize = 25'000'000;  // 100 MB of float32
   StartServer(kSize, 1);
   auto client = Client(TlsConfig::FromDirectory(*certs_, "hospital-a"));
-  ASSERT_TRUE(client->Register(5).ok());
+  ASSERT_TRUE(client->Register(5, engine_->GetContract().digest).ok());
   engine_->Tick();
   absl::StatusOr<FetchReply> reply = client->FetchTask("svc-test", 0);
   ASSERT_TRUE(reply.ok()) << reply.status();

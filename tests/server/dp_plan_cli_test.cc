@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -33,13 +34,17 @@ CliResult RunDp(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   // ctest runs each test as its own process in parallel: the log prefix
   // must be unique across processes, not just within one.
-  Process p(argv, ::testing::TempDir() + "/fedlearn_dp_" +
-                      std::to_string(::getpid()) + "_" +
-                      std::to_string(counter++));
+  const std::string log = ::testing::TempDir() + "/fedlearn_dp_" +
+                          std::to_string(::getpid()) + "_" +
+                          std::to_string(counter++);
+  Process p(argv, log);
   EXPECT_TRUE(p.started());
   std::optional<int> code = p.Wait(120s);
   EXPECT_TRUE(code.has_value()) << "fedlearn-dp timed out";
-  return CliResult{code.value_or(-1), p.Stdout(), p.Stderr()};
+  CliResult result{code.value_or(-1), p.Stdout(), p.Stderr()};
+  std::filesystem::remove(log + ".out");
+  std::filesystem::remove(log + ".err");
+  return result;
 }
 
 // "key: value" lines.

@@ -325,7 +325,9 @@ class SecureRoundEngineTest : public ::testing::Test {
     engine_->AddListener(&listener_);
     const int registered = std::max(config.min_clients, config.clients_per_round);
     for (int i = 0; i < registered; ++i) {
-      ASSERT_TRUE(engine_->Register(TestPki::ClientId(i), 1000).ok());
+      // Declares at least what RandomPlans trains on (<= 9500), so the
+      // round's max_weight (the largest declaration) clamps no one.
+      ASSERT_TRUE(engine_->Register(TestPki::ClientId(i), 10'000).ok());
     }
     engine_->Tick();
     ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
@@ -667,6 +669,132 @@ TEST(SecureRoundEngineConfigTest, EncodingThatOverflowsForTheCohortIsRefused) {
   absl::Status refused = config.Validate();
   EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("quantization_bits"));
+}
+
+// ---- Precision of the per-round encoding (small sites, small updates) ----
+
+// Sites of `rows` examples fine-tuning at a small learning rate: every delta
+// coordinate has magnitude 1e-5..1e-3 (log-uniform, random sign).
+std::vector<ClientPlan> SmallSitePlans(const std::vector<uint64_t>& rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> log_magnitude(std::log(1e-5), std::log(1e-3));
+  std::bernoulli_distribution negative(0.5);
+  std::vector<ClientPlan> plans(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    plans[i].num_examples = rows[i];
+    plans[i].train_loss = 0.3 + 0.01 * static_cast<double>(i);
+    plans[i].delta.resize(kDimension);
+    for (float& x : plans[i].delta) {
+      x = static_cast<float>((negative(rng) ? -1 : 1) * std::exp(log_magnitude(rng)));
+    }
+  }
+  return plans;
+}
+
+double RelativeL2Error(const std::vector<float>& got, const std::vector<double>& want) {
+  double err2 = 0, norm2 = 0;
+  for (size_t j = 0; j < want.size(); ++j) {
+    err2 += (got[j] - want[j]) * (got[j] - want[j]);
+    norm2 += want[j] * want[j];
+  }
+  return std::sqrt(err2 / norm2);
+}
+
+class SmallSiteSecureRoundTest : public SecureRoundEngineTest {
+ protected:
+  // As StartRound, from a zero model (so the new model is the decoded mean),
+  // with client i declaring `declared[i]` examples at Register.
+  void StartRoundDeclaring(RoundEngineConfig config, const std::vector<uint64_t>& declared) {
+    config_ = config;
+    initial_.assign(kDimension, 0.0f);
+    absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
+        RoundEngine::Create(config, MakeModel(initial_), 1, &clock_, nullptr);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = *std::move(engine);
+    engine_->AddListener(&listener_);
+    for (size_t i = 0; i < declared.size(); ++i) {
+      ASSERT_TRUE(engine_->Register(TestPki::ClientId(static_cast<int>(i)), declared[i]).ok());
+    }
+    engine_->Tick();
+    ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+  }
+};
+
+TEST_F(SmallSiteSecureRoundTest, SmallSitesGetAnExactExampleCountAndAMeanWithinOnePercent) {
+  const std::vector<uint64_t> rows = {220, 210, 235};
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    listener_.summaries.clear();
+    ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(SecureConfig(3), rows));  // q 20, M 10000
+    const std::vector<ClientPlan> plans = SmallSitePlans(rows, seed);
+    Clients clients = BeginAll(plans);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    // The round's encoding fits its cohort: the largest q three clients
+    // allow, and the biggest site (235) earns weight 235/256.
+    const v1::SecAggEncoding& encoding = clients[0]->task().encoding;
+    EXPECT_EQ(encoding.max_clients(), 3u);
+    EXPECT_EQ(encoding.quantization_bits(), 30u);
+    EXPECT_EQ(encoding.max_weight(), 256);
+
+    Pump(*engine_, clients);
+    ASSERT_THAT(listener_.summaries, SizeIs(1)) << "seed " << seed;
+    const RoundSummary& summary = listener_.summaries[0];
+    EXPECT_EQ(summary.total_examples, 665.0) << "the example count is not exact";
+    ASSERT_TRUE(summary.quantization_error.has_value());
+    const QuantizationErrorBound& bound = *summary.quantization_error;
+    EXPECT_EQ(bound.inputs, 3);
+    EXPECT_LT(bound.max_relative_error, 0.01);
+
+    const WeightedMean mean = MeanOf(plans, {0, 1, 2}, 256);
+    const double error = RelativeL2Error(Values(engine_->global_model()->values), mean.delta);
+    EXPECT_LT(error, 0.01) << "seed " << seed;
+    EXPECT_LE(error, bound.max_relative_error) << "seed " << seed;
+    EXPECT_NEAR(summary.train_loss, mean.loss, bound.max_abs_loss_error + 1e-12);
+  }
+}
+
+// A site that claims far more examples than it has (here at b = 16, where
+// one count limb carries at most 8191) shrinks everyone's weight, so the
+// quantization error swamps small updates: the bound says so.
+RoundEngineConfig OverstatedSiteConfig() {
+  RoundEngineConfig config = SecureConfig(3);
+  config.secagg.modulus_bits = 16;
+  config.secagg.quantization_bits = 12;
+  config.secagg.max_weight = 1'000'000;
+  config.max_round_attempts = 1;
+  return config;
+}
+const std::vector<uint64_t> kOverstatedDeclarations = {220, 210, 1'000'000};
+
+TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithFailPolicyFailsTheAttempt) {
+  RoundEngineConfig config = OverstatedSiteConfig();
+  config.secagg_error.fail = true;
+  ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(config, kOverstatedDeclarations));
+  Clients clients = BeginAll(SmallSitePlans({220, 210, 235}, 4));
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  EXPECT_EQ(clients[0]->task().encoding.max_weight(), 8191);
+  Pump(*engine_, clients);
+
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
+  EXPECT_THAT(listener_.summaries, IsEmpty()) << "the imprecise mean was applied";
+  const std::string outcome(engine_->outcome().message());
+  EXPECT_THAT(outcome, HasSubstr("secagg.max_relative_error"));
+  EXPECT_THAT(outcome, HasSubstr("secagg.quantization_bits"));
+  EXPECT_THAT(outcome, HasSubstr("secagg.modulus_bits"));
+  EXPECT_THAT(outcome, HasSubstr("secagg.clip_range"));
+  EXPECT_EQ(Values(engine_->global_model()->values), initial_);
+}
+
+TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithWarnPolicyKeepsTheRoundAndRecordsIt) {
+  ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(OverstatedSiteConfig(), kOverstatedDeclarations));
+  Clients clients = BeginAll(SmallSitePlans({220, 210, 235}, 4));
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, clients);
+
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  const RoundSummary& summary = listener_.summaries[0];
+  EXPECT_EQ(summary.total_examples, 665.0);
+  ASSERT_TRUE(summary.quantization_error.has_value());
+  EXPECT_GT(summary.quantization_error->max_relative_error, 0.01);
 }
 
 // ---- Differential privacy inside secure aggregation ----

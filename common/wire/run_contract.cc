@@ -1,0 +1,194 @@
+#include "common/wire/run_contract.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/wire/proto_conversion.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace fedlearn {
+
+v1::ModelDefinition ToModelDefinition(const ModelSource& source,
+                                      const ModelSpec& spec) {
+  v1::ModelDefinition out;
+  out.set_architecture(source.architecture);
+  for (int64_t d : source.input_shape) out.add_input_shape(d);
+  out.set_num_classes(source.num_classes);
+  if (source.architecture == "mlp") out.set_hidden_units(source.hidden_units);
+  out.set_buffers(BufferPolicyName(source.buffers));
+  *out.mutable_spec() = ToProto(spec);
+  return out;
+}
+
+absl::StatusOr<ModelSource> ModelSourceFromDefinition(
+    const v1::ModelDefinition& definition,
+    const std::string& torchscript_path) {
+  ModelSource source;
+  source.architecture = definition.architecture();
+  if (source.architecture.empty()) {
+    return absl::InvalidArgumentError("the run contract names no architecture");
+  }
+  if (source.architecture == "torchscript") {
+    if (torchscript_path.empty()) {
+      return absl::FailedPreconditionError(
+          "the run trains a TorchScript model: give this site its copy of the "
+          "module with --torchscript FILE");
+    }
+    source.torchscript_path = torchscript_path;
+  }
+  source.input_shape.assign(definition.input_shape().begin(),
+                            definition.input_shape().end());
+  if (source.input_shape.empty()) {
+    return absl::InvalidArgumentError("the run contract gives no input shape");
+  }
+  for (int64_t d : source.input_shape) {
+    if (d <= 0) {
+      return absl::InvalidArgumentError(
+          "the run contract's input shape has a non-positive dimension");
+    }
+  }
+  source.num_classes = definition.num_classes();
+  if (source.num_classes < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the run contract's num_classes is ", source.num_classes,
+        "; a classifier needs at least 2"));
+  }
+  if (definition.hidden_units() > 0) {
+    source.hidden_units = definition.hidden_units();
+  }
+  if (definition.buffers().empty()) {
+    source.buffers = BufferPolicy::kFederated;
+  } else {
+    absl::StatusOr<BufferPolicy> policy = ParseBufferPolicy(definition.buffers());
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          "unknown buffer policy in the run contract; this client knows "
+          "federated and local");
+    }
+    source.buffers = *policy;
+  }
+  return source;
+}
+
+v1::DataSchema ToProto(const TableSchema& schema) {
+  v1::DataSchema out;
+  out.set_label_column(schema.label_column);
+  for (const std::string& c : schema.classes) out.add_classes(c);
+  for (const FeatureColumn& f : schema.features) {
+    v1::DataColumn* col = out.add_features();
+    col->set_name(f.name);
+    col->set_type(f.type == FeatureColumn::Type::kCategorical
+                      ? v1::DataColumn::CATEGORICAL
+                      : v1::DataColumn::NUMERIC);
+    for (const std::string& c : f.categories) col->add_categories(c);
+  }
+  out.set_label_match(schema.label_match == LabelMatch::kCaseInsensitive
+                          ? v1::DataSchema::CASE_INSENSITIVE
+                          : v1::DataSchema::EXACT);
+  switch (schema.missing) {
+    case MissingValuePolicy::kError:
+      out.set_missing_values(v1::DataSchema::ERROR);
+      break;
+    case MissingValuePolicy::kDropRow:
+      out.set_missing_values(v1::DataSchema::DROP_ROW);
+      break;
+    case MissingValuePolicy::kImputeMean:
+      out.set_missing_values(v1::DataSchema::IMPUTE_MEAN);
+      break;
+  }
+  for (const std::string& m : schema.missing_markers) out.add_missing_markers(m);
+  return out;
+}
+
+absl::StatusOr<TableSchema> FromProto(const v1::DataSchema& proto) {
+  TableSchema schema;
+  schema.label_column = proto.label_column();
+  schema.classes.assign(proto.classes().begin(), proto.classes().end());
+  for (const v1::DataColumn& col : proto.features()) {
+    FeatureColumn f;
+    f.name = col.name();
+    switch (col.type()) {
+      case v1::DataColumn::NUMERIC:
+        f.type = FeatureColumn::Type::kNumeric;
+        break;
+      case v1::DataColumn::CATEGORICAL:
+        f.type = FeatureColumn::Type::kCategorical;
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            "a column of the run's data schema has an unknown type");
+    }
+    f.categories.assign(col.categories().begin(), col.categories().end());
+    schema.features.push_back(std::move(f));
+  }
+  switch (proto.label_match()) {
+    case v1::DataSchema::LABEL_MATCH_UNSPECIFIED:
+    case v1::DataSchema::EXACT:
+      schema.label_match = LabelMatch::kExact;
+      break;
+    case v1::DataSchema::CASE_INSENSITIVE:
+      schema.label_match = LabelMatch::kCaseInsensitive;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          "the run's data schema has an unknown label-match rule");
+  }
+  switch (proto.missing_values()) {
+    case v1::DataSchema::MISSING_VALUES_UNSPECIFIED:
+    case v1::DataSchema::ERROR:
+      schema.missing = MissingValuePolicy::kError;
+      break;
+    case v1::DataSchema::DROP_ROW:
+      schema.missing = MissingValuePolicy::kDropRow;
+      break;
+    case v1::DataSchema::IMPUTE_MEAN:
+      schema.missing = MissingValuePolicy::kImputeMean;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          "the run's data schema has an unknown missing-value policy");
+  }
+  schema.missing_markers.assign(proto.missing_markers().begin(),
+                                proto.missing_markers().end());
+  if (absl::Status s = schema.Validate(); !s.ok()) return s;
+  return schema;
+}
+
+std::string ContractDigest(const v1::RunContract& contract) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    contract.SerializeToCodedStream(&coded);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(), nullptr);
+  std::string hex;
+  hex.reserve(2 * md_len);
+  for (unsigned int i = 0; i < md_len; ++i) {
+    char buf[3];
+    std::snprintf(buf, sizeof(buf), "%02x", md[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+absl::Status CheckModelMatchesContract(const ModelSpec& local,
+                                       const v1::ModelDefinition& definition) {
+  absl::StatusOr<ModelSpec> expected = FromProto(definition.spec());
+  if (!expected.ok()) return expected.status();
+  if (local.CompatibleWith(*expected)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "this site's ", definition.architecture(),
+      " model does not match the run's model (",
+      local.DescribeMismatch(*expected),
+      "); for a TorchScript model, use the module file the coordinator "
+      "declared"));
+}
+
+}  // namespace fedlearn
