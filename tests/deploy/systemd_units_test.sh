@@ -74,6 +74,12 @@ SystemdUnits.VerifyPasses)
       fail "systemd-analyze verify $unit exited non-zero: $out"
     fi
     [ -z "$out" ] || fail "systemd-analyze verify $unit warned: $out"
+    # verify does not catch this one: After= alone does not pull the target
+    # in, so the unit would not wait for the network after all.
+    if grep -q '^After=.*network-online.target' "$tmp/units/$unit"; then
+      grep -q '^Wants=.*network-online.target' "$tmp/units/$unit" ||
+        fail "$unit: After=network-online.target without Wants=network-online.target"
+    fi
     echo "verify $unit: clean"
   done
   ;;
