@@ -1,6 +1,7 @@
 #include "server/coordinator.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -8,6 +9,20 @@
 #include "common/wire/run_contract.h"
 
 namespace fedlearn {
+namespace {
+
+// "2026-12-01 10:11:12": local time, so an operator can match a progress
+// line to the logs and to the clients' logs.
+std::string LocalTimestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &local);
+  return text;
+}
+
+}  // namespace
 
 absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
                                                     const FlatModel& global) {
@@ -23,17 +38,18 @@ absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
                              s.dp->epsilon, s.dp->delta, s.dp->clip_norm)
            : absl::StrFormat("train loss %.4f", s.train_loss);
   std::printf(
-      "round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
-      static_cast<int>(s.round), num_rounds_, s.participants, s.selected,
-      middle.c_str(), eval.c_str(), s.seconds);
+      "%s round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
+      LocalTimestamp().c_str(), static_cast<int>(s.round), num_rounds_,
+      s.participants, s.selected, middle.c_str(), eval.c_str(), s.seconds);
   std::fflush(stdout);
   return absl::OkStatus();
 }
 
 void RoundProgressPrinter::OnRoundRetried(uint64_t round, int attempt,
                                           const std::string& reason) {
-  std::printf("round %3d: attempt %d failed (%s); retrying\n",
-              static_cast<int>(round), attempt, reason.c_str());
+  std::printf("%s round %3d: attempt %d failed (%s); retrying\n",
+              LocalTimestamp().c_str(), static_cast<int>(round), attempt,
+              reason.c_str());
   std::fflush(stdout);
 }
 

@@ -552,6 +552,11 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
       !s.ok()) {
     return s;
   }
+  if (c.evaluation.kind == "csv" && !c.data_schema.has_value()) {
+    return absl::InvalidArgumentError(
+        "evaluation.dataset = \"csv\" needs the run's data schema: declare "
+        "[data] (label_column, classes, columns)");
+  }
   return ValidateDataSource(c.simulation.train_data, "simulation", false);
 }
 

@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
   if (!initial.ok()) return Fail(initial.status());
 
   absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =
-      CreateConfiguredEvaluator(config.evaluation, config.model);
+      CreateConfiguredEvaluator(
+          config.evaluation, config.model,
+          config.data_schema.has_value() ? &*config.data_schema : nullptr);
   if (!evaluator.ok()) return Fail(evaluator.status());
 
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =

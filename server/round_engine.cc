@@ -246,7 +246,6 @@ absl::Status RoundEngine::Leave(const std::string& client_id,
   }
   auto member = cohort_.find(client_id);
   if (member != cohort_.end() && phase_ == Phase::kTraining) {
-    left_this_round_.push_back(client_id);
     if (secure_round_ == nullptr &&
         (member->second == ClientRoundState::kSelected ||
          member->second == ClientRoundState::kTaskSent)) {
@@ -631,7 +630,6 @@ bool RoundEngine::TryStartRoundLocked() {
     return false;
   }
   cohort_.clear();
-  left_this_round_.clear();
   for (const std::string& id : cohort) cohort_[id] = ClientRoundState::kSelected;
   aggregator_.Reset();
   loss_sum_ = 0.0;
@@ -742,6 +740,10 @@ void RoundEngine::EndRunLocked(absl::Status outcome,
                  config_.num_rounds);
   } else {
     spdlog::error("run {} failed: {}", config_.run_id, outcome.message());
+  }
+  for (const auto& [id, d] : departures_) {
+    spdlog::warn("run {}: site {} could not take part: {}", config_.run_id, id,
+                 d.reason);
   }
   wake_.notify_all();
 }
@@ -952,8 +954,14 @@ void RoundEngine::FinishRoundLocked(std::unique_lock<std::mutex>& lock,
       if (state != ClientRoundState::kAccepted) summary.dropped.push_back(id);
     }
   } else {
-    summary.dropped = left_this_round_;
+    const std::vector<std::string> survivors = secure_round_->survivors();
+    for (const auto& [id, state] : cohort_) {
+      if (!std::binary_search(survivors.begin(), survivors.end(), id)) {
+        summary.dropped.push_back(id);
+      }
+    }
   }
+  for (const auto& [id, d] : departures_) summary.failed_sites.push_back(d);
   if (!summary.dropped.empty()) {
     spdlog::info("round {}: {} selected client(s) dropped: {}", round_,
                  summary.dropped.size(), DescribeClientList(summary.dropped));

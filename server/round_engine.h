@@ -169,9 +169,11 @@ struct RoundSummary {
   // error (total_examples is then an exact integer).
   std::optional<QuantizationErrorBound> quantization_error;
   uint64_t model_version = 0;
-  // Selected clients whose update did not make it into the aggregate
-  // (plaintext rounds), or that left the run mid-round (secure rounds).
+  // Selected clients whose update is not in the aggregate (rejected, silent,
+  // left, or not a secure-aggregation survivor), sorted.
   std::vector<std::string> dropped;
+  // Every site that left the run permanently so far, with its reason.
+  std::vector<DepartedClient> failed_sites;
   std::optional<EvalMetrics> eval;
   // Differentially private rounds: what was spent and the state to persist.
   struct Dp {
@@ -345,7 +347,6 @@ class RoundEngine {
   std::shared_ptr<const FlatModel> global_;
   std::map<std::string, ClientRecord> clients_;
   std::map<std::string, DepartedClient> departures_;  // permanent ones
-  std::vector<std::string> left_this_round_;  // cohort members who left
   std::map<std::string, ClientRoundState> cohort_;
   FedAvgAggregator aggregator_;
   double loss_sum_ = 0.0;  // sum of weight * reported loss

@@ -172,6 +172,14 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
   j["train_loss"] = summary.train_loss;
   j["seconds"] = summary.seconds;
   j["secure_aggregation"] = summary.secure;
+  j["dropped"] = summary.dropped;
+  if (!summary.failed_sites.empty()) {
+    nlohmann::json failed = nlohmann::json::array();
+    for (const DepartedClient& d : summary.failed_sites) {
+      failed.push_back({{"client", d.client_id}, {"reason", d.reason}});
+    }
+    j["failed_sites"] = failed;
+  }
   if (summary.quantization_error) {
     // Bounds of common/secagg/input_encoding.h; +inf (no bound) as null.
     const QuantizationErrorBound& q = *summary.quantization_error;

@@ -144,6 +144,10 @@ absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
   return dp_codec_->Decode(*sum);
 }
 
+std::vector<std::string> SecureRound::survivors() const {
+  return server_->Survivors();
+}
+
 int SecureRound::participants() const {
   return static_cast<int>(server_->Survivors().size());
 }

@@ -75,6 +75,8 @@ class SecureRound {
   // After kCompleted in a DP round: the decoded sum, for DpPlanner::Release.
   absl::StatusOr<PrivateSum> TakePrivateSum();
   int participants() const;
+  // The clients whose masked inputs are in the sum (U3), once known.
+  std::vector<std::string> survivors() const;
 
  private:
   SecureRound(const SecAggRoundConfig& config, size_t dimension,

@@ -167,7 +167,9 @@ int main(int argc, char** argv) {
       CreateInitialModel(config.model, config.model_seed);
   if (!initial.ok()) return Fail(initial.status());
   absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =
-      CreateConfiguredEvaluator(config.evaluation, config.model);
+      CreateConfiguredEvaluator(
+          config.evaluation, config.model,
+          config.data_schema.has_value() ? &*config.data_schema : nullptr);
   if (!evaluator.ok()) return Fail(evaluator.status());
   const int64_t num_params = initial->spec.NumElements();
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
@@ -248,6 +250,12 @@ int main(int argc, char** argv) {
   signal_thread.join();
   daemons.clear();
   (*coordinator)->Shutdown();
+  if (stop.load() && (outcome.ok() || absl::IsCancelled(outcome))) {
+    std::printf("stopped by signal after %d rounds; run again with the same "
+                "--state-dir to resume\n",
+                static_cast<int>((*coordinator)->model_version()));
+    return 0;
+  }
   if (!outcome.ok()) return Fail(outcome);
   if (const std::string early = (*coordinator)->finished_reason();
       !early.empty()) {

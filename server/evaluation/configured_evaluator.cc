@@ -1,13 +1,27 @@
 // Torch-free glue: which evaluator a configuration asks for.
 #include "server/evaluation/torch_evaluator.h"
 
+#include "common/data/feature_standardizer.h"
+
 namespace fedlearn {
 
 absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
-    const DataSourceConfig& test_data, const ModelSource& model) {
+    const DataSourceConfig& test_data, const ModelSource& model,
+    const TableSchema* schema) {
   if (test_data.kind.empty()) return std::unique_ptr<ModelEvaluator>();
-  absl::StatusOr<Dataset> test = LoadDataSource(test_data, "test");
+  if (test_data.kind == "csv" && schema == nullptr) {
+    return absl::InvalidArgumentError(
+        "a CSV evaluation set needs the run's data schema ([data]) so that "
+        "its classes and columns mean what they mean at the sites");
+  }
+  absl::StatusOr<Dataset> test =
+      LoadDataSource(test_data, "test", test_data.kind == "csv" ? schema : nullptr);
   if (!test.ok()) return test.status();
+  if (test_data.kind == "csv") {
+    const FeatureStandardizer own =
+        FeatureStandardizer::Fit(*test, schema->NumericPositions());
+    if (absl::Status s = own.Apply(&*test); !s.ok()) return s;
+  }
   absl::StatusOr<std::unique_ptr<TorchEvaluator>> evaluator =
       TorchEvaluator::Create(model, *std::move(test));
   if (!evaluator.ok()) return evaluator.status();

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "common/data/data_source.h"
 #include "common/data/dataset.h"
+#include "common/data/table_schema.h"
 #include "common/flat/flat_vector.h"
 #include "common/models/model_source.h"
 #include "server/model_evaluator.h"
@@ -52,9 +53,13 @@ class TorchEvaluator : public ModelEvaluator {
 
 // The evaluator a coordinator configuration asks for: the `test` split of
 // `test_data` evaluated with `model`, or nullptr when test_data.kind is
-// empty (no server-side evaluation).
+// empty (no server-side evaluation). A CSV test set is loaded against the
+// run's `schema` (required for CSV: classes and columns must mean what they
+// mean at the sites) and standardised with its own statistics, as a site
+// standardises its own rows.
 absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
-    const DataSourceConfig& test_data, const ModelSource& model);
+    const DataSourceConfig& test_data, const ModelSource& model,
+    const TableSchema* schema = nullptr);
 
 }  // namespace fedlearn
 

@@ -15,7 +15,20 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kFullConfig[] = R"(# every key, none at its default
+// 30 numeric columns f0..f29: a [data] section whose width matches
+// [model] input_shape = [30].
+std::string DataSection() {
+  std::string out =
+      "[data]\nlabel_column = \"outcome\"\nclasses = [\"low\", \"mid\", "
+      "\"high\"]\nlabel_match = \"case-insensitive\"\nmissing_values = "
+      "\"drop-row\"\nmissing_markers = [\"?\"]\nnumeric_features = [";
+  for (int i = 0; i < 30; ++i) {
+    out += (i ? ", " : "") + std::string("\"f") + std::to_string(i) + "\"";
+  }
+  return out + "]\n";
+}
+
+const std::string kFullConfig = std::string(R"(# every key, none at its default
 [run]
 id = "hospital-study"
 rounds = 7
@@ -81,7 +94,7 @@ max_weight = 500
 dropout_rate = 0.2
 security_bits = 30
 phase_timeout_s = 12.5
-)";
+)") + DataSection();
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
@@ -96,6 +109,78 @@ TEST(CoordinatorConfigTest, SecureAggregationIsOnByDefault) {
   absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig("", "empty.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->engine.secagg.enabled);
+}
+
+TEST(CoordinatorConfigTest, DataSectionDeclaresTheSchemaAndFixesTheModelShape) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[data]\nlabel_column = \"diagnosis\"\n"
+      "classes = [\"malignant\", \"benign\"]\n"
+      "[[data.columns]]\nname = \"age\"\n"
+      "[[data.columns]]\nname = \"sex\"\ntype = \"categorical\"\n"
+      "categories = [\"f\", \"m\", \"x\"]\n"
+      "[model]\narchitecture = \"mlp\"\n",
+      "data.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_TRUE(parsed->data_schema.has_value());
+  const TableSchema& schema = *parsed->data_schema;
+  EXPECT_EQ(schema.label_column, "diagnosis");
+  EXPECT_THAT(schema.classes, ElementsAre("malignant", "benign"));
+  ASSERT_EQ(schema.features.size(), 2u);
+  EXPECT_EQ(schema.features[1].type, FeatureColumn::Type::kCategorical);
+  EXPECT_EQ(schema.label_match, LabelMatch::kExact);  // the safe default
+  // The model's input and classes follow from the schema, never from data.
+  EXPECT_THAT(parsed->model.input_shape, ElementsAre(4));  // 1 + 3 one-hot
+  EXPECT_EQ(parsed->model.num_classes, 2);
+}
+
+TEST(CoordinatorConfigTest, ModelShapeThatContradictsTheDataSectionIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
+      "numeric_features = [\"x1\", \"x2\"]\n"
+      "[model]\narchitecture = \"mlp\"\ninput_shape = [3]\n",
+      "bad.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("model.input_shape"));
+  parsed = ParseCoordinatorConfig(
+      "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
+      "numeric_features = [\"x1\"]\n[model]\nnum_classes = 3\n",
+      "bad.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("data.classes lists 2"));
+}
+
+TEST(CoordinatorConfigTest, DataSectionWithoutClassesIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[data]\nlabel_column = \"y\"\nnumeric_features = [\"x\"]\n",
+      "bad.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("never inferred"));
+}
+
+TEST(CoordinatorConfigTest, UnknownKeyInADataColumnIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
+      "[[data.columns]]\nname = \"x\"\ncategory = [\"p\"]\n",
+      "bad.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("unknown key 'category'"));
+}
+
+TEST(CoordinatorConfigTest, CsvEvaluationWithoutADataSchemaIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+      "[evaluation]\ndataset = \"csv\"\npath = \"t.csv\"\n", "bad.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("needs the run's data schema"));
+}
+
+TEST(CoordinatorConfigTest, BufferPolicyParsesAndAnUnknownOneIsRefused) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[model]\nbuffers = \"local\"\n", "b.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->model.buffers, BufferPolicy::kLocal);
+  parsed = ParseCoordinatorConfig("[model]\nbuffers = \"shared\"\n", "b.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("model.buffers"));
 }
 
 TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
@@ -154,6 +239,13 @@ TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
   EXPECT_EQ(c.simulation.train_data.kind, "csv");
   EXPECT_EQ(c.simulation.train_data.path, "/data/train.csv");
   EXPECT_EQ(c.simulation.train_data.label_column, "outcome");
+  ASSERT_TRUE(c.data_schema.has_value());
+  EXPECT_EQ(c.data_schema->label_column, "outcome");
+  EXPECT_THAT(c.data_schema->classes, ElementsAre("low", "mid", "high"));
+  EXPECT_EQ(c.data_schema->features.size(), 30u);
+  EXPECT_EQ(c.data_schema->label_match, LabelMatch::kCaseInsensitive);
+  EXPECT_EQ(c.data_schema->missing, MissingValuePolicy::kDropRow);
+  EXPECT_THAT(c.data_schema->missing_markers, ElementsAre("?"));
 }
 
 TEST(CoordinatorConfigTest, EmptyFileGivesTheValidDefaults) {
