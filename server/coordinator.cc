@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "common/wire/run_contract.h"
 
 namespace fedlearn {
@@ -37,10 +38,10 @@ absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
       s.dp ? absl::StrFormat("eps %6.3f (delta %.0e) | clip %.3f",
                              s.dp->epsilon, s.dp->delta, s.dp->clip_norm)
            : absl::StrFormat("train loss %.4f", s.train_loss);
-  std::printf(
-      "%s round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
-      LocalTimestamp().c_str(), static_cast<int>(s.round), num_rounds_,
-      s.participants, s.selected, middle.c_str(), eval.c_str(), s.seconds);
+  std::printf("%s round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
+              LocalTimestamp().c_str(), static_cast<int>(s.round), num_rounds_,
+              s.participants, s.selected, middle.c_str(), eval.c_str(),
+              s.seconds);
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -53,30 +54,24 @@ void RoundProgressPrinter::OnRoundRetried(uint64_t round, int attempt,
   std::fflush(stdout);
 }
 
-absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
-    const CoordinatorConfig& config, FlatModel initial,
-    std::unique_ptr<ModelEvaluator> evaluator) {
-  if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok()) return s;
-  std::unique_ptr<Coordinator> c(new Coordinator());
-  c->evaluator_ = std::move(evaluator);
+namespace {
 
-  absl::StatusOr<std::unique_ptr<FileRunStore>> store =
-      FileRunStore::Open(config.state_dir);
-  if (!store.ok()) return store.status();
-  c->store_ = *std::move(store);
-
-  uint64_t start_round = 1;
-  RoundEngineConfig engine_config = config.engine;
-  absl::StatusOr<std::optional<RunCheckpoint>> checkpoint =
-      c->store_->LoadCheckpoint();
-  if (!checkpoint.ok()) return checkpoint.status();
-  if (checkpoint->has_value() &&
-      (*checkpoint)->run_id == config.engine.run_id) {
-    RunCheckpoint& cp = **checkpoint;
-    if (!cp.model.spec.CompatibleWith(initial.spec)) {
+// Resumes the run the state directory holds (its model, round and privacy
+// ledger replace `initial` and the engine's DP state), or starts it by
+// saving `initial`. Returns the first round to run. Refuses a state
+// directory of another run, model or DP mode.
+absl::StatusOr<uint64_t> ResumeOrStartRun(const CoordinatorConfig& config,
+                                          FileRunStore& store,
+                                          RoundEngineConfig* engine_config,
+                                          FlatModel* initial) {
+  ASSIGN_OR_RETURN(std::optional<RunCheckpoint> checkpoint,
+                   store.LoadCheckpoint());
+  if (checkpoint.has_value() && checkpoint->run_id == config.engine.run_id) {
+    RunCheckpoint& cp = *checkpoint;
+    if (!cp.model.spec.CompatibleWith(initial->spec)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the checkpoint in ", config.state_dir, " holds a different model (",
-          initial.spec.DescribeMismatch(cp.model.spec),
+          initial->spec.DescribeMismatch(cp.model.spec),
           "); use another state_dir or run id"));
     }
     if (config.engine.dp.enabled() && cp.completed_round > 0 && !cp.dp) {
@@ -87,27 +82,46 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     }
     if (!config.engine.dp.enabled() && cp.dp) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "run '", cp.run_id, "' is differentially private (its checkpoint "
+          "run '", cp.run_id,
+          "' is differentially private (its checkpoint "
           "holds a privacy ledger); resume it with the same [dp] settings"));
     }
-    if (cp.dp) engine_config.dp_state = *cp.dp;
-    start_round = cp.completed_round + 1;
-    initial = std::move(cp.model);
+    if (cp.dp) engine_config->dp_state = *cp.dp;
+    *initial = std::move(cp.model);
     spdlog::info("resuming run '{}' after round {} from {}",
                  config.engine.run_id, cp.completed_round, config.state_dir);
+    return cp.completed_round + 1;
   } else {
-    if (checkpoint->has_value()) {
+    if (checkpoint.has_value()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(config.state_dir, " holds run '", (*checkpoint)->run_id,
+          absl::StrCat(config.state_dir, " holds run '", checkpoint->run_id,
                        "', not '", config.engine.run_id,
                        "'; choose another state_dir or the matching run id"));
     }
-    if (absl::Status s =
-            c->store_->SaveInitialModel(config.engine.run_id, initial);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(store.SaveInitialModel(config.engine.run_id, *initial));
   }
+  return uint64_t{1};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
+    const CoordinatorConfig& config, FlatModel initial,
+    std::unique_ptr<ModelEvaluator> evaluator) {
+  // REQUIRES: ValidateCoordinatorConfig(config).ok(): the program validated
+  // it once, after its flags; the engine checks its own invariants.
+  std::unique_ptr<Coordinator> c(new Coordinator());
+  c->evaluator_ = std::move(evaluator);
+
+  absl::StatusOr<std::unique_ptr<FileRunStore>> store =
+      FileRunStore::Open(config.state_dir);
+  if (!store.ok()) return store.status();
+  c->store_ = *std::move(store);
+
+  RoundEngineConfig engine_config = config.engine;
+  ASSIGN_OR_RETURN(
+      const uint64_t start_round,
+      ResumeOrStartRun(config, *c->store_, &engine_config, &initial));
 
   // The contract every site checks before it registers.
   *engine_config.contract.mutable_model() =
@@ -116,8 +130,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     *engine_config.contract.mutable_data() = ToProto(*config.data_schema);
   }
   absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
-      RoundEngine::Create(std::move(engine_config), std::move(initial), start_round,
-                          &c->clock_, c->evaluator_.get());
+      RoundEngine::Create(std::move(engine_config), std::move(initial),
+                          start_round, &c->clock_, c->evaluator_.get());
   if (!engine.ok()) return engine.status();
   c->engine_ = *std::move(engine);
   c->engine_->AddListener(c->store_.get());
@@ -141,9 +155,7 @@ std::string Coordinator::finished_reason() const {
   return engine_->finished_reason();
 }
 
-uint64_t Coordinator::model_version() const {
-  return engine_->model_version();
-}
+uint64_t Coordinator::model_version() const { return engine_->model_version(); }
 
 absl::Status Coordinator::Run(const std::atomic<bool>& stop) {
   return engine_->RunUntilDone(stop);

@@ -13,8 +13,8 @@
 #include "server/coordinator_config.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_server.h"
-#include "server/model_evaluator.h"
-#include "server/round_engine.h"
+#include "server/round/model_evaluator.h"
+#include "server/round/round_engine.h"
 #include "server/run_store.h"
 
 namespace fedlearn {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
+#include "common/wire/masked_value_codec.h"
 #include "common/wire/proto_conversion.h"
 
 namespace fedlearn {
@@ -274,15 +275,9 @@ absl::StatusOr<std::vector<uint32_t>> CoordinatorService::ReadMaskedInput(
   absl::Status read = ReadPayload(
       context, reader, length, width, "masked",
       [&](std::string_view bytes, size_t offset) {
-        for (size_t i = 0; i < bytes.size() / width; ++i) {
-          uint32_t v = 0;
-          for (size_t b = 0; b < width; ++b) {
-            v |= uint32_t(static_cast<unsigned char>(bytes[width * i + b]))
-                 << (8 * b);
-          }
-          values[offset + i] = v;
-        }
-        return absl::OkStatus();
+        return DecodeMaskedValues(
+            bytes, static_cast<int>(width),
+            absl::MakeSpan(values).subspan(offset, bytes.size() / width));
       });
   if (!read.ok()) return read;
   return values;

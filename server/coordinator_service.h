@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
-#include "server/round_engine.h"
+#include "server/round/round_engine.h"
 
 namespace fedlearn {
 

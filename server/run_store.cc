@@ -71,7 +71,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
     const nlohmann::json& d = j["dp"];
     auto corrupt = [&] {
       return absl::DataLossError(absl::StrCat(
-          CheckpointPath(), ": its privacy ledger is corrupt; the privacy "
+          CheckpointPath(),
+          ": its privacy ledger is corrupt; the privacy "
           "spent so far is unknown, so the run cannot safely continue"));
     };
     if (!d.is_object() || !d.contains("clip_norm") ||
@@ -94,7 +95,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
                               e["rounds"].get<int64_t>()});
     }
     if (d.contains("distributed_rdp")) {
-      if (!d["distributed_rdp"].is_array() || !d.contains("distributed_rounds") ||
+      if (!d["distributed_rdp"].is_array() ||
+          !d.contains("distributed_rounds") ||
           !d["distributed_rounds"].is_number_unsigned()) {
         return corrupt();
       }
@@ -186,10 +188,9 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
     auto finite = [](double x) {
       return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
     };
-    j["quantization_error"] = {
-        {"max_abs", finite(q.max_abs_error)},
-        {"max_relative", finite(q.max_relative_error)},
-        {"rms_relative", finite(q.rms_relative_error)}};
+    j["quantization_error"] = {{"max_abs", finite(q.max_abs_error)},
+                               {"max_relative", finite(q.max_relative_error)},
+                               {"rms_relative", finite(q.rms_relative_error)}};
   }
   if (summary.dp) {
     const RoundSummary::Dp& dp = *summary.dp;

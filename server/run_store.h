@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/flat/flat_vector.h"
-#include "server/round_engine.h"
+#include "server/round/round_types.h"
 
 namespace fedlearn {
 

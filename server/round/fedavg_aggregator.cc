@@ -1,4 +1,4 @@
-#include "server/fedavg_aggregator.h"
+#include "server/round/fedavg_aggregator.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,8 +4,8 @@
 // so memory is O(D) whatever the cohort size; the aggregator never holds the
 // individual updates. Updates are deltas (trained - global) and weights are
 // example counts. Callers validate content (finite values) before Add.
-#ifndef FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_
-#define FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_
+#ifndef FEDLEARN_SERVER_ROUND_FEDAVG_AGGREGATOR_H_
+#define FEDLEARN_SERVER_ROUND_FEDAVG_AGGREGATOR_H_
 
 #include <cstddef>
 #include <vector>
@@ -55,4 +55,4 @@ class FedAvgAggregator {
 
 }  // namespace fedlearn
 
-#endif  // FEDLEARN_SERVER_FEDAVG_AGGREGATOR_H_
+#endif  // FEDLEARN_SERVER_ROUND_FEDAVG_AGGREGATOR_H_

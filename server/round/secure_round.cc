@@ -1,55 +1,26 @@
-#include "server/secure_round.h"
-
-#include <openssl/rand.h>
+#include "server/round/secure_round.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/secagg/graph.h"
+#include "common/secagg/secagg_config.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
-
-absl::Status SecAggRoundConfig::Validate() const {
-  if (!enabled) return absl::OkStatus();
-  if (absl::StatusOr<InputEncoder> e = InputEncoder::Create(Encoding(3));
-      !e.ok()) {
-    return e.status();
-  }
-  if (absl::StatusOr<GraphParameters> g =
-          ChooseGraphParameters(3, dropout_rate, security_bits);
-      !g.ok()) {
-    return g.status();
-  }
-  if (phase_timeout.count() <= 0) {
-    return absl::InvalidArgumentError(
-        "secagg.phase_timeout_s must be positive");
-  }
-  return absl::OkStatus();
-}
-
-EncodingParameters SecAggRoundConfig::Encoding(int max_clients) const {
-  EncodingParameters p;
-  p.modulus_bits = modulus_bits;
-  p.quantization_bits = quantization_bits;
-  p.clip_range = clip_range;
-  p.max_weight = max_weight;
-  p.max_clients = max_clients;
-  return p;
-}
 
 absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     const SecAggRoundConfig& config, uint64_t round, int attempt,
     std::vector<std::string> cohort, size_t dimension,
     TimePoint training_deadline, const v1::DpTaskConfig* dp) {
   const int n = static_cast<int>(cohort.size());
-  absl::StatusOr<GraphParameters> graph =
-      ChooseGraphParameters(n, config.dropout_rate, config.security_bits);
-  if (!graph.ok()) return graph.status();
-  absl::StatusOr<InputEncoder> encoder =
-      InputEncoder::Create(config.Encoding(n));
-  if (!encoder.ok()) return encoder.status();
+  ASSIGN_OR_RETURN(
+      const GraphParameters graph,
+      ChooseGraphParameters(n, config.dropout_rate, config.security_bits));
+  ASSIGN_OR_RETURN(InputEncoder encoder,
+                   InputEncoder::Create(config.Encoding(n)));
 
   std::unique_ptr<SecureRound> r(
-      new SecureRound(config, dimension, *std::move(encoder)));
+      new SecureRound(config, dimension, std::move(encoder)));
   v1::SecAggEncoding& pe = r->encoding_proto_;
   pe.set_modulus_bits(config.modulus_bits);
   pe.set_quantization_bits(config.quantization_bits);
@@ -57,38 +28,29 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
   pe.set_max_weight(config.max_weight);
   pe.set_max_clients(n);
   if (dp != nullptr) {
-    absl::StatusOr<PrivateInputCodec> codec =
-        PrivateInputCodec::Create(*dp, pe, dimension);
-    if (!codec.ok()) return codec.status();
-    r->dp_codec_ = *std::move(codec);
+    ASSIGN_OR_RETURN(r->dp_codec_,
+                     PrivateInputCodec::Create(*dp, pe, dimension));
   }
-  std::string session_id(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(session_id.data()), 32) !=
-      1) {
-    return absl::InternalError("OS random generator failed");
-  }
+  ASSIGN_OR_RETURN(std::string session_id, NewSecAggSessionId());
   v1::SecAggConfig& pc = r->protocol_config_;
   pc.set_session_id(session_id);
   pc.set_round(round);
   for (std::string& id : cohort) pc.add_cohort(std::move(id));
-  pc.set_degree(graph->degree);
-  pc.set_threshold(graph->threshold);
+  pc.set_degree(graph.degree);
+  pc.set_threshold(graph.threshold);
   pc.set_modulus_bits(config.modulus_bits);
   pc.set_vector_length(r->encoded_length());
   if (dp != nullptr && dp->mode() == v1::DpTaskConfig::DISTRIBUTED) {
     pc.set_min_survivors(dp->min_clients());
   }
 
-  absl::StatusOr<std::unique_ptr<SecAggServer>> server =
-      SecAggServer::Create(pc);
-  if (!server.ok()) return server.status();
-  r->server_ = *std::move(server);
+  ASSIGN_OR_RETURN(r->server_, SecAggServer::Create(pc));
   r->phase_deadline_ = training_deadline;
   spdlog::info(
       "round {} attempt {}: secure aggregation over {} clients, {} graph "
       "(k={}, t={}), b={}",
-      round, attempt, n, graph->full_graph() ? "full" : "SecAgg+",
-      graph->degree, graph->threshold, config.modulus_bits);
+      round, attempt, n, graph.full_graph() ? "full" : "SecAgg+", graph.degree,
+      graph.threshold, config.modulus_bits);
   return r;
 }
 
@@ -130,18 +92,16 @@ absl::Status SecureRound::abort_reason() const {
 }
 
 absl::StatusOr<DecodedAggregate> SecureRound::TakeAggregate() {
-  absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
-  if (!sum.ok()) return sum.status();
-  return encoder_.Decode(*sum);
+  ASSIGN_OR_RETURN(const std::vector<uint32_t> sum, server_->TakeResult());
+  return encoder_.Decode(sum);
 }
 
 absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
   if (!dp_codec_) {
     return absl::FailedPreconditionError("this secure round is not a DP round");
   }
-  absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
-  if (!sum.ok()) return sum.status();
-  return dp_codec_->Decode(*sum);
+  ASSIGN_OR_RETURN(const std::vector<uint32_t> sum, server_->TakeResult());
+  return dp_codec_->Decode(sum);
 }
 
 std::vector<std::string> SecureRound::survivors() const {

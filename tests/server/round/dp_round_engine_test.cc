@@ -9,8 +9,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/round_engine.h"
-#include "tests/server/test_models.h"
+#include "server/round/round_engine.h"
+#include "tests/server/round/test_models.h"
 
 namespace fedlearn {
 namespace {

@@ -31,8 +31,8 @@
 // (b_i - 1/2) gets N(0, sigma_b^2), which composes to exactly z.
 //
 // Thread-compatible: the round engine calls it under its lock.
-#ifndef FEDLEARN_SERVER_DP_PLANNER_H_
-#define FEDLEARN_SERVER_DP_PLANNER_H_
+#ifndef FEDLEARN_SERVER_ROUND_DP_PLANNER_H_
+#define FEDLEARN_SERVER_ROUND_DP_PLANNER_H_
 
 #include <cstdint>
 #include <memory>
@@ -175,4 +175,4 @@ class DpPlanner {
 
 }  // namespace fedlearn
 
-#endif  // FEDLEARN_SERVER_DP_PLANNER_H_
+#endif  // FEDLEARN_SERVER_ROUND_DP_PLANNER_H_

@@ -1,4 +1,4 @@
-#include "server/dp_planner.h"
+#include "server/round/dp_planner.h"
 
 #include <openssl/rand.h>
 
@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/dp/distributed_dp_accounting.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -20,11 +21,10 @@ bool Finite(double x) { return std::isfinite(x); }
 
 absl::StatusOr<double> DistributedEpsilon(const std::vector<double>& rdp,
                                           double delta) {
-  absl::StatusOr<EpsilonAndOrder> e =
-      EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp, delta,
-                     RdpConversion::kImproved);
-  if (!e.ok()) return e.status();
-  return e->epsilon;
+  ASSIGN_OR_RETURN(const EpsilonAndOrder e,
+                   EpsilonFromRdp(DistributedDiscreteGaussianOrders(), rdp,
+                                  delta, RdpConversion::kImproved));
+  return e.epsilon;
 }
 
 }  // namespace
@@ -96,17 +96,16 @@ absl::Status DpConfig::Validate(int num_rounds, bool secure_aggregation) const {
   if (!(dropout_tolerance >= 0 && dropout_tolerance < 1)) {
     return absl::InvalidArgumentError("dp.dropout_tolerance must be in [0, 1)");
   }
-  if (num_rounds < 1) return absl::InvalidArgumentError("rounds must be >= 1");
+  if (num_rounds < 1) {
+    return absl::InvalidArgumentError("num_rounds must be >= 1");
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
     const DpConfig& config, int num_rounds, bool secure_aggregation,
     const DpState& state) {
-  if (absl::Status s = config.Validate(num_rounds, secure_aggregation);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(config.Validate(num_rounds, secure_aggregation));
   double z = config.noise_multiplier;
   if (z == 0) {
     absl::StatusOr<double> calibrated =
@@ -123,11 +122,10 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
     }
     z = *calibrated;
   }
-  absl::StatusOr<NoiseSource> rng =
-      config.testing_seed
-          ? NoiseSource::FromSeedForTesting(*config.testing_seed)
-          : NoiseSource::FromOsEntropy();
-  if (!rng.ok()) return rng.status();
+  ASSIGN_OR_RETURN(NoiseSource rng,
+                   config.testing_seed
+                       ? NoiseSource::FromSeedForTesting(*config.testing_seed)
+                       : NoiseSource::FromOsEntropy());
   RdpAccountant accountant;
   for (const DpState::Step& step : state.ledger) {
     if (absl::Status s =
@@ -168,7 +166,7 @@ absl::StatusOr<std::unique_ptr<DpPlanner>> DpPlanner::Create(
   }
   const double clip = state.clip_norm > 0 ? state.clip_norm : config.clip_norm;
   std::unique_ptr<DpPlanner> planner(
-      new DpPlanner(config, z, *std::move(rng), std::move(accountant), clip));
+      new DpPlanner(config, z, std::move(rng), std::move(accountant), clip));
   planner->ledger_ = state.ledger;
   planner->distributed_rdp_ = state.distributed_rdp;
   if (planner->distributed_rdp_.empty())
@@ -211,10 +209,9 @@ absl::StatusOr<double> DpPlanner::EpsilonWith(const DpRoundPlan* plan) const {
     return DistributedEpsilon(rdp, config_.delta);
   }
   if (plan == nullptr) {
-    absl::StatusOr<RdpAccountant::Spent> spent =
-        accountant_.GetPrivacySpent(config_.delta);
-    if (!spent.ok()) return spent.status();
-    return spent->epsilon;
+    ASSIGN_OR_RETURN(const RdpAccountant::Spent spent,
+                     accountant_.GetPrivacySpent(config_.delta));
+    return spent.epsilon;
   }
   return accountant_.EpsilonIfAdded(config_.sampling_rate, noise_multiplier_, 1,
                                     config_.delta);
@@ -227,13 +224,12 @@ double DpPlanner::EpsilonSpent() const {
 
 absl::Status DpPlanner::CheckBudget(const DpRoundPlan& plan) const {
   if (budget_ <= 0) return absl::OkStatus();
-  absl::StatusOr<double> next = EpsilonWith(&plan);
-  if (!next.ok()) return next.status();
-  if (*next > budget_) {
+  ASSIGN_OR_RETURN(const double next, EpsilonWith(&plan));
+  if (next > budget_) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "privacy budget reached: %d round(s) released at epsilon %.4f; one "
         "more would spend %.4f > budget %.4f (delta %g)",
-        RoundsReleased(), EpsilonSpent(), *next, budget_, config_.delta));
+        RoundsReleased(), EpsilonSpent(), next, budget_, config_.delta));
   }
   return absl::OkStatus();
 }
@@ -297,20 +293,20 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
   task.set_rotation_seed(seed);
 
   // What this round costs, from the encoder the clients will build.
-  absl::StatusOr<PrivateInputCodec> codec =
-      PrivateInputCodec::Create(task, v1::SecAggEncoding(), dimension);
-  if (!codec.ok()) return codec.status();
-  const DistributedDpEncoder& encoder = *codec->distributed();
+  ASSIGN_OR_RETURN(
+      const PrivateInputCodec codec,
+      PrivateInputCodec::Create(task, v1::SecAggEncoding(), dimension));
+  const DistributedDpEncoder& encoder = *codec.distributed();
   DistributedDiscreteGaussian update;
   update.l2_sensitivity = encoder.l2_sensitivity();
   update.sigma = std::sqrt(encoder.client_noise_variance());
   update.num_clients = plan.min_survivors;
   update.dimension = static_cast<int64_t>(encoder.encoded_length());
   std::optional<DistributedDiscreteGaussian> count;
-  if (codec->indicator_noise_variance() > 0) {
+  if (codec.indicator_noise_variance() > 0) {
     count = DistributedDiscreteGaussian{};
-    count->l2_sensitivity = codec->indicator_scale();
-    count->sigma = std::sqrt(codec->indicator_noise_variance());
+    count->l2_sensitivity = codec.indicator_scale();
+    count->sigma = std::sqrt(codec.indicator_noise_variance());
     count->num_clients = plan.min_survivors;
     count->dimension = 1;
   }
@@ -319,19 +315,15 @@ absl::StatusOr<DpRoundPlan> DpPlanner::PlanRound(int population,
       static_cast<int>(DistributedDiscreteGaussianOrders().back());
   std::vector<double> curve(max_order + 1, 0.0);
   for (int l = 2; l <= max_order; ++l) {
-    absl::StatusOr<double> u = DistributedDiscreteGaussianRdp(update, l);
-    if (!u.ok()) return u.status();
-    curve[l] = *u;
+    ASSIGN_OR_RETURN(curve[l], DistributedDiscreteGaussianRdp(update, l));
     if (count) {
-      absl::StatusOr<double> c = DistributedDiscreteGaussianRdp(*count, l);
-      if (!c.ok()) return c.status();
-      curve[l] += *c;
+      ASSIGN_OR_RETURN(const double c,
+                       DistributedDiscreteGaussianRdp(*count, l));
+      curve[l] += c;
     }
   }
-  absl::StatusOr<std::vector<double>> sampled =
-      PoissonSubsampledRdpAtDdgOrders(curve, config_.sampling_rate);
-  if (!sampled.ok()) return sampled.status();
-  plan.round_rdp = *std::move(sampled);
+  ASSIGN_OR_RETURN(plan.round_rdp, PoissonSubsampledRdpAtDdgOrders(
+                                       curve, config_.sampling_rate));
   return plan;
 }
 
@@ -358,11 +350,8 @@ absl::StatusOr<DpRelease> DpPlanner::Release(const DpRoundPlan& plan,
     }
     ++distributed_rounds_;
   } else {
-    if (absl::Status s =
-            accountant_.AddSteps(config_.sampling_rate, noise_multiplier_, 1);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(
+        accountant_.AddSteps(config_.sampling_rate, noise_multiplier_, 1));
     if (!ledger_.empty() &&
         ledger_.back().sampling_rate == config_.sampling_rate &&
         ledger_.back().noise_multiplier == noise_multiplier_) {
@@ -375,9 +364,7 @@ absl::StatusOr<DpRelease> DpPlanner::Release(const DpRoundPlan& plan,
   const float inv = static_cast<float>(1.0 / plan.expected_clients);
   out.mean_update = std::move(sum.update_sum);
   for (float& v : out.mean_update) v *= inv;
-  absl::StatusOr<double> spent = EpsilonWith(nullptr);
-  if (!spent.ok()) return spent.status();
-  out.epsilon = *spent;
+  ASSIGN_OR_RETURN(out.epsilon, EpsilonWith(nullptr));
   out.delta = config_.delta;
   out.clip_norm = clip_norm_;
   out.unclipped_fraction = kNaN;

@@ -1,6 +1,6 @@
 // Small models for the round-engine tests: one flat float32 tensor.
-#ifndef FEDLEARN_TESTS_SERVER_TEST_MODELS_H_
-#define FEDLEARN_TESTS_SERVER_TEST_MODELS_H_
+#ifndef FEDLEARN_TESTS_SERVER_ROUND_TEST_MODELS_H_
+#define FEDLEARN_TESTS_SERVER_ROUND_TEST_MODELS_H_
 
 #include <cstdint>
 #include <utility>
@@ -26,4 +26,4 @@ inline std::vector<float> Values(const FlatVector& v) {
 
 }  // namespace fedlearn::testing
 
-#endif  // FEDLEARN_TESTS_SERVER_TEST_MODELS_H_
+#endif  // FEDLEARN_TESTS_SERVER_ROUND_TEST_MODELS_H_

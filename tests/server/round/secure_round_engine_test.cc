@@ -24,9 +24,9 @@
 #include "common/secagg/input_encoding.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/round_engine.h"
+#include "server/round/round_engine.h"
+#include "tests/server/round/test_models.h"
 #include "tests/server/secagg/secagg_harness.h"
-#include "tests/server/test_models.h"
 
 namespace fedlearn {
 namespace {
@@ -104,7 +104,9 @@ class SimulatedClient {
   bool active() const { return active_; }
   bool finished() const { return finished_; }
   const absl::Status& error() const { return error_; }
-  const absl::Status& masked_input_status() const { return masked_input_status_; }
+  const absl::Status& masked_input_status() const {
+    return masked_input_status_;
+  }
 
   // Fetches the round's task, encodes the update and prepares AdvertiseKeys.
   void Begin(RoundEngine& engine) {
@@ -112,7 +114,8 @@ class SimulatedClient {
     ASSERT_TRUE(fetched.ok()) << fetched.status();
     ASSERT_TRUE(fetched->task.has_value()) << id_ << ": " << fetched->reason;
     task_ = *std::move(fetched->task);
-    ASSERT_NE(task_->secagg, nullptr) << "the task carries no secure-aggregation config";
+    ASSERT_NE(task_->secagg, nullptr)
+        << "the task carries no secure-aggregation config";
     std::vector<uint32_t> values;
     if (task_->dp != nullptr) {
       // As client/update_encoding.cc: clip, then the DP codec.
@@ -144,7 +147,8 @@ class SimulatedClient {
   void EncodeWithoutDp(std::vector<uint32_t>* values) {
     EncodingParameters params;
     params.modulus_bits = static_cast<int>(task_->encoding.modulus_bits());
-    params.quantization_bits = static_cast<int>(task_->encoding.quantization_bits());
+    params.quantization_bits =
+        static_cast<int>(task_->encoding.quantization_bits());
     params.clip_range = task_->encoding.clip_range();
     params.max_weight = task_->encoding.max_weight();
     params.max_clients = static_cast<int>(task_->encoding.max_clients());
@@ -173,15 +177,16 @@ class SimulatedClient {
       return;
     }
     if (reply->aborted) return Stop(absl::AbortedError(reply->reason));
-    if (!reply->message || reply->message->message_case() == last_handled_) return;
+    if (!reply->message || reply->message->message_case() == last_handled_)
+      return;
     last_handled_ = reply->message->message_case();
     absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply->message);
     if (!step.ok()) return Stop(step.status());
     if (step->masked_input) {
       std::vector<uint32_t> masked = *std::move(step->masked_input);
       if (plan_.truncate_masked_input) masked.pop_back();
-      masked_input_status_ =
-          engine.SubmitMaskedInput(id_, task_->run_id, task_->round, std::move(masked));
+      masked_input_status_ = engine.SubmitMaskedInput(
+          id_, task_->run_id, task_->round, std::move(masked));
       if (!masked_input_status_.ok()) return Stop(masked_input_status_);
     }
     outgoing_ = std::move(step->message);
@@ -225,7 +230,8 @@ class RecordingListener : public RoundListener {
     summaries.push_back(summary);
     return absl::OkStatus();
   }
-  void OnRoundRetried(uint64_t round, int attempt, const std::string& reason) override {
+  void OnRoundRetried(uint64_t round, int attempt,
+                      const std::string& reason) override {
     retries.push_back({round, attempt, reason});
   }
 
@@ -245,7 +251,8 @@ void Pump(RoundEngine& engine, const Clients& clients, int iterations = 40) {
     for (const auto& c : clients) c->Step(engine);
     engine.Tick();
     const RoundEngine::Phase phase = engine.phase();
-    if (phase == RoundEngine::Phase::kFinished || phase == RoundEngine::Phase::kFailed) {
+    if (phase == RoundEngine::Phase::kFinished ||
+        phase == RoundEngine::Phase::kFailed) {
       return;
     }
     if (std::none_of(clients.begin(), clients.end(),
@@ -263,8 +270,8 @@ struct WeightedMean {
   int count = 0;            // summed encoded vectors
 };
 
-WeightedMean MeanOf(const std::vector<ClientPlan>& plans, const std::vector<int>& included,
-                    double max_weight) {
+WeightedMean MeanOf(const std::vector<ClientPlan>& plans,
+                    const std::vector<int>& included, double max_weight) {
   WeightedMean m;
   double examples = 0;
   for (int i : included) {
@@ -284,23 +291,27 @@ WeightedMean MeanOf(const std::vector<ClientPlan>& plans, const std::vector<int>
 // summed values is off by less than one quantization step, both in the
 // numerator (step = range / (2^(q-1) - 1)) and in the weight element
 // (step 1 / (2^(q-1) - 1)); dividing by the weight sum W gives
-//   |decoded - exact| < (count * step + |exact| * count * wstep) / (W - count * wstep).
-double DecodingBound(double exact, double range, int quantization_bits, int count,
-                     double total_weight) {
+//   |decoded - exact| < (count * step + |exact| * count * wstep) / (W - count *
+//   wstep).
+double DecodingBound(double exact, double range, int quantization_bits,
+                     int count, double total_weight) {
   const double levels = std::ldexp(1.0, quantization_bits - 1) - 1;
   const double step = range / levels;
   const double wstep = 1.0 / levels;
-  return (count * step + std::abs(exact) * count * wstep) / (total_weight - count * wstep);
+  return (count * step + std::abs(exact) * count * wstep) /
+         (total_weight - count * wstep);
 }
 
-void ExpectModelIsOldPlusMean(const std::vector<float>& old_values, const FlatModel& next,
-                              const WeightedMean& mean, const RoundEngineConfig& config) {
+void ExpectModelIsOldPlusMean(const std::vector<float>& old_values,
+                              const FlatModel& next, const WeightedMean& mean,
+                              const RoundEngineConfig& config) {
   ASSERT_EQ(next.values.size(), old_values.size());
   for (size_t j = 0; j < kDimension; ++j) {
     const double expected = old_values[j] + mean.delta[j];
     const double bound =
         DecodingBound(mean.delta[j], config.secagg.clip_range,
-                      config.secagg.quantization_bits, mean.count, mean.total_weight) +
+                      config.secagg.quantization_bits, mean.count,
+                      mean.total_weight) +
         4 * FLT_EPSILON * (std::abs(old_values[j]) + std::abs(mean.delta[j]));
     EXPECT_NEAR(next.values[j], expected, bound) << "coordinate " << j;
   }
@@ -318,12 +329,13 @@ class SecureRoundEngineTest : public ::testing::Test {
       for (float& x : initial) x = value(rng);
     }
     initial_ = initial;
-    absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
-        RoundEngine::Create(config, MakeModel(std::move(initial)), 1, &clock_, nullptr);
+    absl::StatusOr<std::unique_ptr<RoundEngine>> engine = RoundEngine::Create(
+        config, MakeModel(std::move(initial)), 1, &clock_, nullptr);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     engine_->AddListener(&listener_);
-    const int registered = std::max(config.min_clients, config.clients_per_round);
+    const int registered =
+        std::max(config.min_clients, config.clients_per_round);
     for (int i = 0; i < registered; ++i) {
       // Declares at least what RandomPlans trains on (<= 9500), so the
       // round's max_weight (the largest declaration) clamps no one.
@@ -337,7 +349,8 @@ class SecureRoundEngineTest : public ::testing::Test {
   Clients BeginAll(const std::vector<ClientPlan>& plans) {
     Clients clients;
     for (size_t i = 0; i < plans.size(); ++i) {
-      clients.push_back(std::make_unique<SimulatedClient>(static_cast<int>(i), plans[i]));
+      clients.push_back(
+          std::make_unique<SimulatedClient>(static_cast<int>(i), plans[i]));
       clients.back()->Begin(*engine_);
     }
     return clients;
@@ -370,7 +383,8 @@ TEST_P(FullSecureRoundTest, NewModelIsOldPlusExampleWeightedMeanOfDeltas) {
   if (n <= kFullGraphMaxClients) {
     EXPECT_EQ(protocol.degree(), static_cast<uint32_t>(n - 1));
   } else {
-    EXPECT_LT(protocol.degree(), static_cast<uint32_t>(n - 1)) << "expected a SecAgg+ graph";
+    EXPECT_LT(protocol.degree(), static_cast<uint32_t>(n - 1))
+        << "expected a SecAgg+ graph";
   }
 
   Pump(*engine_, clients);
@@ -391,8 +405,9 @@ TEST_P(FullSecureRoundTest, NewModelIsOldPlusExampleWeightedMeanOfDeltas) {
   const WeightedMean mean = MeanOf(plans, everyone, config_.secagg.max_weight);
   ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), mean, config_);
   EXPECT_NEAR(summary.train_loss, mean.loss,
-              DecodingBound(mean.loss, kMaxEncodedLoss, config_.secagg.quantization_bits,
-                            mean.count, mean.total_weight));
+              DecodingBound(mean.loss, kMaxEncodedLoss,
+                            config_.secagg.quantization_bits, mean.count,
+                            mean.total_weight));
 }
 
 INSTANTIATE_TEST_SUITE_P(CohortSizes, FullSecureRoundTest,
@@ -401,7 +416,8 @@ INSTANTIATE_TEST_SUITE_P(CohortSizes, FullSecureRoundTest,
                            return absl::StrCat(info.param, "Clients");
                          });
 
-TEST_F(SecureRoundEngineTest, PlaintextUpdateInSecureRoundIsRefusedAndChangesNothing) {
+TEST_F(SecureRoundEngineTest,
+       PlaintextUpdateInSecureRoundIsRefusedAndChangesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(3)));
   const std::vector<ClientPlan> plans = RandomPlans(3, 7);
   Clients clients = BeginAll(plans);
@@ -414,7 +430,8 @@ TEST_F(SecureRoundEngineTest, PlaintextUpdateInSecureRoundIsRefusedAndChangesNot
   plaintext.num_examples = 500;
   plaintext.train_loss = 0.5;
   plaintext.delta = FlatVector(std::vector<float>(kDimension, 0.75f));
-  absl::Status refused = engine_->SubmitUpdate(clients[1]->id(), std::move(plaintext));
+  absl::Status refused =
+      engine_->SubmitUpdate(clients[1]->id(), std::move(plaintext));
   EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("secure aggregation"));
 
@@ -428,10 +445,12 @@ TEST_F(SecureRoundEngineTest, PlaintextUpdateInSecureRoundIsRefusedAndChangesNot
   ASSERT_THAT(listener_.summaries, SizeIs(1));
   EXPECT_EQ(listener_.summaries[0].participants, 3);
   ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
-                           MeanOf(plans, {0, 1, 2}, config_.secagg.max_weight), config_);
+                           MeanOf(plans, {0, 1, 2}, config_.secagg.max_weight),
+                           config_);
 }
 
-TEST_F(SecureRoundEngineTest, ClientThatSentASecAggMessageCannotFetchTheTaskAgain) {
+TEST_F(SecureRoundEngineTest,
+       ClientThatSentASecAggMessageCannotFetchTheTaskAgain) {
   ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(3)));
   Clients clients = BeginAll(RandomPlans(3, 8));
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
@@ -446,21 +465,25 @@ TEST_F(SecureRoundEngineTest, ClientThatSentASecAggMessageCannotFetchTheTaskAgai
 
   absl::StatusOr<FetchOutcome> after = engine_->FetchTask(clients[0]->id());
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_FALSE(after->task.has_value()) << "the client would train the round twice";
+  EXPECT_FALSE(after->task.has_value())
+      << "the client would train the round twice";
   EXPECT_THAT(after->reason, HasSubstr("answered"));
 }
 
-TEST_F(SecureRoundEngineTest, ClientDroppingAfterSharingKeysIsLeftOutAtThePhaseTimeout) {
+TEST_F(SecureRoundEngineTest,
+       ClientDroppingAfterSharingKeysIsLeftOutAtThePhaseTimeout) {
   ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
   std::vector<ClientPlan> plans = RandomPlans(5, 9);
-  plans[2].halt_after_messages = 2;  // AdvertiseKeys, ShareKeysResponse, then gone
+  plans[2].halt_after_messages =
+      2;  // AdvertiseKeys, ShareKeysResponse, then gone
   Clients clients = BeginAll(plans);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   Pump(*engine_, clients);
   clock_.Advance(kPhaseTimeout - kOneSecond);
   Pump(*engine_, clients);
-  EXPECT_THAT(listener_.summaries, IsEmpty()) << "masked-input collection closed early";
+  EXPECT_THAT(listener_.summaries, IsEmpty())
+      << "masked-input collection closed early";
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
 
   clock_.Advance(2 * kOneSecond);
@@ -470,17 +493,21 @@ TEST_F(SecureRoundEngineTest, ClientDroppingAfterSharingKeysIsLeftOutAtThePhaseT
   EXPECT_EQ(listener_.summaries[0].participants, 4);
   EXPECT_TRUE(listener_.summaries[0].secure);
   for (int i : {0, 1, 3, 4}) {
-    EXPECT_TRUE(clients[i]->finished()) << clients[i]->id() << ": " << clients[i]->error();
+    EXPECT_TRUE(clients[i]->finished())
+        << clients[i]->id() << ": " << clients[i]->error();
   }
-  const WeightedMean survivors = MeanOf(plans, {0, 1, 3, 4}, config_.secagg.max_weight);
-  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), survivors, config_);
+  const WeightedMean survivors =
+      MeanOf(plans, {0, 1, 3, 4}, config_.secagg.max_weight);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), survivors,
+                           config_);
   EXPECT_NEAR(listener_.summaries[0].train_loss, survivors.loss,
               DecodingBound(survivors.loss, kMaxEncodedLoss,
                             config_.secagg.quantization_bits, survivors.count,
                             survivors.total_weight));
 }
 
-TEST_F(SecureRoundEngineTest, ClientThatNeverAdvertisesIsLeftOutAtTheRoundDeadline) {
+TEST_F(SecureRoundEngineTest,
+       ClientThatNeverAdvertisesIsLeftOutAtTheRoundDeadline) {
   ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
   std::vector<ClientPlan> plans = RandomPlans(5, 10);
   plans[1].halt_after_messages = 0;  // fetched the task, died while training
@@ -492,7 +519,8 @@ TEST_F(SecureRoundEngineTest, ClientThatNeverAdvertisesIsLeftOutAtTheRoundDeadli
   Pump(*engine_, clients);
   clock_.Advance(kRoundTimeout - kOneSecond);
   Pump(*engine_, clients);
-  EXPECT_THAT(listener_.summaries, IsEmpty()) << "advertising closed before the deadline";
+  EXPECT_THAT(listener_.summaries, IsEmpty())
+      << "advertising closed before the deadline";
   EXPECT_TRUE(clients[0]->active());
 
   clock_.Advance(2 * kOneSecond);
@@ -500,8 +528,9 @@ TEST_F(SecureRoundEngineTest, ClientThatNeverAdvertisesIsLeftOutAtTheRoundDeadli
 
   ASSERT_THAT(listener_.summaries, SizeIs(1));
   EXPECT_EQ(listener_.summaries[0].participants, 4);
-  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
-                           MeanOf(plans, {0, 2, 3, 4}, config_.secagg.max_weight), config_);
+  ExpectModelIsOldPlusMean(
+      initial_, *engine_->global_model(),
+      MeanOf(plans, {0, 2, 3, 4}, config_.secagg.max_weight), config_);
 }
 
 TEST_F(SecureRoundEngineTest, TooManyDropoutsRetryTheRoundThenFailTheRun) {
@@ -523,7 +552,8 @@ TEST_F(SecureRoundEngineTest, TooManyDropoutsRetryTheRoundThenFailTheRun) {
   EXPECT_EQ(listener_.retries[0].round, 1u);
   EXPECT_EQ(listener_.retries[0].attempt, 1);
   EXPECT_THAT(listener_.retries[0].reason, HasSubstr("secure aggregation"));
-  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining) << "no second attempt began";
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining)
+      << "no second attempt began";
   EXPECT_EQ(engine_->current_round(), 1u);
 
   // Attempt 2, a fresh secure session: three clients vanish after sharing keys.
@@ -537,11 +567,13 @@ TEST_F(SecureRoundEngineTest, TooManyDropoutsRetryTheRoundThenFailTheRun) {
   Pump(*engine_, second);
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
-  EXPECT_THAT(listener_.retries, SizeIs(1)) << "the last attempt is not retried";
+  EXPECT_THAT(listener_.retries, SizeIs(1))
+      << "the last attempt is not retried";
   EXPECT_THAT(listener_.summaries, IsEmpty());
   const absl::Status outcome = engine_->outcome();
   EXPECT_FALSE(outcome.ok());
-  EXPECT_THAT(std::string(outcome.message()), HasSubstr("secure aggregation aborted"));
+  EXPECT_THAT(std::string(outcome.message()),
+              HasSubstr("secure aggregation aborted"));
   EXPECT_THAT(std::string(outcome.message()), HasSubstr("2 attempts"));
   EXPECT_EQ(Values(engine_->global_model()->values), initial_);
 }
@@ -578,10 +610,12 @@ TEST_F(SecureRoundEngineTest, ClientOfAnAbortedAttemptIsToldItsSessionEnded) {
   absl::StatusOr<FetchOutcome> refetch = engine_->FetchTask(late->id());
   ASSERT_TRUE(refetch.ok()) << refetch.status();
   EXPECT_TRUE(refetch->task.has_value())
-      << "a stale message locked the client out of the new attempt: " << refetch->reason;
+      << "a stale message locked the client out of the new attempt: "
+      << refetch->reason;
 }
 
-TEST_F(SecureRoundEngineTest, SecAggExchangeRefusesStrangersUnselectedAndOtherRuns) {
+TEST_F(SecureRoundEngineTest,
+       SecAggExchangeRefusesStrangersUnselectedAndOtherRuns) {
   RoundEngineConfig config = SecureConfig(3);
   config.min_clients = 4;  // four registered, three selected
   ASSERT_NO_FATAL_FAILURE(StartRound(config));
@@ -600,8 +634,9 @@ TEST_F(SecureRoundEngineTest, SecAggExchangeRefusesStrangersUnselectedAndOtherRu
   reply = engine_->SecAggExchange("stranger", kRunId, 1, nullptr);
   EXPECT_TRUE(absl::IsNotFound(reply.status())) << reply.status();
 
-  const std::string selected = unselected == TestPki::ClientId(0) ? TestPki::ClientId(1)
-                                                                  : TestPki::ClientId(0);
+  const std::string selected = unselected == TestPki::ClientId(0)
+                                   ? TestPki::ClientId(1)
+                                   : TestPki::ClientId(0);
   reply = engine_->SecAggExchange(selected, "another-run", 1, nullptr);
   EXPECT_TRUE(absl::IsFailedPrecondition(reply.status())) << reply.status();
   // The control: the same call naming the right run is served.
@@ -609,7 +644,8 @@ TEST_F(SecureRoundEngineTest, SecAggExchangeRefusesStrangersUnselectedAndOtherRu
   EXPECT_TRUE(reply.ok()) << reply.status();
 }
 
-TEST_F(SecureRoundEngineTest, MaskedInputOfWrongLengthIsRefusedAndRoundCompletesWithout) {
+TEST_F(SecureRoundEngineTest,
+       MaskedInputOfWrongLengthIsRefusedAndRoundCompletesWithout) {
   ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
   std::vector<ClientPlan> plans = RandomPlans(5, 15);
   plans[3].truncate_masked_input = true;
@@ -626,8 +662,9 @@ TEST_F(SecureRoundEngineTest, MaskedInputOfWrongLengthIsRefusedAndRoundCompletes
 
   ASSERT_THAT(listener_.summaries, SizeIs(1));
   EXPECT_EQ(listener_.summaries[0].participants, 4);
-  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(),
-                           MeanOf(plans, {0, 1, 2, 4}, config_.secagg.max_weight), config_);
+  ExpectModelIsOldPlusMean(
+      initial_, *engine_->global_model(),
+      MeanOf(plans, {0, 1, 2, 4}, config_.secagg.max_weight), config_);
 }
 
 TEST(SecureRoundEngineConfigTest, SecureAggregationNeedsThreeClientsPerRound) {
@@ -646,7 +683,8 @@ TEST(SecureRoundEngineConfigTest, SecureAggregationNeedsThreeClientsPerRound) {
 
   RoundEngineConfig few_per_round = SecureConfig(3);
   few_per_round.clients_per_round = 2;
-  EXPECT_THAT(std::string(few_per_round.Validate().message()), HasSubstr("clients_per_round"));
+  EXPECT_THAT(std::string(few_per_round.Validate().message()),
+              HasSubstr("clients_per_round"));
 }
 
 TEST(SecureRoundEngineConfigTest, EncodingThatCouldOverflowIsRefused) {
@@ -675,9 +713,11 @@ TEST(SecureRoundEngineConfigTest, EncodingThatOverflowsForTheCohortIsRefused) {
 
 // Sites of `rows` examples fine-tuning at a small learning rate: every delta
 // coordinate has magnitude 1e-5..1e-3 (log-uniform, random sign).
-std::vector<ClientPlan> SmallSitePlans(const std::vector<uint64_t>& rows, uint32_t seed) {
+std::vector<ClientPlan> SmallSitePlans(const std::vector<uint64_t>& rows,
+                                       uint32_t seed) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> log_magnitude(std::log(1e-5), std::log(1e-3));
+  std::uniform_real_distribution<double> log_magnitude(std::log(1e-5),
+                                                       std::log(1e-3));
   std::bernoulli_distribution negative(0.5);
   std::vector<ClientPlan> plans(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -685,13 +725,15 @@ std::vector<ClientPlan> SmallSitePlans(const std::vector<uint64_t>& rows, uint32
     plans[i].train_loss = 0.3 + 0.01 * static_cast<double>(i);
     plans[i].delta.resize(kDimension);
     for (float& x : plans[i].delta) {
-      x = static_cast<float>((negative(rng) ? -1 : 1) * std::exp(log_magnitude(rng)));
+      x = static_cast<float>((negative(rng) ? -1 : 1) *
+                             std::exp(log_magnitude(rng)));
     }
   }
   return plans;
 }
 
-double RelativeL2Error(const std::vector<float>& got, const std::vector<double>& want) {
+double RelativeL2Error(const std::vector<float>& got,
+                       const std::vector<double>& want) {
   double err2 = 0, norm2 = 0;
   for (size_t j = 0; j < want.size(); ++j) {
     err2 += (got[j] - want[j]) * (got[j] - want[j]);
@@ -704,7 +746,8 @@ class SmallSiteSecureRoundTest : public SecureRoundEngineTest {
  protected:
   // As StartRound, from a zero model (so the new model is the decoded mean),
   // with client i declaring `declared[i]` examples at Register.
-  void StartRoundDeclaring(RoundEngineConfig config, const std::vector<uint64_t>& declared) {
+  void StartRoundDeclaring(RoundEngineConfig config,
+                           const std::vector<uint64_t>& declared) {
     config_ = config;
     initial_.assign(kDimension, 0.0f);
     absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
@@ -713,18 +756,22 @@ class SmallSiteSecureRoundTest : public SecureRoundEngineTest {
     engine_ = *std::move(engine);
     engine_->AddListener(&listener_);
     for (size_t i = 0; i < declared.size(); ++i) {
-      ASSERT_TRUE(engine_->Register(TestPki::ClientId(static_cast<int>(i)), declared[i]).ok());
+      ASSERT_TRUE(
+          engine_->Register(TestPki::ClientId(static_cast<int>(i)), declared[i])
+              .ok());
     }
     engine_->Tick();
     ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
   }
 };
 
-TEST_F(SmallSiteSecureRoundTest, SmallSitesGetAnExactExampleCountAndAMeanWithinOnePercent) {
+TEST_F(SmallSiteSecureRoundTest,
+       SmallSitesGetAnExactExampleCountAndAMeanWithinOnePercent) {
   const std::vector<uint64_t> rows = {220, 210, 235};
   for (uint32_t seed : {1u, 2u, 3u}) {
     listener_.summaries.clear();
-    ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(SecureConfig(3), rows));  // q 20, M 10000
+    ASSERT_NO_FATAL_FAILURE(
+        StartRoundDeclaring(SecureConfig(3), rows));  // q 20, M 10000
     const std::vector<ClientPlan> plans = SmallSitePlans(rows, seed);
     Clients clients = BeginAll(plans);
     ASSERT_FALSE(::testing::Test::HasFatalFailure());
@@ -738,17 +785,20 @@ TEST_F(SmallSiteSecureRoundTest, SmallSitesGetAnExactExampleCountAndAMeanWithinO
     Pump(*engine_, clients);
     ASSERT_THAT(listener_.summaries, SizeIs(1)) << "seed " << seed;
     const RoundSummary& summary = listener_.summaries[0];
-    EXPECT_EQ(summary.total_examples, 665.0) << "the example count is not exact";
+    EXPECT_EQ(summary.total_examples, 665.0)
+        << "the example count is not exact";
     ASSERT_TRUE(summary.quantization_error.has_value());
     const QuantizationErrorBound& bound = *summary.quantization_error;
     EXPECT_EQ(bound.inputs, 3);
     EXPECT_LT(bound.max_relative_error, 0.01);
 
     const WeightedMean mean = MeanOf(plans, {0, 1, 2}, 256);
-    const double error = RelativeL2Error(Values(engine_->global_model()->values), mean.delta);
+    const double error =
+        RelativeL2Error(Values(engine_->global_model()->values), mean.delta);
     EXPECT_LT(error, 0.01) << "seed " << seed;
     EXPECT_LE(error, bound.max_relative_error) << "seed " << seed;
-    EXPECT_NEAR(summary.train_loss, mean.loss, bound.max_abs_loss_error + 1e-12);
+    EXPECT_NEAR(summary.train_loss, mean.loss,
+                bound.max_abs_loss_error + 1e-12);
   }
 }
 
@@ -765,7 +815,8 @@ RoundEngineConfig OverstatedSiteConfig() {
 }
 const std::vector<uint64_t> kOverstatedDeclarations = {220, 210, 1'000'000};
 
-TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithFailPolicyFailsTheAttempt) {
+TEST_F(SmallSiteSecureRoundTest,
+       ExcessQuantizationErrorWithFailPolicyFailsTheAttempt) {
   RoundEngineConfig config = OverstatedSiteConfig();
   config.secagg_error.fail = true;
   ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(config, kOverstatedDeclarations));
@@ -775,7 +826,8 @@ TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithFailPolicyFailsTheAt
   Pump(*engine_, clients);
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
-  EXPECT_THAT(listener_.summaries, IsEmpty()) << "the imprecise mean was applied";
+  EXPECT_THAT(listener_.summaries, IsEmpty())
+      << "the imprecise mean was applied";
   const std::string outcome(engine_->outcome().message());
   EXPECT_THAT(outcome, HasSubstr("secagg.max_relative_error"));
   EXPECT_THAT(outcome, HasSubstr("secagg.quantization_bits"));
@@ -784,8 +836,10 @@ TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithFailPolicyFailsTheAt
   EXPECT_EQ(Values(engine_->global_model()->values), initial_);
 }
 
-TEST_F(SmallSiteSecureRoundTest, ExcessQuantizationErrorWithWarnPolicyKeepsTheRoundAndRecordsIt) {
-  ASSERT_NO_FATAL_FAILURE(StartRoundDeclaring(OverstatedSiteConfig(), kOverstatedDeclarations));
+TEST_F(SmallSiteSecureRoundTest,
+       ExcessQuantizationErrorWithWarnPolicyKeepsTheRoundAndRecordsIt) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartRoundDeclaring(OverstatedSiteConfig(), kOverstatedDeclarations));
   Clients clients = BeginAll(SmallSitePlans({220, 210, 235}, 4));
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   Pump(*engine_, clients);
@@ -817,7 +871,8 @@ std::vector<ClientPlan> DpPlans(int n) {
     double norm = 0;
     for (float x : plans[i].delta) norm += double(x) * x;
     const double target = i % 2 == 0 ? 0.5 : 2.0;
-    for (float& x : plans[i].delta) x = static_cast<float>(x * target / std::sqrt(norm));
+    for (float& x : plans[i].delta)
+      x = static_cast<float>(x * target / std::sqrt(norm));
   }
   return plans;
 }
@@ -836,7 +891,8 @@ std::vector<double> ClippedSum(const std::vector<ClientPlan>& plans,
   return sum;
 }
 
-TEST_F(SecureRoundEngineTest, CentralDpModelIsOldPlusClippedSumOverExpectedCohort) {
+TEST_F(SecureRoundEngineTest,
+       CentralDpModelIsOldPlusClippedSumOverExpectedCohort) {
   const int n = 6;
   RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kCentral, 1e-7);
   StartRound(config);
@@ -856,7 +912,8 @@ TEST_F(SecureRoundEngineTest, CentralDpModelIsOldPlusClippedSumOverExpectedCohor
   // Quantization: clip range C = 1 at q = 20 bits, n values summed.
   const double step = 1.0 / (std::ldexp(1.0, 19) - 1);
   for (size_t j = 0; j < kDimension; ++j) {
-    EXPECT_NEAR(next->values[j], initial_[j] + sum[j] / 6.0, n * step / 6.0 + 1e-6)
+    EXPECT_NEAR(next->values[j], initial_[j] + sum[j] / 6.0,
+                n * step / 6.0 + 1e-6)
         << j;
   }
 }
@@ -865,7 +922,8 @@ TEST_F(SecureRoundEngineTest, DistributedDpSumCarriesTheClientsNoiseOnly) {
   const int n = 8;
   // z = 0.01 with C = 1: the sum's noise stddev is about 0.01 (sized for 6
   // of 8 survivors, so a bit more with all 8).
-  RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kDistributed, 0.01);
+  RoundEngineConfig config =
+      SecureDpConfig(n, DpConfig::Mode::kDistributed, 0.01);
   StartRound(config);
   const std::vector<ClientPlan> plans = DpPlans(n);
   Clients clients = BeginAll(plans);
@@ -889,9 +947,11 @@ TEST_F(SecureRoundEngineTest, DistributedDpSumCarriesTheClientsNoiseOnly) {
   EXPECT_GT(max_dev, 0.0);  // the noise is really there
 }
 
-TEST_F(SecureRoundEngineTest, DistributedDpRoundWithTooFewSurvivorsIsNotReleased) {
+TEST_F(SecureRoundEngineTest,
+       DistributedDpRoundWithTooFewSurvivorsIsNotReleased) {
   const int n = 8;
-  RoundEngineConfig config = SecureDpConfig(n, DpConfig::Mode::kDistributed, 1.0);
+  RoundEngineConfig config =
+      SecureDpConfig(n, DpConfig::Mode::kDistributed, 1.0);
   config.max_round_attempts = 1;
   StartRound(config);
   std::vector<ClientPlan> plans = DpPlans(n);

@@ -1,4 +1,4 @@
-#include "server/dp_planner.h"
+#include "server/round/dp_planner.h"
 
 #include <cmath>
 #include <set>

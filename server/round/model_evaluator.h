@@ -3,8 +3,8 @@
 // Torch-free on purpose: the round engine depends on this interface only; the
 // LibTorch implementation lives in server/evaluation/ and is linked into the
 // coordinator binary when a test set is configured.
-#ifndef FEDLEARN_SERVER_MODEL_EVALUATOR_H_
-#define FEDLEARN_SERVER_MODEL_EVALUATOR_H_
+#ifndef FEDLEARN_SERVER_ROUND_MODEL_EVALUATOR_H_
+#define FEDLEARN_SERVER_ROUND_MODEL_EVALUATOR_H_
 
 #include <cstdint>
 
@@ -30,4 +30,4 @@ class ModelEvaluator {
 
 }  // namespace fedlearn
 
-#endif  // FEDLEARN_SERVER_MODEL_EVALUATOR_H_
+#endif  // FEDLEARN_SERVER_ROUND_MODEL_EVALUATOR_H_

@@ -7,8 +7,8 @@
 // phase closes when all remaining clients answered or `phase_timeout`
 // passed. Non-responders are dropouts; the state machine aborts with a
 // reason if too few remain, and the engine then retries the round.
-#ifndef FEDLEARN_SERVER_SECURE_ROUND_H_
-#define FEDLEARN_SERVER_SECURE_ROUND_H_
+#ifndef FEDLEARN_SERVER_ROUND_SECURE_ROUND_H_
+#define FEDLEARN_SERVER_ROUND_SECURE_ROUND_H_
 
 #include <memory>
 #include <optional>
@@ -20,26 +20,10 @@
 #include "common/secagg/input_encoding.h"
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
+#include "server/round/secagg_round_config.h"
 #include "server/secagg/secagg_server.h"
 
 namespace fedlearn {
-
-struct SecAggRoundConfig {
-  bool enabled = true;
-  int modulus_bits = 32;
-  int quantization_bits = 20;
-  double clip_range = 1.0;
-  double max_weight = 10000;
-  // Planned dropout rate and security parameter for the SecAgg+ graph
-  // (common/secagg/graph.h).
-  double dropout_rate = 0.1;
-  int security_bits = 20;
-  Duration phase_timeout{std::chrono::seconds(30)};
-
-  absl::Status Validate() const;
-  // The client-side encoding of a round whose cohort has `max_clients`.
-  EncodingParameters Encoding(int max_clients) const;
-};
 
 class SecureRound {
  public:
@@ -95,4 +79,4 @@ class SecureRound {
 
 }  // namespace fedlearn
 
-#endif  // FEDLEARN_SERVER_SECURE_ROUND_H_
+#endif  // FEDLEARN_SERVER_ROUND_SECURE_ROUND_H_

@@ -9,8 +9,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/round_engine.h"
-#include "tests/server/test_models.h"
+#include "server/round/round_engine.h"
+#include "tests/server/round/test_models.h"
 
 namespace fedlearn {
 namespace {
@@ -71,7 +71,7 @@ TEST_F(RunMembershipTest, ContractNamesTheRunAndItsModelAndHasAStableDigest) {
   EXPECT_EQ(offer.contract.run_id(), kRunId);
   EXPECT_EQ(offer.contract.model().architecture(), "logreg");
   EXPECT_EQ(offer.contract.model().spec().tensors_size(), 1);  // from the model
-  EXPECT_EQ(offer.digest.size(), 64u);  // SHA-256 hex
+  EXPECT_EQ(offer.digest.size(), 64u);                         // SHA-256 hex
   EXPECT_EQ(engine_->GetContract().digest, offer.digest);
 }
 
@@ -81,7 +81,8 @@ TEST_F(RunMembershipTest, ContractDigestChangesWithTheSchema) {
   config.contract.mutable_data()->add_classes("malignant");
   config.contract.mutable_data()->add_classes("benign");
   FakeClock clock;
-  auto other = RoundEngine::Create(config, MakeModel({0, 0}), 1, &clock, nullptr);
+  auto other =
+      RoundEngine::Create(config, MakeModel({0, 0}), 1, &clock, nullptr);
   ASSERT_TRUE(other.ok());
   EXPECT_NE((*other)->GetContract().digest, digest_);
   // Swapping the class order is another contract: class 0 means another
@@ -102,7 +103,8 @@ TEST_F(RunMembershipTest, RegistrationForAnotherContractIsRefused) {
   EXPECT_TRUE(engine_->Register("site-a", 10, digest_, "s1").ok());
 }
 
-TEST_F(RunMembershipTest, SecondProcessWithTheSameIdentityIsRefusedWhileTheFirstIsLive) {
+TEST_F(RunMembershipTest,
+       SecondProcessWithTheSameIdentityIsRefusedWhileTheFirstIsLive) {
   ASSERT_TRUE(engine_->Register("site-a", 10, digest_, "first").ok());
   clock_.Advance(std::chrono::seconds(5));
   absl::Status second = engine_->Register("site-a", 10, digest_, "second");
@@ -122,7 +124,8 @@ TEST_F(RunMembershipTest, RestartedClientTakesOverOnceTheOldSessionIsSilent) {
       absl::IsAlreadyExists(engine_->Register("site-a", 10, digest_, "old")));
 }
 
-TEST_F(RunMembershipTest, ClientThatLeftIsNotSelectedAndAnotherSessionCannotEndIt) {
+TEST_F(RunMembershipTest,
+       ClientThatLeftIsNotSelectedAndAnotherSessionCannotEndIt) {
   ASSERT_TRUE(engine_->Register("site-a", 10, digest_, "sa").ok());
   ASSERT_TRUE(engine_->Register("site-b", 10, digest_, "sb").ok());
   ASSERT_TRUE(engine_->Register("site-c", 10, digest_, "sc").ok());
@@ -137,7 +140,8 @@ TEST_F(RunMembershipTest, ClientThatLeftIsNotSelectedAndAnotherSessionCannotEndI
   EXPECT_TRUE(engine_->departures().empty());  // shutdown is not a failure
 }
 
-TEST_F(RunMembershipTest, SelectedClientLeavingMidRoundCountsAsAnsweredAndIsNamedDropped) {
+TEST_F(RunMembershipTest,
+       SelectedClientLeavingMidRoundCountsAsAnsweredAndIsNamedDropped) {
   struct Listener : RoundListener {
     absl::Status OnRoundCompleted(const RoundSummary& s,
                                   const FlatModel&) override {
@@ -196,7 +200,8 @@ TEST_F(RunMembershipTest, FailedRunTellsClientsItFailed) {
   config.max_round_attempts = 1;
   config.min_updates = 1;
   FakeClock clock;
-  auto engine = RoundEngine::Create(config, MakeModel({0, 0}), 1, &clock, nullptr);
+  auto engine =
+      RoundEngine::Create(config, MakeModel({0, 0}), 1, &clock, nullptr);
   ASSERT_TRUE(engine.ok());
   const std::string digest = (*engine)->GetContract().digest;
   ASSERT_TRUE((*engine)->Register("site-a", 10, digest, "sa").ok());

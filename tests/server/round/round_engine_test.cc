@@ -1,4 +1,4 @@
-#include "server/round_engine.h"
+#include "server/round/round_engine.h"
 
 #include <algorithm>
 #include <atomic>
@@ -15,7 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/server/test_models.h"
+#include "tests/server/round/test_models.h"
 
 namespace fedlearn {
 namespace {

@@ -1,0 +1,207 @@
+// The coordinator's round engine: a transport-free state machine that runs R
+// rounds of federated averaging.
+//
+//   WaitingForClients -> Training(round r, attempt a) -> Closing -> ...
+//                                                     -> Finished | Failed
+//
+// It sequences the round's parts, each in its own file: the membership
+// (ClientRegistry), the cohort's choice (CohortSampler), one attempt's
+// collection (a RoundCollector: plaintext or secure aggregation, chosen by
+// StartRoundCollector), and the release of the attempt's aggregate into the
+// next model and the round's summary (ReleaseRound, DP included). With at
+// least `min_updates` contributions the round is released, evaluated and
+// handed to the listeners (persistence, reporting); with fewer it is retried
+// with a fresh sample, and after `max_round_attempts` the run fails with a
+// message saying why. A round is never averaged over nobody.
+//
+// Time comes from an injected Clock and the engine does no I/O of its own, so
+// every deadline and dropout is tested without sockets or sleeps.
+//
+// Thread-safety: Register/Leave/FetchTask/SubmitUpdate/Heartbeat/SecAgg*
+// may be called from any number of transport threads; Tick() and
+// RunUntilDone() from one driver thread only. Listeners and the evaluator
+// are called from the driver thread without the engine's lock held.
+#ifndef FEDLEARN_SERVER_ROUND_ROUND_ENGINE_H_
+#define FEDLEARN_SERVER_ROUND_ROUND_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "common/flat/flat_vector.h"
+#include "common/secagg/input_encoding.h"
+#include "common/util/clock.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
+#include "server/round/client_registry.h"
+#include "server/round/cohort_sampler.h"
+#include "server/round/dp_planner.h"
+#include "server/round/model_evaluator.h"
+#include "server/round/round_collector.h"
+#include "server/round/round_engine_config.h"
+#include "server/round/round_release.h"
+#include "server/round/round_types.h"
+
+namespace fedlearn {
+
+class RoundEngine {
+ public:
+  enum class Phase {
+    kWaitingForClients,
+    kTraining,
+    kClosing,
+    kFinished,
+    kFailed
+  };
+
+  // `initial` is the model of version `start_round - 1` (resuming a run starts
+  // after the last persisted round). `evaluator` may be null.
+  static absl::StatusOr<std::unique_ptr<RoundEngine>> Create(
+      RoundEngineConfig config, FlatModel initial, uint64_t start_round,
+      const Clock* clock, ModelEvaluator* evaluator);
+
+  RoundEngine(const RoundEngine&) = delete;
+  RoundEngine& operator=(const RoundEngine&) = delete;
+
+  void AddListener(RoundListener* listener);
+
+  ContractOffer GetContract() const;
+  // `contract_digest` must name the run's contract (empty: not checked, for
+  // in-process callers; the gRPC service always passes the client's).
+  // AlreadyExists while another session of `client_id` is live.
+  absl::Status Register(const std::string& client_id, uint64_t num_examples,
+                        const std::string& contract_digest = "",
+                        const std::string& session_id = "");
+  // The client leaves: it is no longer sampled, and if it was selected for
+  // the open plaintext round it counts as answered. A permanent departure is
+  // recorded (departures()) and logged as a failed site. A later Register
+  // brings the client back. `reason` is client-supplied and sanitised here.
+  absl::Status Leave(const std::string& client_id,
+                     const std::string& session_id, bool permanent,
+                     const std::string& reason);
+  // Every client that left permanently, latest reason per client.
+  std::vector<DepartedClient> departures() const;
+  absl::Status Heartbeat(const std::string& client_id);
+  absl::StatusOr<FetchOutcome> FetchTask(const std::string& client_id);
+  // Validates and folds the update into the running sum. Any rejection of a
+  // selected client's update counts as its answer for this round.
+  absl::Status SubmitUpdate(const std::string& client_id,
+                            UpdateSubmission submission);
+
+  // Secure aggregation: delivers `message` (may be null: a poll) and returns
+  // what the server has for this client now.
+  absl::StatusOr<SecAggExchangeReply> SecAggExchange(
+      const std::string& client_id, const std::string& run_id, uint64_t round,
+      const v1::SecAggClientMessage* message);
+  // Secure aggregation: a masked input (the encoded length, values < 2^b).
+  absl::Status SubmitMaskedInput(const std::string& client_id,
+                                 const std::string& run_id, uint64_t round,
+                                 std::vector<uint32_t> masked);
+  // Encoded length of a masked input in the open secure round, else 0.
+  size_t MaskedInputLength() const;
+  // Wire width of a masked value (2 or 4 bytes) for this run.
+  int MaskedValueBytes() const {
+    return fedlearn::MaskedValueBytes(config_.secagg.modulus_bits);
+  }
+
+  // Records that a selected client's upload for `round` was malformed (so the
+  // round need not wait for it). Ignored unless it matches the open round.
+  void RejectUpdate(const std::string& client_id, const std::string& run_id,
+                    uint64_t round, const absl::Status& why);
+
+  // Advances the state machine: starts rounds, closes them at their deadline
+  // or when everyone answered, releases, retries or fails.
+  void Tick();
+  // Runs Tick() until the run ends or `stop` is set, waking early when an
+  // update arrives. Returns the run's outcome.
+  absl::Status RunUntilDone(const std::atomic<bool>& stop,
+                            Duration tick = std::chrono::milliseconds(100));
+
+  Phase phase() const;
+  uint64_t current_round() const;
+  uint64_t model_version() const;
+  std::string run_id() const { return config_.run_id; }
+  const ModelSpec& spec() const { return spec_; }
+  absl::Status outcome() const;
+  // Why an OK run ended before its configured last round ("" otherwise).
+  std::string finished_reason() const;
+  std::shared_ptr<const FlatModel> global_model() const;
+
+ private:
+  RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
+              const Clock* clock, ModelEvaluator* evaluator,
+              std::unique_ptr<DpPlanner> dp);
+
+  // The open attempt of `round` in `run_id`, if a client's message names
+  // them: FailedPrecondition otherwise (or if the client is unknown:
+  // NotFound).
+  absl::Status CheckOpenAttemptLocked(const std::string& client_id,
+                                      const std::string& run_id,
+                                      uint64_t round) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Task MakeTaskLocked(const std::string& client_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The reason a client gets from FetchTask when there is no task for it
+  // outside the training phase.
+  std::string IdleReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Starts the next attempt if enough clients are live; false otherwise.
+  bool TryStartRoundLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live clients if a round can start now, else nullopt (and the
+  // waiting reason is updated).
+  std::optional<std::vector<std::string>> LiveForStartLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DP rounds: plans the attempt; false if the run ended instead (the plan
+  // failed, or the budget is spent).
+  bool PlanPrivateRoundLocked(size_t population, size_t cohort_size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes the open attempt and releases, retries or fails. Called with the
+  // lock held; releases it while evaluating and persisting.
+  void CloseAttempt(std::unique_lock<std::mutex>& lock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishRound(std::unique_lock<std::mutex>& lock, ReleasedRound released)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
+                         const std::string& reason, const std::string& advice)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `finished_early` (with an OK outcome): why the run ended before its
+  // last round, e.g. the privacy budget.
+  void EndRunLocked(absl::Status outcome, std::string finished_early = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const RoundEngineConfig config_;
+  const Clock* const clock_;
+  ModelEvaluator* const evaluator_;
+  const ModelSpec spec_;
+  const size_t dimension_;
+  const std::unique_ptr<DpPlanner> dp_;  // null without DP
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<RoundListener*> listeners_ ABSL_GUARDED_BY(mu_);
+  ClientRegistry registry_ ABSL_GUARDED_BY(mu_);
+  CohortSampler sampler_ ABSL_GUARDED_BY(mu_);
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kWaitingForClients;
+  absl::Status outcome_ ABSL_GUARDED_BY(mu_);
+  std::string finished_reason_ ABSL_GUARDED_BY(mu_);
+  uint64_t round_ ABSL_GUARDED_BY(mu_);  // the round being run or next to run
+  int attempt_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const FlatModel> global_ ABSL_GUARDED_BY(mu_);
+  std::string waiting_reason_ ABSL_GUARDED_BY(mu_);
+  // The open attempt (phase kTraining), else null.
+  std::unique_ptr<RoundCollector> collector_ ABSL_GUARDED_BY(mu_);
+  TimePoint round_started_ ABSL_GUARDED_BY(mu_);
+  int64_t deadline_unix_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<DpRoundPlan> dp_plan_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::DpTaskConfig> dp_task_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_ROUND_ROUND_ENGINE_H_

@@ -1,0 +1,136 @@
+// The round engine's boundary types: what it hands out (Task, FetchOutcome,
+// ContractOffer), what it takes in (UpdateSubmission), what it reports
+// (RoundSummary, DepartedClient) and whom it reports to (RoundListener).
+// Storage (server/run_store.h), the gRPC service and the coordinator
+// include this header, not the engine's.
+//
+// Mirror types on the client (client/coordinator_transport.h): Task has
+// ReceivedTask and FetchOutcome has FetchReply. They are deliberately not
+// shared: the engine shares one immutable model between every task of a
+// round (shared_ptr) and keeps protocol configs by pointer, while the client
+// owns a decoded copy. SecAggExchangeReply is identical on both sides and is
+// defined once, in common/wire/secagg_exchange.h.
+//
+// Value types; thread-compatible. RoundListener implementations are called
+// from the engine's driver thread, outside the engine's lock.
+#ifndef FEDLEARN_SERVER_ROUND_ROUND_TYPES_H_
+#define FEDLEARN_SERVER_ROUND_ROUND_TYPES_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/config/training_config.h"
+#include "common/flat/flat_vector.h"
+#include "common/secagg/input_encoding.h"
+#include "common/wire/secagg_exchange.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
+#include "server/round/dp_planner.h"
+#include "server/round/model_evaluator.h"
+
+namespace fedlearn {
+
+// A unit of work for one selected client. The model is shared, not copied,
+// between all clients of a round.
+struct Task {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  std::shared_ptr<const FlatModel> model;
+  TrainingConfig training;
+  int64_t deadline_unix_ms = 0;
+  // Set when the round uses secure aggregation.
+  std::shared_ptr<const v1::SecAggConfig> secagg;
+  v1::SecAggEncoding encoding;
+  // Set when the round is differentially private.
+  std::shared_ptr<const v1::DpTaskConfig> dp;
+  // Digest of the run contract the task belongs to.
+  std::string contract_digest;
+};
+
+// What a client must agree to before it registers (RunContract) and its
+// digest.
+struct ContractOffer {
+  v1::RunContract contract;
+  std::string digest;
+};
+
+// A client that left the run, and why (RoundEngine::Leave).
+struct DepartedClient {
+  std::string client_id;
+  bool permanent = false;  // cannot take part in this run (e.g. its data)
+  std::string reason;      // escaped and truncated: client-supplied
+};
+
+struct FetchOutcome {
+  std::optional<Task> task;
+  bool run_finished = false;
+  bool run_failed = false;  // with run_finished
+  uint32_t retry_after_ms = 0;
+  std::string reason;  // why there is no task
+};
+
+struct UpdateSubmission {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  uint64_t num_examples = 0;
+  double train_loss = 0.0;
+  FlatVector delta;
+};
+
+struct RoundSummary {
+  std::string run_id;
+  uint64_t round = 0;
+  int attempt = 1;
+  int selected = 0;
+  int participants = 0;  // accepted updates
+  int rejected = 0;
+  double train_loss = 0.0;  // example-weighted mean of client-reported loss
+  double total_examples = 0.0;
+  double seconds = 0.0;  // from round start to aggregated model
+  bool secure = false;   // aggregated with secure aggregation
+  // Secure rounds without DP: the bound on the decoded mean's quantization
+  // error (total_examples is then an exact integer).
+  std::optional<QuantizationErrorBound> quantization_error;
+  uint64_t model_version = 0;
+  // Selected clients whose update is not in the aggregate (rejected, silent,
+  // left, or not a secure-aggregation survivor), sorted.
+  std::vector<std::string> dropped;
+  // Every site that left the run permanently so far, with its reason.
+  std::vector<DepartedClient> failed_sites;
+  std::optional<EvalMetrics> eval;
+  // Differentially private rounds: what was spent and the state to persist.
+  struct Dp {
+    std::string mode;
+    double epsilon = 0;  // cumulative, after this round
+    double delta = 0;
+    double noise_multiplier = 0;
+    double sampling_rate = 0;
+    double expected_clients = 0;
+    double clip_norm = 0;
+    double unclipped_fraction = 0;  // NaN unless adaptive clipping
+    DpState state;                  // ledger and next clip norm
+  };
+  std::optional<Dp> dp;
+};
+
+// Notified, in registration order, after each aggregated round (outside the
+// engine lock). An error from a listener fails the run: a round that cannot
+// be persisted must not be built upon.
+class RoundListener {
+ public:
+  virtual ~RoundListener() = default;
+  virtual absl::Status OnRoundCompleted(const RoundSummary& summary,
+                                        const FlatModel& global) = 0;
+  virtual void OnRoundRetried(uint64_t round, int attempt,
+                              const std::string& reason) {}
+  virtual void OnRunEnded(const absl::Status& outcome) {}
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_ROUND_ROUND_TYPES_H_
