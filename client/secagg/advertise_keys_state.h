@@ -21,7 +21,8 @@ class AdvertiseKeysState : public SecAggClientState {
 
   const char* Name() const override { return "AdvertiseKeys"; }
   absl::StatusOr<Transition> Start() override;
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 
  private:
   std::shared_ptr<const ClientRoundContext> context_;

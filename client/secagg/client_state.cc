@@ -12,8 +12,8 @@ v1::SecAggClientMessage ClientRoundContext::NewMessage() const {
 }
 
 absl::StatusOr<SecAggClientState::Transition> SecAggClientState::Start() {
-  return absl::FailedPreconditionError(
-      absl::StrCat("Start() is only valid before advertising keys, not in ", Name()));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "Start() is only valid before advertising keys, not in ", Name()));
 }
 
 absl::Status SecAggClientState::UnexpectedMessage(
@@ -24,13 +24,18 @@ absl::Status SecAggClientState::UnexpectedMessage(
 
 const char* ServerMessageName(const v1::SecAggServerMessage& message) {
   switch (message.message_case()) {
-    case v1::SecAggServerMessage::kShareKeysRequest: return "ShareKeysRequest";
-    case v1::SecAggServerMessage::kMaskedInputRequest: return "MaskedInputRequest";
+    case v1::SecAggServerMessage::kShareKeysRequest:
+      return "ShareKeysRequest";
+    case v1::SecAggServerMessage::kMaskedInputRequest:
+      return "MaskedInputRequest";
     case v1::SecAggServerMessage::kConsistencyCheckRequest:
       return "ConsistencyCheckRequest";
-    case v1::SecAggServerMessage::kUnmaskingRequest: return "UnmaskingRequest";
-    case v1::SecAggServerMessage::kAbort: return "Abort";
-    case v1::SecAggServerMessage::MESSAGE_NOT_SET: break;
+    case v1::SecAggServerMessage::kUnmaskingRequest:
+      return "UnmaskingRequest";
+    case v1::SecAggServerMessage::kAbort:
+      return "Abort";
+    case v1::SecAggServerMessage::MESSAGE_NOT_SET:
+      break;
   }
   return "empty message";
 }

@@ -5,8 +5,11 @@
 //
 // A state handles exactly the server messages valid in its phase and returns
 // its successor; anything else is an error, on which the facade
-// (secagg_client.h) aborts the client. States never do I/O and never read a
-// clock: the caller moves messages.
+// (secagg_client.h) aborts the client. States never do I/O, never read a
+// clock and never log: the caller moves messages, every random byte comes
+// from the context's SecurePrng (so a seeded one replays a run exactly), and
+// the facade reports events to a listener. States are not thread-safe: one
+// thread drives a client.
 #ifndef FEDLEARN_CLIENT_SECAGG_CLIENT_STATE_H_
 #define FEDLEARN_CLIENT_SECAGG_CLIENT_STATE_H_
 
@@ -21,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/key_agreement.h"
 #include "common/crypto/secret_bytes.h"
+#include "common/crypto/secure_prng.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/secagg_config.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
@@ -52,6 +56,9 @@ struct ClientRoundContext {
   // every neighbour's certificate, the key signs twice per round.
   CertificateVerifier ca;
   SigningKey signing_key;
+  // Every random draw of the states: key pairs, the self-mask seed, Shamir
+  // coefficients, AEAD nonces. Never null; the OS CSPRNG unless injected.
+  std::unique_ptr<SecurePrng> prng;
 
   const std::string& self_id() const { return params.cohort[self_index]; }
   // A client message stamped with this round's session id and round.
@@ -80,7 +87,8 @@ class SecAggClientState {
   virtual absl::StatusOr<Transition> Start();
   // `message` carries this round's session and round and is not an Abort
   // (the facade checks both).
-  virtual absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) = 0;
+  virtual absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) = 0;
 
  protected:
   absl::Status UnexpectedMessage(const v1::SecAggServerMessage& message) const;

@@ -22,7 +22,8 @@ namespace fedlearn {
 class ConsistencyCheckState : public SecAggClientState {
  public:
   ConsistencyCheckState(std::shared_ptr<const ClientRoundContext> context,
-                        ShamirShare own_seed_share, std::map<int, KeyShares> received,
+                        ShamirShare own_seed_share,
+                        std::map<int, KeyShares> received,
                         std::map<int, NeighbourKeys> neighbours)
       : context_(std::move(context)),
         own_seed_share_(std::move(own_seed_share)),
@@ -31,7 +32,8 @@ class ConsistencyCheckState : public SecAggClientState {
   ~ConsistencyCheckState() override { WipeShamirShare(&own_seed_share_); }
 
   const char* Name() const override { return "ConsistencyCheck"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 
  private:
   std::shared_ptr<const ClientRoundContext> context_;

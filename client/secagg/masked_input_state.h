@@ -5,7 +5,8 @@
 // wrong session/round/sender/recipient in the AAD), plaintext whose embedded
 // sender/recipient differ from the envelope, or fewer than t - 1 senders.
 // It then masks its input, streaming every mask into the vector:
-//   y = x + PRG(b) + sum_{v in senders} sign(u, v) PRG(KA(s_sk, s_pk_v)) mod 2^b
+//   y = x + PRG(b) + sum_{v in senders} sign(u, v) PRG(KA(s_sk, s_pk_v)) mod
+//   2^b
 // Only neighbours it RECEIVED shares from are masked with: exactly those
 // whose masks the server can remove if they drop (they hold u's shares too).
 // c_sk, s_sk and b are wiped when this state ends.
@@ -25,9 +26,11 @@ namespace fedlearn {
 class MaskedInputState : public SecAggClientState {
  public:
   MaskedInputState(std::shared_ptr<const ClientRoundContext> context,
-                   std::vector<uint32_t> input, SecretBytes encryption_private_key,
+                   std::vector<uint32_t> input,
+                   SecretBytes encryption_private_key,
                    SecretBytes masking_private_key, SecretBytes self_mask_seed,
-                   ShamirShare own_seed_share, std::map<int, NeighbourKeys> neighbours)
+                   ShamirShare own_seed_share,
+                   std::map<int, NeighbourKeys> neighbours)
       : context_(std::move(context)),
         input_(std::move(input)),
         encryption_private_key_(std::move(encryption_private_key)),
@@ -38,7 +41,8 @@ class MaskedInputState : public SecAggClientState {
   ~MaskedInputState() override { WipeShamirShare(&own_seed_share_); }
 
   const char* Name() const override { return "MaskedInput"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 
  private:
   absl::StatusOr<std::map<int, KeyShares>> DecryptShares(

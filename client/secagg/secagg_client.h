@@ -4,7 +4,10 @@
 //
 // A thin facade: it owns the current phase's state (client/secagg/*_state.h)
 // and swaps it after every message. It does no I/O and reads no clock; the
-// caller moves messages and uploads the masked vector.
+// caller moves messages and uploads the masked vector. Its randomness and
+// its event listener are injected (SecAggClientEnvironment): with a seeded
+// SecurePrng and a deterministic signature scheme (Ed25519) a run replays
+// byte for byte. Not thread-safe: one thread drives a client.
 //
 // Usage: Create(), send Start()'s AdvertiseKeys, then pass every server
 // message to Handle() and send what Reply holds: ShareKeysResponse,
@@ -28,10 +31,19 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/secagg/client_listener.h"
 #include "client/secagg/client_state.h"
+#include "common/crypto/secure_prng.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
 
 namespace fedlearn {
+
+// What a client draws randomness from and reports to. A null member gets
+// the default: OsSecurePrng, LoggingSecAggClientListener.
+struct SecAggClientEnvironment {
+  std::unique_ptr<SecurePrng> prng;
+  std::unique_ptr<SecAggClientListener> listener;
+};
 
 class SecAggClient {
  public:
@@ -43,7 +55,8 @@ class SecAggClient {
   // not fit. The CA and the key are parsed here, once; the key's PEM is
   // wiped as soon as it is parsed.
   static absl::StatusOr<std::unique_ptr<SecAggClient>> Create(
-      const v1::SecAggConfig& config, SecAggIdentity identity, std::vector<uint32_t> input);
+      const v1::SecAggConfig& config, SecAggIdentity identity,
+      std::vector<uint32_t> input, SecAggClientEnvironment environment = {});
 
   SecAggClient(const SecAggClient&) = delete;
   SecAggClient& operator=(const SecAggClient&) = delete;
@@ -62,11 +75,17 @@ class SecAggClient {
 
  private:
   SecAggClient(std::shared_ptr<const ClientRoundContext> context,
-               std::unique_ptr<SecAggClientState> state)
-      : context_(std::move(context)), state_(std::move(state)) {}
+               std::unique_ptr<SecAggClientState> state,
+               std::unique_ptr<SecAggClientListener> listener)
+      : context_(std::move(context)),
+        listener_(std::move(listener)),
+        state_(std::move(state)) {}
   absl::Status Abort(absl::Status reason);
+  // Swaps in `next` and tells the listener.
+  void Enter(std::unique_ptr<SecAggClientState> next);
 
   std::shared_ptr<const ClientRoundContext> context_;
+  std::unique_ptr<SecAggClientListener> listener_;  // never null
   std::unique_ptr<SecAggClientState> state_;
   absl::Status abort_reason_;
 };

@@ -1,7 +1,5 @@
 #include "client/secagg/share_keys_state.h"
 
-#include <openssl/rand.h>
-
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -12,11 +10,12 @@
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/key_shares.h"
 #include "common/secagg/masking.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
-absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys(
-    const v1::ShareKeysRequest& request) const {
+absl::StatusOr<std::map<int, NeighbourKeys>>
+ShareKeysState::VerifyNeighbourKeys(const v1::ShareKeysRequest& request) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   std::map<int, NeighbourKeys> neighbours;
@@ -25,15 +24,16 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
   for (const v1::AdvertiseKeys& keys : request.neighbour_keys()) {
     std::optional<int> index = params.IndexOf(keys.client_id());
     if (!index) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("keys from '", keys.client_id(), "', who is not in the cohort"));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "keys from '", keys.client_id(), "', who is not in the cohort"));
     }
     if (*index == ctx.self_index) {
-      return absl::PermissionDeniedError("the server sent this client its own keys back");
+      return absl::PermissionDeniedError(
+          "the server sent this client its own keys back");
     }
     if (!params.graph.AreNeighbours(ctx.self_index, *index)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("keys from '", keys.client_id(), "', who is not a neighbour"));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "keys from '", keys.client_id(), "', who is not a neighbour"));
     }
     if (neighbours.count(*index)) {
       return absl::PermissionDeniedError(
@@ -41,8 +41,8 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
     }
     if (keys.encryption_public_key().size() != kX25519KeyBytes ||
         keys.masking_public_key().size() != kX25519KeyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("keys of '", keys.client_id(), "' are not 32-byte X25519 keys"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keys of '", keys.client_id(), "' are not 32-byte X25519 keys"));
     }
     for (const std::string* key :
          {&keys.encryption_public_key(), &keys.masking_public_key()}) {
@@ -52,21 +52,22 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
             "' is also advertised by another client (or used twice)"));
       }
     }
-    const std::string payload =
-        AdvertiseSignaturePayload(params.session_id, params.round, keys.client_id(),
-                                  keys.encryption_public_key(), keys.masking_public_key());
+    const std::string payload = AdvertiseSignaturePayload(
+        params.session_id, params.round, keys.client_id(),
+        keys.encryption_public_key(), keys.masking_public_key());
     absl::StatusOr<VerifiedIdentity> signer =
         ctx.ca.Verify(keys.certificate_pem(), keys.client_id());
-    absl::Status verified =
-        signer.ok() ? signer->Verify(payload, keys.signature()) : signer.status();
+    absl::Status verified = signer.ok()
+                                ? signer->Verify(payload, keys.signature())
+                                : signer.status();
     if (!verified.ok()) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("keys of '", keys.client_id(),
-                       "' are not signed by its certificate: ", verified.message()));
+      return absl::UnauthenticatedError(absl::StrCat(
+          "keys of '", keys.client_id(),
+          "' are not signed by its certificate: ", verified.message()));
     }
-    neighbours.emplace(*index, NeighbourKeys{keys.encryption_public_key(),
-                                             keys.masking_public_key(),
-                                             *std::move(signer)});
+    neighbours.emplace(
+        *index, NeighbourKeys{keys.encryption_public_key(),
+                              keys.masking_public_key(), *std::move(signer)});
   }
   if (static_cast<int>(neighbours.size()) + 1 < params.threshold) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -76,69 +77,88 @@ absl::StatusOr<std::map<int, NeighbourKeys>> ShareKeysState::VerifyNeighbourKeys
   return neighbours;
 }
 
+absl::StatusOr<std::string> ShareKeysState::SealShares(
+    const KeyShares& plain, int holder, const NeighbourKeys& keys) const {
+  const ClientRoundContext& ctx = *context_;
+  const SecAggParameters& params = ctx.params;
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   DeriveKeySharesKey(encryption_keys_.private_key,
+                                      keys.encryption_public_key, params,
+                                      ctx.self_index, holder));
+  SecretBytes plaintext = EncodeKeyShares(plain);
+  return AeadSeal(
+      key,
+      std::string_view(reinterpret_cast<const char*>(plaintext.data()),
+                       plaintext.size()),
+      KeySharesAssociatedData(params.session_id, params.round, plain.sender,
+                              plain.recipient),
+      *ctx.prng);
+}
+
 absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
     const v1::SecAggServerMessage& message) {
   if (!message.has_share_keys_request()) return UnexpectedMessage(message);
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
-  auto neighbours = VerifyNeighbourKeys(message.share_keys_request());
-  if (!neighbours.ok()) return neighbours.status();
+  ASSIGN_OR_RETURN(auto neighbours,
+                   VerifyNeighbourKeys(message.share_keys_request()));
 
   SecretBytes self_mask_seed(kSecAggSecretBytes);
-  if (RAND_bytes(self_mask_seed.data(), static_cast<int>(self_mask_seed.size())) != 1) {
-    return absl::InternalError("RAND_bytes failed");
-  }
+  RETURN_IF_ERROR(ctx.prng->Fill(
+      absl::MakeSpan(self_mask_seed.data(), self_mask_seed.size())));
   // Holders: every neighbour (advertised or not) and the client itself.
   std::vector<uint32_t> xs;
-  const std::vector<int>& graph_neighbours = params.graph.Neighbours(ctx.self_index);
-  for (int v : graph_neighbours) xs.push_back(static_cast<uint32_t>(v + 1));
+  for (int v : params.graph.Neighbours(ctx.self_index)) {
+    xs.push_back(static_cast<uint32_t>(v + 1));
+  }
   xs.push_back(static_cast<uint32_t>(ctx.self_index + 1));
-  auto seed_shares = ShamirSplit(self_mask_seed, params.threshold, xs);
-  if (!seed_shares.ok()) return seed_shares.status();
-  auto key_shares = ShamirSplit(masking_keys_.private_key, params.threshold, xs);
-  if (!key_shares.ok()) return key_shares.status();
+  ASSIGN_OR_RETURN(
+      std::vector<ShamirShare> seed_shares,
+      ShamirSplit(self_mask_seed, params.threshold, xs, *ctx.prng));
+  ASSIGN_OR_RETURN(
+      std::vector<ShamirShare> key_shares,
+      ShamirSplit(masking_keys_.private_key, params.threshold, xs, *ctx.prng));
 
-  Transition t;
   v1::SecAggClientMessage reply = ctx.NewMessage();
   v1::ShareKeysResponse* response = reply.mutable_share_keys_response();
   ShamirShare own_seed_share;
-  for (size_t i = 0; i < xs.size(); ++i) {
+  absl::Status status = absl::OkStatus();
+  for (size_t i = 0; i < xs.size() && status.ok(); ++i) {
     const int holder = static_cast<int>(xs[i]) - 1;
     if (holder == ctx.self_index) {
-      own_seed_share = std::move((*seed_shares)[i]);
+      own_seed_share = std::move(seed_shares[i]);
       continue;
     }
-    auto it = neighbours->find(holder);
-    if (it == neighbours->end()) continue;  // did not advertise: dropped
+    auto it = neighbours.find(holder);
+    if (it == neighbours.end()) continue;  // did not advertise: dropped
     KeyShares plain;
     plain.sender = ctx.self_id();
     plain.recipient = params.cohort[holder];
-    plain.self_mask_seed_share = std::move((*seed_shares)[i]);
-    plain.masking_key_share = std::move((*key_shares)[i]);
-    auto key = DeriveKeySharesKey(encryption_keys_.private_key,
-                                  it->second.encryption_public_key, params,
-                                  ctx.self_index, holder);
-    if (!key.ok()) return key.status();
-    SecretBytes plaintext = EncodeKeyShares(plain);
-    auto sealed = AeadSeal(
-        *key,
-        std::string_view(reinterpret_cast<const char*>(plaintext.data()), plaintext.size()),
-        KeySharesAssociatedData(params.session_id, params.round, plain.sender,
-                                plain.recipient));
-    if (!sealed.ok()) return sealed.status();
+    plain.self_mask_seed_share = std::move(seed_shares[i]);
+    plain.masking_key_share = std::move(key_shares[i]);
+    absl::StatusOr<std::string> sealed = SealShares(plain, holder, it->second);
+    if (!sealed.ok()) {
+      status = sealed.status();
+      break;
+    }
     v1::EncryptedKeyShares* out = response->add_shares();
     out->set_sender(plain.sender);
     out->set_recipient(plain.recipient);
     out->set_ciphertext(*std::move(sealed));
   }
-  for (ShamirShare& s : *seed_shares) WipeShamirShare(&s);
-  for (ShamirShare& s : *key_shares) WipeShamirShare(&s);
+  for (ShamirShare& s : seed_shares) WipeShamirShare(&s);
+  for (ShamirShare& s : key_shares) WipeShamirShare(&s);
+  if (!status.ok()) {
+    WipeShamirShare(&own_seed_share);
+    return status;
+  }
 
+  Transition t;
   t.reply.message = std::move(reply);
   t.next = std::make_unique<MaskedInputState>(
       context_, std::move(input_), std::move(encryption_keys_.private_key),
       std::move(masking_keys_.private_key), std::move(self_mask_seed),
-      std::move(own_seed_share), *std::move(neighbours));
+      std::move(own_seed_share), std::move(neighbours));
   return t;
 }
 

@@ -7,6 +7,8 @@
 // be unrecoverable). Otherwise it draws the self-mask seed b, Shamir-shares b
 // and s_sk among its k neighbours and itself (t of k + 1), and encrypts each
 // advertising neighbour's pair of shares under HKDF(X25519(c_sk, c_pk_v)).
+// b, the Shamir coefficients and the AEAD nonces come from the context's
+// SecurePrng.
 #ifndef FEDLEARN_CLIENT_SECAGG_SHARE_KEYS_STATE_H_
 #define FEDLEARN_CLIENT_SECAGG_SHARE_KEYS_STATE_H_
 
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "client/secagg/client_state.h"
+#include "common/secagg/key_shares.h"
 
 namespace fedlearn {
 
@@ -28,11 +31,16 @@ class ShareKeysState : public SecAggClientState {
         masking_keys_(std::move(masking_keys)) {}
 
   const char* Name() const override { return "ShareKeys"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 
  private:
   absl::StatusOr<std::map<int, NeighbourKeys>> VerifyNeighbourKeys(
       const v1::ShareKeysRequest& request) const;
+  // The AEAD ciphertext of `plain` for `holder`, under the key both derive
+  // from X25519(c_sk, c_pk_holder).
+  absl::StatusOr<std::string> SealShares(const KeyShares& plain, int holder,
+                                         const NeighbourKeys& keys) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;

@@ -6,8 +6,9 @@ namespace fedlearn {
 
 absl::StatusOr<SecAggClientState::Transition> CompletedClientState::Handle(
     const v1::SecAggServerMessage& message) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "secure aggregation already completed; unexpected ", ServerMessageName(message)));
+  return absl::FailedPreconditionError(
+      absl::StrCat("secure aggregation already completed; unexpected ",
+                   ServerMessageName(message)));
 }
 
 absl::StatusOr<SecAggClientState::Transition> AbortedClientState::Handle(

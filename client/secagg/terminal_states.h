@@ -12,14 +12,17 @@ namespace fedlearn {
 class CompletedClientState : public SecAggClientState {
  public:
   const char* Name() const override { return "Completed"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 };
 
 class AbortedClientState : public SecAggClientState {
  public:
-  explicit AbortedClientState(absl::Status reason) : reason_(std::move(reason)) {}
+  explicit AbortedClientState(absl::Status reason)
+      : reason_(std::move(reason)) {}
   const char* Name() const override { return "Aborted"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
   const absl::Status& reason() const { return reason_; }
 
  private:

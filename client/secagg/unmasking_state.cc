@@ -7,10 +7,12 @@
 #include "client/secagg/terminal_states.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
-absl::Status UnmaskingState::VerifySignatures(const v1::UnmaskingRequest& request) const {
+absl::Status UnmaskingState::VerifySignatures(
+    const v1::UnmaskingRequest& request) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   const std::string payload =
@@ -20,12 +22,15 @@ absl::Status UnmaskingState::VerifySignatures(const v1::UnmaskingRequest& reques
     std::optional<int> index = params.IndexOf(sig.client_id());
     if (!index || *index == ctx.self_index ||
         !params.graph.AreNeighbours(ctx.self_index, *index)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "consistency signature from '", sig.client_id(), "', not a neighbour"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("consistency signature from '", sig.client_id(),
+                       "', not a neighbour"));
     }
-    if (!std::binary_search(survivors_.begin(), survivors_.end(), sig.client_id())) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "consistency signature from '", sig.client_id(), "', who is not in U3"));
+    if (!std::binary_search(survivors_.begin(), survivors_.end(),
+                            sig.client_id())) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("consistency signature from '", sig.client_id(),
+                       "', who is not in U3"));
     }
     if (!signers.insert(*index).second) {
       return absl::PermissionDeniedError(absl::StrCat(
@@ -33,21 +38,25 @@ absl::Status UnmaskingState::VerifySignatures(const v1::UnmaskingRequest& reques
     }
     auto keys = neighbours_.find(*index);
     if (keys == neighbours_.end()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "consistency signature from '", sig.client_id(), "', who advertised no keys"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("consistency signature from '", sig.client_id(),
+                       "', who advertised no keys"));
     }
     // The certificate was checked against the CA and this id in ShareKeys.
-    absl::Status verified = keys->second.signer.Verify(payload, sig.signature());
+    absl::Status verified =
+        keys->second.signer.Verify(payload, sig.signature());
     if (!verified.ok()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "consistency signature of '", sig.client_id(),
-          "' does not verify over this client's survivor list: ", verified.message()));
+      return absl::UnauthenticatedError(
+          absl::StrCat("consistency signature of '", sig.client_id(),
+                       "' does not verify over this client's survivor list: ",
+                       verified.message()));
     }
   }
   if (static_cast<int>(signers.size()) + 1 < params.threshold) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "only ", signers.size(), " neighbours signed the survivor list; threshold ",
-        params.threshold, " needs at least ", params.threshold - 1));
+        "only ", signers.size(),
+        " neighbours signed the survivor list; threshold ", params.threshold,
+        " needs at least ", params.threshold - 1));
   }
   return absl::OkStatus();
 }
@@ -61,9 +70,10 @@ absl::StatusOr<SecAggClientState::Transition> UnmaskingState::Handle(
   if (!std::equal(request.survivors().begin(), request.survivors().end(),
                   survivors_.begin(), survivors_.end())) {
     return absl::PermissionDeniedError(
-        "unmasking request's survivor list differs from the one this client signed");
+        "unmasking request's survivor list differs from the one this client "
+        "signed");
   }
-  if (absl::Status s = VerifySignatures(request); !s.ok()) return s;
+  RETURN_IF_ERROR(VerifySignatures(request));
 
   Transition t;
   v1::SecAggClientMessage reply = ctx.NewMessage();
@@ -76,9 +86,11 @@ absl::StatusOr<SecAggClientState::Transition> UnmaskingState::Handle(
     v1::RevealedShare* revealed = response->add_shares();
     revealed->set_owner(owner);
     if (std::binary_search(survivors_.begin(), survivors_.end(), owner)) {
-      ShareToProto(shares.self_mask_seed_share, revealed->mutable_self_mask_seed_share());
+      ShareToProto(shares.self_mask_seed_share,
+                   revealed->mutable_self_mask_seed_share());
     } else {
-      ShareToProto(shares.masking_key_share, revealed->mutable_masking_key_share());
+      ShareToProto(shares.masking_key_share,
+                   revealed->mutable_masking_key_share());
     }
   }
   t.reply.message = std::move(reply);

@@ -26,7 +26,8 @@ class UnmaskingState : public SecAggClientState {
  public:
   UnmaskingState(std::shared_ptr<const ClientRoundContext> context,
                  ShamirShare own_seed_share, std::map<int, KeyShares> received,
-                 std::map<int, NeighbourKeys> neighbours, std::vector<std::string> survivors)
+                 std::map<int, NeighbourKeys> neighbours,
+                 std::vector<std::string> survivors)
       : context_(std::move(context)),
         own_seed_share_(std::move(own_seed_share)),
         received_(std::move(received)),
@@ -35,7 +36,8 @@ class UnmaskingState : public SecAggClientState {
   ~UnmaskingState() override { WipeShamirShare(&own_seed_share_); }
 
   const char* Name() const override { return "Unmasking"; }
-  absl::StatusOr<Transition> Handle(const v1::SecAggServerMessage& message) override;
+  absl::StatusOr<Transition> Handle(
+      const v1::SecAggServerMessage& message) override;
 
  private:
   absl::Status VerifySignatures(const v1::UnmaskingRequest& request) const;

@@ -14,11 +14,13 @@ class ByteWriter {
     return *this;
   }
   ByteWriter& U32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out_.push_back(static_cast<char>((v >> s) & 0xff));
+    for (int s = 24; s >= 0; s -= 8)
+      out_.push_back(static_cast<char>((v >> s) & 0xff));
     return *this;
   }
   ByteWriter& U64(uint64_t v) {
-    for (int s = 56; s >= 0; s -= 8) out_.push_back(static_cast<char>((v >> s) & 0xff));
+    for (int s = 56; s >= 0; s -= 8)
+      out_.push_back(static_cast<char>((v >> s) & 0xff));
     return *this;
   }
   std::string Take() { return std::move(out_); }
@@ -29,7 +31,8 @@ class ByteWriter {
 
 }  // namespace
 
-std::string AdvertiseSignaturePayload(std::string_view session_id, uint64_t round,
+std::string AdvertiseSignaturePayload(std::string_view session_id,
+                                      uint64_t round,
                                       std::string_view client_id,
                                       std::string_view encryption_public_key,
                                       std::string_view masking_public_key) {
@@ -42,8 +45,9 @@ std::string AdvertiseSignaturePayload(std::string_view session_id, uint64_t roun
       .Take();
 }
 
-std::string ConsistencySignaturePayload(std::string_view session_id, uint64_t round,
-                                        const std::vector<std::string>& survivors) {
+std::string ConsistencySignaturePayload(
+    std::string_view session_id, uint64_t round,
+    const std::vector<std::string>& survivors) {
   ByteWriter w("fedlearn/secagg/v1/consistency-check");
   w.Field(session_id).U64(round).U32(static_cast<uint32_t>(survivors.size()));
   for (const std::string& id : survivors) w.Field(id);
@@ -51,7 +55,8 @@ std::string ConsistencySignaturePayload(std::string_view session_id, uint64_t ro
 }
 
 std::string KeySharesAssociatedData(std::string_view session_id, uint64_t round,
-                                    std::string_view sender, std::string_view recipient) {
+                                    std::string_view sender,
+                                    std::string_view recipient) {
   return ByteWriter("fedlearn/secagg/v1/key-shares-aad")
       .Field(session_id)
       .U64(round)
@@ -60,8 +65,8 @@ std::string KeySharesAssociatedData(std::string_view session_id, uint64_t round,
       .Take();
 }
 
-std::string KeySharesKeyInfo(std::string_view session_id, uint64_t round, int index_a,
-                             int index_b) {
+std::string KeySharesKeyInfo(std::string_view session_id, uint64_t round,
+                             int index_a, int index_b) {
   return ByteWriter("fedlearn/secagg/v1/key-shares-key")
       .Field(session_id)
       .U64(round)
@@ -70,8 +75,9 @@ std::string KeySharesKeyInfo(std::string_view session_id, uint64_t round, int in
       .Take();
 }
 
-std::string MaskDomain(std::string_view session_id, uint64_t round, MaskKind kind,
-                       std::string_view vector_name, int index_a, int index_b) {
+std::string MaskDomain(std::string_view session_id, uint64_t round,
+                       MaskKind kind, std::string_view vector_name, int index_a,
+                       int index_b) {
   ByteWriter w("fedlearn/secagg/v1/mask");
   w.Field(session_id).U64(round);
   if (kind == MaskKind::kSelf) {

@@ -24,25 +24,29 @@ enum class MaskKind { kSelf, kPair };
 inline constexpr char kSecAggUpdateVectorName[] = "update";
 
 // Signed by a client with its TLS key in AdvertiseKeys.
-std::string AdvertiseSignaturePayload(std::string_view session_id, uint64_t round,
+std::string AdvertiseSignaturePayload(std::string_view session_id,
+                                      uint64_t round,
                                       std::string_view client_id,
                                       std::string_view encryption_public_key,
                                       std::string_view masking_public_key);
 // Signed in ConsistencyCheckResponse; `survivors` is U3, sorted.
-std::string ConsistencySignaturePayload(std::string_view session_id, uint64_t round,
-                                        const std::vector<std::string>& survivors);
+std::string ConsistencySignaturePayload(
+    std::string_view session_id, uint64_t round,
+    const std::vector<std::string>& survivors);
 // AEAD associated data of the key shares `sender` encrypts for `recipient`.
 std::string KeySharesAssociatedData(std::string_view session_id, uint64_t round,
-                                    std::string_view sender, std::string_view recipient);
+                                    std::string_view sender,
+                                    std::string_view recipient);
 // HKDF info for the AEAD key between two clients (indices in either order:
 // both directions derive the same key; the AAD separates them).
-std::string KeySharesKeyInfo(std::string_view session_id, uint64_t round, int index_a,
-                             int index_b);
+std::string KeySharesKeyInfo(std::string_view session_id, uint64_t round,
+                             int index_a, int index_b);
 // PRG domain (common/crypto/mask_prg.h). For kSelf, `index_a` is the owner
 // and `index_b` is ignored; for kPair the pair is taken unordered, so both
 // ends expand the same mask.
-std::string MaskDomain(std::string_view session_id, uint64_t round, MaskKind kind,
-                       std::string_view vector_name, int index_a, int index_b);
+std::string MaskDomain(std::string_view session_id, uint64_t round,
+                       MaskKind kind, std::string_view vector_name, int index_a,
+                       int index_b);
 
 }  // namespace fedlearn
 

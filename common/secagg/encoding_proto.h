@@ -22,7 +22,8 @@ inline EncodingParameters EncodingParametersFromProto(
   return p;
 }
 
-inline v1::SecAggEncoding EncodingParametersToProto(const EncodingParameters& p) {
+inline v1::SecAggEncoding EncodingParametersToProto(
+    const EncodingParameters& p) {
   v1::SecAggEncoding e;
   e.set_modulus_bits(static_cast<uint32_t>(p.modulus_bits));
   e.set_quantization_bits(static_cast<uint32_t>(p.quantization_bits));

@@ -56,9 +56,11 @@ class HashStream {
   void Refill() {
     std::string input = "fedlearn/secagg/graph/v1";
     input += seed_;
-    for (int b = 0; b < 8; ++b) input.push_back(char((counter_ >> (8 * b)) & 0xff));
+    for (int b = 0; b < 8; ++b)
+      input.push_back(char((counter_ >> (8 * b)) & 0xff));
     ++counter_;
-    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), block_);
+    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+           block_);
     used_ = 0;
   }
   std::string seed_;
@@ -84,17 +86,18 @@ absl::StatusOr<GraphParameters> ChooseGraphParameters(int num_clients,
         dropout_rate));
   }
   if (security_bits < 1 || security_bits > 128) {
-    return absl::InvalidArgumentError("secagg security_bits must be in [1, 128]");
+    return absl::InvalidArgumentError(
+        "secagg security_bits must be in [1, 128]");
   }
   GraphParameters params;
   params.num_clients = num_clients;
   if (num_clients > kFullGraphMaxClients) {
-    const double log_target =
-        -security_bits * std::log(2.0) - std::log(static_cast<double>(num_clients));
+    const double log_target = -security_bits * std::log(2.0) -
+                              std::log(static_cast<double>(num_clients));
     // Security floor (Bell et al.: degree must grow like log n so that the
     // honest part of the graph stays connected): k >= 2 * ceil(log2 n).
-    const int floor_k =
-        2 * static_cast<int>(std::ceil(std::log2(static_cast<double>(num_clients))));
+    const int floor_k = 2 * static_cast<int>(std::ceil(
+                                std::log2(static_cast<double>(num_clients))));
     for (int k = floor_k; k < num_clients - 1; k += 2) {
       const int t = MajorityThreshold(k);
       if (LogBinomialCdfBelow(k + 1, 1.0 - dropout_rate, t) <= log_target) {
@@ -113,9 +116,9 @@ absl::StatusOr<SecAggGraph> SecAggGraph::Create(const std::string& session_id,
                                                 int num_clients, int degree) {
   if (num_clients < 2 || degree < 1 || degree > num_clients - 1 ||
       (degree != num_clients - 1 && degree % 2 != 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid secagg graph: ", num_clients, " clients, degree ", degree,
-        " (must be even, or n-1 for the full graph)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid secagg graph: ", num_clients, " clients, degree ",
+                     degree, " (must be even, or n-1 for the full graph)"));
   }
   SecAggGraph graph;
   graph.degree_ = degree;

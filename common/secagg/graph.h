@@ -57,7 +57,9 @@ class SecAggGraph {
   int num_clients() const { return static_cast<int>(neighbours_.size()); }
   int degree() const { return degree_; }
   // Sorted neighbour indices of `index` (never includes `index`).
-  const std::vector<int>& Neighbours(int index) const { return neighbours_[index]; }
+  const std::vector<int>& Neighbours(int index) const {
+    return neighbours_[index];
+  }
   bool AreNeighbours(int a, int b) const;
 
  private:

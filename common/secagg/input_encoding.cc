@@ -16,8 +16,11 @@ class CoinStream {
  public:
   double Next() {
     if (pos_ == buffer_.size()) {
-      RAND_bytes(reinterpret_cast<unsigned char*>(buffer_.data()),
-                 static_cast<int>(buffer_.size() * sizeof(uint64_t)));
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(buffer_.data()),
+                     static_cast<int>(buffer_.size() * sizeof(uint64_t))) !=
+          1) {
+        failed_ = true;  // Encode refuses the whole vector
+      }
       pos_ = 0;
     }
     // 53 random bits -> uniform in [0, 1).
@@ -26,6 +29,12 @@ class CoinStream {
 
  private:
   std::vector<uint64_t> buffer_ = std::vector<uint64_t>(4096);
+  bool failed_ = false;
+
+ public:
+  bool failed() const { return failed_; }
+
+ private:
   size_t pos_ = 4096;
 };
 
@@ -69,25 +78,28 @@ int LargestQuantizationBits(int modulus_bits, int clients) {
 
 int CountLimbBits(int modulus_bits, int clients) {
   if (clients < 1) return 0;
-  return std::max(0, modulus_bits - 1 - CeilLog2(static_cast<uint64_t>(clients)));
+  return std::max(0,
+                  modulus_bits - 1 - CeilLog2(static_cast<uint64_t>(clients)));
 }
 
 absl::StatusOr<EncodingParameters> ChooseCohortEncoding(
     const EncodingParameters& configured, int cohort_size,
     uint64_t largest_declared, int max_count_limbs) {
   if (cohort_size < 1) {
-    return absl::InvalidArgumentError("a secure round needs a non-empty cohort");
+    return absl::InvalidArgumentError(
+        "a secure round needs a non-empty cohort");
   }
   EncodingParameters p = configured;
   p.max_clients = cohort_size;
   // The configured q is a floor: Create() refuses it, naming the knob, when
   // even it could overflow for this cohort.
-  if (absl::StatusOr<InputEncoder> floor = InputEncoder::Create(p); !floor.ok()) {
+  if (absl::StatusOr<InputEncoder> floor = InputEncoder::Create(p);
+      !floor.ok()) {
     return floor.status();
   }
-  p.quantization_bits = std::max(
-      configured.quantization_bits,
-      LargestQuantizationBits(configured.modulus_bits, cohort_size));
+  p.quantization_bits =
+      std::max(configured.quantization_bits,
+               LargestQuantizationBits(configured.modulus_bits, cohort_size));
   // Rounded up to a power of two: the cohort's clients, who all receive
   // max_weight, learn only the magnitude of the largest site, at the cost of
   // at most half of Σw (one bit of precision).
@@ -96,8 +108,9 @@ absl::StatusOr<EncodingParameters> ChooseCohortEncoding(
   const double m_declared = std::ldexp(1.0, CeilLog2(declared));
   double m = std::min(std::floor(configured.max_weight), m_declared);
   if (max_count_limbs > 0) {
-    const int carried = std::min(
-        53, max_count_limbs * CountLimbBits(configured.modulus_bits, cohort_size));
+    const int carried =
+        std::min(53, max_count_limbs *
+                         CountLimbBits(configured.modulus_bits, cohort_size));
     m = std::min(m, std::ldexp(1.0, carried) - 1);
   }
   // Keep N * M exact (Create() refuses larger); only absurd claims get here.
@@ -130,7 +143,8 @@ absl::StatusOr<InputEncoder> InputEncoder::Create(const EncodingParameters& p) {
   }
   // n_max values of magnitude <= 2^(q-1)-1 must sum below 2^(b-1).
   const double max_abs = std::ldexp(1.0, p.quantization_bits - 1) - 1;
-  if (static_cast<double>(p.max_clients) * max_abs >= std::ldexp(1.0, p.modulus_bits - 1)) {
+  if (static_cast<double>(p.max_clients) * max_abs >=
+      std::ldexp(1.0, p.modulus_bits - 1)) {
     const int room = LargestQuantizationBits(p.modulus_bits, p.max_clients);
     return absl::InvalidArgumentError(absl::StrCat(
         "secure aggregation could overflow: ", p.max_clients, " clients x 2^",
@@ -139,10 +153,11 @@ absl::StatusOr<InputEncoder> InputEncoder::Create(const EncodingParameters& p) {
         ", raise secagg.modulus_bits, or sample fewer clients per round"));
   }
   if (CountLimbBits(p.modulus_bits, p.max_clients) < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the example count of ", p.max_clients, " clients does not fit in ",
-        p.modulus_bits, " bits: raise secagg.modulus_bits or sample fewer "
-        "clients per round"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the example count of ", p.max_clients,
+                     " clients does not fit in ", p.modulus_bits,
+                     " bits: raise secagg.modulus_bits or sample fewer "
+                     "clients per round"));
   }
   if (static_cast<double>(p.max_clients) * p.max_weight >= kMaxTotalExamples) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -156,17 +171,19 @@ InputEncoder::InputEncoder(const EncodingParameters& p)
     : params_(p),
       mask_(p.modulus_bits == 32 ? 0xffffffffu : ((1u << p.modulus_bits) - 1)),
       scale_((std::ldexp(1.0, p.quantization_bits - 1) - 1) / p.clip_range),
-      loss_scale_((std::ldexp(1.0, p.quantization_bits - 1) - 1) / kMaxEncodedLoss),
+      loss_scale_((std::ldexp(1.0, p.quantization_bits - 1) - 1) /
+                  kMaxEncodedLoss),
       count_limb_bits_(CountLimbBits(p.modulus_bits, p.max_clients)) {
   const int bits = BitLength(static_cast<uint64_t>(p.max_weight));
   count_limbs_ = (bits + count_limb_bits_ - 1) / count_limb_bits_;
 }
 
-absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> update,
-                                                   uint64_t num_examples,
-                                                   double train_loss) const {
+absl::StatusOr<EncodedUpdate> InputEncoder::Encode(
+    absl::Span<const float> update, uint64_t num_examples,
+    double train_loss) const {
   if (num_examples == 0) {
-    return absl::InvalidArgumentError("cannot encode an update with zero examples");
+    return absl::InvalidArgumentError(
+        "cannot encode an update with zero examples");
   }
   if (!std::isfinite(train_loss) || train_loss < 0) {
     return absl::InvalidArgumentError("train loss must be finite and >= 0");
@@ -195,7 +212,8 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> updat
   }
   const double loss = std::min(train_loss, kMaxEncodedLoss);
   out.values[update.size()] =
-      static_cast<uint32_t>(StochasticRound(w * loss * loss_scale_, coins)) & mask_;
+      static_cast<uint32_t>(StochasticRound(w * loss * loss_scale_, coins)) &
+      mask_;
   const uint64_t limb_mask = (uint64_t{1} << count_limb_bits_) - 1;
   for (int k = 0; k < count_limbs_; ++k) {
     out.values[update.size() + 1 + k] =
@@ -203,6 +221,10 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(absl::Span<const float> updat
   }
   out.clipped_fraction =
       update.empty() ? 0.0 : static_cast<double>(clipped) / update.size();
+  if (coins.failed()) {
+    return absl::InternalError(
+        "the OS random generator failed while rounding the update");
+  }
   return out;
 }
 
@@ -215,9 +237,11 @@ int64_t InputEncoder::ToSigned(uint32_t v) const {
 absl::StatusOr<DecodedAggregate> InputEncoder::Decode(
     absl::Span<const uint32_t> sum) const {
   if (sum.size() < static_cast<size_t>(count_limbs_) + 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "aggregate has ", sum.size(), " values; it needs at least one update "
-        "value, the loss and ", count_limbs_, " example-count value(s)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("aggregate has ", sum.size(),
+                     " values; it needs at least one update "
+                     "value, the loss and ",
+                     count_limbs_, " example-count value(s)"));
   }
   const size_t d = sum.size() - 1 - count_limbs_;
   // Honest limb sums lie in [0, N * (2^L - 1)] and the total in [0, N * M].
@@ -246,7 +270,8 @@ absl::StatusOr<DecodedAggregate> InputEncoder::Decode(
   }
   DecodedAggregate out;
   out.total_examples = static_cast<uint64_t>(total);
-  out.total_weight = static_cast<double>(out.total_examples) / params_.max_weight;
+  out.total_weight =
+      static_cast<double>(out.total_examples) / params_.max_weight;
   out.mean_loss = ToSigned(sum[d]) / loss_scale_ / out.total_weight;
   out.weighted_mean = FlatVector(d);
   const double factor = 1.0 / (scale_ * out.total_weight);
@@ -278,7 +303,8 @@ QuantizationErrorBound InputEncoder::BoundQuantizationError(
   b.max_abs_loss_error = inputs / (loss_scale_ * aggregate.total_weight);
   // ||decoded - exact|| <= sqrt(D) * max_abs + float32 rounding (2^-24 per
   // value, relative); ||exact|| >= ||decoded|| - that.
-  const double err = std::sqrt(d) * b.max_abs_error + 0x1.0p-24 * norm * (1 + 0x1.0p-23);
+  const double err =
+      std::sqrt(d) * b.max_abs_error + 0x1.0p-24 * norm * (1 + 0x1.0p-23);
   b.max_relative_error = norm > err ? err / (norm - err) : inf;
   b.rms_relative_error =
       norm > 0 ? std::sqrt(d * inputs / 4.0) / units / norm : inf;

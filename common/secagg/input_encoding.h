@@ -32,8 +32,8 @@
 // declared example count of the cohort rounded up to a power of two (so the
 // biggest site has w > 1/2 and Σw > 1/2 whenever declarations are honest,
 // and clients learn only the magnitude of the largest site) and the largest
-// q the cohort size allows. A fixed M far above the sites' sizes (say 10000 for 220-row
-// sites: w = 0.022) makes Σw tiny and the error large.
+// q the cohort size allows. A fixed M far above the sites' sizes (say 10000 for
+// 220-row sites: w = 0.022) makes Σw tiny and the error large.
 //
 // Thread-safety: InputEncoder is immutable after Create(); Encode and Decode
 // may run concurrently.
@@ -55,14 +55,16 @@ struct EncodingParameters {
   double clip_range = 1.0;     // c: per-coordinate bound on the update
   // M: example count that earns full weight; a whole number >= 1.
   double max_weight = 10000;
-  int max_clients = 1000;      // N: most encodings ever summed
+  int max_clients = 1000;  // N: most encodings ever summed
 };
 
 inline constexpr double kMaxEncodedLoss = 100.0;
 
 // Bytes per masked value on the wire: values live in Z_(2^b), so b <= 16
 // fits two bytes (SecAgg at 16 bits then costs 2 bytes per parameter).
-inline int MaskedValueBytes(int modulus_bits) { return modulus_bits <= 16 ? 2 : 4; }
+inline int MaskedValueBytes(int modulus_bits) {
+  return modulus_bits <= 16 ? 2 : 4;
+}
 
 // The largest q such that `clients` values of magnitude 2^(q-1) - 1 sum
 // below 2^(b-1), capped at b; 0 if not even q = 2 fits.
@@ -92,9 +94,9 @@ struct EncodedUpdate {
 };
 
 struct DecodedAggregate {
-  FlatVector weighted_mean;  // Σ w·clip(δ) / Σ w
-  double mean_loss = 0;      // Σ w·L / Σ w
-  double total_weight = 0;   // Σ w = total_examples / max_weight, exactly
+  FlatVector weighted_mean;     // Σ w·clip(δ) / Σ w
+  double mean_loss = 0;         // Σ w·L / Σ w
+  double total_weight = 0;      // Σ w = total_examples / max_weight, exactly
   uint64_t total_examples = 0;  // Σ min(n, max_weight), exact
 };
 

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -19,10 +20,12 @@ class SecretWriter {
  public:
   explicit SecretWriter(size_t size) : out_(size) {}
   void U32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out_.data()[pos_++] = static_cast<uint8_t>(v >> s);
+    for (int s = 24; s >= 0; s -= 8)
+      out_.data()[pos_++] = static_cast<uint8_t>(v >> s);
   }
   void U64(uint64_t v) {
-    for (int s = 56; s >= 0; s -= 8) out_.data()[pos_++] = static_cast<uint8_t>(v >> s);
+    for (int s = 56; s >= 0; s -= 8)
+      out_.data()[pos_++] = static_cast<uint8_t>(v >> s);
   }
   void Field(const std::string& s) {
     U32(static_cast<uint32_t>(s.size()));
@@ -58,7 +61,8 @@ class SecretReader {
   }
   bool Field(std::string* s) {
     uint32_t len;
-    if (!U32(&len) || len > kMaxIdBytes || in_.size() - pos_ < len) return false;
+    if (!U32(&len) || len > kMaxIdBytes || in_.size() - pos_ < len)
+      return false;
     s->assign(reinterpret_cast<const char*>(in_.data()) + pos_, len);
     pos_ += len;
     return true;
@@ -93,8 +97,9 @@ void WipeShamirShare(ShamirShare* share) {
 
 SecretBytes EncodeKeyShares(const KeyShares& shares) {
   const size_t size = 4 + shares.sender.size() + 4 + shares.recipient.size() +
-                      2 * 12 + 8 * (shares.self_mask_seed_share.y.size() +
-                                    shares.masking_key_share.y.size());
+                      2 * 12 +
+                      8 * (shares.self_mask_seed_share.y.size() +
+                           shares.masking_key_share.y.size());
   SecretWriter w(size);
   w.Field(shares.sender);
   w.Field(shares.recipient);
@@ -107,28 +112,30 @@ absl::StatusOr<KeyShares> DecodeKeyShares(const SecretBytes& plaintext) {
   KeyShares shares;
   SecretReader r(plaintext);
   if (!r.Field(&shares.sender) || !r.Field(&shares.recipient) ||
-      !r.Share(&shares.self_mask_seed_share) || !r.Share(&shares.masking_key_share) ||
-      !r.AtEnd()) {
+      !r.Share(&shares.self_mask_seed_share) ||
+      !r.Share(&shares.masking_key_share) || !r.AtEnd()) {
     return absl::InvalidArgumentError("malformed key shares plaintext");
   }
-  if (absl::Status s = ValidateSecretShare(shares.self_mask_seed_share); !s.ok()) return s;
-  if (absl::Status s = ValidateSecretShare(shares.masking_key_share); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateSecretShare(shares.self_mask_seed_share));
+  RETURN_IF_ERROR(ValidateSecretShare(shares.masking_key_share));
   return shares;
 }
 
 absl::Status ValidateSecretShare(const ShamirShare& share) {
   if (share.x == 0) return absl::InvalidArgumentError("share has x = 0");
   if (share.secret_bytes != kSecAggSecretBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "share of a ", share.secret_bytes, "-byte secret, expected ", kSecAggSecretBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("share of a ", share.secret_bytes,
+                     "-byte secret, expected ", kSecAggSecretBytes));
   }
   if (share.y.size() != ExpectedElements(kSecAggSecretBytes)) {
-    return absl::InvalidArgumentError(absl::StrCat("share has ", share.y.size(),
-                                                   " field elements, expected ",
-                                                   ExpectedElements(kSecAggSecretBytes)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("share has ", share.y.size(), " field elements, expected ",
+                     ExpectedElements(kSecAggSecretBytes)));
   }
   for (uint64_t y : share.y) {
-    if (y >= kShamirPrime) return absl::InvalidArgumentError("share element out of field");
+    if (y >= kShamirPrime)
+      return absl::InvalidArgumentError("share element out of field");
   }
   return absl::OkStatus();
 }
@@ -145,7 +152,7 @@ absl::StatusOr<ShamirShare> ShareFromProto(const v1::SecretShare& proto) {
   share.x = proto.x();
   share.secret_bytes = proto.secret_bytes();
   share.y.assign(proto.y().begin(), proto.y().end());
-  if (absl::Status s = ValidateSecretShare(share); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateSecretShare(share));
   return share;
 }
 

@@ -32,21 +32,23 @@ void ReduceModulo(absl::Span<uint32_t> values, uint32_t modulus_mask);
 
 // The AES-GCM key two clients use for the key shares they send each other:
 // HKDF-SHA256(X25519(c_sk_self, c_pk_peer), info = KeySharesKeyInfo).
-absl::StatusOr<SecretBytes> DeriveKeySharesKey(const SecretBytes& encryption_private_key,
-                                               std::string_view peer_encryption_public_key,
-                                               const SecAggParameters& params,
-                                               int self_index, int peer_index);
+absl::StatusOr<SecretBytes> DeriveKeySharesKey(
+    const SecretBytes& encryption_private_key,
+    std::string_view peer_encryption_public_key, const SecAggParameters& params,
+    int self_index, int peer_index);
 
 // acc += sign * PRG(seed, self domain of `owner_index`).
-absl::Status AddSelfMask(const SecretBytes& self_mask_seed, const SecAggParameters& params,
-                         int owner_index, int sign, absl::Span<uint32_t> acc);
+absl::Status AddSelfMask(const SecretBytes& self_mask_seed,
+                         const SecAggParameters& params, int owner_index,
+                         int sign, absl::Span<uint32_t> acc);
 
 // acc += direction * sign(owner, peer) * PRG(KA(s_sk_owner, s_pk_peer)): with
 // direction +1 the mask `owner` adds towards `peer`; -1 removes it.
 absl::Status AddPairwiseMask(const SecretBytes& masking_private_key,
                              std::string_view peer_masking_public_key,
                              const SecAggParameters& params, int owner_index,
-                             int peer_index, int direction, absl::Span<uint32_t> acc);
+                             int peer_index, int direction,
+                             absl::Span<uint32_t> acc);
 
 }  // namespace fedlearn
 

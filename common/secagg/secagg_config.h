@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/crypto/secure_prng.h"
 #include "common/secagg/graph.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
 
@@ -27,6 +28,10 @@ namespace fedlearn {
 inline constexpr size_t kSecAggSessionIdBytes = 32;
 inline constexpr uint64_t kSecAggMaxVectorLength = uint64_t{1} << 28;
 inline constexpr int kSecAggMinClients = 2;
+
+// A fresh session id: kSecAggSessionIdBytes bytes from `prng`. The
+// coordinator draws one per secure round; tests pass a seeded PRNG.
+absl::StatusOr<std::string> NewSecAggSessionId(SecurePrng& prng = OsPrng());
 
 struct SecAggParameters {
   std::string session_id;
@@ -40,7 +45,8 @@ struct SecAggParameters {
   int min_survivors = 0;
   SecAggGraph graph;
 
-  static absl::StatusOr<SecAggParameters> FromProto(const v1::SecAggConfig& config);
+  static absl::StatusOr<SecAggParameters> FromProto(
+      const v1::SecAggConfig& config);
 
   int num_clients() const { return static_cast<int>(cohort.size()); }
   // Position of `client_id` in the cohort, or nullopt.

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_agreement.h"
-#include "common/util/log.h"
 #include "server/secagg/share_keys_state.h"
 
 namespace fedlearn {
@@ -25,22 +24,27 @@ AdvertiseKeysServerState::AdvertiseKeysServerState(
 
 absl::Status AdvertiseKeysServerState::HandlePhaseMessage(
     int index, const v1::SecAggClientMessage& message) {
-  if (!message.has_advertise_keys()) return SecAggServerState::HandlePhaseMessage(index, message);
+  if (!message.has_advertise_keys())
+    return SecAggServerState::HandlePhaseMessage(index, message);
   const v1::AdvertiseKeys& keys = message.advertise_keys();
   const std::string& id = context_->id(index);
   if (keys.client_id() != id) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "client '", id, "' advertised keys under the id '", keys.client_id(), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client '", id, "' advertised keys under the id '",
+                     keys.client_id(), "'"));
   }
   if (keys.encryption_public_key().size() != kX25519KeyBytes ||
       keys.masking_public_key().size() != kX25519KeyBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("client '", id, "' advertised keys that are not 32-byte X25519 keys"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "client '", id, "' advertised keys that are not 32-byte X25519 keys"));
   }
-  if (keys.certificate_pem().empty() || keys.certificate_pem().size() > kMaxCertificateBytes ||
-      keys.signature().empty() || keys.signature().size() > kMaxSignatureBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("client '", id, "' advertised keys without a usable certificate or signature"));
+  if (keys.certificate_pem().empty() ||
+      keys.certificate_pem().size() > kMaxCertificateBytes ||
+      keys.signature().empty() ||
+      keys.signature().size() > kMaxSignatureBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "client '", id,
+        "' advertised keys without a usable certificate or signature"));
   }
   if (keys.encryption_public_key() == keys.masking_public_key() ||
       public_keys_.count(keys.encryption_public_key()) ||
@@ -54,15 +58,16 @@ absl::Status AdvertiseKeysServerState::HandlePhaseMessage(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<SecAggServerState>> AdvertiseKeysServerState::Advance() {
+absl::StatusOr<std::unique_ptr<SecAggServerState>>
+AdvertiseKeysServerState::Advance() {
   const SecAggParameters& params = context_->params;
   std::set<int> u1 = Responders();
   for (bool changed = true; changed;) {
     changed = false;
     for (auto it = u1.begin(); it != u1.end();) {
-      if (static_cast<int>(NeighboursIn(params, *it, u1).size()) + 1 < params.threshold) {
-        spdlog::info("secagg: excluding '{}': too few of its neighbours advertised keys",
-                     context_->id(*it));
+      if (static_cast<int>(NeighboursIn(params, *it, u1).size()) + 1 <
+          params.threshold) {
+        context_->listener->OnClientExcluded(context_->id(*it));
         it = u1.erase(it);
         changed = true;
       } else {

@@ -21,12 +21,16 @@ namespace fedlearn {
 
 class AdvertiseKeysServerState : public SecAggServerState {
  public:
-  explicit AdvertiseKeysServerState(std::shared_ptr<ServerRoundContext> context);
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kAdvertiseKeys; }
+  explicit AdvertiseKeysServerState(
+      std::shared_ptr<ServerRoundContext> context);
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kAdvertiseKeys;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override;
 
  protected:
-  absl::Status HandlePhaseMessage(int index, const v1::SecAggClientMessage& message) override;
+  absl::Status HandlePhaseMessage(
+      int index, const v1::SecAggClientMessage& message) override;
 
  private:
   std::set<std::string> public_keys_;

@@ -22,12 +22,17 @@ class ConsistencyCheckServerState : public SecAggServerState {
  public:
   ConsistencyCheckServerState(std::shared_ptr<ServerRoundContext> context,
                               std::set<int> u2, std::set<int> u3)
-      : SecAggServerState(std::move(context), u3), u2_(std::move(u2)), u3_(std::move(u3)) {}
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kConsistencyCheck; }
+      : SecAggServerState(std::move(context), u3),
+        u2_(std::move(u2)),
+        u3_(std::move(u3)) {}
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kConsistencyCheck;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override;
 
  protected:
-  absl::Status HandlePhaseMessage(int index, const v1::SecAggClientMessage& message) override;
+  absl::Status HandlePhaseMessage(
+      int index, const v1::SecAggClientMessage& message) override;
 
  private:
   std::set<int> u2_;

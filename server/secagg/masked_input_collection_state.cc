@@ -1,6 +1,7 @@
 #include "server/secagg/masked_input_collection_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 #include "server/secagg/consistency_check_state.h"
 
 namespace fedlearn {
@@ -13,20 +14,20 @@ MaskedInputCollectionState::MaskedInputCollectionState(
 
 absl::Status MaskedInputCollectionState::HandleMaskedInput(
     int index, absl::Span<const uint32_t> masked) {
-  if (absl::Status s = CheckMayRespond(index); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMayRespond(index));
   const SecAggParameters& params = context_->params;
   if (masked.size() != params.vector_length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("masked input of '", context_->id(index), "' has ", masked.size(),
-                     " values, expected ", params.vector_length));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "masked input of '", context_->id(index), "' has ", masked.size(),
+        " values, expected ", params.vector_length));
   }
   const uint32_t mask = params.modulus_mask();
   uint32_t high_bits = 0;
   for (uint32_t v : masked) high_bits |= v & ~mask;
   if (high_bits != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "masked input of '", context_->id(index), "' has values not below 2^",
-        params.modulus_bits));
+    return absl::InvalidArgumentError(
+        absl::StrCat("masked input of '", context_->id(index),
+                     "' has values not below 2^", params.modulus_bits));
   }
   uint32_t* sum = context_->sum.data();
   const size_t n = masked.size();
@@ -35,13 +36,14 @@ absl::Status MaskedInputCollectionState::HandleMaskedInput(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<SecAggServerState>> MaskedInputCollectionState::Advance() {
+absl::StatusOr<std::unique_ptr<SecAggServerState>>
+MaskedInputCollectionState::Advance() {
   const SecAggParameters& params = context_->params;
   std::set<int> u3 = Responders();
   if (static_cast<int>(u3.size()) < params.threshold) {
-    return absl::AbortedError(absl::StrCat("only ", u3.size(),
-                                           " clients sent masked inputs, threshold is ",
-                                           params.threshold));
+    return absl::AbortedError(absl::StrCat(
+        "only ", u3.size(), " clients sent masked inputs, threshold is ",
+        params.threshold));
   }
   if (static_cast<int>(u3.size()) < params.min_survivors) {
     return absl::AbortedError(absl::StrCat(
@@ -56,13 +58,15 @@ absl::StatusOr<std::unique_ptr<SecAggServerState>> MaskedInputCollectionState::A
   std::map<int, v1::SecAggServerMessage> requests;
   for (int u : u3) {
     v1::SecAggServerMessage message = context_->NewMessage();
-    auto* survivors = message.mutable_consistency_check_request()->mutable_survivors();
+    auto* survivors =
+        message.mutable_consistency_check_request()->mutable_survivors();
     survivors->Reserve(static_cast<int>(context_->survivors.size()));
-    for (const std::string& id : context_->survivors) survivors->Add()->assign(id);
+    for (const std::string& id : context_->survivors)
+      survivors->Add()->assign(id);
     requests.emplace(u, std::move(message));
   }
-  auto next = std::make_unique<ConsistencyCheckServerState>(context_, std::move(u2_),
-                                                            std::move(u3));
+  auto next = std::make_unique<ConsistencyCheckServerState>(
+      context_, std::move(u2_), std::move(u3));
   next->SetRequests(std::move(requests));
   return next;
 }

@@ -17,11 +17,13 @@ namespace fedlearn {
 
 class MaskedInputCollectionState : public SecAggServerState {
  public:
-  MaskedInputCollectionState(std::shared_ptr<ServerRoundContext> context, std::set<int> u2);
+  MaskedInputCollectionState(std::shared_ptr<ServerRoundContext> context,
+                             std::set<int> u2);
   SecAggServerPhase phase() const override {
     return SecAggServerPhase::kMaskedInputCollection;
   }
-  absl::Status HandleMaskedInput(int index, absl::Span<const uint32_t> masked) override;
+  absl::Status HandleMaskedInput(int index,
+                                 absl::Span<const uint32_t> masked) override;
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override;
 
  private:

@@ -1,19 +1,25 @@
 #include "server/secagg/secagg_server.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "server/secagg/advertise_keys_state.h"
 #include "server/secagg/terminal_states.h"
 
 namespace fedlearn {
 
 absl::StatusOr<std::unique_ptr<SecAggServer>> SecAggServer::Create(
-    const v1::SecAggConfig& config) {
-  auto params = SecAggParameters::FromProto(config);
-  if (!params.ok()) return params.status();
-  auto context = std::make_shared<ServerRoundContext>(*std::move(params));
+    const v1::SecAggConfig& config, SecAggServerEnvironment environment) {
+  ASSIGN_OR_RETURN(SecAggParameters params,
+                   SecAggParameters::FromProto(config));
+  if (environment.listener == nullptr) {
+    environment.listener =
+        std::make_unique<LoggingSecAggServerListener>(params.round);
+  }
+  auto context = std::make_shared<ServerRoundContext>(
+      std::move(params), std::move(environment.listener));
   auto state = std::make_unique<AdvertiseKeysServerState>(context);
-  return std::unique_ptr<SecAggServer>(new SecAggServer(std::move(context), std::move(state)));
+  return std::unique_ptr<SecAggServer>(
+      new SecAggServer(std::move(context), std::move(state)));
 }
 
 absl::StatusOr<int> SecAggServer::IndexOf(const std::string& client_id) const {
@@ -25,31 +31,32 @@ absl::StatusOr<int> SecAggServer::IndexOf(const std::string& client_id) const {
   return *index;
 }
 
-absl::Status SecAggServer::HandleMessage(const std::string& client_id,
-                                         const v1::SecAggClientMessage& message) {
-  auto index = IndexOf(client_id);
-  if (!index.ok()) return index.status();
+absl::Status SecAggServer::HandleMessage(
+    const std::string& client_id, const v1::SecAggClientMessage& message) {
+  ASSIGN_OR_RETURN(const int index, IndexOf(client_id));
   const SecAggParameters& params = context_->params;
-  if (message.session_id() != params.session_id || message.round() != params.round) {
+  if (message.session_id() != params.session_id ||
+      message.round() != params.round) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "message from '", client_id, "' is for another session or round (round ",
-        message.round(), ", this is round ", params.round, "): replayed or misrouted"));
+        "message from '", client_id,
+        "' is for another session or round (round ", message.round(),
+        ", this is round ", params.round, "): replayed or misrouted"));
   }
   if (message.has_abort()) {
-    if (phase() == Phase::kCompleted || phase() == Phase::kAborted) return absl::OkStatus();
-    spdlog::info("secagg: client {} aborted in {}: {}", client_id, phase_name(),
-                 message.abort().reason());
-    state_->HandleClientAbort(*index);
+    if (phase() == Phase::kCompleted || phase() == Phase::kAborted)
+      return absl::OkStatus();
+    context_->listener->OnClientAborted(client_id, phase(),
+                                        message.abort().reason());
+    state_->HandleClientAbort(index);
     return absl::OkStatus();
   }
-  return state_->HandleMessage(*index, message);
+  return state_->HandleMessage(index, message);
 }
 
-absl::Status SecAggServer::HandleMaskedInput(const std::string& client_id,
-                                             absl::Span<const uint32_t> masked) {
-  auto index = IndexOf(client_id);
-  if (!index.ok()) return index.status();
-  return state_->HandleMaskedInput(*index, masked);
+absl::Status SecAggServer::HandleMaskedInput(
+    const std::string& client_id, absl::Span<const uint32_t> masked) {
+  ASSIGN_OR_RETURN(const int index, IndexOf(client_id));
+  return state_->HandleMaskedInput(index, masked);
 }
 
 std::optional<v1::SecAggServerMessage> SecAggServer::PendingMessageFor(
@@ -66,41 +73,49 @@ absl::Status SecAggServer::AdvancePhase() {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot advance: secure aggregation is ", phase_name()));
   }
-  const char* from = phase_name();
+  const Phase from = phase();
+  std::vector<std::string> dropouts;
+  for (int i : state_->NonResponders()) dropouts.push_back(context_->id(i));
+  context_->listener->OnPhaseClosed(from, dropouts);
   auto next = state_->Advance();
   if (!next.ok()) {
-    Abort(absl::StrCat("in phase ", from, ": ", next.status().message()));
+    Abort(absl::StrCat("in phase ", SecAggServerPhaseName(from), ": ",
+                       next.status().message()));
     return abort_reason_;
   }
   state_ = *std::move(next);
-  spdlog::debug("secagg: {} -> {}", from, phase_name());
+  context_->listener->OnPhaseEntered(phase(), from);
   return absl::OkStatus();
 }
 
 void SecAggServer::Abort(const std::string& reason) {
   if (phase() == Phase::kAborted) return;
-  spdlog::warn("secagg round {} aborted: {}", context_->params.round, reason);
+  context_->listener->OnRoundAborted(reason);
   abort_reason_ = absl::AbortedError(reason);
   state_ = std::make_unique<AbortedServerState>(context_, reason);
 }
 
 absl::StatusOr<std::vector<uint32_t>> SecAggServer::TakeResult() {
   if (phase() != Phase::kCompleted) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no result: secure aggregation is in phase ", phase_name()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no result: secure aggregation is in phase ", phase_name()));
   }
-  if (result_taken_) return absl::FailedPreconditionError("the result was already taken");
+  if (result_taken_)
+    return absl::FailedPreconditionError("the result was already taken");
   result_taken_ = true;
   return std::move(context_->sum);
 }
 
-std::vector<std::string> SecAggServer::ClientsWithBothSecretsForTesting() const {
+std::vector<std::string> SecAggServer::ClientsWithBothSecretsForTesting()
+    const {
   std::vector<std::string> out;
   for (int i = 0; i < context_->params.num_clients(); ++i) {
     std::set<SecretKind> kinds;
-    for (const auto* by_owner : {&context_->ledger.accepted, &context_->ledger.reconstructed}) {
+    for (const auto* by_owner :
+         {&context_->ledger.accepted, &context_->ledger.reconstructed}) {
       auto it = by_owner->find(i);
-      if (it != by_owner->end()) kinds.insert(it->second.begin(), it->second.end());
+      if (it != by_owner->end())
+        kinds.insert(it->second.begin(), it->second.end());
     }
     if (kinds.size() > 1) out.push_back(context_->id(i));
   }

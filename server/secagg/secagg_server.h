@@ -7,7 +7,10 @@
 // messages and masked vectors in, sends what PendingMessageFor() returns, and
 // decides when a phase closes (AdvancePhase(): its deadline passed, or
 // AllResponded()). A client that has not answered when its phase closes is a
-// dropout from then on.
+// dropout from then on. Events (phases closed and entered, dropouts,
+// exclusions, aborts with reasons) go to an injected SecAggServerListener;
+// the default logs them through spdlog. Not thread-safe: the caller
+// serializes every call (the round engine holds its lock).
 //
 // Guarantees: the result is exactly the sum mod 2^b of the inputs of
 // Survivors() (U3), or the round aborts with a reason; never a wrong sum from
@@ -28,15 +31,24 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
+#include "server/secagg/server_listener.h"
 #include "server/secagg/server_state.h"
 
 namespace fedlearn {
+
+// What the server reports to. A null listener gets the default,
+// LoggingSecAggServerListener.
+struct SecAggServerEnvironment {
+  std::unique_ptr<SecAggServerListener> listener;
+};
 
 class SecAggServer {
  public:
   using Phase = SecAggServerPhase;
 
-  static absl::StatusOr<std::unique_ptr<SecAggServer>> Create(const v1::SecAggConfig& config);
+  // InvalidArgument for a config SecAggParameters::FromProto refuses.
+  static absl::StatusOr<std::unique_ptr<SecAggServer>> Create(
+      const v1::SecAggConfig& config, SecAggServerEnvironment environment = {});
 
   SecAggServer(const SecAggServer&) = delete;
   SecAggServer& operator=(const SecAggServer&) = delete;
@@ -57,7 +69,8 @@ class SecAggServer {
                                  absl::Span<const uint32_t> masked);
   // What the server has for this client now, or nullopt: the request of the
   // current phase (after AdvancePhase()), or Abort(reason) once aborted.
-  std::optional<v1::SecAggServerMessage> PendingMessageFor(const std::string& client_id) const;
+  std::optional<v1::SecAggServerMessage> PendingMessageFor(
+      const std::string& client_id) const;
   // Every client still active answered the current phase.
   bool AllResponded() const;
   // Closes the current phase; non-responders are dropouts. OK if the next
@@ -78,7 +91,9 @@ class SecAggServer {
   // Test-only: the clients for which the server accepted shares of, or
   // rebuilt, both secrets. Always empty.
   std::vector<std::string> ClientsWithBothSecretsForTesting() const;
-  const ShareLedger& share_ledger_for_testing() const { return context_->ledger; }
+  const ShareLedger& share_ledger_for_testing() const {
+    return context_->ledger;
+  }
 
  private:
   SecAggServer(std::shared_ptr<ServerRoundContext> context,

@@ -1,21 +1,9 @@
 #include "server/secagg/server_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
-
-const char* SecAggServerPhaseName(SecAggServerPhase phase) {
-  switch (phase) {
-    case SecAggServerPhase::kAdvertiseKeys: return "AdvertiseKeys";
-    case SecAggServerPhase::kShareKeys: return "ShareKeys";
-    case SecAggServerPhase::kMaskedInputCollection: return "MaskedInputCollection";
-    case SecAggServerPhase::kConsistencyCheck: return "ConsistencyCheck";
-    case SecAggServerPhase::kUnmasking: return "Unmasking";
-    case SecAggServerPhase::kCompleted: return "Completed";
-    case SecAggServerPhase::kAborted: return "Aborted";
-  }
-  return "?";
-}
 
 v1::SecAggServerMessage ServerRoundContext::NewMessage() const {
   v1::SecAggServerMessage message;
@@ -30,9 +18,10 @@ absl::Status SecAggServerState::CheckMayRespond(int index) const {
         absl::StrCat("client '", context_->id(index), "' aborted this round"));
   }
   if (!expected_.count(index)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "client '", context_->id(index), "' is not part of phase ",
-        SecAggServerPhaseName(phase()), " (it dropped out or was excluded earlier)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("client '", context_->id(index), "' is not part of phase ",
+                     SecAggServerPhaseName(phase()),
+                     " (it dropped out or was excluded earlier)"));
   }
   if (responded_.count(index)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -42,24 +31,24 @@ absl::Status SecAggServerState::CheckMayRespond(int index) const {
   return absl::OkStatus();
 }
 
-absl::Status SecAggServerState::HandleMessage(int index,
-                                              const v1::SecAggClientMessage& message) {
-  if (absl::Status s = CheckMayRespond(index); !s.ok()) return s;
+absl::Status SecAggServerState::HandleMessage(
+    int index, const v1::SecAggClientMessage& message) {
+  RETURN_IF_ERROR(CheckMayRespond(index));
   absl::Status s = HandlePhaseMessage(index, message);
   if (s.ok()) MarkResponded(index);
   return s;
 }
 
-absl::Status SecAggServerState::HandlePhaseMessage(int index,
-                                                   const v1::SecAggClientMessage& message) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "message case ", static_cast<int>(message.message_case()),
-      " from client '", context_->id(index), "' is not valid in phase ",
-      SecAggServerPhaseName(phase())));
+absl::Status SecAggServerState::HandlePhaseMessage(
+    int index, const v1::SecAggClientMessage& message) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("message case ", static_cast<int>(message.message_case()),
+                   " from client '", context_->id(index),
+                   "' is not valid in phase ", SecAggServerPhaseName(phase())));
 }
 
-absl::Status SecAggServerState::HandleMaskedInput(int index,
-                                                  absl::Span<const uint32_t> masked) {
+absl::Status SecAggServerState::HandleMaskedInput(
+    int index, absl::Span<const uint32_t> masked) {
   return absl::FailedPreconditionError(
       absl::StrCat("masked input from client '", context_->id(index),
                    "' is not valid in phase ", SecAggServerPhaseName(phase())));
@@ -84,6 +73,14 @@ bool SecAggServerState::AllResponded() const {
   return true;
 }
 
+std::vector<int> SecAggServerState::NonResponders() const {
+  std::vector<int> out;
+  for (int i : expected_) {
+    if (!responded_.count(i) && !aborted_.count(i)) out.push_back(i);
+  }
+  return out;
+}
+
 std::set<int> SecAggServerState::Responders() const {
   std::set<int> out;
   for (int i : responded_) {
@@ -102,18 +99,19 @@ absl::Status CheckSecretsRecoverable(const SecAggParameters& params,
                      (holders.count(u) ? 1 : 0);
     if (live < t) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the self mask of '", params.cohort[u], "' cannot be removed: only ", live,
-          " of its share holders remain, threshold is ", t));
+          "the self mask of '", params.cohort[u], "' cannot be removed: only ",
+          live, " of its share holders remain, threshold is ", t));
     }
   }
   for (int v : shared_keys) {
-    if (survivors.count(v) || NeighboursIn(params, v, survivors).empty()) continue;
+    if (survivors.count(v) || NeighboursIn(params, v, survivors).empty())
+      continue;
     const int live = static_cast<int>(NeighboursIn(params, v, holders).size());
     if (live < t) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the pairwise masks of dropped client '", params.cohort[v],
-          "' cannot be removed: only ", live, " of its share holders remain, threshold is ",
-          t));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the pairwise masks of dropped client '",
+                       params.cohort[v], "' cannot be removed: only ", live,
+                       " of its share holders remain, threshold is ", t));
     }
   }
   return absl::OkStatus();

@@ -4,8 +4,11 @@
 //
 // Each phase knows which clients it expects (those still active), records
 // who answered, and on Advance() decides who dropped out and builds the next
-// phase, or fails with the reason the round must abort. States never do I/O
-// and never read a clock: the caller closes a phase.
+// phase, or fails with the reason the round must abort. States never do I/O,
+// never read a clock and never log: the caller closes a phase, and events go
+// to the context's listener. The server draws no randomness (the session id
+// arrives in the config; see NewSecAggSessionId). Not thread-safe: the
+// caller serializes every call into one round.
 #ifndef FEDLEARN_SERVER_SECAGG_SERVER_STATE_H_
 #define FEDLEARN_SERVER_SECAGG_SERVER_STATE_H_
 
@@ -22,19 +25,10 @@
 #include "absl/types/span.h"
 #include "common/secagg/secagg_config.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
+#include "server/secagg/server_listener.h"
+#include "server/secagg/server_phase.h"
 
 namespace fedlearn {
-
-enum class SecAggServerPhase {
-  kAdvertiseKeys,
-  kShareKeys,
-  kMaskedInputCollection,
-  kConsistencyCheck,
-  kUnmasking,
-  kCompleted,
-  kAborted,
-};
-const char* SecAggServerPhaseName(SecAggServerPhase phase);
 
 // The two secrets of a client the server may learn; it learns at most one.
 enum class SecretKind { kSelfMaskSeed, kMaskingKey };
@@ -47,14 +41,17 @@ struct ShareLedger {
 };
 
 struct ServerRoundContext {
-  explicit ServerRoundContext(SecAggParameters p) : params(std::move(p)) {
+  ServerRoundContext(SecAggParameters p,
+                     std::unique_ptr<SecAggServerListener> l)
+      : params(std::move(p)), listener(std::move(l)) {
     advertised.resize(params.cohort.size());
   }
   SecAggParameters params;
+  std::unique_ptr<SecAggServerListener> listener;  // never null
   // AdvertiseKeys of each client in U1 (empty if it did not advertise).
   std::vector<std::optional<v1::AdvertiseKeys>> advertised;
-  std::vector<uint32_t> sum;            // running sum of masked inputs, D words
-  std::vector<std::string> survivors;   // U3, sorted ids, once known
+  std::vector<uint32_t> sum;           // running sum of masked inputs, D words
+  std::vector<std::string> survivors;  // U3, sorted ids, once known
   ShareLedger ledger;
 
   v1::SecAggServerMessage NewMessage() const;
@@ -63,7 +60,8 @@ struct ServerRoundContext {
 
 class SecAggServerState {
  public:
-  SecAggServerState(std::shared_ptr<ServerRoundContext> context, std::set<int> expected)
+  SecAggServerState(std::shared_ptr<ServerRoundContext> context,
+                    std::set<int> expected)
       : context_(std::move(context)), expected_(std::move(expected)) {}
   virtual ~SecAggServerState() = default;
 
@@ -71,7 +69,8 @@ class SecAggServerState {
   // `message` is from cohort client `index`, carries this round's session
   // and round and is not an Abort (the facade checks those).
   absl::Status HandleMessage(int index, const v1::SecAggClientMessage& message);
-  virtual absl::Status HandleMaskedInput(int index, absl::Span<const uint32_t> masked);
+  virtual absl::Status HandleMaskedInput(int index,
+                                         absl::Span<const uint32_t> masked);
   // The client aborted: it is a dropout from now on.
   void HandleClientAbort(int index);
   // Closes the phase: the next state, or the reason the round aborts.
@@ -79,6 +78,9 @@ class SecAggServerState {
 
   std::optional<v1::SecAggServerMessage> PendingMessageFor(int index) const;
   bool AllResponded() const;
+  // Clients expected in this phase that neither answered nor aborted: the
+  // phase's dropouts if it closes now. Ascending.
+  std::vector<int> NonResponders() const;
   // The requests that open this phase, by recipient (set by the previous
   // phase's Advance()).
   void SetRequests(std::map<int, v1::SecAggServerMessage> requests) {
@@ -88,7 +90,8 @@ class SecAggServerState {
  protected:
   // Phase-specific handling of a message from an expected, not yet
   // responded client. Return OK to record it as responded.
-  virtual absl::Status HandlePhaseMessage(int index, const v1::SecAggClientMessage& message);
+  virtual absl::Status HandlePhaseMessage(
+      int index, const v1::SecAggClientMessage& message);
   // Checks `index` may answer now; records nothing.
   absl::Status CheckMayRespond(int index) const;
   void MarkResponded(int index) { responded_.insert(index); }
@@ -96,7 +99,7 @@ class SecAggServerState {
   std::set<int> Responders() const;
 
   std::shared_ptr<ServerRoundContext> context_;
-  std::set<int> expected_;   // active in this phase (were sent its request)
+  std::set<int> expected_;  // active in this phase (were sent its request)
   std::set<int> responded_;
   std::set<int> aborted_;
   std::map<int, v1::SecAggServerMessage> pending_;  // requests of this phase

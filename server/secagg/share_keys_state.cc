@@ -19,20 +19,23 @@ absl::Status ShareKeysServerState::HandlePhaseMessage(
   const std::string& id = context_->id(index);
   const std::vector<int> expected = NeighboursIn(params, index, u1_);
   std::map<int, std::string> shares;
-  for (const v1::EncryptedKeyShares& s : message.share_keys_response().shares()) {
+  for (const v1::EncryptedKeyShares& s :
+       message.share_keys_response().shares()) {
     if (s.sender() != id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("client '", id, "' sent key shares as '", s.sender(), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "client '", id, "' sent key shares as '", s.sender(), "'"));
     }
     std::optional<int> recipient = params.IndexOf(s.recipient());
-    if (!recipient || !std::binary_search(expected.begin(), expected.end(), *recipient)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' sent key shares to '", s.recipient(),
-          "', not one of its neighbours that advertised keys"));
+    if (!recipient ||
+        !std::binary_search(expected.begin(), expected.end(), *recipient)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' sent key shares to '", s.recipient(),
+                       "', not one of its neighbours that advertised keys"));
     }
     if (s.ciphertext().empty() || s.ciphertext().size() > kMaxCiphertextBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' sent a malformed ciphertext for '", s.recipient(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' sent a malformed ciphertext for '",
+                       s.recipient(), "'"));
     }
     if (!shares.emplace(*recipient, s.ciphertext()).second) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -40,21 +43,22 @@ absl::Status ShareKeysServerState::HandlePhaseMessage(
     }
   }
   if (shares.size() != expected.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "client '", id, "' sent key shares to ", shares.size(), " of its ",
-        expected.size(), " neighbours"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client '", id, "' sent key shares to ", shares.size(),
+                     " of its ", expected.size(), " neighbours"));
   }
   outgoing_[index] = std::move(shares);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<SecAggServerState>> ShareKeysServerState::Advance() {
+absl::StatusOr<std::unique_ptr<SecAggServerState>>
+ShareKeysServerState::Advance() {
   const SecAggParameters& params = context_->params;
   std::set<int> u2 = Responders();
   if (static_cast<int>(u2.size()) < params.threshold) {
-    return absl::AbortedError(absl::StrCat("only ", u2.size(),
-                                           " clients shared their keys, threshold is ",
-                                           params.threshold));
+    return absl::AbortedError(absl::StrCat(
+        "only ", u2.size(), " clients shared their keys, threshold is ",
+        params.threshold));
   }
   std::map<int, v1::SecAggServerMessage> requests;
   for (int u : u2) {
@@ -69,7 +73,8 @@ absl::StatusOr<std::unique_ptr<SecAggServerState>> ShareKeysServerState::Advance
     requests.emplace(u, std::move(message));
   }
   outgoing_.clear();
-  auto next = std::make_unique<MaskedInputCollectionState>(context_, std::move(u2));
+  auto next =
+      std::make_unique<MaskedInputCollectionState>(context_, std::move(u2));
   next->SetRequests(std::move(requests));
   return next;
 }

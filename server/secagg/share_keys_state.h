@@ -19,13 +19,17 @@ namespace fedlearn {
 
 class ShareKeysServerState : public SecAggServerState {
  public:
-  ShareKeysServerState(std::shared_ptr<ServerRoundContext> context, std::set<int> u1)
+  ShareKeysServerState(std::shared_ptr<ServerRoundContext> context,
+                       std::set<int> u1)
       : SecAggServerState(std::move(context), u1), u1_(std::move(u1)) {}
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kShareKeys; }
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kShareKeys;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override;
 
  protected:
-  absl::Status HandlePhaseMessage(int index, const v1::SecAggClientMessage& message) override;
+  absl::Status HandlePhaseMessage(
+      int index, const v1::SecAggClientMessage& message) override;
 
  private:
   std::set<int> u1_;

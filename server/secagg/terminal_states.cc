@@ -2,8 +2,8 @@
 
 namespace fedlearn {
 
-AbortedServerState::AbortedServerState(std::shared_ptr<ServerRoundContext> context,
-                                       const std::string& reason)
+AbortedServerState::AbortedServerState(
+    std::shared_ptr<ServerRoundContext> context, const std::string& reason)
     : SecAggServerState(std::move(context), {}) {
   // Every cohort client hears why, whatever phase it is in.
   std::map<int, v1::SecAggServerMessage> requests;

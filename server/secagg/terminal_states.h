@@ -12,16 +12,22 @@ class CompletedServerState : public SecAggServerState {
  public:
   explicit CompletedServerState(std::shared_ptr<ServerRoundContext> context)
       : SecAggServerState(std::move(context), {}) {}
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kCompleted; }
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kCompleted;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override {
-    return absl::FailedPreconditionError("secure aggregation already completed");
+    return absl::FailedPreconditionError(
+        "secure aggregation already completed");
   }
 };
 
 class AbortedServerState : public SecAggServerState {
  public:
-  AbortedServerState(std::shared_ptr<ServerRoundContext> context, const std::string& reason);
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kAborted; }
+  AbortedServerState(std::shared_ptr<ServerRoundContext> context,
+                     const std::string& reason);
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kAborted;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override {
     return absl::FailedPreconditionError("secure aggregation aborted");
   }

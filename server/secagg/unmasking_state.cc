@@ -4,6 +4,7 @@
 #include "common/crypto/key_agreement.h"
 #include "common/secagg/key_shares.h"
 #include "common/secagg/masking.h"
+#include "common/util/status_macros.h"
 #include "server/secagg/terminal_states.h"
 
 namespace fedlearn {
@@ -23,10 +24,30 @@ UnmaskingServerState::~UnmaskingServerState() {
   }
 }
 
-std::optional<SecretKind> UnmaskingServerState::PermittedSecret(int owner) const {
+std::optional<SecretKind> UnmaskingServerState::PermittedSecret(
+    int owner) const {
   if (u3_.count(owner)) return SecretKind::kSelfMaskSeed;
   if (u2_.count(owner)) return SecretKind::kMaskingKey;
   return std::nullopt;
+}
+
+absl::Status UnmaskingServerState::Accept(
+    std::map<int, std::pair<SecretKind, ShamirShare>> taken) {
+  for (auto& [owner, entry] : taken) {
+    auto& kinds = context_->ledger.accepted[owner];
+    const SecretKind other = entry.first == SecretKind::kSelfMaskSeed
+                                 ? SecretKind::kMaskingKey
+                                 : SecretKind::kSelfMaskSeed;
+    if (kinds.count(other)) {  // unreachable: PermittedSecret is fixed by U3
+      return absl::InternalError(
+          "refusing a second kind of secret for one client");
+    }
+    kinds.insert(entry.first);
+    auto& store =
+        entry.first == SecretKind::kSelfMaskSeed ? seed_shares_ : key_shares_;
+    store[owner].push_back(std::move(entry.second));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status UnmaskingServerState::HandlePhaseMessage(
@@ -39,15 +60,18 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
   // What this client can and must reveal: its own seed share, and one share
   // of each neighbour it exchanged key shares with.
   std::map<int, SecretKind> expected = {{index, SecretKind::kSelfMaskSeed}};
-  for (int v : NeighboursIn(params, index, u2_)) expected.emplace(v, *PermittedSecret(v));
+  for (int v : NeighboursIn(params, index, u2_))
+    expected.emplace(v, *PermittedSecret(v));
 
   std::map<int, std::pair<SecretKind, ShamirShare>> taken;
-  for (const v1::RevealedShare& revealed : message.unmasking_response().shares()) {
+  for (const v1::RevealedShare& revealed :
+       message.unmasking_response().shares()) {
     std::optional<int> owner = params.IndexOf(revealed.owner());
     auto it = owner ? expected.find(*owner) : expected.end();
     if (it == expected.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' may not reveal a share of '", revealed.owner(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' may not reveal a share of '",
+                       revealed.owner(), "'"));
     }
     SecretKind kind;
     const v1::SecretShare* proto;
@@ -58,113 +82,107 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
       kind = SecretKind::kMaskingKey;
       proto = &revealed.masking_key_share();
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' revealed an empty share of '", revealed.owner(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' revealed an empty share of '",
+                       revealed.owner(), "'"));
     }
     if (kind != it->second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' revealed a ", KindName(kind), " share of '", revealed.owner(),
-          "'; only its ", KindName(it->second), " may be learned",
+          "client '", id, "' revealed a ", KindName(kind), " share of '",
+          revealed.owner(), "'; only its ", KindName(it->second),
+          " may be learned",
           *owner == index ? " (a client may not unmask itself)" : ""));
     }
     auto share = ShareFromProto(*proto);
     if (!share.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("client '", id, "' revealed a share of '",
-                                                     revealed.owner(), "': ",
-                                                     share.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' revealed a share of '",
+                       revealed.owner(), "': ", share.status().message()));
     }
     if (share->x != static_cast<uint32_t>(index + 1)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' revealed a share at another client's x-coordinate"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id,
+                       "' revealed a share at another client's x-coordinate"));
     }
-    if (!taken.emplace(*owner, std::make_pair(kind, *std::move(share))).second) {
+    if (!taken.emplace(*owner, std::make_pair(kind, *std::move(share)))
+             .second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "client '", id, "' revealed two shares of '", revealed.owner(), "'"));
     }
   }
   if (taken.size() != expected.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("client '", id, "' revealed ",
-                                                   taken.size(), " shares, expected ",
-                                                   expected.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client '", id, "' revealed ", taken.size(),
+                     " shares, expected ", expected.size()));
   }
-  for (auto& [owner, entry] : taken) {
-    auto& kinds = context_->ledger.accepted[owner];
-    const SecretKind other = entry.first == SecretKind::kSelfMaskSeed
-                                 ? SecretKind::kMaskingKey
-                                 : SecretKind::kSelfMaskSeed;
-    if (kinds.count(other)) {  // unreachable: PermittedSecret is fixed by U3
-      return absl::InternalError("refusing a second kind of secret for one client");
-    }
-    kinds.insert(entry.first);
-    auto& store = entry.first == SecretKind::kSelfMaskSeed ? seed_shares_ : key_shares_;
-    store[owner].push_back(std::move(entry.second));
-  }
-  return absl::OkStatus();
+  return Accept(std::move(taken));
 }
 
-absl::StatusOr<SecretBytes> UnmaskingServerState::Reconstruct(int owner, SecretKind kind) {
+absl::StatusOr<SecretBytes> UnmaskingServerState::Reconstruct(int owner,
+                                                              SecretKind kind) {
   const int t = context_->params.threshold;
   auto& store = kind == SecretKind::kSelfMaskSeed ? seed_shares_ : key_shares_;
   std::vector<ShamirShare>& shares = store[owner];
   if (static_cast<int>(shares.size()) < t) {
     return absl::AbortedError(absl::StrCat(
-        "cannot reconstruct the ", KindName(kind), " of '", context_->id(owner), "': only ",
-        shares.size(), " shares arrived, threshold is ", t));
+        "cannot reconstruct the ", KindName(kind), " of '", context_->id(owner),
+        "': only ", shares.size(), " shares arrived, threshold is ", t));
   }
   auto secret = ShamirReconstruct(shares, t);
   if (!secret.ok()) {
-    return absl::AbortedError(absl::StrCat("cannot reconstruct the ", KindName(kind),
-                                           " of '", context_->id(owner),
-                                           "': ", secret.status().message()));
+    return absl::AbortedError(
+        absl::StrCat("cannot reconstruct the ", KindName(kind), " of '",
+                     context_->id(owner), "': ", secret.status().message()));
   }
   if (static_cast<int>(shares.size()) > t) {
     // A second, different t-subset must agree: catches a corrupted share.
     std::vector<ShamirShare> last;
-    for (size_t i = shares.size() - t; i < shares.size(); ++i) last.push_back(shares[i]);
+    for (size_t i = shares.size() - t; i < shares.size(); ++i)
+      last.push_back(shares[i]);
     auto check = ShamirReconstruct(last, t);
     for (ShamirShare& s : last) WipeShamirShare(&s);
     if (!check.ok() || !(*check == *secret)) {
-      return absl::AbortedError(absl::StrCat("the shares of the ", KindName(kind), " of '",
-                                             context_->id(owner),
-                                             "' are inconsistent: a client sent a bad share"));
+      return absl::AbortedError(absl::StrCat(
+          "the shares of the ", KindName(kind), " of '", context_->id(owner),
+          "' are inconsistent: a client sent a bad share"));
     }
   }
   context_->ledger.reconstructed[owner].insert(kind);
   return secret;
 }
 
-absl::StatusOr<std::unique_ptr<SecAggServerState>> UnmaskingServerState::Advance() {
+absl::StatusOr<std::unique_ptr<SecAggServerState>>
+UnmaskingServerState::Advance() {
   const SecAggParameters& params = context_->params;
   std::map<int, SecretBytes> seeds;
   std::map<int, SecretBytes> masking_keys;
   for (int u : u3_) {
-    auto seed = Reconstruct(u, SecretKind::kSelfMaskSeed);
-    if (!seed.ok()) return seed.status();
-    seeds.emplace(u, *std::move(seed));
+    ASSIGN_OR_RETURN(SecretBytes seed,
+                     Reconstruct(u, SecretKind::kSelfMaskSeed));
+    seeds.emplace(u, std::move(seed));
   }
   for (int v : u2_) {
     if (u3_.count(v) || NeighboursIn(params, v, u3_).empty()) continue;
-    auto key = Reconstruct(v, SecretKind::kMaskingKey);
-    if (!key.ok()) return key.status();
-    auto pair = X25519KeyPairFromPrivate(*key);
-    if (!pair.ok() || pair->public_key != context_->advertised[v]->masking_public_key()) {
-      return absl::AbortedError(absl::StrCat("the masking key rebuilt for '",
-                                             context_->id(v),
-                                             "' does not match the key it advertised"));
+    ASSIGN_OR_RETURN(SecretBytes key, Reconstruct(v, SecretKind::kMaskingKey));
+    auto pair = X25519KeyPairFromPrivate(key);
+    if (!pair.ok() ||
+        pair->public_key != context_->advertised[v]->masking_public_key()) {
+      return absl::AbortedError(
+          absl::StrCat("the masking key rebuilt for '", context_->id(v),
+                       "' does not match the key it advertised"));
     }
-    masking_keys.emplace(v, *std::move(key));
+    masking_keys.emplace(v, std::move(key));
   }
 
   absl::Span<uint32_t> sum(context_->sum);
   for (const auto& [u, seed] : seeds) {
-    if (absl::Status s = AddSelfMask(seed, params, u, -1, sum); !s.ok()) return s;
+    RETURN_IF_ERROR(AddSelfMask(seed, params, u, -1, sum));
   }
   for (const auto& [v, key] : masking_keys) {
     for (int u : NeighboursIn(params, v, u3_)) {
-      absl::Status s = AddPairwiseMask(key, context_->advertised[u]->masking_public_key(),
-                                       params, /*owner_index=*/u, /*peer_index=*/v,
-                                       /*direction=*/-1, sum);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(AddPairwiseMask(
+          key, context_->advertised[u]->masking_public_key(), params,
+          /*owner_index=*/u, /*peer_index=*/v, /*direction=*/-1, sum));
     }
   }
   ReduceModulo(sum, params.modulus_mask());

@@ -20,6 +20,7 @@
 
 #include <map>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "common/crypto/shamir.h"
@@ -29,20 +30,28 @@ namespace fedlearn {
 
 class UnmaskingServerState : public SecAggServerState {
  public:
-  UnmaskingServerState(std::shared_ptr<ServerRoundContext> context, std::set<int> u2,
-                       std::set<int> u3, std::set<int> u4)
-      : SecAggServerState(std::move(context), u4), u2_(std::move(u2)), u3_(std::move(u3)) {}
+  UnmaskingServerState(std::shared_ptr<ServerRoundContext> context,
+                       std::set<int> u2, std::set<int> u3, std::set<int> u4)
+      : SecAggServerState(std::move(context), u4),
+        u2_(std::move(u2)),
+        u3_(std::move(u3)) {}
   ~UnmaskingServerState() override;
-  SecAggServerPhase phase() const override { return SecAggServerPhase::kUnmasking; }
+  SecAggServerPhase phase() const override {
+    return SecAggServerPhase::kUnmasking;
+  }
   absl::StatusOr<std::unique_ptr<SecAggServerState>> Advance() override;
 
   // The only kind of secret of `owner` the server may learn, if any.
   std::optional<SecretKind> PermittedSecret(int owner) const;
 
  protected:
-  absl::Status HandlePhaseMessage(int index, const v1::SecAggClientMessage& message) override;
+  absl::Status HandlePhaseMessage(
+      int index, const v1::SecAggClientMessage& message) override;
 
  private:
+  // Records the checked shares of one response in the ledger and the
+  // stores, refusing a second kind of secret for any owner.
+  absl::Status Accept(std::map<int, std::pair<SecretKind, ShamirShare>> taken);
   absl::StatusOr<SecretBytes> Reconstruct(int owner, SecretKind kind);
 
   std::set<int> u2_;

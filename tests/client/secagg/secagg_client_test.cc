@@ -1,15 +1,18 @@
 // The client's defences against a malicious or broken server: every check
 // ends in a clear abort (an error from Handle, aborted() and every later
 // call failing), never in a wrong sum or an extra secret revealed.
+#include "client/secagg/secagg_client.h"
+
 #include <algorithm>
 
-#include "client/secagg/secagg_client.h"
+#include "common/crypto/secure_prng.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/graph.h"
 #include "common/secagg/secagg_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/secagg/recording_listeners.h"
 #include "tests/server/secagg/secagg_harness.h"
 
 namespace fedlearn::testing {
@@ -20,7 +23,9 @@ using ::testing::HasSubstr;
 class SecAggClientTest : public ::testing::Test {
  protected:
   // n = 5, full graph (k = 4), t = 3.
-  void SetUp() override { h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 32, 16), rng_); }
+  void SetUp() override {
+    h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 32, 16), rng_);
+  }
 
   void AdvertiseAll() {
     for (int i = 0; i < h_->n(); ++i) h_->Advertise(i);
@@ -42,8 +47,8 @@ class SecAggClientTest : public ::testing::Test {
   }
   // Expects client i to refuse `message` with `code` and a reason naming
   // `text`, then to stay aborted.
-  void ExpectAbort(int i, const v1::SecAggServerMessage& message, absl::StatusCode code,
-                   const std::string& text) {
+  void ExpectAbort(int i, const v1::SecAggServerMessage& message,
+                   absl::StatusCode code, const std::string& text) {
     auto reply = h_->clients[i]->Handle(message);
     ASSERT_FALSE(reply.ok());
     EXPECT_EQ(reply.status().code(), code) << reply.status();
@@ -60,7 +65,8 @@ class SecAggClientTest : public ::testing::Test {
 
 TEST_F(SecAggClientTest, StartTwiceIsRefusedWithoutAborting) {
   ASSERT_TRUE(h_->clients[0]->Start().ok());
-  EXPECT_EQ(h_->clients[0]->Start().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h_->clients[0]->Start().status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(h_->clients[0]->aborted());
 }
 
@@ -78,24 +84,29 @@ TEST_F(SecAggClientTest, MessageOfAnotherPhaseAborts) {
   AdvertiseAll();
   v1::SecAggServerMessage m = Pending(0);
   m.mutable_consistency_check_request()->add_survivors(h_->id(0));
-  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition, "unexpected ConsistencyCheckRequest");
+  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition,
+              "unexpected ConsistencyCheckRequest");
 }
 
 TEST_F(SecAggClientTest, RefusesSubstitutedNeighbourKey) {
   AdvertiseAll();
   v1::SecAggServerMessage m = Pending(0);
-  std::string* key = m.mutable_share_keys_request()->mutable_neighbour_keys(1)
+  std::string* key = m.mutable_share_keys_request()
+                         ->mutable_neighbour_keys(1)
                          ->mutable_masking_public_key();
   (*key)[3] ^= 0x40;
-  ExpectAbort(0, m, absl::StatusCode::kUnauthenticated, "not signed by its certificate");
+  ExpectAbort(0, m, absl::StatusCode::kUnauthenticated,
+              "not signed by its certificate");
 }
 
 TEST_F(SecAggClientTest, RefusesCertificateOfAnotherClient) {
   AdvertiseAll();
   v1::SecAggServerMessage m = Pending(0);
   auto* keys = m.mutable_share_keys_request();
-  keys->mutable_neighbour_keys(0)->set_certificate_pem(keys->neighbour_keys(1).certificate_pem());
-  ExpectAbort(0, m, absl::StatusCode::kUnauthenticated, "not signed by its certificate");
+  keys->mutable_neighbour_keys(0)->set_certificate_pem(
+      keys->neighbour_keys(1).certificate_pem());
+  ExpectAbort(0, m, absl::StatusCode::kUnauthenticated,
+              "not signed by its certificate");
 }
 
 TEST_F(SecAggClientTest, RefusesTwoClientsAdvertisingTheSameKey) {
@@ -111,12 +122,13 @@ TEST_F(SecAggClientTest, RefusesTwoClientsAdvertisingTheSameKey) {
   copier->set_masking_public_key(victim.masking_public_key());
   auto signature = SignMessage(
       TestPki::Get().key_pem(2),
-      AdvertiseSignaturePayload(h_->config.session_id(), h_->config.round(), h_->id(2),
-                                copier->encryption_public_key(),
+      AdvertiseSignaturePayload(h_->config.session_id(), h_->config.round(),
+                                h_->id(2), copier->encryption_public_key(),
                                 copier->masking_public_key()));
   ASSERT_TRUE(signature.ok());
   copier->set_signature(*signature);
-  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied, "also advertised by another client");
+  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied,
+              "also advertised by another client");
 }
 
 TEST_F(SecAggClientTest, RefusesTheSameNeighbourTwice) {
@@ -130,7 +142,8 @@ TEST_F(SecAggClientTest, RefusesTheSameNeighbourTwice) {
 TEST_F(SecAggClientTest, RefusesItsOwnKeysAndNonCohortIds) {
   AdvertiseAll();
   v1::SecAggServerMessage m = Pending(0);
-  m.mutable_share_keys_request()->mutable_neighbour_keys(0)->set_client_id("mallory");
+  m.mutable_share_keys_request()->mutable_neighbour_keys(0)->set_client_id(
+      "mallory");
   ExpectAbort(0, m, absl::StatusCode::kPermissionDenied, "not in the cohort");
   v1::SecAggServerMessage own = Pending(1);
   *own.mutable_share_keys_request()->add_neighbour_keys() =
@@ -143,7 +156,8 @@ TEST_F(SecAggClientTest, AbortsWithFewerThanThresholdMinusOneNeighbourKeys) {
   v1::SecAggServerMessage m = Pending(0);
   auto* keys = m.mutable_share_keys_request()->mutable_neighbour_keys();
   keys->erase(keys->begin() + 1, keys->end());  // 1 neighbour; t - 1 = 2
-  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition, "only 1 neighbours advertised keys");
+  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition,
+              "only 1 neighbours advertised keys");
 }
 
 TEST(SecAggClientGraphTest, RefusesKeysFromANonNeighbour) {
@@ -174,7 +188,8 @@ TEST(SecAggClientGraphTest, RefusesKeysFromANonNeighbour) {
   *m.mutable_share_keys_request()->add_neighbour_keys() = stranger_keys;
   auto reply = h.clients[0]->Handle(m);
   ASSERT_FALSE(reply.ok());
-  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("not a neighbour"));
+  EXPECT_THAT(std::string(reply.status().message()),
+              HasSubstr("not a neighbour"));
   EXPECT_TRUE(h.clients[0]->aborted());
 }
 
@@ -183,33 +198,41 @@ TEST_F(SecAggClientTest, RefusesReplayFromAnEarlierRound) {
   Harness old_round(MakeConfig(rng_, 5, 4, 3, 32, 16, /*round=*/7), rng_);
   for (int i = 0; i < 5; ++i) old_round.Advertise(i);
   ASSERT_TRUE(old_round.server->AdvancePhase().ok());
-  v1::SecAggServerMessage stale = *old_round.server->PendingMessageFor(old_round.id(0));
+  v1::SecAggServerMessage stale =
+      *old_round.server->PendingMessageFor(old_round.id(0));
 
-  h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 32, 16, /*round=*/8), rng_);
+  h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 32, 16, /*round=*/8),
+                                 rng_);
   AdvertiseAll();
-  ExpectAbort(0, stale, absl::StatusCode::kPermissionDenied, "another session or round");
+  ExpectAbort(0, stale, absl::StatusCode::kPermissionDenied,
+              "another session or round");
 
   // Same session id, wrong round: refused too.
   v1::SecAggServerMessage wrong_round = Pending(1);
   wrong_round.set_round(7);
-  ExpectAbort(1, wrong_round, absl::StatusCode::kPermissionDenied, "another session or round");
+  ExpectAbort(1, wrong_round, absl::StatusCode::kPermissionDenied,
+              "another session or round");
 
   // A signature from the old round no longer verifies even if re-stamped.
   v1::SecAggServerMessage restamped = stale;
   restamped.set_session_id(h_->config.session_id());
   restamped.set_round(h_->config.round());
-  ExpectAbort(2, [&] {
-    v1::SecAggServerMessage m = Pending(2);
-    *m.mutable_share_keys_request()->mutable_neighbour_keys(2) =
-        restamped.share_keys_request().neighbour_keys(2);
-    return m;
-  }(), absl::StatusCode::kUnauthenticated, "not signed");
+  ExpectAbort(
+      2,
+      [&] {
+        v1::SecAggServerMessage m = Pending(2);
+        *m.mutable_share_keys_request()->mutable_neighbour_keys(2) =
+            restamped.share_keys_request().neighbour_keys(2);
+        return m;
+      }(),
+      absl::StatusCode::kUnauthenticated, "not signed");
 }
 
 TEST_F(SecAggClientTest, RefusesTamperedCiphertext) {
   RunUntil(SecAggServer::Phase::kMaskedInputCollection);
   v1::SecAggServerMessage m = Pending(0);
-  std::string* ct = m.mutable_masked_input_request()->mutable_shares(1)->mutable_ciphertext();
+  std::string* ct =
+      m.mutable_masked_input_request()->mutable_shares(1)->mutable_ciphertext();
   (*ct)[ct->size() / 2] ^= 0x01;
   ExpectAbort(0, m, absl::StatusCode::kDataLoss, "failed authentication");
 }
@@ -254,12 +277,14 @@ TEST_F(SecAggClientTest, AbortsWhenTooFewNeighboursSentShares) {
   v1::SecAggServerMessage m = Pending(0);
   auto* shares = m.mutable_masked_input_request()->mutable_shares();
   shares->erase(shares->begin() + 1, shares->end());
-  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition, "only 1 neighbours sent key shares");
+  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition,
+              "only 1 neighbours sent key shares");
 }
 
 class SecAggClientSurvivorListTest : public SecAggClientTest {
  protected:
-  v1::SecAggServerMessage WithSurvivors(int i, const std::vector<std::string>& survivors) {
+  v1::SecAggServerMessage WithSurvivors(
+      int i, const std::vector<std::string>& survivors) {
     v1::SecAggServerMessage m = Pending(i);
     auto* list = m.mutable_consistency_check_request()->mutable_survivors();
     list->Clear();
@@ -271,17 +296,20 @@ class SecAggClientSurvivorListTest : public SecAggClientTest {
 TEST_F(SecAggClientSurvivorListTest, RefusesListWithoutTheRecipient) {
   RunUntil(SecAggServer::Phase::kConsistencyCheck);
   ExpectAbort(0, WithSurvivors(0, {h_->id(1), h_->id(2), h_->id(3), h_->id(4)}),
-              absl::StatusCode::kPermissionDenied, "does not contain this client");
+              absl::StatusCode::kPermissionDenied,
+              "does not contain this client");
 }
 
-TEST_F(SecAggClientSurvivorListTest, RefusesDuplicatesNonCohortIdsAndShortLists) {
+TEST_F(SecAggClientSurvivorListTest,
+       RefusesDuplicatesNonCohortIdsAndShortLists) {
   RunUntil(SecAggServer::Phase::kConsistencyCheck);
   ExpectAbort(0, WithSurvivors(0, {h_->id(0), h_->id(1), h_->id(1), h_->id(2)}),
               absl::StatusCode::kPermissionDenied, "twice");
   ExpectAbort(1, WithSurvivors(1, {h_->id(0), h_->id(1), "zed"}),
               absl::StatusCode::kPermissionDenied, "not in the cohort");
   ExpectAbort(2, WithSurvivors(2, {h_->id(1), h_->id(2)}),
-              absl::StatusCode::kFailedPrecondition, "fewer than the threshold 3");
+              absl::StatusCode::kFailedPrecondition,
+              "fewer than the threshold 3");
   ExpectAbort(3, WithSurvivors(3, {h_->id(3), h_->id(1), h_->id(2)}),
               absl::StatusCode::kInvalidArgument, "not sorted");
 }
@@ -305,8 +333,9 @@ TEST(SecAggClientMinSurvivorsTest, RefusesToUnmaskFewerThanMinSurvivors) {
   absl::StatusOr<SecAggClient::Reply> reply = h.clients[0]->Handle(m);
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(reply.status().message()),
-              HasSubstr("fewer than the 5 whose noise this round's privacy needs"));
+  EXPECT_THAT(
+      std::string(reply.status().message()),
+      HasSubstr("fewer than the 5 whose noise this round's privacy needs"));
   // The untouched list of all 5 is accepted by another client.
   EXPECT_TRUE(h.clients[1]->Handle(*h.server->PendingMessageFor(h.id(1))).ok());
 }
@@ -322,13 +351,15 @@ TEST_F(SecAggClientTest, UnmaskingRefusesAListOtherThanTheOneSigned) {
   RunUntil(SecAggServer::Phase::kUnmasking);
   v1::SecAggServerMessage m = Pending(0);
   m.mutable_unmasking_request()->mutable_survivors()->RemoveLast();
-  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied, "differs from the one this client signed");
+  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied,
+              "differs from the one this client signed");
 }
 
 TEST_F(SecAggClientTest, UnmaskingRefusesAnInvalidConsistencySignature) {
   RunUntil(SecAggServer::Phase::kUnmasking);
   v1::SecAggServerMessage m = Pending(0);
-  std::string* sig = m.mutable_unmasking_request()->mutable_signatures(0)->mutable_signature();
+  std::string* sig =
+      m.mutable_unmasking_request()->mutable_signatures(0)->mutable_signature();
   (*sig)[sig->size() - 2] ^= 0x01;
   ExpectAbort(0, m, absl::StatusCode::kUnauthenticated, "does not verify");
 }
@@ -338,7 +369,8 @@ TEST_F(SecAggClientTest, UnmaskingRefusesTooFewConsistencySignatures) {
   v1::SecAggServerMessage m = Pending(0);
   auto* sigs = m.mutable_unmasking_request()->mutable_signatures();
   sigs->erase(sigs->begin() + 1, sigs->end());
-  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition, "only 1 neighbours signed");
+  ExpectAbort(0, m, absl::StatusCode::kFailedPrecondition,
+              "only 1 neighbours signed");
 }
 
 TEST_F(SecAggClientTest, UnmaskingRefusesDuplicatedOrForeignSignatures) {
@@ -346,9 +378,11 @@ TEST_F(SecAggClientTest, UnmaskingRefusesDuplicatedOrForeignSignatures) {
   v1::SecAggServerMessage m = Pending(0);
   auto* sigs = m.mutable_unmasking_request()->mutable_signatures();
   *sigs->Add() = sigs->Get(0);
-  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied, "two consistency signatures");
+  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied,
+              "two consistency signatures");
   v1::SecAggServerMessage own = Pending(1);
-  own.mutable_unmasking_request()->mutable_signatures(0)->set_client_id(h_->id(1));
+  own.mutable_unmasking_request()->mutable_signatures(0)->set_client_id(
+      h_->id(1));
   ExpectAbort(1, own, absl::StatusCode::kPermissionDenied, "not a neighbour");
 }
 
@@ -357,14 +391,17 @@ TEST_F(SecAggClientTest, UnmaskingRefusesDuplicatedOrForeignSignatures) {
 // while the others report it dropped (revealing its masking-key shares).
 TEST_F(SecAggClientTest, UnmaskingRefusesToRevealBothSharesOfOneClient) {
   AdvertiseAll();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());  // ShareKeys
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(h_->DeliverPending(i).ok());  // ShareKeys
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());  // 4 drops
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(h_->DeliverPending(i).ok());  // 4 drops
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
   ASSERT_EQ(h_->server->Survivors().size(), 4u);
 
   // Clients 0 and 1 are told client 4 survived; 2 and 3 get the truth.
-  std::vector<std::string> lie = {h_->id(0), h_->id(1), h_->id(2), h_->id(3), h_->id(4)};
+  std::vector<std::string> lie = {h_->id(0), h_->id(1), h_->id(2), h_->id(3),
+                                  h_->id(4)};
   std::map<int, std::string> signatures;
   for (int i = 0; i < 4; ++i) {
     v1::SecAggServerMessage m = Pending(i);
@@ -396,7 +433,8 @@ TEST_F(SecAggClientTest, UnmaskingRefusesToRevealBothSharesOfOneClient) {
   auto* sig = sigs->Add();
   sig->set_client_id(h_->id(0));
   sig->set_signature(signatures[0]);
-  ExpectAbort(1, valid_only, absl::StatusCode::kFailedPrecondition, "only 1 neighbours signed");
+  ExpectAbort(1, valid_only, absl::StatusCode::kFailedPrecondition,
+              "only 1 neighbours signed");
   // And the true list, which client 1 never signed, is refused as well.
   SUCCEED();
 }
@@ -407,7 +445,8 @@ TEST_F(SecAggClientTest, ServerAbortEndsTheClient) {
   auto reply = h_->clients[0]->Handle(Pending(0));
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kAborted);
-  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("operator stopped the round"));
+  EXPECT_THAT(std::string(reply.status().message()),
+              HasSubstr("operator stopped the round"));
   EXPECT_TRUE(h_->clients[0]->aborted());
 }
 
@@ -415,7 +454,8 @@ TEST_F(SecAggClientTest, RevealsExactlyOneShareOfEachNeighbour) {
   AdvertiseAll();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());  // 4 drops
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(h_->DeliverPending(i).ok());  // 4 drops
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
@@ -424,7 +464,9 @@ TEST_F(SecAggClientTest, RevealsExactlyOneShareOfEachNeighbour) {
   EXPECT_TRUE(reply->done);
   std::map<std::string, std::string> kinds;
   for (const auto& s : reply->message->unmasking_response().shares()) {
-    EXPECT_TRUE(kinds.emplace(s.owner(), s.has_self_mask_seed_share() ? "seed" : "key").second);
+    EXPECT_TRUE(
+        kinds.emplace(s.owner(), s.has_self_mask_seed_share() ? "seed" : "key")
+            .second);
   }
   EXPECT_EQ(kinds.size(), 5u);
   EXPECT_EQ(kinds[h_->id(0)], "seed");
@@ -436,10 +478,97 @@ TEST_F(SecAggClientTest, RevealsExactlyOneShareOfEachNeighbour) {
 TEST(SecAggClientCreateTest, RefusesInputsThatDoNotFit) {
   std::mt19937_64 rng(6);
   v1::SecAggConfig config = MakeConfig(rng, 3, 2, 2, 8, 4);
-  EXPECT_FALSE(SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3}).ok());
-  EXPECT_FALSE(SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3, 256}).ok());
-  EXPECT_FALSE(SecAggClient::Create(config, TestPki::Get().Identity(5), {1, 2, 3, 4}).ok());
-  EXPECT_TRUE(SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3, 255}).ok());
+  EXPECT_FALSE(
+      SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3}).ok());
+  EXPECT_FALSE(
+      SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3, 256})
+          .ok());
+  EXPECT_FALSE(
+      SecAggClient::Create(config, TestPki::Get().Identity(5), {1, 2, 3, 4})
+          .ok());
+  EXPECT_TRUE(
+      SecAggClient::Create(config, TestPki::Get().Identity(0), {1, 2, 3, 255})
+          .ok());
+}
+
+class FailingPrng final : public SecurePrng {
+ public:
+  absl::Status Fill(absl::Span<uint8_t>) override {
+    return absl::InternalError("entropy source unavailable");
+  }
+};
+
+SecAggClientEnvironment RecordingEnvironment(EventLog* log,
+                                             std::unique_ptr<SecurePrng> prng) {
+  SecAggClientEnvironment env;
+  env.prng = std::move(prng);
+  env.listener = std::make_unique<RecordingClientListener>(log);
+  return env;
+}
+
+TEST(SecAggClientEnvironmentTest,
+     AFailingPrngAbortsStartAndTheListenerHearsWhy) {
+  std::mt19937_64 rng(11);
+  v1::SecAggConfig config = MakeConfig(rng, 3, 2, 2, 8, 4);
+  EventLog log;
+  auto client = SecAggClient::Create(
+      config, TestPki::Get().Identity(0), {1, 2, 3, 4},
+      RecordingEnvironment(&log, std::make_unique<FailingPrng>()));
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto start = (*client)->Start();
+  EXPECT_EQ(start.status().code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE((*client)->aborted());
+  EXPECT_THAT(
+      log,
+      ::testing::ElementsAre(
+          "client-000 entered AdvertiseKeys",
+          "client-000 aborted in AdvertiseKeys: entropy source unavailable"));
+}
+
+TEST(SecAggClientEnvironmentTest,
+     ListenerHearsEachPhaseAndTheServersAbortReason) {
+  std::mt19937_64 rng(12);
+  v1::SecAggConfig config = MakeConfig(rng, 3, 2, 2, 8, 4);
+  EventLog log;
+  auto client = SecAggClient::Create(
+      config, TestPki::Get().Identity(1), {1, 2, 3, 4},
+      RecordingEnvironment(
+          &log, std::make_unique<DeterministicPrngForTesting>("c1")));
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Start().ok());
+  v1::SecAggServerMessage abort;
+  abort.set_session_id(config.session_id());
+  abort.set_round(config.round());
+  abort.mutable_abort()->set_reason("deadline passed");
+  EXPECT_EQ((*client)->Handle(abort).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_THAT(
+      log,
+      ::testing::ElementsAre(
+          "client-001 entered AdvertiseKeys", "client-001 entered ShareKeys",
+          "client-001 aborted in ShareKeys: server aborted the round: "
+          "deadline passed"));
+}
+
+TEST(SecAggClientEnvironmentTest, ASeededPrngMakesTheKeysReproducible) {
+  std::mt19937_64 rng(13);
+  v1::SecAggConfig config = MakeConfig(rng, 3, 2, 2, 8, 4);
+  auto advertise = [&](const std::string& seed) {
+    SecAggClientEnvironment env;
+    env.prng = std::make_unique<DeterministicPrngForTesting>(seed);
+    auto client = SecAggClient::Create(config, TestPki::Get().Identity(0),
+                                       {1, 2, 3, 4}, std::move(env));
+    EXPECT_TRUE(client.ok()) << client.status();
+    auto message = (*client)->Start();
+    EXPECT_TRUE(message.ok()) << message.status();
+    return message->advertise_keys();
+  };
+  const v1::AdvertiseKeys a = advertise("seed"), b = advertise("seed"),
+                          c = advertise("other");
+  EXPECT_EQ(a.encryption_public_key(), b.encryption_public_key());
+  EXPECT_EQ(a.masking_public_key(), b.masking_public_key());
+  EXPECT_NE(a.encryption_public_key(), a.masking_public_key());
+  EXPECT_NE(a.encryption_public_key(), c.encryption_public_key());
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 namespace fedlearn {
 namespace {
 
-TEST(ChooseGraphParametersTest, SmallCohortsUseTheFullGraphWithMajorityThreshold) {
+TEST(ChooseGraphParametersTest,
+     SmallCohortsUseTheFullGraphWithMajorityThreshold) {
   for (int n = 3; n <= kFullGraphMaxClients; ++n) {
     absl::StatusOr<GraphParameters> p = ChooseGraphParameters(n, 0.1, 40);
     ASSERT_TRUE(p.ok()) << p.status();
@@ -18,7 +19,8 @@ TEST(ChooseGraphParametersTest, SmallCohortsUseTheFullGraphWithMajorityThreshold
   }
 }
 
-TEST(ChooseGraphParametersTest, LargeCohortsGetASparseGraphThatGrowsWithSecurityAndDropouts) {
+TEST(ChooseGraphParametersTest,
+     LargeCohortsGetASparseGraphThatGrowsWithSecurityAndDropouts) {
   absl::StatusOr<GraphParameters> base = ChooseGraphParameters(1000, 0.1, 20);
   ASSERT_TRUE(base.ok());
   EXPECT_FALSE(base->full_graph());
@@ -31,13 +33,15 @@ TEST(ChooseGraphParametersTest, LargeCohortsGetASparseGraphThatGrowsWithSecurity
   EXPECT_LE(ChooseGraphParameters(10000, 0.1, 20)->degree, base->degree + 8);
 }
 
-TEST(ChooseGraphParametersTest, ChosenDegreeMeetsTheFailureBoundAndTheNextSmallerDoesNot) {
+TEST(ChooseGraphParametersTest,
+     ChosenDegreeMeetsTheFailureBoundAndTheNextSmallerDoesNot) {
   // Independent recomputation of P[Bin(k+1, 1-δ) < t] by direct summation.
   auto failure = [](int k, double delta) {
     const int t = (k + 1) / 2 + 1;
     double p = 0;
     for (int i = 0; i < t; ++i) {
-      p += std::exp(std::lgamma(k + 2.0) - std::lgamma(i + 1.0) - std::lgamma(k + 2.0 - i)) *
+      p += std::exp(std::lgamma(k + 2.0) - std::lgamma(i + 1.0) -
+                    std::lgamma(k + 2.0 - i)) *
            std::pow(1 - delta, i) * std::pow(delta, k + 1 - i);
     }
     return p;
@@ -51,11 +55,13 @@ TEST(ChooseGraphParametersTest, ChosenDegreeMeetsTheFailureBoundAndTheNextSmalle
   EXPECT_GT(n * failure(p->degree - 2, delta), std::ldexp(1.0, -bits));
 }
 
-TEST(ChooseGraphParametersTest, DegreeNeverFallsBelowTheLogarithmicSecurityFloor) {
+TEST(ChooseGraphParametersTest,
+     DegreeNeverFallsBelowTheLogarithmicSecurityFloor) {
   for (int n : {21, 100, 1000, 5000}) {
     absl::StatusOr<GraphParameters> p = ChooseGraphParameters(n, 0.0, 1);
     ASSERT_TRUE(p.ok());
-    EXPECT_GE(p->degree, std::min(n - 1, 2 * static_cast<int>(std::ceil(std::log2(n)))))
+    EXPECT_GE(p->degree,
+              std::min(n - 1, 2 * static_cast<int>(std::ceil(std::log2(n)))))
         << n;
   }
 }

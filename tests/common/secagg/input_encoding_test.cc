@@ -21,7 +21,8 @@ EncodingParameters Params() {
   return p;
 }
 
-TEST(InputEncoderTest, SumOfEncodingsDecodesToTheWeightedMeanWithinQuantizationError) {
+TEST(InputEncoderTest,
+     SumOfEncodingsDecodesToTheWeightedMeanWithinQuantizationError) {
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(Params());
   ASSERT_TRUE(enc.ok()) << enc.status();
   std::mt19937 rng(3);
@@ -42,7 +43,8 @@ TEST(InputEncoderTest, SumOfEncodingsDecodesToTheWeightedMeanWithinQuantizationE
     absl::StatusOr<EncodedUpdate> e = enc->Encode(update, n, loss);
     ASSERT_TRUE(e.ok());
     ASSERT_EQ(e->values.size(), d + 2);
-    for (size_t j = 0; j < d + 2; ++j) sum[j] += e->values[j];  // wraps mod 2^32
+    for (size_t j = 0; j < d + 2; ++j)
+      sum[j] += e->values[j];  // wraps mod 2^32
     loss_sum += w * loss;
     for (size_t j = 0; j < d; ++j) expected[j] += w * update[j];
     total_w += w;
@@ -50,7 +52,8 @@ TEST(InputEncoderTest, SumOfEncodingsDecodesToTheWeightedMeanWithinQuantizationE
   absl::StatusOr<DecodedAggregate> dec = enc->Decode(sum);
   ASSERT_TRUE(dec.ok()) << dec.status();
   EXPECT_NEAR(dec->total_weight, total_w, clients / ((1 << 19) - 1.0));
-  EXPECT_NEAR(dec->mean_loss, loss_sum / total_w, clients * 100.0 / ((1 << 19) - 1) / total_w);
+  EXPECT_NEAR(dec->mean_loss, loss_sum / total_w,
+              clients * 100.0 / ((1 << 19) - 1) / total_w);
   // Per value: |rounding| < 1 step, so |sum error| < clients steps.
   const double step = 1.0 / ((1 << 19) - 1);
   for (size_t j = 0; j < d; ++j) {
@@ -63,7 +66,8 @@ TEST(InputEncoderTest, SumOfEncodingsDecodesToTheWeightedMeanWithinQuantizationE
 TEST(InputEncoderTest, NegativeValuesWrapAndDecodeAsNegative) {
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(Params());
   ASSERT_TRUE(enc.ok());
-  absl::StatusOr<EncodedUpdate> e = enc->Encode(std::vector<float>{-0.5f, 0.25f}, 1000);
+  absl::StatusOr<EncodedUpdate> e =
+      enc->Encode(std::vector<float>{-0.5f, 0.25f}, 1000);
   ASSERT_TRUE(e.ok());
   EXPECT_GT(e->values[0], 0x80000000u);  // two's complement
   absl::StatusOr<DecodedAggregate> dec = enc->Decode(e->values);
@@ -92,7 +96,8 @@ TEST(InputEncoderTest, StochasticRoundingIsUnbiased) {
 
 TEST(InputEncoderTest, ClipsAndReportsTheClippedFraction) {
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(Params());
-  absl::StatusOr<EncodedUpdate> e = enc->Encode(std::vector<float>{5, -5, 0.5, 0}, 1000);
+  absl::StatusOr<EncodedUpdate> e =
+      enc->Encode(std::vector<float>{5, -5, 0.5, 0}, 1000);
   ASSERT_TRUE(e.ok());
   EXPECT_DOUBLE_EQ(e->clipped_fraction, 0.5);
   absl::StatusOr<DecodedAggregate> dec = enc->Decode(e->values);
@@ -105,8 +110,9 @@ TEST(InputEncoderTest, RefusesConfigurationsThatCanOverflowNamingTheKnob) {
   p.max_clients = 5000;  // 5000 * 2^19 > 2^31
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(p);
   ASSERT_FALSE(enc.ok());
-  EXPECT_NE(std::string(enc.status().message()).find("secagg.quantization_bits"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(enc.status().message()).find("secagg.quantization_bits"),
+      std::string::npos);
   p.quantization_bits = 18;  // 5000 * 2^17 < 2^31
   EXPECT_TRUE(InputEncoder::Create(p).ok());
   p = Params();
@@ -129,7 +135,8 @@ TEST(InputEncoderTest, SixteenBitModulusSumsWithoutWrapAtTheLimit) {
   ASSERT_EQ(enc->count_limbs(), 2);
   std::vector<uint32_t> sum(enc->encoded_length(1), 0);
   for (int c = 0; c < 64; ++c) {
-    absl::StatusOr<EncodedUpdate> e = enc->Encode(std::vector<float>{-1.0f}, 1000);
+    absl::StatusOr<EncodedUpdate> e =
+        enc->Encode(std::vector<float>{-1.0f}, 1000);
     ASSERT_EQ(e->values.size(), sum.size());
     for (size_t j = 0; j < sum.size(); ++j) {
       sum[j] = (sum[j] + e->values[j]) & enc->modulus_mask();
@@ -147,24 +154,29 @@ TEST(InputEncoderTest, RejectsNonFiniteInputAndZeroExamples) {
   EXPECT_FALSE(enc->Encode(std::vector<float>{INFINITY}, 1).ok());
   EXPECT_FALSE(enc->Encode(std::vector<float>{0.1f}, 0).ok());
   EXPECT_FALSE(enc->Encode(std::vector<float>{0.1f}, 1, std::nan("")).ok());
-  EXPECT_FALSE(enc->Decode(std::vector<uint32_t>{5, 0, 0}).ok());  // zero weight
+  EXPECT_FALSE(
+      enc->Decode(std::vector<uint32_t>{5, 0, 0}).ok());  // zero weight
 }
 
 // ---- The per-round encoding: exact counts, limbs, precision ----
 
 // Sums encodings modulo 2^b, as secure aggregation does.
-std::vector<uint32_t> SumOf(const InputEncoder& enc,
-                            const std::vector<std::vector<uint32_t>>& encodings) {
+std::vector<uint32_t> SumOf(
+    const InputEncoder& enc,
+    const std::vector<std::vector<uint32_t>>& encodings) {
   std::vector<uint32_t> sum(encodings.at(0).size(), 0);
   for (const std::vector<uint32_t>& e : encodings) {
-    for (size_t j = 0; j < sum.size(); ++j) sum[j] = (sum[j] + e[j]) & enc.modulus_mask();
+    for (size_t j = 0; j < sum.size(); ++j)
+      sum[j] = (sum[j] + e[j]) & enc.modulus_mask();
   }
   return sum;
 }
 
-TEST(InputEncoderTest, LargestQuantizationBitsKeepsTheCohortSumBelowTheModulus) {
+TEST(InputEncoderTest,
+     LargestQuantizationBitsKeepsTheCohortSumBelowTheModulus) {
   EXPECT_EQ(LargestQuantizationBits(32, 1), 32);  // 2^31 - 1 < 2^31
-  EXPECT_EQ(LargestQuantizationBits(32, 3), 30);  // 3 (2^29 - 1) < 2^31 <= 3 (2^30 - 1)
+  EXPECT_EQ(LargestQuantizationBits(32, 3),
+            30);  // 3 (2^29 - 1) < 2^31 <= 3 (2^30 - 1)
   EXPECT_EQ(LargestQuantizationBits(32, 5), 29);
   EXPECT_EQ(LargestQuantizationBits(16, 64), 10);  // 64 * 511 < 32768
   EXPECT_EQ(LargestQuantizationBits(16, 65), 9);   // 65 * 511 > 32767
@@ -190,8 +202,8 @@ TEST(InputEncoderTest, CountLimbsSplitTheExampleCountLeastSignificantFirst) {
   EncodingParameters p = Params();
   p.modulus_bits = 16;
   p.quantization_bits = 10;
-  p.max_clients = 64;      // L = 9 bits per limb
-  p.max_weight = 100000;   // 17 bits: two limbs
+  p.max_clients = 64;     // L = 9 bits per limb
+  p.max_weight = 100000;  // 17 bits: two limbs
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(p);
   ASSERT_TRUE(enc.ok()) << enc.status();
   EXPECT_EQ(enc->count_limb_bits(), 9);
@@ -226,8 +238,8 @@ TEST(InputEncoderTest, ExampleCountDecodesExactlyForManySeedsAndCohortSizes) {
         p.modulus_bits = modulus_bits;
         p.quantization_bits = LargestQuantizationBits(modulus_bits, cohort);
         p.max_clients = cohort;
-        p.max_weight =
-            std::uniform_int_distribution<int>(1, 200000)(rng);  // up to 3 limbs at b = 16
+        p.max_weight = std::uniform_int_distribution<int>(
+            1, 200000)(rng);  // up to 3 limbs at b = 16
         absl::StatusOr<InputEncoder> enc = InputEncoder::Create(p);
         ASSERT_TRUE(enc.ok()) << enc.status();
         std::uniform_int_distribution<uint64_t> examples(1, 2 * p.max_weight);
@@ -236,15 +248,18 @@ TEST(InputEncoderTest, ExampleCountDecodesExactlyForManySeedsAndCohortSizes) {
         for (int c = 0; c < cohort; ++c) {
           const uint64_t n = examples(rng);
           expected += std::min<uint64_t>(n, p.max_weight);
-          absl::StatusOr<EncodedUpdate> e = enc->Encode(std::vector<float>{0.1f}, n, 0.5);
+          absl::StatusOr<EncodedUpdate> e =
+              enc->Encode(std::vector<float>{0.1f}, n, 0.5);
           ASSERT_TRUE(e.ok()) << e.status();
           encodings.push_back(std::move(e->values));
         }
-        absl::StatusOr<DecodedAggregate> dec = enc->Decode(SumOf(*enc, encodings));
+        absl::StatusOr<DecodedAggregate> dec =
+            enc->Decode(SumOf(*enc, encodings));
         ASSERT_TRUE(dec.ok()) << dec.status();
         EXPECT_EQ(dec->total_examples, expected)
             << "b=" << modulus_bits << " cohort=" << cohort << " seed=" << seed;
-        EXPECT_EQ(dec->total_weight, static_cast<double>(expected) / p.max_weight);
+        EXPECT_EQ(dec->total_weight,
+                  static_cast<double>(expected) / p.max_weight);
       }
     }
   }
@@ -263,14 +278,15 @@ TEST(InputEncoderTest, CountLimbSumsNeverWrapAtTheBoundaryCohort) {
     ASSERT_TRUE(enc.ok()) << enc.status();
     std::vector<std::vector<uint32_t>> encodings;
     for (int c = 0; c < cohort; ++c) {
-      absl::StatusOr<EncodedUpdate> e =
-          enc->Encode(std::vector<float>{-1.0f, 1.0f}, 1 << 20, kMaxEncodedLoss);
+      absl::StatusOr<EncodedUpdate> e = enc->Encode(
+          std::vector<float>{-1.0f, 1.0f}, 1 << 20, kMaxEncodedLoss);
       ASSERT_TRUE(e.ok());
       encodings.push_back(std::move(e->values));
     }
     absl::StatusOr<DecodedAggregate> dec = enc->Decode(SumOf(*enc, encodings));
     ASSERT_TRUE(dec.ok()) << dec.status();
-    EXPECT_EQ(dec->total_examples, static_cast<uint64_t>(cohort) * p.max_weight) << cohort;
+    EXPECT_EQ(dec->total_examples, static_cast<uint64_t>(cohort) * p.max_weight)
+        << cohort;
     EXPECT_NEAR(dec->weighted_mean[0], -1.0, 1e-6) << cohort;
     EXPECT_NEAR(dec->weighted_mean[1], 1.0, 1e-6) << cohort;
     EXPECT_NEAR(dec->mean_loss, kMaxEncodedLoss, 1e-3) << cohort;
@@ -278,7 +294,8 @@ TEST(InputEncoderTest, CountLimbSumsNeverWrapAtTheBoundaryCohort) {
 }
 
 TEST(InputEncoderTest, DecodeRefusesAnExampleCountNoHonestCohortProduces) {
-  absl::StatusOr<InputEncoder> enc = InputEncoder::Create(Params());  // 100 x 1000
+  absl::StatusOr<InputEncoder> enc =
+      InputEncoder::Create(Params());  // 100 x 1000
   ASSERT_TRUE(enc.ok());
   absl::StatusOr<DecodedAggregate> negative =
       enc->Decode(std::vector<uint32_t>{5, 0, 0xffffffffu});
@@ -294,12 +311,14 @@ TEST(InputEncoderTest, NonWholeMaxWeightIsRefused) {
   p.max_weight = 10.5;
   absl::StatusOr<InputEncoder> enc = InputEncoder::Create(p);
   EXPECT_TRUE(absl::IsInvalidArgument(enc.status()));
-  EXPECT_NE(std::string(enc.status().message()).find("secagg.max_weight"), std::string::npos);
+  EXPECT_NE(std::string(enc.status().message()).find("secagg.max_weight"),
+            std::string::npos);
 }
 
 TEST(ChooseCohortEncodingTest, FitsTheCohortAndItsLargestDeclaredSite) {
   EncodingParameters configured;  // b = 32, q = 20, c = 1, M = 10000
-  absl::StatusOr<EncodingParameters> p = ChooseCohortEncoding(configured, 3, 235);
+  absl::StatusOr<EncodingParameters> p =
+      ChooseCohortEncoding(configured, 3, 235);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->max_clients, 3);
   EXPECT_EQ(p->quantization_bits, 30);
@@ -335,14 +354,17 @@ TEST(ChooseCohortEncodingTest, FitsTheCohortAndItsLargestDeclaredSite) {
   EXPECT_EQ(p->max_weight, 65536);
 }
 
-TEST(ChooseCohortEncodingTest, ConfiguredQuantizationBitsAreAFloorTheCohortMustMeet) {
+TEST(ChooseCohortEncodingTest,
+     ConfiguredQuantizationBitsAreAFloorTheCohortMustMeet) {
   EncodingParameters configured;
   configured.quantization_bits = 30;
   EXPECT_TRUE(ChooseCohortEncoding(configured, 3, 100).ok());
-  absl::StatusOr<EncodingParameters> refused = ChooseCohortEncoding(configured, 5, 100);
+  absl::StatusOr<EncodingParameters> refused =
+      ChooseCohortEncoding(configured, 5, 100);
   EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
-  EXPECT_NE(std::string(refused.status().message()).find("secagg.quantization_bits"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(refused.status().message()).find("secagg.quantization_bits"),
+      std::string::npos);
 }
 
 // Three 220-row sites fine-tuning at a small learning rate: every coordinate
@@ -357,19 +379,22 @@ struct SmallSites {
 
 SmallSites MakeSmallSites(uint32_t seed, size_t d) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> log_magnitude(std::log(1e-5), std::log(1e-3));
+  std::uniform_real_distribution<double> log_magnitude(std::log(1e-5),
+                                                       std::log(1e-3));
   std::bernoulli_distribution flip(0.2);
   SmallSites s;
   s.rows = {220, 220, 220};
   std::vector<double> direction(d);
-  for (double& x : direction) x = (flip(rng) ? -1 : 1) * std::exp(log_magnitude(rng));
+  for (double& x : direction)
+    x = (flip(rng) ? -1 : 1) * std::exp(log_magnitude(rng));
   double total = 0;
   s.mean.assign(d, 0.0);
   for (uint64_t n : s.rows) {
     std::vector<float> u(d);
     for (size_t j = 0; j < d; ++j) {
       const double own = std::exp(log_magnitude(rng));
-      u[j] = static_cast<float>(flip(rng) ? -own : direction[j] * own / std::abs(direction[j]));
+      u[j] = static_cast<float>(
+          flip(rng) ? -own : direction[j] * own / std::abs(direction[j]));
       s.mean[j] += static_cast<double>(n) * u[j];
     }
     total += static_cast<double>(n);
@@ -393,22 +418,27 @@ double SecureMeanRelativeError(const EncodingParameters& p, const SmallSites& s,
   absl::StatusOr<DecodedAggregate> dec = enc->Decode(SumOf(*enc, encodings));
   EXPECT_TRUE(dec.ok()) << dec.status();
   EXPECT_EQ(dec->total_examples, 660u);
-  *bound = enc->BoundQuantizationError(*dec, static_cast<int>(s.updates.size()));
+  *bound =
+      enc->BoundQuantizationError(*dec, static_cast<int>(s.updates.size()));
   double err2 = 0, norm2 = 0;
   for (size_t j = 0; j < s.mean.size(); ++j) {
     const double diff = dec->weighted_mean[j] - s.mean[j];
-    EXPECT_LT(std::abs(diff), bound->max_abs_error + 1e-7 * std::abs(s.mean[j])) << j;
+    EXPECT_LT(std::abs(diff), bound->max_abs_error + 1e-7 * std::abs(s.mean[j]))
+        << j;
     err2 += diff * diff;
     norm2 += s.mean[j] * s.mean[j];
   }
   return std::sqrt(err2 / norm2);
 }
 
-TEST(InputEncoderPropertyTest, SmallSitesWithSmallUpdatesDecodeWithinOnePercent) {
+TEST(InputEncoderPropertyTest,
+     SmallSitesWithSmallUpdatesDecodeWithinOnePercent) {
   constexpr size_t kD = 2000;
   constexpr double kAllowed = 0.01;
-  EncodingParameters configured;  // the shipped defaults: b = 32, q = 20, M = 10000
-  absl::StatusOr<EncodingParameters> chosen = ChooseCohortEncoding(configured, 3, 220, 1);
+  EncodingParameters
+      configured;  // the shipped defaults: b = 32, q = 20, M = 10000
+  absl::StatusOr<EncodingParameters> chosen =
+      ChooseCohortEncoding(configured, 3, 220, 1);
   ASSERT_TRUE(chosen.ok()) << chosen.status();
   EncodingParameters old_fixed = configured;  // what every round used before
   old_fixed.max_clients = 3;
@@ -418,21 +448,27 @@ TEST(InputEncoderPropertyTest, SmallSitesWithSmallUpdatesDecodeWithinOnePercent)
     QuantizationErrorBound bound;
     const double error = SecureMeanRelativeError(*chosen, sites, &bound);
     EXPECT_LT(error, kAllowed) << "seed " << seed;
-    EXPECT_LE(error, bound.max_relative_error) << "the bound does not hold, seed " << seed;
+    EXPECT_LE(error, bound.max_relative_error)
+        << "the bound does not hold, seed " << seed;
     EXPECT_LT(bound.max_relative_error, kAllowed) << "seed " << seed;
     worst_new = std::max(worst_new, error);
 
     QuantizationErrorBound old_bound;
-    const double old_error = SecureMeanRelativeError(old_fixed, sites, &old_bound);
+    const double old_error =
+        SecureMeanRelativeError(old_fixed, sites, &old_bound);
     EXPECT_GT(old_error, kAllowed) << "seed " << seed;
     EXPECT_LE(old_error, old_bound.max_relative_error) << "seed " << seed;
     EXPECT_GT(old_bound.max_relative_error, kAllowed) << "seed " << seed;
     best_old = std::min(best_old, old_error);
   }
-  RecordProperty("worst_relative_error_per_round_encoding", std::to_string(worst_new));
-  RecordProperty("best_relative_error_fixed_max_weight_10000_q20", std::to_string(best_old));
-  std::printf("relative L2 error over 30 seeds: per-round encoding <= %.3g, "
-              "fixed max_weight=10000 q=20 >= %.3g\n", worst_new, best_old);
+  RecordProperty("worst_relative_error_per_round_encoding",
+                 std::to_string(worst_new));
+  RecordProperty("best_relative_error_fixed_max_weight_10000_q20",
+                 std::to_string(best_old));
+  std::printf(
+      "relative L2 error over 30 seeds: per-round encoding <= %.3g, "
+      "fixed max_weight=10000 q=20 >= %.3g\n",
+      worst_new, best_old);
 }
 
 TEST(InputEncoderTest, ErrorBoundIsInfiniteForAZeroMeanAndScalesWithInputs) {
@@ -447,7 +483,8 @@ TEST(InputEncoderTest, ErrorBoundIsInfiniteForAZeroMeanAndScalesWithInputs) {
   EXPECT_TRUE(std::isinf(b.rms_relative_error));
   // n / (scale * Σw) with scale = 2^19 - 1.
   EXPECT_DOUBLE_EQ(b.max_abs_error, 3 / (((1 << 19) - 1.0) * 2));
-  EXPECT_DOUBLE_EQ(enc->BoundQuantizationError(zero, 6).max_abs_error, 2 * b.max_abs_error);
+  EXPECT_DOUBLE_EQ(enc->BoundQuantizationError(zero, 6).max_abs_error,
+                   2 * b.max_abs_error);
 }
 
 }  // namespace

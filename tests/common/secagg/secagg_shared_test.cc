@@ -1,9 +1,10 @@
 // Shared secure-aggregation code: config validation bounds, canonical byte
 // strings (distinct per purpose and field), the key-shares codec, the mask
-// sign convention and reduction mod 2^b.
+// sign convention and reduction mod 2^b, session ids from a SecurePrng.
 #include <random>
 #include <set>
 
+#include "common/crypto/secure_prng.h"
 #include "common/crypto/shamir.h"
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/key_shares.h"
@@ -18,7 +19,8 @@ v1::SecAggConfig ValidConfig() {
   v1::SecAggConfig c;
   c.set_session_id(std::string(32, 's'));
   c.set_round(3);
-  for (const char* id : {"alice", "bob", "carol", "dave", "erin"}) c.add_cohort(id);
+  for (const char* id : {"alice", "bob", "carol", "dave", "erin"})
+    c.add_cohort(id);
   c.set_degree(4);
   c.set_threshold(3);
   c.set_modulus_bits(20);
@@ -42,18 +44,23 @@ TEST(SecAggConfigTest, RefusesEachOutOfBoundsField) {
     return !SecAggParameters::FromProto(c).ok();
   };
   EXPECT_TRUE(refuses([](auto& c) { c.set_session_id("short"); }));
-  EXPECT_TRUE(refuses([](auto& c) { c.clear_cohort(); c.add_cohort("solo"); }));
-  EXPECT_TRUE(refuses([](auto& c) { c.set_cohort(1, "alice"); }));      // duplicate
-  EXPECT_TRUE(refuses([](auto& c) { c.set_cohort(1, "aaron"); }));      // unsorted
-  EXPECT_TRUE(refuses([](auto& c) { c.set_cohort(4, "e rin"); }));      // invalid id
+  EXPECT_TRUE(refuses([](auto& c) {
+    c.clear_cohort();
+    c.add_cohort("solo");
+  }));
+  EXPECT_TRUE(refuses([](auto& c) { c.set_cohort(1, "alice"); }));  // duplicate
+  EXPECT_TRUE(refuses([](auto& c) { c.set_cohort(1, "aaron"); }));  // unsorted
+  EXPECT_TRUE(
+      refuses([](auto& c) { c.set_cohort(4, "e rin"); }));  // invalid id
   EXPECT_TRUE(refuses([](auto& c) { c.set_degree(5); }));
-  EXPECT_TRUE(refuses([](auto& c) { c.set_degree(3); }));               // odd, not n-1
-  EXPECT_TRUE(refuses([](auto& c) { c.set_threshold(2); }));            // no majority
-  EXPECT_TRUE(refuses([](auto& c) { c.set_threshold(6); }));            // > k+1
+  EXPECT_TRUE(refuses([](auto& c) { c.set_degree(3); }));     // odd, not n-1
+  EXPECT_TRUE(refuses([](auto& c) { c.set_threshold(2); }));  // no majority
+  EXPECT_TRUE(refuses([](auto& c) { c.set_threshold(6); }));  // > k+1
   EXPECT_TRUE(refuses([](auto& c) { c.set_modulus_bits(0); }));
   EXPECT_TRUE(refuses([](auto& c) { c.set_modulus_bits(33); }));
   EXPECT_TRUE(refuses([](auto& c) { c.set_vector_length(0); }));
-  EXPECT_TRUE(refuses([](auto& c) { c.set_vector_length((uint64_t{1} << 28) + 1); }));
+  EXPECT_TRUE(
+      refuses([](auto& c) { c.set_vector_length((uint64_t{1} << 28) + 1); }));
   EXPECT_FALSE(refuses([](auto& c) { c.set_threshold(5); }));
   EXPECT_FALSE(refuses([](auto& c) { c.set_modulus_bits(32); }));
 }
@@ -91,7 +98,8 @@ TEST(MaskingTest, SignConventionAndReduction) {
 
 TEST(KeySharesTest, RoundTripsAndRefusesMalformedPlaintext) {
   SecretBytes secret(32);
-  for (size_t i = 0; i < 32; ++i) secret.data()[i] = static_cast<uint8_t>(i * 7);
+  for (size_t i = 0; i < 32; ++i)
+    secret.data()[i] = static_cast<uint8_t>(i * 7);
   auto shares = ShamirSplit(secret, 2, {1, 2, 3});
   ASSERT_TRUE(shares.ok());
   KeyShares ks;
@@ -115,6 +123,18 @@ TEST(KeySharesTest, RoundTripsAndRefusesMalformedPlaintext) {
   EXPECT_FALSE(ShareFromProto(proto).ok());
   proto.set_x(0);
   EXPECT_FALSE(ShareFromProto(proto).ok());
+}
+
+TEST(SessionIdTest, IsDrawnFromTheGivenPrng) {
+  DeterministicPrngForTesting a("session"), b("session");
+  auto first = NewSecAggSessionId(a);
+  auto again = NewSecAggSessionId(b);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(first->size(), kSecAggSessionIdBytes);
+  EXPECT_EQ(*first, *again);
+  auto os = NewSecAggSessionId();
+  ASSERT_TRUE(os.ok());
+  EXPECT_NE(*os, *first);
 }
 
 }  // namespace

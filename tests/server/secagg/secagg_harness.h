@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/secagg/secagg_client.h"
@@ -34,14 +35,17 @@ class TestPki {
     return buf;
   }
   SecAggIdentity Identity(int i) const {
-    const std::string& key = Client(i).key_pem.value();
     return SecAggIdentity{ClientId(i), Client(i).cert_pem,
-                          SecretBytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
-                          ca_.cert_pem};
+                          Client(i).key_pem.Clone(), ca_.cert_pem};
   }
   const std::string& ca_pem() const { return ca_.cert_pem; }
   const std::string& cert_pem(int i) const { return Client(i).cert_pem; }
-  const std::string& key_pem(int i) const { return Client(i).key_pem.value(); }
+  // The PEM as text, for tests that sign as a client.
+  std::string_view key_pem(int i) const {
+    const SecretBytes& key = Client(i).key_pem;
+    return std::string_view(reinterpret_cast<const char*>(key.data()),
+                            key.size());
+  }
 
  private:
   TestPki() : clients_(kMaxTestClients) {
@@ -58,12 +62,13 @@ class TestPki {
     return *clients_[i];
   }
   PemKeyPair ca_;
-  mutable std::vector<std::unique_ptr<PemKeyPair>> clients_;  // tests are single-threaded
+  mutable std::vector<std::unique_ptr<PemKeyPair>>
+      clients_;  // tests are single-threaded
 };
 
-inline v1::SecAggConfig MakeConfig(std::mt19937_64& rng, int n, int degree, int threshold,
-                                   int modulus_bits, uint64_t vector_length,
-                                   uint64_t round = 7) {
+inline v1::SecAggConfig MakeConfig(std::mt19937_64& rng, int n, int degree,
+                                   int threshold, int modulus_bits,
+                                   uint64_t vector_length, uint64_t round = 7) {
   v1::SecAggConfig config;
   std::string session(32, '\0');
   for (char& c : session) c = static_cast<char>(rng());
@@ -86,8 +91,11 @@ struct Harness {
   std::vector<std::vector<uint32_t>> masked_inputs;  // as uploaded
   std::vector<bool> client_failed;                   // a client's Handle failed
 
-  explicit Harness(v1::SecAggConfig c, std::mt19937_64& rng) : config(std::move(c)) {
-    auto s = SecAggServer::Create(config);
+  // `server_env` lets a test install a recording listener on the server.
+  Harness(v1::SecAggConfig c, std::mt19937_64& rng,
+          SecAggServerEnvironment server_env = {})
+      : config(std::move(c)) {
+    auto s = SecAggServer::Create(config, std::move(server_env));
     EXPECT_TRUE(s.ok()) << s.status();
     server = *std::move(s);
     const int n = config.cohort_size();
@@ -98,7 +106,8 @@ struct Harness {
       std::vector<uint32_t> x(config.vector_length());
       for (uint32_t& v : x) v = static_cast<uint32_t>(rng()) & mask;
       inputs.push_back(x);
-      auto client = SecAggClient::Create(config, TestPki::Get().Identity(i), std::move(x));
+      auto client = SecAggClient::Create(config, TestPki::Get().Identity(i),
+                                         std::move(x));
       EXPECT_TRUE(client.ok()) << client.status();
       clients.push_back(*std::move(client));
     }

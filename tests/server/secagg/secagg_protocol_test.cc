@@ -24,25 +24,31 @@ using ::testing::IsEmpty;
 enum class DropPoint {
   kNever,
   kBeforeAdvertising,
-  kAfterAdvertising,    // never answers ShareKeysRequest
-  kAfterSharingKeys,    // never sends its masked input
-  kAfterMaskedInput,    // silent in the consistency check
-  kAfterConsistency,    // silent in unmasking
+  kAfterAdvertising,  // never answers ShareKeysRequest
+  kAfterSharingKeys,  // never sends its masked input
+  kAfterMaskedInput,  // silent in the consistency check
+  kAfterConsistency,  // silent in unmasking
 };
 constexpr int kNumDropPoints = 6;
 
 bool DropsBefore(DropPoint d, SecAggServer::Phase phase) {
   switch (phase) {
-    case SecAggServer::Phase::kShareKeys: return d == DropPoint::kAfterAdvertising;
-    case SecAggServer::Phase::kMaskedInputCollection: return d == DropPoint::kAfterSharingKeys;
-    case SecAggServer::Phase::kConsistencyCheck: return d == DropPoint::kAfterMaskedInput;
-    case SecAggServer::Phase::kUnmasking: return d == DropPoint::kAfterConsistency;
-    default: return false;
+    case SecAggServer::Phase::kShareKeys:
+      return d == DropPoint::kAfterAdvertising;
+    case SecAggServer::Phase::kMaskedInputCollection:
+      return d == DropPoint::kAfterSharingKeys;
+    case SecAggServer::Phase::kConsistencyCheck:
+      return d == DropPoint::kAfterMaskedInput;
+    case SecAggServer::Phase::kUnmasking:
+      return d == DropPoint::kAfterConsistency;
+    default:
+      return false;
   }
 }
 
 // Independent model of who gets how far, and whether the server can finish.
-bool OracleSucceeds(const SecAggGraph& graph, int t, const std::vector<DropPoint>& drops) {
+bool OracleSucceeds(const SecAggGraph& graph, int t,
+                    const std::vector<DropPoint>& drops) {
   const int n = static_cast<int>(drops.size());
   auto nbrs_in = [&](int u, const std::set<int>& s) {
     int c = 0;
@@ -56,7 +62,12 @@ bool OracleSucceeds(const SecAggGraph& graph, int t, const std::vector<DropPoint
   for (bool changed = true; changed;) {
     changed = false;
     for (auto it = u1.begin(); it != u1.end();) {
-      if (nbrs_in(*it, u1) + 1 < t) { it = u1.erase(it); changed = true; } else { ++it; }
+      if (nbrs_in(*it, u1) + 1 < t) {
+        it = u1.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
     }
   }
   if (static_cast<int>(u1.size()) < t) return false;
@@ -67,7 +78,8 @@ bool OracleSucceeds(const SecAggGraph& graph, int t, const std::vector<DropPoint
   if (static_cast<int>(u2.size()) < t) return false;
   std::set<int> u3;
   for (int u : u2) {
-    if (drops[u] != DropPoint::kAfterSharingKeys && nbrs_in(u, u2) + 1 >= t) u3.insert(u);
+    if (drops[u] != DropPoint::kAfterSharingKeys && nbrs_in(u, u2) + 1 >= t)
+      u3.insert(u);
   }
   if (static_cast<int>(u3.size()) < t) return false;
   std::set<int> u4;
@@ -77,7 +89,8 @@ bool OracleSucceeds(const SecAggGraph& graph, int t, const std::vector<DropPoint
   if (static_cast<int>(u4.size()) < t) return false;
   std::set<int> u5;
   for (int u : u4) {
-    if (drops[u] != DropPoint::kAfterConsistency && nbrs_in(u, u4) + 1 >= t) u5.insert(u);
+    if (drops[u] != DropPoint::kAfterConsistency && nbrs_in(u, u4) + 1 >= t)
+      u5.insert(u);
   }
   for (int u : u3) {
     if (nbrs_in(u, u5) + static_cast<int>(u5.count(u)) < t) return false;
@@ -99,10 +112,12 @@ RunOutcome RunProtocol(Harness& h, const std::vector<DropPoint>& drops) {
     if (drops[i] != DropPoint::kBeforeAdvertising) h.Advertise(i);
   }
   EXPECT_TRUE(h.server->AllResponded() ||
-              std::count(drops.begin(), drops.end(), DropPoint::kBeforeAdvertising) > 0);
+              std::count(drops.begin(), drops.end(),
+                         DropPoint::kBeforeAdvertising) > 0);
   absl::Status advanced = h.server->AdvancePhase();
   std::vector<bool> gone(h.n(), false);
-  while (advanced.ok() && h.server->phase() != SecAggServer::Phase::kCompleted) {
+  while (advanced.ok() &&
+         h.server->phase() != SecAggServer::Phase::kCompleted) {
     const SecAggServer::Phase phase = h.server->phase();
     for (int i = 0; i < h.n(); ++i) {
       if (gone[i] || h.client_failed[i]) continue;
@@ -135,12 +150,14 @@ struct Scenario {
   double drop_rate;  // per client, spread over the six drop points
 };
 
-TEST(SecAggProtocolTest, SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase) {
+TEST(SecAggProtocolTest,
+     SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<Scenario> scenarios = {
-      {3, 64, 12, 0.3},  {4, 64, 10, 0.3},   {5, 64, 10, 0.3},  {7, 64, 8, 0.35},
-      {10, 64, 6, 0.25}, {13, 48, 4, 0.4},   {20, 64, 3, 0.15}, {21, 32, 2, 0.1},
-      {30, 32, 2, 0.1},  {50, 16, 1, 0.08},  {100, 16, 1, 0.1}, {200, 16, 1, 0.05},
+      {3, 64, 12, 0.3},  {4, 64, 10, 0.3},  {5, 64, 10, 0.3},
+      {7, 64, 8, 0.35},  {10, 64, 6, 0.25}, {13, 48, 4, 0.4},
+      {20, 64, 3, 0.15}, {21, 32, 2, 0.1},  {30, 32, 2, 0.1},
+      {50, 16, 1, 0.08}, {100, 16, 1, 0.1}, {200, 16, 1, 0.05},
   };
   std::mt19937_64 rng(20240611);
   int completed = 0, aborted = 0, total = 0;
@@ -160,7 +177,8 @@ TEST(SecAggProtocolTest, SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase)
       }
       const int bits_choices[] = {1, 8, 16, 20, 31, 32};
       const int bits = bits_choices[rng() % 6];
-      Harness h(MakeConfig(rng, sc.n, degree, threshold, bits, sc.vector_length, 100 + run),
+      Harness h(MakeConfig(rng, sc.n, degree, threshold, bits, sc.vector_length,
+                           100 + run),
                 rng);
       std::vector<DropPoint> drops(sc.n, DropPoint::kNever);
       std::uniform_real_distribution<double> coin(0, 1);
@@ -189,9 +207,11 @@ TEST(SecAggProtocolTest, SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase)
           EXPECT_EQ(uploaded, listed) << h.id(i);
           if (!listed) continue;
           ++survivor_count;
-          for (int j = 0; j < sc.vector_length; ++j) expected[j] += h.inputs[i][j];
+          for (int j = 0; j < sc.vector_length; ++j)
+            expected[j] += h.inputs[i][j];
         }
-        const uint32_t mask = bits >= 32 ? 0xffffffffu : ((uint32_t{1} << bits) - 1);
+        const uint32_t mask =
+            bits >= 32 ? 0xffffffffu : ((uint32_t{1} << bits) - 1);
         for (uint32_t& v : expected) v &= mask;
         EXPECT_GE(survivor_count, threshold);
         auto result = h.server->TakeResult();
@@ -210,9 +230,10 @@ TEST(SecAggProtocolTest, SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase)
                     .count());
   }
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%d runs: %d completed, %d aborted, %.2f s\n", total, completed, aborted,
-              seconds);
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::printf("%d runs: %d completed, %d aborted, %.2f s\n", total, completed,
+              aborted, seconds);
   EXPECT_GT(completed, total / 2);
   EXPECT_GT(aborted, 0);
 }
@@ -220,7 +241,8 @@ TEST(SecAggProtocolTest, SumIsExactOrRoundAbortsUnderRandomDropoutsAtEveryPhase)
 TEST(SecAggProtocolTest, NoDropoutsSumsEveryInput) {
   std::mt19937_64 rng(1);
   Harness h(MakeConfig(rng, 6, 5, 4, 32, 1000), rng);
-  RunOutcome outcome = RunProtocol(h, std::vector<DropPoint>(6, DropPoint::kNever));
+  RunOutcome outcome =
+      RunProtocol(h, std::vector<DropPoint>(6, DropPoint::kNever));
   ASSERT_TRUE(outcome.completed) << outcome.abort_reason;
   EXPECT_EQ(h.server->Survivors().size(), 6u);
   std::vector<uint32_t> expected(1000, 0);
@@ -237,7 +259,8 @@ TEST(SecAggProtocolTest, TooFewUnmaskingResponsesAbortWithReason) {
   for (int i = 0; i < 4; ++i) drops[i] = DropPoint::kAfterConsistency;
   RunOutcome outcome = RunProtocol(h, drops);
   EXPECT_FALSE(outcome.completed);
-  EXPECT_THAT(outcome.abort_reason, HasSubstr("only 3 shares arrived, threshold is 4"));
+  EXPECT_THAT(outcome.abort_reason,
+              HasSubstr("only 3 shares arrived, threshold is 4"));
   EXPECT_FALSE(h.server->TakeResult().ok());
 }
 
@@ -248,7 +271,8 @@ TEST(SecAggProtocolTest, TooFewMaskedInputsAbortWithReason) {
   for (int i = 0; i < 4; ++i) drops[i] = DropPoint::kAfterSharingKeys;
   RunOutcome outcome = RunProtocol(h, drops);
   EXPECT_FALSE(outcome.completed);
-  EXPECT_THAT(outcome.abort_reason, HasSubstr("only 3 clients sent masked inputs, threshold is 4"));
+  EXPECT_THAT(outcome.abort_reason,
+              HasSubstr("only 3 clients sent masked inputs, threshold is 4"));
 }
 
 // Pearson's chi-square over 64 equal bins of one client's masked vector when
@@ -266,7 +290,8 @@ TEST(SecAggProtocolTest, MaskedVectorOfZeroInputLooksUniform) {
                                      std::vector<uint32_t>(kLength, 0));
     ASSERT_TRUE(zero.ok());
     h.clients[0] = *std::move(zero);
-    RunOutcome outcome = RunProtocol(h, std::vector<DropPoint>(5, DropPoint::kNever));
+    RunOutcome outcome =
+        RunProtocol(h, std::vector<DropPoint>(5, DropPoint::kNever));
     ASSERT_TRUE(outcome.completed);
     const std::vector<uint32_t>& masked = h.masked_inputs[0];
     ASSERT_EQ(masked.size(), static_cast<size_t>(kLength));
@@ -278,7 +303,6 @@ TEST(SecAggProtocolTest, MaskedVectorOfZeroInputLooksUniform) {
     EXPECT_LT(chi2, 103.44);
   }
 }
-
 
 }  // namespace
 }  // namespace fedlearn::testing

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/secagg/recording_listeners.h"
 #include "tests/server/secagg/secagg_harness.h"
 
 namespace fedlearn::testing {
@@ -16,7 +17,9 @@ using Phase = SecAggServer::Phase;
 
 class SecAggServerTest : public ::testing::Test {
  protected:
-  void SetUp() override { h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 16, 8), rng_); }
+  void SetUp() override {
+    h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 16, 8), rng_);
+  }
   v1::SecAggClientMessage Stamped() {
     v1::SecAggClientMessage m;
     m.set_session_id(h_->config.session_id());
@@ -44,7 +47,8 @@ TEST_F(SecAggServerTest, CreateRefusesInvalidConfigs) {
 TEST_F(SecAggServerTest, RefusesStrangersDuplicatesAndReplays) {
   auto advert = h_->clients[0]->Start();
   ASSERT_TRUE(advert.ok());
-  EXPECT_EQ(h_->server->HandleMessage("mallory", *advert).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h_->server->HandleMessage("mallory", *advert).code(),
+            absl::StatusCode::kNotFound);
   ASSERT_TRUE(h_->server->HandleMessage(h_->id(0), *advert).ok());
   EXPECT_EQ(h_->server->HandleMessage(h_->id(0), *advert).code(),
             absl::StatusCode::kAlreadyExists);
@@ -78,7 +82,8 @@ TEST_F(SecAggServerTest, RefusesMessagesOfAnotherPhase) {
   std::vector<uint32_t> masked(8, 1);
   EXPECT_EQ(h_->server->HandleMaskedInput(h_->id(0), masked).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(h_->server->TakeResult().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h_->server->TakeResult().status().code(),
+            absl::StatusCode::kFailedPrecondition);
   AdvertiseAll();
   EXPECT_EQ(h_->server->phase(), Phase::kShareKeys);
   v1::SecAggClientMessage late = Stamped();
@@ -90,7 +95,8 @@ TEST_F(SecAggServerTest, RefusesMessagesOfAnotherPhase) {
 TEST_F(SecAggServerTest, ADropoutMayNotComeBackInALaterPhase) {
   AdvertiseAll();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
-  auto reply = h_->clients[4]->Handle(*h_->server->PendingMessageFor(h_->id(4)));
+  auto reply =
+      h_->clients[4]->Handle(*h_->server->PendingMessageFor(h_->id(4)));
   ASSERT_TRUE(reply.ok());
   EXPECT_FALSE(h_->server->AllResponded());
   ASSERT_TRUE(h_->server->AdvancePhase().ok());  // client 4 missed the deadline
@@ -101,7 +107,8 @@ TEST_F(SecAggServerTest, ADropoutMayNotComeBackInALaterPhase) {
 
 TEST_F(SecAggServerTest, RefusesPartialShareKeysResponse) {
   AdvertiseAll();
-  auto reply = h_->clients[0]->Handle(*h_->server->PendingMessageFor(h_->id(0)));
+  auto reply =
+      h_->clients[0]->Handle(*h_->server->PendingMessageFor(h_->id(0)));
   ASSERT_TRUE(reply.ok());
   v1::SecAggClientMessage partial = *reply->message;
   partial.mutable_share_keys_response()->mutable_shares()->RemoveLast();
@@ -114,8 +121,10 @@ TEST_F(SecAggServerTest, RefusesMaskedInputOfWrongLengthOrRange) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
   ASSERT_EQ(h_->server->phase(), Phase::kMaskedInputCollection);
-  EXPECT_EQ(h_->server->HandleMaskedInput(h_->id(0), std::vector<uint32_t>(7, 0)).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      h_->server->HandleMaskedInput(h_->id(0), std::vector<uint32_t>(7, 0))
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   std::vector<uint32_t> too_big(8, 0);
   too_big[3] = 1u << 16;  // modulus_bits = 16
   EXPECT_EQ(h_->server->HandleMaskedInput(h_->id(0), too_big).code(),
@@ -126,8 +135,10 @@ TEST_F(SecAggServerTest, RefusesMaskedInputOfWrongLengthOrRange) {
             absl::StatusCode::kFailedPrecondition);
   // A refused input did not count; the real one still may come.
   ASSERT_TRUE(h_->DeliverPending(0).ok());
-  EXPECT_EQ(h_->server->HandleMaskedInput(h_->id(0), std::vector<uint32_t>(8, 0)).code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      h_->server->HandleMaskedInput(h_->id(0), std::vector<uint32_t>(8, 0))
+          .code(),
+      absl::StatusCode::kAlreadyExists);
 }
 
 class SecAggServerUnmaskingTest : public SecAggServerTest {
@@ -143,11 +154,13 @@ class SecAggServerUnmaskingTest : public SecAggServerTest {
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(h_->DeliverPending(i).ok());
     EXPECT_TRUE(h_->server->AdvancePhase().ok());
     EXPECT_EQ(h_->server->phase(), Phase::kUnmasking);
-    auto reply = h_->clients[0]->Handle(*h_->server->PendingMessageFor(h_->id(0)));
+    auto reply =
+        h_->clients[0]->Handle(*h_->server->PendingMessageFor(h_->id(0)));
     EXPECT_TRUE(reply.ok());
     return *reply->message;
   }
-  static v1::RevealedShare* ShareOf(v1::SecAggClientMessage& m, const std::string& owner) {
+  static v1::RevealedShare* ShareOf(v1::SecAggClientMessage& m,
+                                    const std::string& owner) {
     for (auto& s : *m.mutable_unmasking_response()->mutable_shares()) {
       if (s.owner() == owner) return &s;
     }
@@ -159,10 +172,12 @@ TEST_F(SecAggServerUnmaskingTest, RefusesTheOtherKindOfShareOfASurvivor) {
   v1::SecAggClientMessage m = ReachUnmasking();
   v1::RevealedShare* s = ShareOf(m, h_->id(1));
   ASSERT_TRUE(s && s->has_self_mask_seed_share());
-  *s->mutable_masking_key_share() = s->self_mask_seed_share();  // the oneof flips
+  *s->mutable_masking_key_share() =
+      s->self_mask_seed_share();  // the oneof flips
   absl::Status status = h_->server->HandleMessage(h_->id(0), m);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("only its self-mask seed may be learned"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("only its self-mask seed may be learned"));
   EXPECT_THAT(h_->server->ClientsWithBothSecretsForTesting(), IsEmpty());
 }
 
@@ -171,7 +186,8 @@ TEST_F(SecAggServerUnmaskingTest, RefusesTheSeedShareOfADroppedClient) {
   v1::RevealedShare* s = ShareOf(m, h_->id(4));
   ASSERT_TRUE(s && s->has_masking_key_share());
   *s->mutable_self_mask_seed_share() = s->masking_key_share();
-  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(h_->server->ClientsWithBothSecretsForTesting(), IsEmpty());
 }
 
@@ -182,7 +198,8 @@ TEST_F(SecAggServerUnmaskingTest, AClientMayNotUnmaskItself) {
   *own->mutable_masking_key_share() = own->self_mask_seed_share();
   absl::Status status = h_->server->HandleMessage(h_->id(0), m);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("may not unmask itself"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("may not unmask itself"));
 }
 
 TEST_F(SecAggServerUnmaskingTest, RefusesBothSharesOfOneOwnerInOneResponse) {
@@ -190,14 +207,16 @@ TEST_F(SecAggServerUnmaskingTest, RefusesBothSharesOfOneOwnerInOneResponse) {
   v1::RevealedShare extra = *ShareOf(m, h_->id(4));
   *extra.mutable_self_mask_seed_share() = extra.masking_key_share();
   *m.mutable_unmasking_response()->add_shares() = extra;
-  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(h_->server->ClientsWithBothSecretsForTesting(), IsEmpty());
 }
 
 TEST_F(SecAggServerUnmaskingTest, RefusesSharesAtAnotherClientsCoordinate) {
   v1::SecAggClientMessage m = ReachUnmasking();
   ShareOf(m, h_->id(1))->mutable_self_mask_seed_share()->set_x(3);
-  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SecAggServerUnmaskingTest, ACorruptedShareAbortsInsteadOfAWrongSum) {
@@ -220,18 +239,63 @@ TEST_F(SecAggServerUnmaskingTest, CompletesWithTheDroppedClientsMasksRemoved) {
   for (int i = 1; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
   EXPECT_TRUE(h_->server->AllResponded());
   ASSERT_TRUE(h_->server->AdvancePhase().ok());
-  EXPECT_EQ(h_->server->AdvancePhase().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h_->server->AdvancePhase().code(),
+            absl::StatusCode::kFailedPrecondition);
   auto result = h_->server->TakeResult();
   ASSERT_TRUE(result.ok());
   std::vector<uint32_t> expected(8, 0);
   for (int i = 0; i < 4; ++i) {
-    for (int j = 0; j < 8; ++j) expected[j] = (expected[j] + h_->inputs[i][j]) & 0xffff;
+    for (int j = 0; j < 8; ++j)
+      expected[j] = (expected[j] + h_->inputs[i][j]) & 0xffff;
   }
   EXPECT_EQ(*result, expected);
   const ShareLedger& ledger = h_->server->share_ledger_for_testing();
-  EXPECT_EQ(ledger.reconstructed.at(4), std::set<SecretKind>{SecretKind::kMaskingKey});
-  EXPECT_EQ(ledger.reconstructed.at(0), std::set<SecretKind>{SecretKind::kSelfMaskSeed});
+  EXPECT_EQ(ledger.reconstructed.at(4),
+            std::set<SecretKind>{SecretKind::kMaskingKey});
+  EXPECT_EQ(ledger.reconstructed.at(0),
+            std::set<SecretKind>{SecretKind::kSelfMaskSeed});
   EXPECT_THAT(h_->server->ClientsWithBothSecretsForTesting(), IsEmpty());
+}
+
+class SecAggServerListenerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SecAggServerEnvironment env;
+    env.listener = std::make_unique<RecordingServerListener>(&log_);
+    h_ = std::make_unique<Harness>(MakeConfig(rng_, 5, 4, 3, 16, 8), rng_,
+                                   std::move(env));
+  }
+  std::mt19937_64 rng_{8};
+  EventLog log_;
+  std::unique_ptr<Harness> h_;
+};
+
+TEST_F(SecAggServerListenerTest, HearsClientAbortsAndDropoutsWhenAPhaseCloses) {
+  for (int i = 0; i < 3; ++i) h_->Advertise(i);
+  v1::SecAggClientMessage abort;
+  abort.set_session_id(h_->config.session_id());
+  abort.set_round(h_->config.round());
+  abort.mutable_abort()->set_reason("disk full");
+  ASSERT_TRUE(h_->server->HandleMessage(h_->id(3), abort).ok());
+  ASSERT_TRUE(h_->server->AdvancePhase().ok());
+  EXPECT_THAT(log_,
+              ::testing::ElementsAre(
+                  "server heard client-003 abort in AdvertiseKeys: disk full",
+                  "server closed AdvertiseKeys dropouts=[client-004]",
+                  "server entered ShareKeys from AdvertiseKeys"));
+}
+
+TEST_F(SecAggServerListenerTest, HearsExclusionsAndTheRoundAbortWithItsReason) {
+  for (int i = 0; i < 2; ++i) h_->Advertise(i);  // too few for t = 3
+  EXPECT_EQ(h_->server->AdvancePhase().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(
+      log_,
+      ::testing::ElementsAre(
+          "server closed AdvertiseKeys "
+          "dropouts=[client-002,client-003,client-004]",
+          "server excluded client-000", "server excluded client-001",
+          "server aborted: in phase AdvertiseKeys: only 0 clients advertised "
+          "usable keys, threshold is 3"));
 }
 
 }  // namespace
