@@ -1,7 +1,6 @@
 #include "common/crypto/aead.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <climits>
 #include <string>
@@ -88,14 +87,13 @@ absl::StatusOr<std::string> SealWithNonce(const SecretBytes& key,
 
 absl::StatusOr<std::string> AeadSeal(const SecretBytes& key,
                                      std::string_view plaintext,
-                                     std::string_view associated_data) {
+                                     std::string_view associated_data,
+                                     SecurePrng& prng) {
   // Random 96-bit nonces: with one key per client pair and a handful of
   // messages per key, the birthday bound (2^-32 at 2^32 messages, SP 800-38D
   // section 8.3) is never approached.
-  unsigned char nonce[kAeadNonceBytes];
-  if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-    return OpenSslError(absl::StatusCode::kInternal, "RAND_bytes");
-  }
+  uint8_t nonce[kAeadNonceBytes];
+  if (absl::Status s = prng.Fill(absl::MakeSpan(nonce)); !s.ok()) return s;
   return SealWithNonce(
       key,
       std::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)),

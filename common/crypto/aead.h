@@ -1,7 +1,8 @@
 // AES-256-GCM (NIST SP 800-38D) for the key shares clients send each other
-// through the server. Output: 12-byte random nonce || ciphertext || 16-byte
-// tag. Any flipped bit in nonce, ciphertext, tag or associated data makes
-// Open() fail (DataLoss); it never returns unauthenticated plaintext.
+// through the server. Output: 12-byte random nonce (drawn from a
+// SecurePrng) || ciphertext || 16-byte tag. Any flipped bit in nonce,
+// ciphertext, tag or associated data makes Open() fail (DataLoss); it never
+// returns unauthenticated plaintext.
 #ifndef FEDLEARN_COMMON_CRYPTO_AEAD_H_
 #define FEDLEARN_COMMON_CRYPTO_AEAD_H_
 
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/crypto/secret_bytes.h"
+#include "common/crypto/secure_prng.h"
 
 namespace fedlearn {
 
@@ -17,9 +19,13 @@ inline constexpr size_t kAeadKeyBytes = 32;
 inline constexpr size_t kAeadNonceBytes = 12;
 inline constexpr size_t kAeadTagBytes = 16;
 
-absl::StatusOr<std::string> AeadSeal(const SecretBytes& key, std::string_view plaintext,
-                                     std::string_view associated_data);
-absl::StatusOr<SecretBytes> AeadOpen(const SecretBytes& key, std::string_view sealed,
+// The nonce is drawn from `prng` (tests pass a seeded one to replay a run).
+absl::StatusOr<std::string> AeadSeal(const SecretBytes& key,
+                                     std::string_view plaintext,
+                                     std::string_view associated_data,
+                                     SecurePrng& prng = OsPrng());
+absl::StatusOr<SecretBytes> AeadOpen(const SecretBytes& key,
+                                     std::string_view sealed,
                                      std::string_view associated_data);
 
 // Deterministic-nonce variant for known-answer tests only.

@@ -5,7 +5,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include <string>
 #include <utility>
@@ -48,11 +47,12 @@ EVP_KDF* HkdfAlgorithm() {
 
 }  // namespace
 
-absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair() {
+absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair(SecurePrng& prng) {
   SecretBytes private_key(kX25519KeyBytes);
-  if (RAND_bytes(private_key.data(), static_cast<int>(private_key.size())) !=
-      1) {
-    return OpenSslError(absl::StatusCode::kInternal, "RAND_bytes");
+  if (absl::Status s =
+          prng.Fill(absl::MakeSpan(private_key.data(), private_key.size()));
+      !s.ok()) {
+    return s;
   }
   return X25519KeyPairFromPrivate(private_key);
 }

@@ -1,7 +1,6 @@
 #include "common/crypto/shamir.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <set>
@@ -9,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/crypto/openssl_util.h"
 
 namespace fedlearn {
 namespace {
@@ -30,16 +28,16 @@ inline uint64_t Reduce64(uint64_t a) {
 }
 
 // Fills `out` with independent elements uniform in [0, p): each candidate
-// takes 61 random bits and is rejected if it equals p (probability 2^-61),
-// so there is no modulo bias.
-absl::Status RandomFieldElements(uint64_t* out, size_t n) {
+// takes 61 bits of 8 little-endian bytes from `prng` and is rejected if it
+// equals p (probability 2^-61), so there is no modulo bias. Reading the
+// bytes as little-endian keeps a seeded run identical on every platform.
+absl::Status RandomFieldElements(SecurePrng& prng, uint64_t* out, size_t n) {
   for (size_t i = 0; i < n;) {
+    uint8_t bytes[8];
+    if (absl::Status s = prng.Fill(absl::MakeSpan(bytes)); !s.ok()) return s;
     uint64_t candidate = 0;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&candidate),
-                   sizeof(candidate)) != 1) {
-      return crypto_internal::OpenSslError(absl::StatusCode::kInternal,
-                                           "RAND_bytes");
-    }
+    for (int k = 0; k < 8; ++k) candidate |= uint64_t{bytes[k]} << (8 * k);
+    OPENSSL_cleanse(bytes, sizeof(bytes));
     candidate &= kShamirPrime;
     if (candidate < kShamirPrime) out[i++] = candidate;
     OPENSSL_cleanse(&candidate, sizeof(candidate));
@@ -94,7 +92,8 @@ uint64_t FieldInverse(uint64_t a) {
 }
 
 absl::StatusOr<std::vector<ShamirShare>> ShamirSplit(
-    const SecretBytes& secret, int threshold, const std::vector<uint32_t>& xs) {
+    const SecretBytes& secret, int threshold, const std::vector<uint32_t>& xs,
+    SecurePrng& prng) {
   if (threshold < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("Shamir threshold must be >= 1, got ", threshold));
@@ -126,7 +125,7 @@ absl::StatusOr<std::vector<ShamirShare>> ShamirSplit(
     }
     coeffs[0] = chunk;
     OPENSSL_cleanse(&chunk, sizeof(chunk));
-    status = RandomFieldElements(coeffs.data() + 1, coeffs.size() - 1);
+    status = RandomFieldElements(prng, coeffs.data() + 1, coeffs.size() - 1);
     if (!status.ok()) break;
     for (size_t i = 0; i < xs.size(); ++i) {
       // Horner's rule.

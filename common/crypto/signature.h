@@ -8,7 +8,8 @@
 // client checks each neighbour's key advertisement and later its consistency
 // signature) verifies the certificate once into a VerifiedIdentity and checks
 // every signature against the cached key: the chain check costs several
-// times a signature check.
+// times a signature check. The chain check itself is certificate_chain.h's,
+// the one the rest of the tree uses.
 #ifndef FEDLEARN_COMMON_CRYPTO_SIGNATURE_H_
 #define FEDLEARN_COMMON_CRYPTO_SIGNATURE_H_
 
@@ -21,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/certificate_chain.h"
 
 namespace fedlearn {
 
@@ -66,9 +68,9 @@ class VerifiedIdentity {
   // Unauthenticated, with the reason, unless `cert_pem` chains to `ca_pem`
   // (a self-signed root), is within its validity period, has the TLS-client
   // purpose and its only CN equals `expected_identity`.
-  static absl::StatusOr<VerifiedIdentity> Create(std::string_view ca_pem,
-                                                 std::string_view cert_pem,
-                                                 std::string_view expected_identity);
+  static absl::StatusOr<VerifiedIdentity> Create(
+      std::string_view ca_pem, std::string_view cert_pem,
+      std::string_view expected_identity);
 
   VerifiedIdentity(VerifiedIdentity&&) = default;
   VerifiedIdentity& operator=(VerifiedIdentity&&) = default;
@@ -78,7 +80,8 @@ class VerifiedIdentity {
   // OK iff `signature` is a valid signature of `message` by the certified
   // key; Unauthenticated otherwise. Certificate validity is not re-checked:
   // the caller decides how long a verification stands (one session here).
-  absl::Status Verify(std::string_view message, std::string_view signature) const;
+  absl::Status Verify(std::string_view message,
+                      std::string_view signature) const;
 
   const std::string& identity() const { return identity_; }
 
@@ -97,10 +100,9 @@ class VerifiedIdentity {
   KeyPtr key_;
 };
 
-// The federation's CA parsed once into a trust store, for a party that
-// checks many certificates against it (a secure-aggregation client checks
-// every neighbour's): parsing the CA and building the store cost several
-// times the chain check itself. Move-only; thread-compatible (Verify is
+// The federation's CA parsed once (TrustAnchors, certificate_chain.h), for
+// a party that checks many certificates against it (a secure-aggregation
+// client checks every neighbour's). Move-only; thread-compatible (Verify is
 // const and builds its own verification context).
 class CertificateVerifier {
  public:
@@ -112,26 +114,24 @@ class CertificateVerifier {
   CertificateVerifier(const CertificateVerifier&) = delete;
   CertificateVerifier& operator=(const CertificateVerifier&) = delete;
 
-  // Exactly the checks of VerifiedIdentity::Create against this CA.
-  absl::StatusOr<VerifiedIdentity> Verify(std::string_view cert_pem,
-                                          std::string_view expected_identity) const;
+  // Exactly the checks of VerifiedIdentity::Create against this CA: the
+  // chain check with the TLS-client purpose and the expected CN.
+  absl::StatusOr<VerifiedIdentity> Verify(
+      std::string_view cert_pem, std::string_view expected_identity) const;
 
  private:
-  struct StoreDeleter {
-    void operator()(X509_STORE* store) const;
-  };
-  using StorePtr = std::unique_ptr<X509_STORE, StoreDeleter>;
+  explicit CertificateVerifier(TrustAnchors anchors)
+      : anchors_(std::move(anchors)) {}
 
-  explicit CertificateVerifier(StorePtr store) : store_(std::move(store)) {}
-
-  StorePtr store_;
+  TrustAnchors anchors_;
 };
 
 // OK iff `cert_pem` chains to `ca_pem`, its CN equals `expected_identity`,
 // and `signature` is a valid signature of `message` by its key.
 // Unauthenticated otherwise, with the reason. One-shot form of
 // VerifiedIdentity::Create + Verify.
-absl::Status VerifySignedByIdentity(std::string_view ca_pem, std::string_view cert_pem,
+absl::Status VerifySignedByIdentity(std::string_view ca_pem,
+                                    std::string_view cert_pem,
                                     std::string_view expected_identity,
                                     std::string_view message,
                                     std::string_view signature);

@@ -1,4 +1,4 @@
-// Certificate provisioning for mutual TLS between the coordinator and clients.
+// Certificate issuance for mutual TLS between the coordinator and clients.
 //
 // One private CA (ECDSA P-256, self-signed, random 128-bit serials) issues a
 // server certificate (serverAuth, SAN with DNS and IP entries) and one
@@ -8,50 +8,38 @@
 // must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and may not be "ca" or "server".
 // A leaf never outlives its CA: its notAfter is clamped to the CA's.
 //
-// Private keys are unencrypted PKCS#8 PEM, written with mode 0600 and held in
-// memory by SecretString, which wipes them (OPENSSL_cleanse). There is no
-// revocation: to withdraw a client, provision again with `force`.
+// Private keys are unencrypted PKCS#8 PEM, held in memory only in
+// SecretBytes (wiped on destruction, never logged). Checking a certificate
+// against the CA is certificate_chain.h's VerifyCertificateChain, the one
+// chain check of the tree. Writing the files is provision_directory.h.
+// Thread-safe: no shared state.
 #ifndef FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_
 #define FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_
 
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/certificate_chain.h"
+#include "common/crypto/secret_bytes.h"
 
 namespace fedlearn {
 
-// Owns secret bytes and wipes them when destroyed or overwritten. Move-only so
-// that every copy of a key is deliberate. A move hands the heap buffer over;
-// PEM keys are far longer than the small-string buffer, so none stays behind.
-class SecretString {
- public:
-  SecretString() = default;
-  explicit SecretString(std::string value) : value_(std::move(value)) {}
-  SecretString(const SecretString&) = delete;
-  SecretString& operator=(const SecretString&) = delete;
-  SecretString(SecretString&& other) noexcept = default;
-  SecretString& operator=(SecretString&& other) noexcept;
-  ~SecretString() { Wipe(); }
-
-  const std::string& value() const { return value_; }
-
- private:
-  void Wipe();
-
-  std::string value_;
-};
-
 struct PemKeyPair {
   std::string cert_pem;
-  SecretString key_pem;
+  SecretBytes key_pem;
 };
 
 // OK iff `client_id` is usable as an identity and a file name (see above).
 absl::Status ValidateClientId(std::string_view client_id);
+
+// OK iff every entry is a DNS name (letters, digits, '.', '-', '*'; at most
+// 253 characters) or an IPv4/IPv6 address, so none can smuggle extra SAN
+// entries in. Does not require any entry.
+absl::Status ValidateServerNames(const std::vector<std::string>& dns_names,
+                                 const std::vector<std::string>& ip_addresses);
 
 // Self-signed CA: basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign
 // (both critical), SKI and AKI.
@@ -68,6 +56,11 @@ absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
                                                   std::string_view client_id,
                                                   int valid_days);
 
+// OK iff `ca` is a usable issuer: a CA certificate, not expired, and the
+// key belongs to it. InvalidArgument or FailedPrecondition (expired) if not.
+absl::Status CheckCertificateAuthority(const PemKeyPair& ca);
+
+// The subject's only CN.
 absl::StatusOr<std::string> CommonNameOfCertificate(std::string_view cert_pem);
 
 // The certificate's subjectAltName entries in order, as "DNS:name" and
@@ -76,45 +69,9 @@ absl::StatusOr<std::string> CommonNameOfCertificate(std::string_view cert_pem);
 absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
     std::string_view cert_pem);
 
-// OK iff `cert_pem` chains to the CA in `ca_pem` and both are currently valid.
-absl::Status VerifyCertificateChain(std::string_view ca_pem,
-                                    std::string_view cert_pem);
-
-struct ProvisionOptions {
-  std::string out_dir;
-  // Generates client ids `client_prefix` + 001 .. num_clients.
-  int num_clients = 0;
-  std::string client_prefix = "client-";
-  std::vector<std::string> client_ids;
-  std::vector<std::string> server_dns = {"localhost"};
-  std::vector<std::string> server_ips = {"127.0.0.1"};
-  int valid_days = 365;
-  // Regenerate the CA and every certificate even if the files exist.
-  bool force = false;
-};
-
-// Paths written and paths left untouched by ProvisionDirectory.
-struct ProvisionReport {
-  std::vector<std::string> written;
-  std::vector<std::string> kept;
-};
-
-// Writes ca.pem/ca.key, server.pem/server.key and <id>.pem/<id>.key for each
-// client into `out_dir`, creating it if needed. Without `force`, an existing
-// CA is reused and only certificates whose .pem or .key is missing are issued,
-// so re-running is cheap and keeps issued certificates valid; an existing
-// server.pem keeps its SANs even if `server_dns`/`server_ips` changed. A new
-// CA (first run, or `force`) reissues everything. Each file is replaced
-// atomically (temp file + rename).
-absl::StatusOr<ProvisionReport> ProvisionDirectory(
-    const ProvisionOptions& options);
-
-// Issues <client_id>.pem/.key into `out_dir` with the CA in `ca_dir`. Refuses
-// (AlreadyExists) to overwrite an existing identity.
-absl::Status IssueClientFiles(const std::string& ca_dir,
-                              const std::string& client_id,
-                              const std::string& out_dir, int valid_days);
-
 }  // namespace fedlearn
+
+// Callers that provision directories have long included only this header.
+#include "common/tls/provision_directory.h"  // IWYU pragma: export
 
 #endif  // FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_

@@ -10,7 +10,10 @@
 // key that does not belong to the certificate; an own certificate that has
 // expired or is not yet valid. Whether the own certificate is signed by the
 // configured CA is a separate check (VerifyOwnCertificateChain): the
-// federation uses one CA, but TLS itself does not require it.
+// federation uses one CA, but TLS itself does not require it; it is
+// certificate_chain.h's check, the one the whole tree uses.
+// The private key is held only in SecretBytes (wiped, never logged);
+// grpc_credentials.h hands it to gRPC.
 // Thread-safe: the functions share no state.
 #ifndef FEDLEARN_COMMON_TRANSPORT_TLS_CONFIG_H_
 #define FEDLEARN_COMMON_TRANSPORT_TLS_CONFIG_H_
@@ -19,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/secret_bytes.h"
 
 namespace fedlearn {
 
@@ -34,11 +38,11 @@ struct TlsConfig {
                                  const std::string& name);
 };
 
+// Move-only, because the key is.
 struct TlsMaterial {
   std::string ca_cert_pem;
   std::string cert_pem;
-  std::string key_pem;
-  ~TlsMaterial();  // wipes the key
+  SecretBytes key_pem;
 };
 
 // Reads and checks the three files (see above). Errors name the offending

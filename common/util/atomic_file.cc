@@ -4,22 +4,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
 
-absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
-  const int err = errno;
+// The status for errno `err` while doing `what` to `path`.
+absl::Status ErrnoStatus(std::string_view what, const std::string& path,
+                         int err = errno) {
   std::string message =
       absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM)
+  if (err == EACCES || err == EPERM) {
     return absl::PermissionDeniedError(message);
+  }
   return absl::InternalError(message);
 }
 
@@ -38,24 +42,69 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
 absl::Status FsyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open directory", dir);
   const int rc = ::fsync(fd);
+  const int err = errno;
   ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync directory", dir);
+  if (rc != 0) return ErrnoStatus("fsync directory", dir, err);
+  return absl::OkStatus();
+}
+
+// Creates a temporary file beside `path` that did not exist before; sets
+// `*tmp` to its name. O_EXCL|O_NOFOLLOW: a leftover of a crashed writer, or
+// a symlink someone planted, is skipped rather than reused.
+absl::StatusOr<int> CreateTemporary(const std::string& path, mode_t mode,
+                                    std::string* tmp) {
+  static std::atomic<unsigned> counter{0};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    *tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".", counter++);
+    const int fd =
+        ::open(tmp->c_str(),
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return ErrnoStatus("create", *tmp);
+  }
+  return absl::AlreadyExistsError(
+      absl::StrCat("cannot create a temporary file beside ", path,
+                   ": 100 names taken; remove stale ", path, ".tmp.* files"));
+}
+
+// Reads `fd` to its end into `*out`, which is sized from fstat up front, so
+// a file that does not grow meanwhile is read without any reallocation.
+absl::Status ReadAll(int fd, const std::string& path, std::string* out) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    out->resize(static_cast<size_t>(st.st_size));
+  }
+  size_t done = 0;
+  while (true) {
+    char probe;  // At the expected end: one byte tells EOF from growth.
+    const bool full = done == out->size();
+    const ssize_t n = full ? ::read(fd, &probe, 1)
+                           : ::read(fd, out->data() + done, out->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read", path);
+    if (n == 0) break;
+    if (full) {
+      out->resize(out->size() + out->size() / 2 + 4096);
+      (*out)[done] = probe;
+    }
+    done += static_cast<size_t>(n);
+  }
+  out->resize(done);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view contents) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return ErrnoStatus("create", tmp);
+                                 std::string_view contents, mode_t mode) {
+  std::string tmp;
+  ASSIGN_OR_RETURN(const int fd, CreateTemporary(path, mode, &tmp));
   absl::Status status = WriteAll(fd, contents, tmp);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", tmp);
-  ::close(fd);
+  if (::close(fd) != 0 && status.ok()) status = ErrnoStatus("close", tmp);
   if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     status = ErrnoStatus("rename onto", path);
   }
@@ -67,7 +116,8 @@ absl::Status WriteFileAtomically(const std::string& path,
 }
 
 absl::Status AppendLineDurably(const std::string& path, std::string_view line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("open for append", path);
   absl::Status status = WriteAll(fd, std::string(line) + "\n", path);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", path);
@@ -76,22 +126,12 @@ absl::Status AppendLineDurably(const std::string& path, std::string_view line) {
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open", path);
   std::string out;
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status status = ErrnoStatus("read", path);
-      ::close(fd);
-      return status;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  absl::Status status = ReadAll(fd, path, &out);
   ::close(fd);
+  RETURN_IF_ERROR(status);
   return out;
 }
 

@@ -1,8 +1,20 @@
-// Crash-safe file replacement: write to a temporary file in the same
-// directory, fsync it, rename it over the target, fsync the directory. After a
-// crash the target holds either the old or the new content, never a mix.
+// Crash-safe file replacement and whole-file reads: the tree's one way to
+// write a file that must never be seen half-written.
+//
+// WriteFileAtomically writes a fresh temporary file in the same directory
+// (created exclusively, so an existing file or symlink of that name is
+// never followed or truncated), fsyncs it, renames it over the target and
+// fsyncs the directory, so after a crash the target holds either the old or
+// the new content, never a mix, and the rename itself is durable. On any
+// failure the temporary file is removed and the target is untouched.
+// The temporary file is created with its final permissions, so a private key
+// written with 0600 is never readable by others, not even briefly.
+// Thread-safe: concurrent writers (threads or processes) use distinct
+// temporary files; the last rename wins.
 #ifndef FEDLEARN_COMMON_UTIL_ATOMIC_FILE_H_
 #define FEDLEARN_COMMON_UTIL_ATOMIC_FILE_H_
+
+#include <sys/types.h>
 
 #include <string>
 #include <string_view>
@@ -12,10 +24,16 @@
 
 namespace fedlearn {
 
+// Replaces `path` with `contents` (see above). The new file's permission
+// bits are `mode` less the process umask, as open(2) gives them. NotFound if
+// the directory does not exist, PermissionDenied if it is not writable.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 std::string_view contents);
+                                 std::string_view contents, mode_t mode = 0644);
 // Appends one line (a trailing '\n' is added) and fsyncs.
 absl::Status AppendLineDurably(const std::string& path, std::string_view line);
+// The whole file. It is read straight into the returned string, sized from
+// fstat, with no intermediate buffer, so a caller reading a key has exactly
+// one copy to wipe (unless the file grows while being read).
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // mkdir -p.
 absl::Status MakeDirectories(const std::string& path);

@@ -1,11 +1,72 @@
 #include "common/crypto/secret_bytes.h"
 
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "gtest/gtest.h"
 
 namespace fedlearn {
 namespace {
+
+// A secret is never copied by accident, nor turned into text that a log call
+// or a format string could take without an explicit view().
+static_assert(!std::is_copy_constructible_v<SecretBytes>);
+static_assert(!std::is_copy_assignable_v<SecretBytes>);
+static_assert(std::is_nothrow_move_constructible_v<SecretBytes>);
+static_assert(!std::is_convertible_v<SecretBytes, std::string>);
+static_assert(!std::is_convertible_v<SecretBytes, std::string_view>);
+static_assert(!std::is_convertible_v<std::string, SecretBytes>);
+
+// Every byte `p` pointed at is zero. Valid after Clear(): the vector keeps
+// its buffer allocated until destruction.
+bool AllZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+TEST(SecretBytesTest, ClearWipesTheBufferInPlace) {
+  const std::string pem(300, 'k');  // longer than any small-buffer
+  SecretBytes key(pem);
+  const uint8_t* buffer = key.data();
+  ASSERT_FALSE(AllZero(buffer, pem.size()));
+  key.Clear();
+  EXPECT_TRUE(key.empty());
+  EXPECT_TRUE(AllZero(buffer, pem.size()));
+}
+
+TEST(SecretBytesTest, FromStringWipesTheStringItTakesOver) {
+  std::string text = "-----BEGIN PRIVATE KEY-----" + std::string(200, 'x');
+  const std::string expected = text;
+  const char* buffer = text.data();
+  const size_t size = text.size();
+  SecretBytes key = SecretBytes::FromString(std::move(text));
+  EXPECT_EQ(key.view(), expected);
+  EXPECT_TRUE(text.empty());  // NOLINT(bugprone-use-after-move): pinned
+  EXPECT_TRUE(AllZero(reinterpret_cast<const uint8_t*>(buffer), size));
+}
+
+TEST(SecretBytesTest, WipeStringZeroesEveryByteOfTheCapacity) {
+  std::string copy(500, 's');
+  copy.resize(10);  // the tail past size() still holds the secret
+  const char* buffer = copy.data();
+  const size_t capacity = copy.capacity();
+  WipeString(copy);
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(copy.data(), buffer);  // wiped in place, not reallocated
+  EXPECT_TRUE(AllZero(reinterpret_cast<const uint8_t*>(buffer), capacity));
+}
+
+TEST(SecretBytesTest, MoveAssignmentHandsTheBufferOverAndEmptiesTheSource) {
+  SecretBytes source(std::string(64, 'a'));
+  SecretBytes target(std::string(64, 'b'));
+  target = std::move(source);
+  EXPECT_EQ(target.view(), std::string(64, 'a'));
+  EXPECT_TRUE(source.empty());  // NOLINT(bugprone-use-after-move): pinned
+}
 
 TEST(SecretBytesTest, MoveLeavesSourceEmpty) {
   const uint8_t raw[] = {1, 2, 3, 4};

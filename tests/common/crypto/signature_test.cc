@@ -51,7 +51,7 @@ PemKeyPair* SignatureTest::foreign_ = nullptr;
 constexpr char kMessage[] = "advertise-keys|session 9|round 3|c_pk|s_pk";
 
 TEST_F(SignatureTest, ClientSignatureVerifiesAgainstItsIdentity) {
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok()) << sig.status();
   EXPECT_TRUE(VerifySignedByIdentity(ca_->cert_pem, client_->cert_pem,
                                      "client-001", kMessage, *sig)
@@ -59,7 +59,7 @@ TEST_F(SignatureTest, ClientSignatureVerifiesAgainstItsIdentity) {
 }
 
 TEST_F(SignatureTest, WrongIdentityIsUnauthenticated) {
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   for (const char* identity : {"client-002", "client-00", "client-0011", ""}) {
     EXPECT_EQ(VerifySignedByIdentity(ca_->cert_pem, client_->cert_pem, identity,
@@ -71,7 +71,7 @@ TEST_F(SignatureTest, WrongIdentityIsUnauthenticated) {
 }
 
 TEST_F(SignatureTest, CertificateFromAnotherCaIsUnauthenticated) {
-  auto sig = SignMessage(foreign_->key_pem.value(), kMessage);
+  auto sig = SignMessage(foreign_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(VerifySignedByIdentity(ca_->cert_pem, foreign_->cert_pem,
                                    "client-001", kMessage, *sig)
@@ -80,7 +80,7 @@ TEST_F(SignatureTest, CertificateFromAnotherCaIsUnauthenticated) {
 }
 
 TEST_F(SignatureTest, ServerCertificateCannotStandInForAClient) {
-  auto sig = SignMessage(server_->key_pem.value(), kMessage);
+  auto sig = SignMessage(server_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(VerifySignedByIdentity(ca_->cert_pem, server_->cert_pem,
                                    "coordinator", kMessage, *sig)
@@ -89,7 +89,7 @@ TEST_F(SignatureTest, ServerCertificateCannotStandInForAClient) {
 }
 
 TEST_F(SignatureTest, TamperedMessageIsUnauthenticated) {
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   std::string tampered = kMessage;
   tampered.back() ^= 1;
@@ -100,7 +100,7 @@ TEST_F(SignatureTest, TamperedMessageIsUnauthenticated) {
 }
 
 TEST_F(SignatureTest, TamperedSignatureIsUnauthenticated) {
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   for (size_t i = 0; i < sig->size(); i += 7) {
     std::string tampered = *sig;
@@ -118,7 +118,7 @@ TEST_F(SignatureTest, TamperedSignatureIsUnauthenticated) {
 }
 
 TEST_F(SignatureTest, GarbageCertificatesAreUnauthenticated) {
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(VerifySignedByIdentity(ca_->cert_pem, "not a cert", "client-001",
                                    kMessage, *sig)
@@ -143,7 +143,7 @@ TEST_F(SignatureTest, VerifiedIdentityChecksManySignaturesAfterOneChainCheck) {
   ASSERT_TRUE(identity.ok()) << identity.status();
   EXPECT_EQ(identity->identity(), "client-001");
   for (const char* message : {kMessage, "consistency|U3=a,b,c", ""}) {
-    auto sig = SignMessage(client_->key_pem.value(), message);
+    auto sig = SignMessage(client_->key_pem.view(), message);
     ASSERT_TRUE(sig.ok()) << sig.status();
     EXPECT_TRUE(identity->Verify(message, *sig).ok()) << message;
     std::string tampered = *sig;
@@ -153,30 +153,34 @@ TEST_F(SignatureTest, VerifiedIdentityChecksManySignaturesAfterOneChainCheck) {
         << message;
   }
   // Another key's signature never verifies against the cached key.
-  auto foreign_sig = SignMessage(foreign_->key_pem.value(), kMessage);
+  auto foreign_sig = SignMessage(foreign_->key_pem.view(), kMessage);
   ASSERT_TRUE(foreign_sig.ok());
   EXPECT_EQ(identity->Verify(kMessage, *foreign_sig).code(),
             absl::StatusCode::kUnauthenticated);
   // Moving keeps the key usable.
   VerifiedIdentity moved = *std::move(identity);
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   EXPECT_TRUE(moved.Verify(kMessage, *sig).ok());
 }
 
-TEST_F(SignatureTest, VerifiedIdentityRefusesWhatVerifySignedByIdentityRefuses) {
-  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, client_->cert_pem, "client-002")
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, foreign_->cert_pem, "client-001")
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, server_->cert_pem, "coordinator")
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
+TEST_F(SignatureTest,
+       VerifiedIdentityRefusesWhatVerifySignedByIdentityRefuses) {
+  EXPECT_EQ(
+      VerifiedIdentity::Create(ca_->cert_pem, client_->cert_pem, "client-002")
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      VerifiedIdentity::Create(ca_->cert_pem, foreign_->cert_pem, "client-001")
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      VerifiedIdentity::Create(ca_->cert_pem, server_->cert_pem, "coordinator")
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(VerifiedIdentity::Create(ca_->cert_pem, "not a cert", "client-001")
                 .status()
                 .code(),
@@ -190,7 +194,7 @@ TEST_F(SignatureTest, VerifiedIdentityRefusesWhatVerifySignedByIdentityRefuses) 
 TEST_F(SignatureTest, CertificateVerifierAcceptsAClientOfItsCa) {
   auto verifier = CertificateVerifier::Create(ca_->cert_pem);
   ASSERT_TRUE(verifier.ok()) << verifier.status();
-  auto sig = SignMessage(client_->key_pem.value(), kMessage);
+  auto sig = SignMessage(client_->key_pem.view(), kMessage);
   ASSERT_TRUE(sig.ok());
   // One verifier serves many certificates.
   for (int i = 0; i < 3; ++i) {
@@ -235,9 +239,10 @@ TEST_F(SignatureTest, CertificateVerifierRefusesGarbage) {
 }
 
 TEST_F(SignatureTest, SigningKeySignaturesVerify) {
-  auto key = SigningKey::Create(client_->key_pem.value());
+  auto key = SigningKey::Create(client_->key_pem.view());
   ASSERT_TRUE(key.ok()) << key.status();
-  for (const std::string message : {std::string(kMessage), std::string("other")}) {
+  for (const std::string message :
+       {std::string(kMessage), std::string("other")}) {
     auto sig = key->Sign(message);
     ASSERT_TRUE(sig.ok()) << sig.status();
     EXPECT_TRUE(VerifySignedByIdentity(ca_->cert_pem, client_->cert_pem,
@@ -247,8 +252,9 @@ TEST_F(SignatureTest, SigningKeySignaturesVerify) {
 }
 
 TEST_F(SignatureTest, SigningKeyRefusesGarbage) {
-  for (const char* pem : {"", "garbage", "-----BEGIN PRIVATE KEY-----\nAAAA\n"
-                                         "-----END PRIVATE KEY-----\n"}) {
+  for (const char* pem : {"", "garbage",
+                          "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                          "-----END PRIVATE KEY-----\n"}) {
     EXPECT_EQ(SigningKey::Create(pem).status().code(),
               absl::StatusCode::kInvalidArgument)
         << pem;

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -26,6 +27,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
+
+// A key pair is copied only on purpose (key_pem.Clone()).
+static_assert(!std::is_copy_constructible_v<PemKeyPair>);
+static_assert(std::is_same_v<decltype(PemKeyPair::key_pem), SecretBytes>);
 
 struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
@@ -45,8 +50,8 @@ X509Ptr ParseCert(const std::string& pem) {
 
 bool KeyMatchesCertificate(const PemKeyPair& pair) {
   X509Ptr cert = ParseCert(pair.cert_pem);
-  BIO* bio = BIO_new_mem_buf(pair.key_pem.value().data(),
-                             static_cast<int>(pair.key_pem.value().size()));
+  BIO* bio = BIO_new_mem_buf(pair.key_pem.view().data(),
+                             static_cast<int>(pair.key_pem.view().size()));
   std::unique_ptr<EVP_PKEY, EvpPkeyFree> key(
       PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
   BIO_free(bio);
@@ -141,9 +146,9 @@ TEST(CertAuthorityTest, SubjectAltNamesAreListedInOrderAsOperatorsWriteThem) {
   absl::StatusOr<std::vector<std::string>> sans =
       SubjectAltNamesOfCertificate(NewServer(ca).cert_pem);
   ASSERT_TRUE(sans.ok()) << sans.status();
-  EXPECT_EQ(*sans,
-            (std::vector<std::string>{"DNS:localhost", "DNS:coordinator.example",
-                                      "IP:127.0.0.1", "IP:::1"}));
+  EXPECT_EQ(*sans, (std::vector<std::string>{"DNS:localhost",
+                                             "DNS:coordinator.example",
+                                             "IP:127.0.0.1", "IP:::1"}));
   EXPECT_FALSE(SubjectAltNamesOfCertificate("not a certificate").ok());
 }
 
@@ -245,7 +250,7 @@ TEST(CertAuthorityTest, GarbagePemIsAnErrorNotACrash) {
 TEST(CertAuthorityTest, IssuingWithAMismatchedCaKeyFails) {
   PemKeyPair ca = NewCa();
   PemKeyPair other = NewCa();
-  PemKeyPair mixed{ca.cert_pem, SecretString(other.key_pem.value())};
+  PemKeyPair mixed{ca.cert_pem, other.key_pem.Clone()};
   absl::StatusOr<PemKeyPair> client = IssueClientCertificate(mixed, "h1", 30);
   EXPECT_THAT(client.status().message(), HasSubstr("does not match"));
 }
@@ -287,7 +292,7 @@ TEST_F(ProvisionDirectoryTest, CreatesEveryFileWithPrivateKeys) {
     const std::string cert = Slurp(Path(name + ".pem"));
     EXPECT_TRUE(VerifyCertificateChain(ca, cert).ok()) << name;
     EXPECT_TRUE(
-        KeyMatchesCertificate({cert, SecretString(Slurp(Path(name + ".key")))}))
+        KeyMatchesCertificate({cert, SecretBytes(Slurp(Path(name + ".key")))}))
         << name;
     EXPECT_EQ(PermissionBits(Path(name + ".key")), 0600) << name;
   }

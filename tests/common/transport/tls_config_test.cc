@@ -12,8 +12,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "common/tls/cert_authority.h"
+#include "common/transport/grpc_credentials.h"
 #include "common/util/atomic_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,6 +24,10 @@ namespace fedlearn {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The loaded key lives in the one secret type and is never copied by accident.
+static_assert(std::is_same_v<decltype(TlsMaterial::key_pem), SecretBytes>);
+static_assert(!std::is_copy_constructible_v<TlsMaterial>);
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -54,8 +60,7 @@ std::pair<std::string, std::string> SelfSigned(long from_days, long to_days) {
   BIO* cert_bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(cert_bio, cert);
   BIO* key_bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr,
-                           nullptr);
+  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr, nullptr);
   X509_free(cert);
   EVP_PKEY_free(key);
   return {BioText(cert_bio), BioText(key_bio)};
@@ -104,17 +109,37 @@ TEST_F(TlsConfigTest, ProvisionedFilesLoadAndChainToTheirCa) {
   EXPECT_TRUE(VerifyOwnCertificateChain(Site(), *material).ok());
 }
 
+TEST_F(TlsConfigTest, LoadedKeyIsTheFilesTextAndBuildsGrpcCredentials) {
+  absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(Site());
+  ASSERT_TRUE(material.ok()) << material.status();
+  EXPECT_EQ(std::string(material->key_pem.view()),
+            *ReadFileToString(Site().key_path));
+  EXPECT_NE(MutualTlsChannelCredentials(*material), nullptr);
+  EXPECT_NE(MutualTlsServerCredentials(*material), nullptr);
+}
+
+TEST_F(TlsConfigTest, CertificateChainWithItsIntermediateIsAccepted) {
+  // `fedlearn-certs` issues directly from the root, but an operator may
+  // bring a chain file (leaf, then intermediates): the shared chain check
+  // follows it.
+  TlsConfig tls = Site();
+  absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
+  ASSERT_TRUE(material.ok());
+  material->cert_pem += material->ca_cert_pem;  // a redundant "intermediate"
+  EXPECT_TRUE(VerifyOwnCertificateChain(tls, *material).ok());
+}
+
 TEST_F(TlsConfigTest, KeyOfAnotherCertificateIsReportedAsAMismatch) {
   TlsConfig tls = Site();
   tls.key_path = Site("ours", "hospital-b").key_path;
   absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
   ASSERT_FALSE(material.ok());
   EXPECT_EQ(material.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(material.status().message(),
-              HasSubstr("certificate " + tls.cert_path + " and key " +
-                        tls.key_path +
-                        " do not match (the key belongs to another "
-                        "certificate)"));
+  EXPECT_THAT(
+      material.status().message(),
+      HasSubstr("certificate " + tls.cert_path + " and key " + tls.key_path +
+                " do not match (the key belongs to another "
+                "certificate)"));
 }
 
 TEST_F(TlsConfigTest, MissingFileIsNotFoundAndNamed) {
@@ -212,9 +237,9 @@ TEST_F(TlsConfigTest, CertificateOfAnotherCaIsNamedAsNotSignedByTheCa) {
   ASSERT_TRUE(material.ok()) << material.status();  // usable, but...
   absl::Status chain = VerifyOwnCertificateChain(tls, *material);
   EXPECT_EQ(chain.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(chain.message(), HasSubstr(tls.cert_path +
-                                         " is not signed by the CA in " +
-                                         tls.ca_cert_path));
+  EXPECT_THAT(chain.message(),
+              HasSubstr(tls.cert_path + " is not signed by the CA in " +
+                        tls.ca_cert_path));
 }
 
 }  // namespace
