@@ -18,11 +18,13 @@ std::chrono::milliseconds BackoffPolicy::Delay(int failures,
 }
 
 ClientDaemon::ClientDaemon(boost::asio::io_context& io,
-                           boost::asio::thread_pool& workers,
+                           boost::asio::thread_pool& rpc_workers,
+                           boost::asio::thread_pool& compute_workers,
                            ClientSession* session,
                            CoordinatorTransport* transport, Options options)
     : io_(io),
-      workers_(workers),
+      rpc_workers_(rpc_workers),
+      compute_workers_(compute_workers),
       session_(session),
       transport_(transport),
       options_(options),
@@ -30,10 +32,7 @@ ClientDaemon::ClientDaemon(boost::asio::io_context& io,
       heartbeat_timer_(io),
       rng_(options.jitter_seed) {}
 
-ClientDaemon::~ClientDaemon() {
-  cancel_ = true;
-  heartbeat_pool_.join();
-}
+ClientDaemon::~ClientDaemon() { cancel_ = true; }
 
 void ClientDaemon::Start(std::function<void(const absl::Status&)> on_done) {
   on_done_ = std::move(on_done);
@@ -59,7 +58,9 @@ void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
     if (ec || done_ || cancel_.load()) return;
     step_running_ = true;
     ScheduleHeartbeat();
-    boost::asio::post(workers_, [this] {
+    boost::asio::thread_pool& pool =
+        session_->NextStepComputes() ? compute_workers_ : rpc_workers_;
+    boost::asio::post(pool, [this] {
       ClientSession::StepResult result = session_->Step(cancel_);
       boost::asio::post(io_, [this, result = std::move(result)]() mutable {
         OnStepDone(std::move(result));
@@ -73,11 +74,15 @@ void ClientDaemon::ScheduleHeartbeat() {
   heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !step_running_ || cancel_.load()) return;
     // Only a long training needs it: polling keeps an idle client alive.
-    if (session_->training()) {
-      boost::asio::post(heartbeat_pool_, [this, run_id = session_->run_id()] {
-        absl::StatusOr<bool> r = transport_->Heartbeat(run_id, "training");
-        if (!r.ok())
+    if (session_->training() && !heartbeat_in_flight_->exchange(true)) {
+      boost::asio::post(rpc_workers_, [transport = transport_,
+                                       in_flight = heartbeat_in_flight_,
+                                       run_id = session_->run_id()] {
+        absl::StatusOr<bool> r = transport->Heartbeat(run_id, "training");
+        if (!r.ok()) {
           spdlog::debug("heartbeat failed: {}", r.status().message());
+        }
+        *in_flight = false;
       });
     }
     ScheduleHeartbeat();
@@ -95,6 +100,8 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
   switch (result.kind) {
     case Kind::kPrepared:
     case Kind::kRegistered:
+    case Kind::kTaskReceived:
+    case Kind::kUploading:
     case Kind::kTrained:
       consecutive_failures_ = 0;
       ScheduleStep(std::chrono::milliseconds(0));

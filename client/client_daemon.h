@@ -1,17 +1,30 @@
 // Drives a ClientSession from a Boost.Asio event loop.
 //
-// Blocking work (RPCs, training) runs on a worker executor; the io_context
-// only schedules: the next step after a poll interval, exponential backoff
-// with jitter while the coordinator is unreachable, heartbeats while a long
-// training runs. Stop() (wired to SIGINT/SIGTERM by the binary) abandons the
-// current task: training is cancelled between batches and nothing partial is
-// ever uploaded; an in-flight RPC is cancelled.
+// The io_context only schedules: the next step after the coordinator's
+// retry delay (also between the phases of a secure upload, whose steps never
+// wait), exponential backoff with jitter after any failure (the client's one
+// retry policy: unreachable coordinator, a failed secure-aggregation
+// exchange alike), heartbeats while a long training runs. The steps
+// themselves run on two worker executors: trainings
+// (ClientSession::NextStepComputes) on `compute_workers`, every other step
+// (RPCs) and the heartbeats on `rpc_workers`. No step sleeps, so many daemons
+// share a few threads: the simulation runs 1,000 on a fixed-size pair of pools.
+//
+// Stop() (wired to SIGINT/SIGTERM by the binary) abandons the current task:
+// training is cancelled between batches and nothing partial is ever
+// uploaded; an in-flight RPC is cancelled.
+//
+// Thread-safety: Start() once; Stop() from any thread. Everything else runs
+// on the io_context. REQUIRES: both worker pools have finished the work
+// this daemon posted (joined) before it is destroyed; the session and the
+// transport outlive that work.
 #ifndef FEDLEARN_CLIENT_CLIENT_DAEMON_H_
 #define FEDLEARN_CLIENT_CLIENT_DAEMON_H_
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <random>
 
 #include "boost/asio/io_context.hpp"
@@ -41,7 +54,11 @@ class ClientDaemon {
     uint64_t jitter_seed = std::random_device{}();
   };
 
-  ClientDaemon(boost::asio::io_context& io, boost::asio::thread_pool& workers,
+  // The two pools may be the same one when the session never trains while
+  // it must heartbeat (tests).
+  ClientDaemon(boost::asio::io_context& io,
+               boost::asio::thread_pool& rpc_workers,
+               boost::asio::thread_pool& compute_workers,
                ClientSession* session, CoordinatorTransport* transport,
                Options options);
 
@@ -62,13 +79,17 @@ class ClientDaemon {
   void Finish(absl::Status outcome);
 
   boost::asio::io_context& io_;
-  boost::asio::thread_pool& workers_;
+  boost::asio::thread_pool& rpc_workers_;
+  boost::asio::thread_pool& compute_workers_;
   ClientSession* const session_;
   CoordinatorTransport* const transport_;
   const Options options_;
   boost::asio::steady_timer step_timer_;
   boost::asio::steady_timer heartbeat_timer_;
-  boost::asio::thread_pool heartbeat_pool_{1};
+  // Set while a heartbeat RPC is queued or running (shared with it, as it
+  // may outlive a stopped daemon's timers): one at a time.
+  std::shared_ptr<std::atomic<bool>> heartbeat_in_flight_ =
+      std::make_shared<std::atomic<bool>>(false);
   std::mt19937_64 rng_;
   std::atomic<bool> cancel_{false};
   bool step_running_ = false;

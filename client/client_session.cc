@@ -4,13 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/secure_upload.h"
 #include "client/update_encoding.h"
 #include "common/util/atomic_file.h"
-#include "common/util/clock.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
 #include "common/util/status_class.h"
+#include "common/util/status_macros.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
 
@@ -24,6 +23,14 @@ ClientSession::StepResult Failed(absl::Status status) {
   return r;
 }
 
+ClientSession::StepResult Result(ClientSession::StepKind kind,
+                                 uint64_t round = 0) {
+  ClientSession::StepResult r;
+  r.kind = kind;
+  r.round = round;
+  return r;
+}
+
 }  // namespace
 
 ClientSession::ClientSession(CoordinatorTransport* transport,
@@ -32,7 +39,8 @@ ClientSession::ClientSession(CoordinatorTransport* transport,
     : transport_(transport),
       preparer_(preparer),
       slots_(slots),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &system_clock_) {}
 
 ClientSession::ClientSession(CoordinatorTransport* transport,
                              LocalTrainer* trainer, TrainingSlots* slots,
@@ -41,13 +49,16 @@ ClientSession::ClientSession(CoordinatorTransport* transport,
       owned_preparer_(std::make_unique<FixedTrainerPreparer>(trainer)),
       preparer_(owned_preparer_.get()),
       slots_(slots),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &system_clock_) {}
+
+ClientSession::~ClientSession() = default;
 
 ClientSession::StepResult ClientSession::FailPermanently(absl::Status status) {
   status = MarkPermanent(std::move(status));
   spdlog::error("cannot take part in this run: {}", status.message());
-  if (absl::Status s = transport_->Leave(/*permanent=*/true,
-                                         std::string(status.message()));
+  if (absl::Status s =
+          transport_->Leave(/*permanent=*/true, std::string(status.message()));
       !s.ok()) {
     spdlog::warn("could not tell the coordinator: {}", s.message());
   }
@@ -69,14 +80,13 @@ ClientSession::StepResult ClientSession::Prepare() {
   trainer_ = *trainer;
   contract_digest_ = offer->digest;
   registered_ = false;
-  spdlog::info("prepared for run '{}' (contract {}): {} model, {} local examples",
-               EscapeUntrusted(offer->contract.run_id(), 64),
-               contract_digest_.substr(0, 12),
-               EscapeUntrusted(offer->contract.model().architecture(), 32),
-               trainer_->NumExamples());
-  StepResult r;
-  r.kind = StepKind::kPrepared;
-  return r;
+  spdlog::info(
+      "prepared for run '{}' (contract {}): {} model, {} local examples",
+      EscapeUntrusted(offer->contract.run_id(), 64),
+      contract_digest_.substr(0, 12),
+      EscapeUntrusted(offer->contract.model().architecture(), 32),
+      trainer_->NumExamples());
+  return Result(StepKind::kPrepared);
 }
 
 void ClientSession::LeaveRun(const std::string& reason) {
@@ -89,27 +99,40 @@ void ClientSession::LeaveRun(const std::string& reason) {
   registered_ = false;
 }
 
+bool ClientSession::NextStepComputes() const {
+  // Only training: preparing is one GetContract RPC and brief local checks,
+  // and it must not queue behind other clients' trainings.
+  return task_.has_value();
+}
+
 ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  if (secure_upload_ != nullptr) return AdvanceSecureUpload();
+  if (plain_upload_) return PushPlainUpload();
+  if (task_) return Train(cancel);
   if (trainer_ == nullptr) return Prepare();
-  if (!registered_) {
-    absl::StatusOr<RegisterReply> reply =
-        transport_->Register(trainer_->NumExamples(), contract_digest_);
-    if (!reply.ok()) {
-      // The run's contract may have changed (a restarted coordinator with a
-      // new configuration): fetch it again before the next attempt.
-      if (absl::IsFailedPrecondition(reply.status())) trainer_ = nullptr;
-      return Failed(reply.status());
-    }
-    registered_ = true;
-    run_id_ = reply->run_id;
-    client_id_ = reply->client_id;
-    spdlog::info("registered with run '{}' as '{}' ({} local examples)",
-                 run_id_, client_id_, trainer_->NumExamples());
-    StepResult r;
-    r.kind = StepKind::kRegistered;
-    return r;
+  if (!registered_) return RegisterWithRun();
+  return FetchTask();
+}
+
+ClientSession::StepResult ClientSession::RegisterWithRun() {
+  absl::StatusOr<RegisterReply> reply =
+      transport_->Register(trainer_->NumExamples(), contract_digest_);
+  if (!reply.ok()) {
+    // The run's contract may have changed (a restarted coordinator with a
+    // new configuration): fetch it again before the next attempt.
+    if (absl::IsFailedPrecondition(reply.status())) trainer_ = nullptr;
+    return Failed(reply.status());
   }
+  registered_ = true;
+  run_id_ = reply->run_id;
+  client_id_ = reply->client_id;
+  spdlog::info("registered with run '{}' as '{}' ({} local examples)", run_id_,
+               client_id_, trainer_->NumExamples());
+  return Result(StepKind::kRegistered);
+}
+
+ClientSession::StepResult ClientSession::FetchTask() {
   absl::StatusOr<FetchReply> reply =
       transport_->FetchTask(run_id_, last_round_);
   if (!reply.ok()) {
@@ -118,29 +141,35 @@ ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
     return Failed(reply.status());
   }
   if (!reply->task) {
-    StepResult r;
-    r.kind = reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle;
+    StepResult r =
+        Result(reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle);
     r.retry_after_ms = reply->retry_after_ms;
     if (reply->run_failed) {
-      r.status = absl::AbortedError(absl::StrCat(
-          "the coordinator reports the run failed: ",
-          EscapeUntrusted(reply->reason, 500)));
+      r.status = absl::AbortedError(
+          absl::StrCat("the coordinator reports the run failed: ",
+                       EscapeUntrusted(reply->reason, 500)));
     }
     return r;
   }
-  if (!reply->task->contract_digest.empty() &&
-      reply->task->contract_digest != contract_digest_) {
+  if (std::optional<StepResult> refused = RefuseTask(*reply->task)) {
+    return *std::move(refused);
+  }
+  run_id_ = reply->task->run_id;
+  const uint64_t round = reply->task->round;
+  task_ = *std::move(reply->task);
+  return Result(StepKind::kTaskReceived, round);
+}
+
+std::optional<ClientSession::StepResult> ClientSession::RefuseTask(
+    const ReceivedTask& task) {
+  if (!task.contract_digest.empty() &&
+      task.contract_digest != contract_digest_) {
     trainer_ = nullptr;
     registered_ = false;
     return Failed(absl::FailedPreconditionError(
         "the run's contract changed since this client prepared; preparing "
         "again"));
   }
-  return TrainAndPush(*std::move(reply->task), cancel);
-}
-
-ClientSession::StepResult ClientSession::TrainAndPush(
-    ReceivedTask task, const std::atomic<bool>& cancel) {
   if (!task.model.spec.CompatibleWith(trainer_->Spec())) {
     return Failed(absl::FailedPreconditionError(
         absl::StrCat("round ", task.round,
@@ -149,18 +178,30 @@ ClientSession::StepResult ClientSession::TrainAndPush(
                      trainer_->Spec().DescribeMismatch(task.model.spec),
                      "); check that both sides use the same architecture")));
   }
-  if (task.deadline_unix_ms > 0 &&
-      WallClockUnixMillis() > task.deadline_unix_ms) {
-    return Failed(absl::DeadlineExceededError(absl::StrCat(
-        "round ", task.round, " deadline passed before training")));
-  }
+  if (absl::Status s = CheckDeadline(task); !s.ok()) return Failed(s);
   if (absl::Status s = CheckPrivacyRequirement(task, options_.privacy);
       !s.ok()) {
     // The run's privacy settings are fixed: every later task would be
     // refused too.
     return FailPermanently(s);
   }
-  run_id_ = task.run_id;
+  return std::nullopt;
+}
+
+absl::Status ClientSession::CheckDeadline(const ReceivedTask& task) const {
+  if (task.deadline_unix_ms > 0 &&
+      clock_->UnixMillis() > task.deadline_unix_ms) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("round ", task.round, " deadline passed before training"));
+  }
+  return absl::OkStatus();
+}
+
+ClientSession::StepResult ClientSession::Train(
+    const std::atomic<bool>& cancel) {
+  ReceivedTask task = *std::move(task_);
+  task_.reset();
+  if (absl::Status s = CheckDeadline(task); !s.ok()) return Failed(s);
   if (slots_ != nullptr && !slots_->Acquire(cancel)) {
     return Failed(absl::CancelledError("client stopping"));
   }
@@ -171,6 +212,7 @@ ClientSession::StepResult ClientSession::TrainAndPush(
   if (slots_ != nullptr) slots_->Release();
   if (!result.ok()) return Failed(result.status());
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  task.model.values = FlatVector();  // the global model is no longer needed
 
   absl::StatusOr<ClipOutcome> clip = ClipUpdateForRound(task, &*result);
   if (!clip.ok()) return Failed(clip.status());
@@ -182,57 +224,84 @@ ClientSession::StepResult ClientSession::TrainAndPush(
   if (!options_.record_updates_dir.empty()) {
     if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
   }
-  if (task.secagg) {
-    // Distributed DP: never help unmask a sum with less noise than planned,
-    // whatever the secure-aggregation config says.
-    if (task.dp && task.dp->mode() == v1::DpTaskConfig::DISTRIBUTED &&
-        task.secagg->min_survivors() < task.dp->min_clients()) {
-      task.secagg->set_min_survivors(task.dp->min_clients());
-    }
-    absl::StatusOr<std::vector<uint32_t>> encoded =
-        EncodeForSecureAggregation(task, *result, *clip);
-    if (!encoded.ok()) return Failed(encoded.status());
-    SecureUploadIdentity identity{client_id_, options_.identity};
-    if (absl::Status s = SecureUpload(
-            transport_, task, *std::move(encoded), identity, cancel,
-            options_.secagg_timeout,
-            SecureUploadFaults{options_.exit_after_secagg_messages});
-        !s.ok()) {
-      return Failed(s);
-    }
-    last_round_ = task.round;
-    spdlog::info("round {}: securely aggregated update ({} examples, {:.2f} s training)",
-                 task.round, result->num_examples, result->seconds);
-    StepResult r;
-    r.kind = StepKind::kTrained;
-    r.round = task.round;
+  summary_ = {result->num_examples, result->train_loss, result->seconds};
+  if (task.secagg) return StartSecureUpload(std::move(task), *result, *clip);
+  PlainUpload upload;
+  upload.header.run_id = task.run_id;
+  upload.header.round = task.round;
+  upload.header.model_version = task.model_version;
+  upload.header.num_examples = result->num_examples;
+  upload.header.train_loss = result->train_loss;
+  upload.header.train_seconds = result->seconds;
+  upload.delta = std::move(result->delta);
+  plain_upload_ = std::move(upload);
+  return Result(StepKind::kUploading, task.round);
+}
+
+ClientSession::StepResult ClientSession::StartSecureUpload(
+    ReceivedTask task, const TrainingResult& result, const ClipOutcome& clip) {
+  // Distributed DP: never help unmask a sum with less noise than planned,
+  // whatever the secure-aggregation config says.
+  if (task.dp && task.dp->mode() == v1::DpTaskConfig::DISTRIBUTED &&
+      task.secagg->min_survivors() < task.dp->min_clients()) {
+    task.secagg->set_min_survivors(task.dp->min_clients());
+  }
+  absl::StatusOr<std::vector<uint32_t>> encoded =
+      EncodeForSecureAggregation(task, result, clip);
+  if (!encoded.ok()) return Failed(encoded.status());
+  absl::StatusOr<SecAggIdentity> identity =
+      LoadSecAggIdentity(client_id_, options_.identity);
+  if (!identity.ok()) return Failed(identity.status());
+  absl::StatusOr<std::unique_ptr<SecureUpload>> upload =
+      SecureUpload::Start(task, *std::move(encoded), *std::move(identity),
+                          clock_->Now() + options_.secagg_timeout);
+  if (!upload.ok()) return Failed(upload.status());
+  secure_upload_ = *std::move(upload);
+  return Result(StepKind::kUploading, task.round);
+}
+
+ClientSession::StepResult ClientSession::PushPlainUpload() {
+  PlainUpload upload = *std::move(plain_upload_);
+  plain_upload_.reset();  // pushed whole now, or never
+  upload.header.delta = &upload.delta;
+  if (absl::Status s = transport_->PushResult(upload.header); !s.ok()) {
+    return Failed(s);
+  }
+  spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",
+               upload.header.round, summary_.num_examples, summary_.train_loss,
+               summary_.seconds);
+  return Delivered(upload.header.round);
+}
+
+ClientSession::StepResult ClientSession::AdvanceSecureUpload() {
+  const uint64_t round = secure_upload_->round();
+  absl::StatusOr<SecureUpload::Progress> progress =
+      secure_upload_->Advance(transport_, clock_->Now());
+  if (!progress.ok()) {
+    // A transient failure keeps the upload: the next step resends.
+    if (secure_upload_->ended()) secure_upload_.reset();
+    return Failed(progress.status());
+  }
+  if (!progress->done) {
+    StepResult r = Result(StepKind::kIdle, round);
+    r.retry_after_ms = progress->retry_after_ms;
     return r;
   }
-  OutgoingUpdate update;
-  update.run_id = task.run_id;
-  update.round = task.round;
-  update.model_version = task.model_version;
-  update.num_examples = result->num_examples;
-  update.train_loss = result->train_loss;
-  update.train_seconds = result->seconds;
-  update.delta = &result->delta;
-  if (absl::Status s = transport_->PushResult(update); !s.ok())
-    return Failed(s);
-  last_round_ = task.round;
-  spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",
-               task.round, result->num_examples, result->train_loss,
-               result->seconds);
-  StepResult r;
-  r.kind = StepKind::kTrained;
-  r.round = task.round;
-  return r;
+  secure_upload_.reset();
+  spdlog::info(
+      "round {}: securely aggregated update ({} examples, {:.2f} s training)",
+      round, summary_.num_examples, summary_.seconds);
+  return Delivered(round);
+}
+
+ClientSession::StepResult ClientSession::Delivered(uint64_t round) {
+  last_round_ = round;
+  return Result(StepKind::kTrained, round);
 }
 
 absl::Status ClientSession::RecordUpdate(const ReceivedTask& task,
                                          const TrainingResult& result) {
-  if (absl::Status s = MakeDirectories(options_.record_updates_dir); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(MakeDirectories(options_.record_updates_dir));
   const std::string stem =
       absl::StrFormat("%s/round-%06d", options_.record_updates_dir, task.round);
   v1::RoundRef ref;
@@ -240,10 +309,7 @@ absl::Status ClientSession::RecordUpdate(const ReceivedTask& task,
   ref.set_round(task.round);
   ref.set_model_version(task.model_version);
   FlatModel delta{task.model.spec, result.delta.Clone()};
-  if (absl::Status s = WriteModelFile(stem + ".delta.fmodel", ref, delta);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(WriteModelFile(stem + ".delta.fmodel", ref, delta));
   nlohmann::json meta;
   meta["round"] = task.round;
   meta["num_examples"] = result.num_examples;

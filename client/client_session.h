@@ -1,8 +1,20 @@
-// The client's protocol state machine, one blocking step at a time:
+// The client's protocol state machine, one non-blocking step at a time:
 //
 //   Unprepared --GetContract, prepare--> Prepared --Register--> Registered
-//   Registered --FetchTask--> {idle | task}
-//   task --train--> push update --> Registered ...      run finished -> Done
+//   Registered --FetchTask--> {idle | task received}
+//   task received --train--> uploading
+//   uploading --push the update (plain) | one secure-aggregation exchange
+//     per step, idle in between (secure)--> trained --> Registered ...
+//   run finished -> Done
+//
+// Each Step() does one piece of work and returns; it never sleeps waiting
+// for the coordinator. While a secure upload waits for the next phase, Step
+// returns kIdle with the coordinator's retry delay, and the upload's state
+// (client/secure_upload.h) waits here for the next step; a transient
+// failure of one exchange returns kFailed and the next step resends, so the
+// caller's one backoff policy (client/client_daemon.h) handles every retry.
+// NextStepComputes() tells the caller which steps train (CPU-bound, long)
+// so it can run them on their own executor.
 //
 // It knows neither gRPC (CoordinatorTransport) nor LibTorch (RunPreparer,
 // LocalTrainer). Guarantees: the site registers only after it has checked
@@ -12,21 +24,28 @@
 // another contract sends the session back to prepare; a task whose model
 // spec does not match the local model is refused before training; a
 // cancelled training never produces an upload; an update is pushed whole or
-// not at all.
+// not at all, and a secure upload that passes secagg_timeout is abandoned.
+//
+// Thread-safety: Step() and LeaveRun() must not run concurrently (the daemon
+// runs one step at a time); training() may be read from any thread, and
+// run_id() between steps or while a training step runs.
 #ifndef FEDLEARN_CLIENT_CLIENT_SESSION_H_
 #define FEDLEARN_CLIENT_CLIENT_SESSION_H_
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "client/coordinator_transport.h"
 #include "client/run_preparer.h"
-#include "common/transport/tls_config.h"
+#include "client/secure_upload.h"
 #include "client/training/local_trainer.h"
 #include "client/training_slots.h"
 #include "client/update_encoding.h"
+#include "common/transport/tls_config.h"
+#include "common/util/clock.h"
 
 namespace fedlearn {
 
@@ -39,19 +58,22 @@ class ClientSession {
     std::string record_updates_dir;
     // This client's TLS files: secure aggregation signs its keys with them.
     TlsConfig identity;
-    // How long one secure-aggregation exchange may take after training.
+    // How long one secure-aggregation upload may take after training.
     std::chrono::milliseconds secagg_timeout{std::chrono::minutes(10)};
-    // Testing only (see SecureUploadFaults).
-    int exit_after_secagg_messages = 0;
     // This site's privacy floor: tasks below it are refused untrained.
     PrivacyRequirement privacy;
+    // Time for secagg_timeout; null = the system clock. Must outlive the
+    // session.
+    const Clock* clock = nullptr;
   };
 
   enum class StepKind {
     kPrepared,
     kRegistered,
-    kIdle,
-    kTrained,
+    kTaskReceived,  // a task passed its checks: the next step trains it
+    kUploading,     // trained: the next steps deliver the update
+    kIdle,          // nothing to do before retry_after_ms
+    kTrained,       // the update was delivered (plain or secure)
     kRunFinished,
     kFailed
   };
@@ -60,8 +82,8 @@ class ClientSession {
     // kFailed: why (IsPermanent: do not retry). kRunFinished: OK, or why the
     // run failed.
     absl::Status status;
-    uint32_t retry_after_ms = 0;  // set for kIdle
-    uint64_t round = 0;           // set for kTrained
+    uint32_t retry_after_ms = 0;  // set for kIdle (0: the caller's default)
+    uint64_t round = 0;           // set for kTaskReceived .. kTrained
   };
 
   // `slots` may be null (no bound). `preparer` builds the trainer for the
@@ -71,8 +93,13 @@ class ClientSession {
   // A trainer built up front (FixedTrainerPreparer).
   ClientSession(CoordinatorTransport* transport, LocalTrainer* trainer,
                 TrainingSlots* slots, Options options);
+  ~ClientSession();
 
   StepResult Step(const std::atomic<bool>& cancel);
+
+  // True when the next Step() trains (CPU-bound local work) rather than
+  // making RPCs.
+  bool NextStepComputes() const;
 
   // Shutting down: tells the coordinator (best effort) so it stops selecting
   // this client. No-op if not registered.
@@ -83,10 +110,33 @@ class ClientSession {
   const std::string& run_id() const { return run_id_; }
 
  private:
+  // A trained plain update waiting for its push.
+  struct PlainUpload {
+    OutgoingUpdate header;  // delta unset: it points into `delta` when sent
+    FlatVector delta;
+  };
+  // What the log line says once an update is delivered.
+  struct UploadSummary {
+    uint64_t num_examples = 0;
+    double train_loss = 0;
+    double seconds = 0;
+  };
+
   StepResult Prepare();
+  StepResult RegisterWithRun();
+  StepResult FetchTask();
+  // Refuses (before training) a task this site cannot or will not train.
+  std::optional<StepResult> RefuseTask(const ReceivedTask& task);
+  absl::Status CheckDeadline(const ReceivedTask& task) const;
+  StepResult Train(const std::atomic<bool>& cancel);
+  StepResult StartSecureUpload(ReceivedTask task, const TrainingResult& result,
+                               const ClipOutcome& clip);
+  StepResult PushPlainUpload();
+  StepResult AdvanceSecureUpload();
+  // The update of `round` reached the coordinator.
+  StepResult Delivered(uint64_t round);
   // A permanent failure: tells the coordinator, then fails the step.
   StepResult FailPermanently(absl::Status status);
-  StepResult TrainAndPush(ReceivedTask task, const std::atomic<bool>& cancel);
   absl::Status RecordUpdate(const ReceivedTask& task,
                             const TrainingResult& result);
 
@@ -97,12 +147,19 @@ class ClientSession {
   std::string contract_digest_;
   TrainingSlots* const slots_;
   const Options options_;
+  const SystemClock system_clock_;
+  const Clock* const clock_;
 
   bool registered_ = false;
   std::string run_id_;
   std::string client_id_;
   uint64_t last_round_ = 0;
   std::atomic<bool> training_{false};
+  // At most one of these is set: the round in progress.
+  std::optional<ReceivedTask> task_;             // received, not trained
+  std::optional<PlainUpload> plain_upload_;      // trained, to push
+  std::unique_ptr<SecureUpload> secure_upload_;  // trained, uploading
+  UploadSummary summary_;
 };
 
 }  // namespace fedlearn

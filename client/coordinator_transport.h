@@ -1,6 +1,13 @@
 // What the client's protocol code needs from the coordinator, independent of
 // how it is reached. The gRPC implementation is grpc_coordinator_transport.h;
-// tests substitute a fake.
+// tests substitute a fake, and fault_injecting_transport.h wraps one for
+// end-to-end tests.
+//
+// Every call blocks for at most its own deadline and reports failures by
+// meaning (Unavailable / DeadlineExceeded: transient, worth retrying after a
+// backoff; anything else: the coordinator's answer). Implementations are
+// safe to call from two threads at once (a step and a heartbeat), and
+// CancelInFlight from any thread.
 #ifndef FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
 #define FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
 
@@ -11,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/config/training_config.h"
 #include "common/flat/flat_vector.h"
+#include "common/wire/secagg_exchange.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 
 namespace fedlearn {
@@ -28,6 +36,10 @@ struct ReceivedContract {
   std::string digest;
 };
 
+// The client's view of the server's Task (server/round/round_types.h). Not
+// shared with it: the server shares one model between a round's tasks, the
+// client owns its decoded copy. Likewise FetchReply and the server's
+// FetchOutcome. SecAggExchangeReply is shared (common/wire/).
 struct ReceivedTask {
   std::string run_id;
   uint64_t round = 0;
@@ -42,13 +54,6 @@ struct ReceivedTask {
   std::optional<v1::DpTaskConfig> dp;
   // The contract this task belongs to.
   std::string contract_digest;
-};
-
-struct SecAggExchangeResult {
-  std::optional<v1::SecAggServerMessage> message;
-  uint32_t retry_after_ms = 0;
-  bool aborted = false;
-  std::string reason;
 };
 
 struct FetchReply {
@@ -86,13 +91,14 @@ class CoordinatorTransport {
   virtual absl::Status PushResult(const OutgoingUpdate& update) = 0;
   // Secure aggregation: sends `message` (null = just poll) and returns what
   // the server has for this client now.
-  virtual absl::StatusOr<SecAggExchangeResult> SecAggExchange(
+  virtual absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) = 0;
   // Secure aggregation: uploads the masked vector, whole or not at all,
-  // `value_bytes` (2 when modulus_bits <= 16, else 4) per value.
-  virtual absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
-                                       uint64_t model_version,
+  // `value_bytes` (2 when modulus_bits <= 16, else 4) per value, in the
+  // wire form of common/wire/masked_value_codec.h.
+  virtual absl::Status PushMaskedInput(const std::string& run_id,
+                                       uint64_t round, uint64_t model_version,
                                        absl::Span<const uint32_t> masked,
                                        int value_bytes) = 0;
   // Returns whether the run has finished.

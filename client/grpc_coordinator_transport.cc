@@ -2,200 +2,20 @@
 
 #include <openssl/rand.h>
 
-#include <cstring>
-
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/transport/grpc_credentials.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
+#include "common/wire/masked_value_codec.h"
 #include "common/wire/proto_conversion.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace fedlearn {
-namespace {
-
-absl::Status BadAddress(absl::string_view address, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "coordinator address \"", address, "\": ", problem,
-      "; use HOST:PORT, [IPV6]:PORT, or HOST alone for port ",
-      kDefaultCoordinatorPort));
-}
-
-// The host part of a gRPC target, which the server certificate must name.
-std::string HostOfTarget(absl::string_view target) {
-  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
-    if (absl::StartsWith(target, scheme)) {
-      target.remove_prefix(scheme.size());
-      break;
-    }
-  }
-  if (absl::StartsWith(target, "[")) {
-    const size_t close = target.find(']');
-    return std::string(target.substr(1, close == target.npos ? target.npos
-                                                             : close - 1));
-  }
-  return std::string(target.substr(0, target.rfind(':')));
-}
-
-// How gRPC 1.51 words a failed TLS handshake inside an UNAVAILABLE status
-// (tests/client/grpc_coordinator_transport_test.cc pins each):
-//   the coordinator refused our certificate: "failed to connect to all
-//     addresses; ... Socket closed" (with TLS 1.3 the server checks the
-//     client's certificate after the client has finished its side, so the
-//     client only sees the connection drop);
-//   we refused the coordinator's certificate: "Ssl handshake failed: ...
-//     certificate verify failed";
-//   the coordinator's certificate lacks the dialled name: "Peer name NAME is
-//     not in peer certificate".
-enum class TlsFailure { kNone, kPeerRefusedUs, kWeRefusedPeer, kNameMismatch,
-                        kOther };
-
-TlsFailure ClassifyTlsFailure(absl::string_view text) {
-  if (absl::StrContains(text, "Peer name ") &&
-      absl::StrContains(text, "is not in peer certificate")) {
-    return TlsFailure::kNameMismatch;
-  }
-  if (absl::StrContains(text, "Ssl handshake failed")) {
-    return absl::StrContains(text, "certificate verify failed")
-               ? TlsFailure::kWeRefusedPeer
-               : TlsFailure::kOther;
-  }
-  if (absl::StrContains(text, "failed to connect to all addresses") &&
-      absl::StrContains(text, "Socket closed")) {
-    return TlsFailure::kPeerRefusedUs;
-  }
-  if (absl::StrContains(text, "SSL_ERROR") ||
-      absl::StrContains(text, "andshake")) {
-    return TlsFailure::kOther;
-  }
-  return TlsFailure::kNone;
-}
-
-}  // namespace
-
-absl::StatusOr<std::string> ParseCoordinatorTarget(absl::string_view address) {
-  const absl::string_view original = address;
-  address = absl::StripAsciiWhitespace(address);
-  if (address.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no coordinator address configured; use HOST:PORT (port ",
-        kDefaultCoordinatorPort, " if omitted)"));
-  }
-  for (absl::string_view scheme :
-       {"dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:"}) {
-    if (absl::StartsWith(address, scheme)) return std::string(address);
-  }
-  absl::string_view host, port;
-  bool has_port = false;
-  if (absl::StartsWith(address, "[")) {
-    const size_t close = address.find(']');
-    if (close == address.npos) {
-      return BadAddress(original, "IPv6 address without a closing ']'");
-    }
-    host = address.substr(1, close - 1);
-    const absl::string_view rest = address.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') {
-        return BadAddress(original, "expected ':PORT' after ']'");
-      }
-      port = rest.substr(1);
-      has_port = true;
-    }
-  } else {
-    const size_t colon = address.find(':');
-    if (colon != address.npos && address.find(':', colon + 1) != address.npos) {
-      return BadAddress(original,
-                        "an IPv6 address needs brackets, as in [::1]:7443");
-    }
-    host = address.substr(0, colon);
-    if (colon != address.npos) {
-      port = address.substr(colon + 1);
-      has_port = true;
-    }
-  }
-  if (host.empty()) return BadAddress(original, "no host");
-  int port_number = kDefaultCoordinatorPort;
-  if (has_port) {
-    if (port.empty()) return BadAddress(original, "empty port after ':'");
-    if (!std::all_of(port.begin(), port.end(),
-                     [](char c) { return absl::ascii_isdigit(c); })) {
-      return BadAddress(original, absl::StrCat("port \"", port,
-                                               "\" is not a number"));
-    }
-    if (!absl::SimpleAtoi(port, &port_number) || port_number < 1 ||
-        port_number > 65535) {
-      return BadAddress(original, absl::StrCat("port ", port,
-                                               " is outside 1..65535"));
-    }
-  }
-  const bool ipv6 = absl::StrContains(host, ':');
-  return absl::StrCat(ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":",
-                      port_number);
-}
-
-absl::Status DescribeRpcFailure(const grpc::Status& status,
-                                absl::string_view what,
-                                absl::string_view dialled_name,
-                                const absl::Status& own_chain) {
-  if (status.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  const TlsFailure failure = code == absl::StatusCode::kUnavailable
-                                 ? ClassifyTlsFailure(status.error_message())
-                                 : TlsFailure::kNone;
-  if (failure == TlsFailure::kNone) {
-    return absl::Status(code,
-                        absl::StrCat(what, ": ", status.error_message()));
-  }
-  const std::string name_mismatch = absl::StrCat(
-      "the coordinator's certificate does not name \"", dialled_name,
-      "\" among its SANs (dial a name it carries, or set --server-name; "
-      "`fedlearn-certs verify` lists them)");
-  const char* const refused_us =
-      "the coordinator does not trust the CA that signed our certificate "
-      "(a certificate from another federation), or our certificate has "
-      "expired on the coordinator's clock or was withdrawn (re-provisioned)";
-  const char* const refused_peer =
-      "our CA file (--ca, or ca.pem in --certs) is not the CA that signed "
-      "the coordinator's certificate (another federation's ca.pem, or the "
-      "coordinator's certificate was re-provisioned), or that certificate "
-      "expired";
-  std::string headline, causes;
-  switch (failure) {
-    case TlsFailure::kPeerRefusedUs:
-      headline = "the coordinator closed the connection during the TLS "
-                 "handshake: it refused our certificate";
-      causes = refused_us;
-      break;
-    case TlsFailure::kWeRefusedPeer:
-      headline = "we refused the coordinator's TLS certificate";
-      causes = refused_peer;
-      break;
-    case TlsFailure::kNameMismatch:
-      headline = "the TLS server name does not match";
-      causes = name_mismatch;
-      break;
-    default:
-      headline = "the TLS handshake with the coordinator failed";
-      causes = absl::StrCat(refused_us, "; ", refused_peer, "; or ",
-                            name_mismatch);
-      break;
-  }
-  // A certificate that does not chain to our own CA file (checked locally
-  // by Create) explains both refusals in a one-CA federation.
-  const bool chain_explains = !own_chain.ok() &&
-                              failure != TlsFailure::kNameMismatch;
-  return absl::UnavailableError(absl::StrCat(
-      what, ": ", headline, ". ",
-      chain_explains ? absl::StrCat("Most likely: ", own_chain.message(),
-                                    ". Otherwise: ")
-                     : "Likely causes: ",
-      causes, ". gRPC said: ", status.error_message()));
-}
 
 class GrpcCoordinatorTransport::ScopedCall {
  public:
@@ -238,9 +58,7 @@ std::string NewSessionId() {
 
 absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>>
 GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
-  absl::StatusOr<std::string> target = ParseCoordinatorTarget(options.target);
-  if (!target.ok()) return target.status();
-  options.target = *std::move(target);
+  ASSIGN_OR_RETURN(options.target, ParseCoordinatorTarget(options.target));
   absl::Status own_chain;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments args;
@@ -255,15 +73,10 @@ GrpcCoordinatorTransport::Create(GrpcTransportOptions options) {
                  options.target, options.claimed_client_id);
     credentials = grpc::InsecureChannelCredentials();
   } else {
-    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(options.tls);
-    if (!material.ok()) return material.status();
-    own_chain = VerifyOwnCertificateChain(options.tls, *material);
+    ASSIGN_OR_RETURN(TlsMaterial material, LoadTlsMaterial(options.tls));
+    own_chain = VerifyOwnCertificateChain(options.tls, material);
     if (!own_chain.ok()) spdlog::warn("{}", own_chain.message());
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = material->ca_cert_pem;
-    ssl.pem_cert_chain = material->cert_pem;
-    ssl.pem_private_key = material->key_pem;
-    credentials = grpc::SslCredentials(ssl);
+    credentials = MutualTlsChannelCredentials(material);
     if (!options.server_name_override.empty()) {
       args.SetSslTargetNameOverride(options.server_name_override);
     }
@@ -347,6 +160,36 @@ absl::Status GrpcCoordinatorTransport::Leave(bool permanent,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The task a header announces, its model values still to be streamed.
+absl::StatusOr<ReceivedTask> TaskFromHeader(const v1::TaskHeader& header) {
+  ASSIGN_OR_RETURN(ModelSpec spec, FromProto(header.model_spec()));
+  ASSIGN_OR_RETURN(TrainingConfig training, FromProto(header.training()));
+  if (header.num_values() != static_cast<uint64_t>(spec.NumElements())) {
+    return absl::DataLossError(
+        absl::StrCat("task announces ", header.num_values(),
+                     " values but its spec has ", spec.NumElements()));
+  }
+  ReceivedTask task;
+  task.run_id = header.ref().run_id();
+  task.round = header.ref().round();
+  task.model_version = header.ref().model_version();
+  task.training = training;
+  task.deadline_unix_ms = header.deadline_unix_ms();
+  if (header.has_secagg()) {
+    task.secagg = header.secagg();
+    task.encoding = header.encoding();
+  }
+  if (header.has_dp()) task.dp = header.dp();
+  task.contract_digest = header.contract_digest();
+  task.model.spec = std::move(spec);
+  task.model.values = FlatVector(header.num_values());
+  return task;
+}
+
+}  // namespace
+
 absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     const std::string& run_id, uint64_t last_round) {
   ScopedCall call(this, options_.transfer_timeout);
@@ -375,29 +218,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     // A copy: the loop below reuses `chunk`, which would free the header a
     // reference into it points at.
     const v1::TaskHeader header = chunk.header();
-    absl::StatusOr<ModelSpec> spec = FromProto(header.model_spec());
-    absl::StatusOr<TrainingConfig> training = FromProto(header.training());
-    if (!spec.ok()) return spec.status();
-    if (!training.ok()) return training.status();
-    if (header.num_values() != static_cast<uint64_t>(spec->NumElements())) {
-      return absl::DataLossError(
-          absl::StrCat("task announces ", header.num_values(),
-                       " values but its spec has ", spec->NumElements()));
-    }
-    ReceivedTask task;
-    task.run_id = header.ref().run_id();
-    task.round = header.ref().round();
-    task.model_version = header.ref().model_version();
-    task.training = *training;
-    task.deadline_unix_ms = header.deadline_unix_ms();
-    if (header.has_secagg()) {
-      task.secagg = header.secagg();
-      task.encoding = header.encoding();
-    }
-    if (header.has_dp()) task.dp = header.dp();
-    task.contract_digest = header.contract_digest();
-    task.model.spec = *std::move(spec);
-    task.model.values = FlatVector(header.num_values());
+    ASSIGN_OR_RETURN(ReceivedTask task, TaskFromHeader(header));
     size_t received = 0;
     while (reader->Read(&chunk)) {
       if (!chunk.has_model_data() || chunk.model_data().size() % 4 != 0 ||
@@ -407,9 +228,8 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
         break;
       }
       const size_t n = chunk.model_data().size() / 4;
-      absl::Status s = DecodeFloat32LE(
-          chunk.model_data(), task.model.values.span().subspan(received, n));
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(DecodeFloat32LE(
+          chunk.model_data(), task.model.values.span().subspan(received, n)));
       received += n;
     }
     if (protocol_error.ok() && received != header.num_values()) {
@@ -431,21 +251,28 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
 
 absl::Status GrpcCoordinatorTransport::PushStream(
     v1::ResultChunk header, size_t num_values,
-    const std::function<void(size_t, size_t, std::string*)>& encode) {
+    const std::function<absl::Status(size_t, size_t, std::string*)>& encode) {
   ScopedCall call(this, options_.transfer_timeout);
   v1::PushResultResponse response;
   std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
       stub_->PushResult(call.context(), &response);
   bool open = writer->Write(header);
+  absl::Status encoded = absl::OkStatus();
   // One chunk is encoded at a time: the model is never copied whole.
   for (size_t offset = 0; open && offset < num_values; offset += kChunkValues) {
     v1::ResultChunk data;
-    encode(offset, std::min(kChunkValues, num_values - offset),
-           data.mutable_update_data());
+    encoded = encode(offset, std::min(kChunkValues, num_values - offset),
+                     data.mutable_update_data());
+    if (!encoded.ok()) {
+      // Whole or not at all: the coordinator never accepts a cut stream.
+      call.context()->TryCancel();
+      break;
+    }
     open = writer->Write(data);
   }
-  if (open) writer->WritesDone();
+  if (open && encoded.ok()) writer->WritesDone();
   grpc::Status status = writer->Finish();
+  RETURN_IF_ERROR(encoded);
   if (!status.ok()) return FromGrpc(status, "push result");
   if (!response.accepted()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -473,15 +300,14 @@ absl::Status GrpcCoordinatorTransport::PushResult(
   return PushStream(std::move(chunk), values.size(),
                     [&](size_t offset, size_t n, std::string* out) {
                       AppendFloat32LE(values.subspan(offset, n), out);
+                      return absl::OkStatus();
                     });
 }
 
 absl::Status GrpcCoordinatorTransport::PushMaskedInput(
     const std::string& run_id, uint64_t round, uint64_t model_version,
     absl::Span<const uint32_t> masked, int value_bytes) {
-  if (value_bytes != 2 && value_bytes != 4) {
-    return absl::InvalidArgumentError("masked values are 2 or 4 bytes wide");
-  }
+  RETURN_IF_ERROR(CheckMaskedValueWidth(value_bytes));
   v1::ResultChunk chunk;
   v1::UpdateHeader* header = chunk.mutable_header();
   header->mutable_ref()->set_run_id(run_id);
@@ -491,20 +317,14 @@ absl::Status GrpcCoordinatorTransport::PushMaskedInput(
   header->set_claimed_client_id(options_.claimed_client_id);
   header->set_masked(true);
   header->set_masked_value_bytes(static_cast<uint32_t>(value_bytes));
-  const size_t width = static_cast<size_t>(value_bytes);
   return PushStream(std::move(chunk), masked.size(),
                     [&](size_t offset, size_t n, std::string* out) {
-                      out->resize(n * width);
-                      for (size_t i = 0; i < n; ++i) {
-                        for (size_t b = 0; b < width; ++b) {
-                          (*out)[width * i + b] = static_cast<char>(
-                              (masked[offset + i] >> (8 * b)) & 0xff);
-                        }
-                      }
+                      return AppendMaskedValues(masked.subspan(offset, n),
+                                                value_bytes, out);
                     });
 }
 
-absl::StatusOr<SecAggExchangeResult> GrpcCoordinatorTransport::SecAggExchange(
+absl::StatusOr<SecAggExchangeReply> GrpcCoordinatorTransport::SecAggExchange(
     const std::string& run_id, uint64_t round,
     const v1::SecAggClientMessage* message) {
   ScopedCall call(this, options_.rpc_timeout);
@@ -517,7 +337,7 @@ absl::StatusOr<SecAggExchangeResult> GrpcCoordinatorTransport::SecAggExchange(
   grpc::Status status =
       stub_->SecAggExchange(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "secure aggregation");
-  SecAggExchangeResult result;
+  SecAggExchangeReply result;
   if (response.has_message()) {
     result.message = std::move(*response.mutable_message());
   }

@@ -17,32 +17,12 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "client/coordinator_dial.h"
 #include "client/coordinator_transport.h"
 #include "common/transport/tls_config.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
 
 namespace fedlearn {
-
-// The coordinator's documented port, used when an address has none.
-inline constexpr int kDefaultCoordinatorPort = 7443;
-
-// Turns an operator's coordinator address into a gRPC target: "HOST",
-// "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a missing port is
-// kDefaultCoordinatorPort); a target with a gRPC scheme ("dns:", "ipv4:",
-// "ipv6:", "unix:") passes unchanged. InvalidArgument for an empty host, an
-// empty, non-numeric or out-of-range (1..65535) port, or an IPv6 address
-// without brackets.
-absl::StatusOr<std::string> ParseCoordinatorTarget(absl::string_view address);
-
-// The status of a failed RPC `what` ("register", ...): gRPC's code and text,
-// and for an UNAVAILABLE whose text shows a failed TLS handshake, first a
-// sentence naming the likely causes. `dialled_name` is the name the server
-// certificate must carry; `own_chain` is VerifyOwnCertificateChain's verdict
-// (named as the cause when it is not OK).
-absl::Status DescribeRpcFailure(const grpc::Status& status,
-                                absl::string_view what,
-                                absl::string_view dialled_name,
-                                const absl::Status& own_chain);
 
 struct GrpcTransportOptions {
   std::string target;  // see ParseCoordinatorTarget
@@ -70,7 +50,7 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::Status PushResult(const OutgoingUpdate& update) override;
   absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                  std::string_view activity) override;
-  absl::StatusOr<SecAggExchangeResult> SecAggExchange(
+  absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) override;
   absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
@@ -89,10 +69,11 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::Status FromGrpc(const grpc::Status& status,
                         absl::string_view what) const;
   // Streams a header, then `num_values` values in chunks of kChunkValues;
-  // `encode(offset, n, out)` writes values [offset, offset + n) into `out`.
+  // `encode(offset, n, out)` writes values [offset, offset + n) into `out`;
+  // an error from it cancels the stream (nothing partial is accepted).
   absl::Status PushStream(
       v1::ResultChunk header, size_t num_values,
-      const std::function<void(size_t, size_t, std::string*)>& encode);
+      const std::function<absl::Status(size_t, size_t, std::string*)>& encode);
 
   const GrpcTransportOptions options_;
   // What FromGrpc needs to explain a failed TLS handshake (set by Create).

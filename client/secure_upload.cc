@@ -1,119 +1,150 @@
 #include "client/secure_upload.h"
 
-#include <cstdlib>
-#include <thread>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "client/secagg/secagg_client.h"
 #include "common/secagg/input_encoding.h"
-#include "common/util/log.h"
+#include "common/util/escape.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
 
-// Sleeps up to `ms`, waking early when `cancel` is set.
-void InterruptibleSleep(uint32_t ms, const std::atomic<bool>& cancel) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (!cancel.load() && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+// A failed RPC worth sending again: the coordinator may be back soon.
+bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
 }
+
+// The shortest wait between two polls, whatever the coordinator asks.
+constexpr uint32_t kMinPollMs = 20;
 
 }  // namespace
 
-absl::Status SecureUpload(CoordinatorTransport* transport, const ReceivedTask& task,
-                          std::vector<uint32_t> encoded,
-                          const SecureUploadIdentity& identity,
-                          const std::atomic<bool>& cancel,
-                          std::chrono::milliseconds timeout,
-                          SecureUploadFaults faults) {
-  if (identity.tls.insecure) {
+absl::StatusOr<SecAggIdentity> LoadSecAggIdentity(const std::string& client_id,
+                                                  const TlsConfig& tls) {
+  if (tls.insecure) {
     return absl::FailedPreconditionError(
         "this round uses secure aggregation, which needs the client's TLS "
-        "certificate and key to sign its keys; --insecure clients cannot take part");
+        "certificate and key to sign its keys; --insecure clients cannot "
+        "take part");
   }
-  absl::StatusOr<TlsMaterial> tls = LoadTlsMaterial(identity.tls);
-  if (!tls.ok()) return tls.status();
+  ASSIGN_OR_RETURN(TlsMaterial material, LoadTlsMaterial(tls));
+  SecAggIdentity identity;
+  identity.client_id = client_id;
+  identity.cert_pem = material.cert_pem;
+  identity.key_pem =
+      SecretBytes(reinterpret_cast<const uint8_t*>(material.key_pem.data()),
+                  material.key_pem.size());
+  identity.ca_pem = material.ca_cert_pem;
+  return identity;
+}
 
+absl::StatusOr<std::unique_ptr<SecureUpload>> SecureUpload::Start(
+    const ReceivedTask& task, std::vector<uint32_t> encoded,
+    SecAggIdentity identity, TimePoint deadline) {
+  if (!task.secagg) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("round ", task.round, " does not use secure aggregation"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<SecAggClient> client,
+                   SecAggClient::Create(*task.secagg, std::move(identity),
+                                        std::move(encoded)));
+  ASSIGN_OR_RETURN(v1::SecAggClientMessage first, client->Start());
+  return std::unique_ptr<SecureUpload>(
+      new SecureUpload(task, std::move(client), std::move(first), deadline));
+}
 
-  SecAggIdentity secagg_identity;
-  secagg_identity.client_id = identity.client_id;
-  secagg_identity.cert_pem = tls->cert_pem;
-  secagg_identity.key_pem = SecretBytes(
-      reinterpret_cast<const uint8_t*>(tls->key_pem.data()), tls->key_pem.size());
-  secagg_identity.ca_pem = tls->ca_cert_pem;
-  absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
-      *task.secagg, std::move(secagg_identity), std::move(encoded));
-  if (!client.ok()) return client.status();
-  absl::StatusOr<v1::SecAggClientMessage> first = (*client)->Start();
-  if (!first.ok()) return first.status();
+SecureUpload::SecureUpload(const ReceivedTask& task,
+                           std::unique_ptr<SecAggClient> client,
+                           v1::SecAggClientMessage first, TimePoint deadline)
+    : run_id_(task.run_id),
+      round_(task.round),
+      model_version_(task.model_version),
+      masked_value_bytes_(
+          MaskedValueBytes(static_cast<int>(task.secagg->modulus_bits()))),
+      deadline_(deadline),
+      client_(std::move(client)),
+      outgoing_(std::move(first)) {}
 
-  std::optional<v1::SecAggClientMessage> outgoing = *std::move(first);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int transient_failures = 0;
-  int delivered = 0;
-  v1::SecAggServerMessage::MessageCase last_handled =
-      v1::SecAggServerMessage::MESSAGE_NOT_SET;
-  bool done = false;
+absl::Status SecureUpload::Fail(absl::Status status) {
+  if (!status.ok() && !IsTransient(status)) ended_ = true;
+  return status;
+}
+
+absl::StatusOr<SecureUpload::Progress> SecureUpload::Advance(
+    CoordinatorTransport* transport, TimePoint now) {
+  if (ended_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round_, ": this secure upload already ended"));
+  }
+  if (now > deadline_) {
+    ended_ = true;
+    return absl::DeadlineExceededError(absl::StrCat(
+        "round ", round_,
+        ": secure aggregation did not finish in time (secagg_timeout)"));
+  }
+  RETURN_IF_ERROR(PushPendingMaskedInput(transport));
+  // Each pass handles a new kind of server message (or returns), so this
+  // ends after at most one pass per protocol phase.
   while (true) {
-    if (cancel.load()) return absl::CancelledError("client stopping");
-    if (std::chrono::steady_clock::now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "round ", task.round, ": secure aggregation did not finish in time"));
+    absl::StatusOr<SecAggExchangeReply> reply = transport->SecAggExchange(
+        run_id_, round_, outgoing_ ? &*outgoing_ : nullptr);
+    if (!reply.ok()) return Fail(reply.status());  // outgoing_ is kept
+    outgoing_.reset();
+    if (shares_sent_) {  // the unmasking shares were delivered
+      ended_ = true;
+      return Progress{true, 0};
     }
-    absl::StatusOr<SecAggExchangeResult> reply = transport->SecAggExchange(
-        task.run_id, task.round, outgoing ? &*outgoing : nullptr);
-    if (!reply.ok()) {
-      if ((absl::IsUnavailable(reply.status()) ||
-           absl::IsDeadlineExceeded(reply.status())) &&
-          ++transient_failures <= 20) {
-        InterruptibleSleep(200, cancel);
-        continue;  // the same message is sent again
-      }
-      return reply.status();
-    }
-    transient_failures = 0;
-    if (outgoing) {
-      ++delivered;
-      if (faults.exit_after_messages > 0 && delivered == faults.exit_after_messages) {
-        spdlog::warn("fault injection: exiting after {} secure-aggregation messages",
-                     delivered);
-        std::_Exit(17);
-      }
-    }
-    outgoing.reset();
-    if (done) return absl::OkStatus();  // the unmasking shares were delivered
-    if (reply->aborted) {
-      return absl::AbortedError(absl::StrCat(
-          "round ", task.round, ": secure aggregation ended: ", reply->reason));
-    }
-    // The server keeps offering a phase's request until the phase closes;
-    // each kind of request is handled once (they come in a fixed order).
-    if (!reply->message || reply->message->message_case() == last_handled) {
-      InterruptibleSleep(std::max<uint32_t>(reply->retry_after_ms, 20), cancel);
-      continue;
-    }
-    last_handled = reply->message->message_case();
-    absl::StatusOr<SecAggClient::Reply> step = (*client)->Handle(*reply->message);
-    if (!step.ok()) {
-      return absl::AbortedError(absl::StrCat(
-          "round ", task.round, ": secure aggregation aborted by this client: ",
-          step.status().message()));
-    }
-    if (step->masked_input) {
-      if (absl::Status s = transport->PushMaskedInput(
-              task.run_id, task.round, task.model_version, *step->masked_input,
-              MaskedValueBytes(static_cast<int>(task.secagg->modulus_bits())));
-          !s.ok()) {
-        return s;
-      }
-    }
-    outgoing = std::move(step->message);
-    if (step->done) {
-      done = true;
-      if (!outgoing) return absl::OkStatus();
+    bool wait = false;
+    ASSIGN_OR_RETURN(Progress progress,
+                     HandleReply(transport, *std::move(reply), &wait));
+    if (wait || progress.done) return progress;
+  }
+}
+
+absl::StatusOr<SecureUpload::Progress> SecureUpload::HandleReply(
+    CoordinatorTransport* transport, SecAggExchangeReply reply, bool* wait) {
+  if (reply.aborted) {
+    ended_ = true;
+    return absl::AbortedError(absl::StrCat(
+        "round ", round_,
+        ": secure aggregation ended: ", EscapeUntrusted(reply.reason, 500)));
+  }
+  if (!reply.message || reply.message->message_case() == last_handled_) {
+    *wait = true;
+    return Progress{false, std::max(reply.retry_after_ms, kMinPollMs)};
+  }
+  last_handled_ = reply.message->message_case();
+  absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply.message);
+  if (!step.ok()) {
+    ended_ = true;
+    return absl::AbortedError(absl::StrCat(
+        "round ", round_, ": secure aggregation aborted by this client: ",
+        step.status().message()));
+  }
+  // Queued before the upload so that a retried upload is followed by it.
+  outgoing_ = std::move(step->message);
+  if (step->masked_input) {
+    masked_input_ = std::move(step->masked_input);
+    RETURN_IF_ERROR(PushPendingMaskedInput(transport));
+  }
+  if (step->done) {
+    shares_sent_ = true;
+    if (!outgoing_) {
+      ended_ = true;
+      return Progress{true, 0};
     }
   }
+  return Progress{};  // send outgoing_ now
+}
+
+absl::Status SecureUpload::PushPendingMaskedInput(
+    CoordinatorTransport* transport) {
+  if (!masked_input_) return absl::OkStatus();
+  RETURN_IF_ERROR(Fail(transport->PushMaskedInput(
+      run_id_, round_, model_version_, *masked_input_, masked_value_bytes_)));
+  masked_input_.reset();
+  return absl::OkStatus();
 }
 
 }  // namespace fedlearn

@@ -1,45 +1,101 @@
-// Uploads one round's update through secure aggregation: takes its encoding
-// (client/update_encoding.h), then drives the SecAggClient state
-// machine (client/secagg/) over the transport, polling the coordinator for
-// each phase's message, until the client has sent its unmasking shares.
-// The raw update never leaves this function; only the masked vector does.
+// Uploads one round's update through secure aggregation, one exchange at a
+// time: a state machine the client session drives between steps, so no
+// thread ever sleeps waiting for the coordinator.
 //
-// Ends with an error (and nothing further sent) if the protocol aborts on
-// either side, the coordinator reports the round's aggregation ended, the
-// client is stopped, or the deadline passes.
+// Start() takes the update's encoding (client/update_encoding.h) and builds
+// the SecAggClient state machine (client/secagg/); each Advance() sends what
+// is pending (or polls), hands the coordinator's new phase message to the
+// SecAggClient, uploads the masked vector when the protocol produces it, and
+// returns when there is nothing left to do but wait (with the coordinator's
+// retry delay) or the unmasking shares were delivered. The raw update never
+// leaves this object; only the masked vector does, whole or not at all.
+//
+// Failures: a transient transport failure (Unavailable, DeadlineExceeded of
+// one RPC) is returned and keeps the upload resumable: the next Advance sends
+// the same message again (the caller's backoff decides when). Anything else
+// ends it (ended() becomes true) and nothing further is sent: the protocol
+// aborted on either side, the coordinator reports the round's aggregation
+// ended, or the deadline passed. Not thread-safe: one caller at a time (the
+// session runs one step at a time).
 #ifndef FEDLEARN_CLIENT_SECURE_UPLOAD_H_
 #define FEDLEARN_CLIENT_SECURE_UPLOAD_H_
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client/coordinator_transport.h"
-#include "client/training/local_trainer.h"
+#include "client/secagg/secagg_client.h"
 #include "common/transport/tls_config.h"
+#include "common/util/clock.h"
 
 namespace fedlearn {
 
-struct SecureUploadIdentity {
-  std::string client_id;  // as the coordinator knows us (certificate CN)
-  TlsConfig tls;          // certificate, key and CA used to sign our keys
-};
+// The identity that signs this client's keys: its id as the coordinator
+// knows it (certificate CN) and its TLS files. FailedPrecondition for an
+// insecure (--insecure) client, which has no key to sign with.
+absl::StatusOr<SecAggIdentity> LoadSecAggIdentity(const std::string& client_id,
+                                                  const TlsConfig& tls);
 
-// Fault injection for end-to-end tests: terminate the process (exit code
-// 17, no cleanup) right after this many protocol messages were delivered.
-// 2 = just after sharing keys. 0 = never. Not a configuration knob.
-struct SecureUploadFaults {
-  int exit_after_messages = 0;
-};
+class SecureUpload {
+ public:
+  struct Progress {
+    bool done = false;  // the unmasking shares were delivered
+    // When not done: ask again after this long (the coordinator's hint).
+    uint32_t retry_after_ms = 0;
+  };
 
-absl::Status SecureUpload(CoordinatorTransport* transport,
-                          const ReceivedTask& task,
-                          std::vector<uint32_t> encoded,
-                          const SecureUploadIdentity& identity,
-                          const std::atomic<bool>& cancel,
-                          std::chrono::milliseconds timeout,
-                          SecureUploadFaults faults = {});
+  // REQUIRES: task.secagg is set. InvalidArgument (from SecAggClient) when
+  // `encoded` or `identity` does not fit the round's configuration. Nothing
+  // is sent yet.
+  static absl::StatusOr<std::unique_ptr<SecureUpload>> Start(
+      const ReceivedTask& task, std::vector<uint32_t> encoded,
+      SecAggIdentity identity, TimePoint deadline);
+
+  SecureUpload(const SecureUpload&) = delete;
+  SecureUpload& operator=(const SecureUpload&) = delete;
+
+  // One step of the upload at time `now` (see the file comment). Never
+  // sleeps; makes as many RPCs as the protocol can advance without waiting.
+  absl::StatusOr<Progress> Advance(CoordinatorTransport* transport,
+                                   TimePoint now);
+
+  // True once done or failed for good: the caller discards the upload.
+  bool ended() const { return ended_; }
+  uint64_t round() const { return round_; }
+
+ private:
+  SecureUpload(const ReceivedTask& task, std::unique_ptr<SecAggClient> client,
+               v1::SecAggClientMessage first, TimePoint deadline);
+
+  // Returns `status`, ending the upload unless it is OK or a transient
+  // transport failure.
+  absl::Status Fail(absl::Status status);
+  // Uploads the pending masked vector, if any.
+  absl::Status PushPendingMaskedInput(CoordinatorTransport* transport);
+  // Handles the coordinator's reply to one exchange; sets `*wait` when there
+  // is nothing to do until the next poll.
+  absl::StatusOr<Progress> HandleReply(CoordinatorTransport* transport,
+                                       SecAggExchangeReply reply, bool* wait);
+
+  const std::string run_id_;
+  const uint64_t round_;
+  const uint64_t model_version_;
+  const int masked_value_bytes_;
+  const TimePoint deadline_;
+  std::unique_ptr<SecAggClient> client_;
+  std::optional<v1::SecAggClientMessage> outgoing_;
+  std::optional<std::vector<uint32_t>> masked_input_;
+  // The server keeps offering a phase's request until the phase closes; each
+  // kind of request is handled once (they come in a fixed order).
+  v1::SecAggServerMessage::MessageCase last_handled_ =
+      v1::SecAggServerMessage::MESSAGE_NOT_SET;
+  bool shares_sent_ = false;  // the last message (unmasking) is queued
+  bool ended_ = false;
+};
 
 }  // namespace fedlearn
 

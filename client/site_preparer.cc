@@ -160,9 +160,9 @@ absl::StatusOr<LocalTrainer*> SitePreparer::Prepare(
   }
   if (!options_.state_dir.empty()) {
     if (absl::Status s = MakeDirectories(options_.state_dir); !s.ok()) return s;
-    if (absl::Status s = WriteFileAtomically(
-            options_.state_dir + "/" + kSiteContractFile,
-            contract.SerializeAsString());
+    if (absl::Status s =
+            WriteFileAtomically(options_.state_dir + "/" + kSiteContractFile,
+                                contract.SerializeAsString());
         !s.ok()) {
       return s;
     }

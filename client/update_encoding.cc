@@ -6,6 +6,7 @@
 #include "common/dp/private_input_codec.h"
 #include "common/secagg/encoding_proto.h"
 #include "common/secagg/input_encoding.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
@@ -48,21 +49,20 @@ absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
     const ReceivedTask& task, const TrainingResult& result,
     const ClipOutcome& clip) {
   if (task.dp) {
-    absl::StatusOr<PrivateInputCodec> codec =
-        PrivateInputCodec::Create(*task.dp, task.encoding, result.delta.size());
-    if (!codec.ok()) return codec.status();
-    absl::StatusOr<NoiseSource> rng = NoiseSource::FromOsEntropy();
-    if (!rng.ok()) return rng.status();
-    return codec->Encode(result.delta.span(), !clip.clipped, *rng);
+    ASSIGN_OR_RETURN(PrivateInputCodec codec,
+                     PrivateInputCodec::Create(*task.dp, task.encoding,
+                                               result.delta.size()));
+    ASSIGN_OR_RETURN(NoiseSource rng, NoiseSource::FromOsEntropy());
+    return codec.Encode(result.delta.span(), !clip.clipped, rng);
   }
   // The round's parameters, derived exactly as the coordinator derives them.
-  absl::StatusOr<InputEncoder> encoder =
-      InputEncoder::Create(EncodingParametersFromProto(task.encoding));
-  if (!encoder.ok()) return encoder.status();
-  absl::StatusOr<EncodedUpdate> encoded = encoder->Encode(
-      result.delta.span(), result.num_examples, result.train_loss);
-  if (!encoded.ok()) return encoded.status();
-  return std::move(encoded->values);
+  ASSIGN_OR_RETURN(
+      InputEncoder encoder,
+      InputEncoder::Create(EncodingParametersFromProto(task.encoding)));
+  ASSIGN_OR_RETURN(EncodedUpdate encoded,
+                   encoder.Encode(result.delta.span(), result.num_examples,
+                                  result.train_loss));
+  return std::move(encoded.values);
 }
 
 }  // namespace fedlearn

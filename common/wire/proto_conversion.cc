@@ -15,8 +15,9 @@ v1::ModelSpec ToProto(const ModelSpec& spec) {
     out->set_name(t.name);
     for (int64_t d : t.shape) out->add_shape(d);
     out->set_dtype(v1::DTYPE_FLOAT32);
-    out->set_kind(t.kind == TensorKind::kBuffer ? v1::TensorSpec::KIND_BUFFER
-                                                : v1::TensorSpec::KIND_PARAMETER);
+    out->set_kind(t.kind == TensorKind::kBuffer
+                      ? v1::TensorSpec::KIND_BUFFER
+                      : v1::TensorSpec::KIND_PARAMETER);
   }
   return proto;
 }
@@ -46,9 +47,10 @@ absl::StatusOr<ModelSpec> FromProto(const v1::ModelSpec& proto) {
       case v1::TensorSpec::KIND_PARAMETER:
         if (!spec.tensors.empty() &&
             spec.tensors.back().kind == TensorKind::kBuffer) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "parameter '", t.name(), "' follows a buffer; a model spec "
-              "lists all parameters before its buffers"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("parameter '", t.name(),
+                           "' follows a buffer; a model spec "
+                           "lists all parameters before its buffers"));
         }
         out.kind = TensorKind::kParameter;
         break;
@@ -56,9 +58,9 @@ absl::StatusOr<ModelSpec> FromProto(const v1::ModelSpec& proto) {
         out.kind = TensorKind::kBuffer;
         break;
       default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            "tensor '", t.name(), "' has unknown kind ",
-            static_cast<int>(t.kind())));
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", t.name(), "' has unknown kind ",
+                         static_cast<int>(t.kind())));
     }
     int64_t numel = 1;
     for (int64_t d : t.shape()) {

@@ -52,9 +52,9 @@ absl::StatusOr<ModelSource> ModelSourceFromDefinition(
   }
   source.num_classes = definition.num_classes();
   if (source.num_classes < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the run contract's num_classes is ", source.num_classes,
-        "; a classifier needs at least 2"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the run contract's num_classes is ", source.num_classes,
+                     "; a classifier needs at least 2"));
   }
   if (definition.hidden_units() > 0) {
     source.hidden_units = definition.hidden_units();
@@ -62,7 +62,8 @@ absl::StatusOr<ModelSource> ModelSourceFromDefinition(
   if (definition.buffers().empty()) {
     source.buffers = BufferPolicy::kFederated;
   } else {
-    absl::StatusOr<BufferPolicy> policy = ParseBufferPolicy(definition.buffers());
+    absl::StatusOr<BufferPolicy> policy =
+        ParseBufferPolicy(definition.buffers());
     if (!policy.ok()) {
       return absl::InvalidArgumentError(
           "unknown buffer policy in the run contract; this client knows "
@@ -99,7 +100,8 @@ v1::DataSchema ToProto(const TableSchema& schema) {
       out.set_missing_values(v1::DataSchema::IMPUTE_MEAN);
       break;
   }
-  for (const std::string& m : schema.missing_markers) out.add_missing_markers(m);
+  for (const std::string& m : schema.missing_markers)
+    out.add_missing_markers(m);
   return out;
 }
 

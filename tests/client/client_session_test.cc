@@ -2,9 +2,16 @@
 // network, no LibTorch.
 #include "client/client_session.h"
 
+#include <stdlib.h>
+
+#include <chrono>
 #include <deque>
+#include <filesystem>
 
 #include "client/client_daemon.h"
+#include "common/secagg/encoding_proto.h"
+#include "common/tls/cert_authority.h"
+#include "common/util/clock.h"
 #include "common/util/status_class.h"
 #include "common/wire/proto_conversion.h"
 #include "gtest/gtest.h"
@@ -52,7 +59,7 @@ class FakeTransport : public CoordinatorTransport {
     registered_examples = num_examples;
     registered_digest = contract_digest;
     if (!register_status.ok()) return register_status;
-    return RegisterReply{"run-1", "site-a", 1, 1000};
+    return RegisterReply{"run-1", client_id, 1, 1000};
   }
   absl::Status Leave(bool permanent, const std::string& reason) override {
     leaves.push_back({permanent, reason});
@@ -74,9 +81,21 @@ class FakeTransport : public CoordinatorTransport {
                                  std::string_view) override {
     return false;
   }
-  absl::StatusOr<SecAggExchangeResult> SecAggExchange(
-      const std::string&, uint64_t, const v1::SecAggClientMessage*) override {
-    return absl::UnimplementedError("not used by these tests");
+  // Scripted replies; when none is left: nothing new, ask again in 250 ms.
+  absl::StatusOr<SecAggExchangeReply> SecAggExchange(
+      const std::string&, uint64_t,
+      const v1::SecAggClientMessage* message) override {
+    ++exchanges;
+    if (!secagg_replies.empty()) {
+      absl::StatusOr<SecAggExchangeReply> r = std::move(secagg_replies.front());
+      secagg_replies.pop_front();
+      if (r.ok() && message != nullptr) secagg_messages.push_back(*message);
+      return r;
+    }
+    if (message != nullptr) secagg_messages.push_back(*message);
+    SecAggExchangeReply nothing_new;
+    nothing_new.retry_after_ms = 250;
+    return nothing_new;
   }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
                                absl::Span<const uint32_t>, int) override {
@@ -93,6 +112,10 @@ class FakeTransport : public CoordinatorTransport {
     bool permanent;
     std::string reason;
   };
+  std::string client_id = "site-a";
+  int exchanges = 0;
+  std::deque<absl::StatusOr<SecAggExchangeReply>> secagg_replies;
+  std::vector<v1::SecAggClientMessage> secagg_messages;  // delivered
   int contract_fetches = 0;
   ReceivedContract contract{{}, "digest-1"};
   std::string registered_digest;
@@ -143,6 +166,14 @@ TEST_F(ClientSessionTest, RegistersFirstThenTrainsAndPushesTheDelta) {
   EXPECT_EQ(transport_.registered_digest, "digest-1");
   EXPECT_EQ(session_.client_id(), "site-a");
   transport_.fetch_replies.push_back(TaskReply(8, 3));
+  ClientSession::StepResult received = session_.Step(cancel_);
+  ASSERT_EQ(received.kind, ClientSession::StepKind::kTaskReceived)
+      << received.status;
+  EXPECT_TRUE(session_.NextStepComputes());  // training is its own step
+  EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kUploading);
+  EXPECT_EQ(trainer_.calls, 1);
+  EXPECT_TRUE(transport_.pushed.empty());  // the push is the next step
+  EXPECT_FALSE(session_.NextStepComputes());
   ClientSession::StepResult r = session_.Step(cancel_);
   ASSERT_EQ(r.kind, ClientSession::StepKind::kTrained) << r.status;
   EXPECT_EQ(r.round, 3u);
@@ -167,6 +198,8 @@ TEST_F(ClientSessionTest, CancelledTrainingNeverUploads) {
   Join(session_, cancel_);
   trainer_.cancel_during_training = true;
   transport_.fetch_replies.push_back(TaskReply(8, 1));
+  ASSERT_EQ(session_.Step(cancel_).kind,
+            ClientSession::StepKind::kTaskReceived);
   ClientSession::StepResult r = session_.Step(cancel_);
   EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kCancelled);
@@ -326,6 +359,141 @@ TEST(ClientPrivacyTest, DistributedRequirementChecksModeSecAggAndNoise) {
   EXPECT_NE(std::string(low.message()).find("below this client's minimum"),
             std::string::npos);
   EXPECT_TRUE(CheckPrivacyRequirement(task, PrivacyRequirement{}).ok());
+}
+
+// A secure round's steps against a coordinator that has nothing new: each
+// step makes one exchange and returns at once with the coordinator's delay.
+class SecureSessionTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kDimension = 8;
+
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "/secure_session_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    ProvisionOptions provision;
+    provision.out_dir = dir_;
+    provision.num_clients = 3;
+    ASSERT_TRUE(ProvisionDirectory(provision).ok());
+    transport_.client_id = "client-001";
+    options_.identity = TlsConfig::FromDirectory(dir_, "client-001");
+    // Short, so that a step waiting for the coordinator would show.
+    options_.secagg_timeout = std::chrono::seconds(3);
+    options_.clock = &clock_;
+    session_ = std::make_unique<ClientSession>(&transport_, &trainer_, nullptr,
+                                               options_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  FetchReply SecureTask() {
+    FetchReply reply = TaskReply(kDimension, 1);
+    v1::SecAggConfig config;
+    config.set_session_id(std::string(32, 's'));
+    config.set_round(1);
+    for (const char* id : {"client-001", "client-002", "client-003"}) {
+      config.add_cohort(id);
+    }
+    config.set_degree(2);
+    config.set_threshold(2);
+    config.set_modulus_bits(32);
+    config.set_vector_length(InputEncoder::EncodedLength(kDimension));
+    reply.task->secagg = config;
+    EncodingParameters encoding;
+    encoding.max_weight = 64;
+    encoding.max_clients = 3;
+    reply.task->encoding = EncodingParametersToProto(encoding);
+    return reply;
+  }
+  // Joins, receives the secure task and trains it.
+  void TrainSecureTask() {
+    Join(*session_, cancel_);
+    transport_.fetch_replies.push_back(SecureTask());
+    ASSERT_EQ(session_->Step(cancel_).kind,
+              ClientSession::StepKind::kTaskReceived);
+    ClientSession::StepResult trained = session_->Step(cancel_);
+    ASSERT_EQ(trained.kind, ClientSession::StepKind::kUploading)
+        << trained.status;
+    EXPECT_EQ(transport_.exchanges, 0);  // training threads do no RPCs
+  }
+  ClientSession::StepResult TimedStep() {
+    const auto start = std::chrono::steady_clock::now();
+    ClientSession::StepResult r = session_->Step(cancel_);
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(1));
+    return r;
+  }
+
+  std::string dir_;
+  FakeTransport transport_;
+  FakeTrainer trainer_{kDimension};
+  FakeClock clock_;
+  std::atomic<bool> cancel_{false};
+  ClientSession::Options options_;
+  std::unique_ptr<ClientSession> session_;
+};
+
+TEST_F(SecureSessionTest,
+       SecureRoundStepsReturnAtOnceWhileTheCoordinatorWaits) {
+  TrainSecureTask();
+  ClientSession::StepResult sent = TimedStep();
+  EXPECT_EQ(sent.kind, ClientSession::StepKind::kIdle) << sent.status;
+  EXPECT_EQ(sent.retry_after_ms, 250u);
+  EXPECT_FALSE(session_->NextStepComputes());
+  ASSERT_EQ(transport_.secagg_messages.size(), 1u);
+  EXPECT_TRUE(transport_.secagg_messages[0].has_advertise_keys());
+  ClientSession::StepResult polled = TimedStep();
+  EXPECT_EQ(polled.kind, ClientSession::StepKind::kIdle) << polled.status;
+  EXPECT_EQ(transport_.exchanges, 2);  // one exchange per step
+  EXPECT_EQ(transport_.secagg_messages.size(), 1u);
+  EXPECT_TRUE(transport_.pushed.empty());  // never the plain update
+}
+
+TEST_F(SecureSessionTest, FailedExchangeIsRetriedByTheNextStepNotInside) {
+  TrainSecureTask();
+  transport_.secagg_replies.push_back(absl::UnavailableError("restarting"));
+  ClientSession::StepResult failed = TimedStep();
+  EXPECT_EQ(failed.kind, ClientSession::StepKind::kFailed);
+  EXPECT_TRUE(absl::IsUnavailable(failed.status)) << failed.status;
+  EXPECT_EQ(transport_.exchanges, 1);  // the daemon's backoff decides when
+  ClientSession::StepResult resent = TimedStep();
+  EXPECT_EQ(resent.kind, ClientSession::StepKind::kIdle) << resent.status;
+  ASSERT_EQ(transport_.secagg_messages.size(), 1u);
+  EXPECT_TRUE(transport_.secagg_messages[0].has_advertise_keys());
+}
+
+TEST_F(SecureSessionTest, EndedAggregationSendsTheSessionBackToFetching) {
+  TrainSecureTask();
+  SecAggExchangeReply ended;
+  ended.aborted = true;
+  ended.reason = "round 1 ended";
+  transport_.secagg_replies.push_back(ended);
+  EXPECT_TRUE(absl::IsAborted(TimedStep().status));
+  FetchReply idle;
+  idle.retry_after_ms = 300;
+  transport_.fetch_replies.push_back(std::move(idle));
+  ClientSession::StepResult next = TimedStep();
+  EXPECT_EQ(next.kind, ClientSession::StepKind::kIdle);
+  EXPECT_EQ(next.retry_after_ms, 300u);  // the fetch's, not an exchange's
+  EXPECT_EQ(transport_.exchanges, 1);
+}
+
+TEST_F(SecureSessionTest, UploadPastSecaggTimeoutIsAbandoned) {
+  TrainSecureTask();
+  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);
+  clock_.Advance(std::chrono::seconds(4));
+  ClientSession::StepResult late = TimedStep();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(late.status)) << late.status;
+  EXPECT_EQ(transport_.exchanges, 1);
+  transport_.fetch_replies.push_back(FetchReply{});
+  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);  // fetching
+}
+
+TEST_F(SecureSessionTest, StopDuringASecureUploadSendsNothingMore) {
+  TrainSecureTask();
+  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);
+  cancel_ = true;
+  EXPECT_TRUE(absl::IsCancelled(TimedStep().status));
+  EXPECT_EQ(transport_.exchanges, 1);
 }
 
 TEST(BackoffPolicyTest, DelayGrowsExponentiallyWithJitterAndIsCapped) {

@@ -60,7 +60,8 @@ class TransportRefusalTest : public ::testing::Test {
   void TearDown() override { server_->Shutdown(); }
 
   // Registers with the given identity; returns the failure.
-  absl::Status RegisterWith(TlsConfig tls, std::string server_name = "localhost",
+  absl::Status RegisterWith(TlsConfig tls,
+                            std::string server_name = "localhost",
                             std::string target = "") {
     GrpcTransportOptions options;
     options.target =
