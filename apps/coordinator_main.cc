@@ -68,7 +68,15 @@ int main(int argc, char** argv) {
                  "log verbosity (overrides [run] log_level)")
       ->check(CLI::IsMember(
           {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the configuration reference (every key with its "
+               "default) and exit");
   CLI11_PARSE(app, argc, argv);
+  if (print_config) {
+    std::fputs(CoordinatorConfigReference().c_str(), stdout);
+    return 0;
+  }
 
   absl::StatusOr<CoordinatorConfig> loaded =
       config_path.empty()
@@ -95,17 +103,10 @@ int main(int argc, char** argv) {
     config.evaluation.kind = eval_dataset;
   }
   if (!log_level.empty()) config.log_level = log_level;
-  // spdlog maps an unknown name to "off": refuse it instead of going silent.
-  if (spdlog::level::from_str(config.log_level) == spdlog::level::off &&
-      config.log_level != "off") {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "[run] log_level = \"", config.log_level,
-        "\" is not a log level; use trace, debug, info, warn, error, "
-        "critical or off")));
-  }
-  ConfigureLogging(config.log_level);
+  // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
+  ConfigureLogging(config.log_level);
   if (!config.tls.insecure) {
     // Unusable files stop here with their names (the server would otherwise
     // fail to bind with no reason); a certificate from another CA than the

@@ -101,12 +101,12 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<SavedModel> saved = ReadModelFile(model_path);
   if (!saved.ok()) return Fail(saved.status());
-  if (absl::Status s = CheckModelMatchesContract(saved->model.spec,
-                                                 contract.model());
+  if (absl::Status s =
+          CheckModelMatchesContract(saved->model.spec, contract.model());
       !s.ok()) {
     return Fail(absl::FailedPreconditionError(
-        absl::StrCat(model_path, " is not a model of run '",
-                     contract.run_id(), "': ", s.message())));
+        absl::StrCat(model_path, " is not a model of run '", contract.run_id(),
+                     "': ", s.message())));
   }
   absl::StatusOr<ModelSource> source =
       ModelSourceFromDefinition(contract.model(), torchscript);
@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   }
 
   std::string csv = "row,predicted";
-  for (const std::string& c : data->class_names) absl::StrAppend(&csv, ",p_", c);
+  for (const std::string& c : data->class_names)
+    absl::StrAppend(&csv, ",p_", c);
   csv += "\n";
   const float* p = probabilities.data_ptr<float>();
   const int64_t k = probabilities.size(1);

@@ -2,8 +2,11 @@
 // demo. The coordinator and N virtual clients run in this process and talk
 // over loopback gRPC with mutual TLS: the same round engine, service, client
 // session, daemon and trainer that a deployment uses; only the processes are
-// merged. Virtual clients share the CPU through a bounded pool of training
-// slots (one LibTorch thread each), so N clients never oversubscribe cores.
+// merged. Virtual clients share two fixed-size thread pools, whatever N:
+// `slots` training threads (one LibTorch thread each, so N clients never
+// oversubscribe cores) and kRpcThreads for RPCs and heartbeats. No client
+// step sleeps (secure-aggregation waits are timers on one io_context), so
+// the process runs slots + kRpcThreads + 1 client threads for any N.
 #include <cstdio>
 #include <thread>
 
@@ -31,6 +34,13 @@ int Fail(const absl::Status& status) {
   std::fprintf(stderr, "fedlearn-sim: %s\n", status.ToString().c_str());
   return 1;
 }
+
+// Threads for the virtual clients' RPC steps (prepare, register, poll, one
+// secure-aggregation exchange, a push) and heartbeats. Each blocks on a short
+// loopback call, so a few threads overlap the latency of 1,000 clients
+// polling once a second; measured on 2 cores, 8 start a 1,000-client run
+// faster than 4 and as fast as 16 (or as one thread per client).
+constexpr size_t kRpcThreads = 8;
 
 std::string ClientName(int i) {
   char buf[32];
@@ -60,7 +70,15 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "concurrent trainings (default: cores)");
   app.add_option("--seed", seed, "seed for sampling, partitioning, init");
   app.add_flag("--insecure", insecure, "plaintext loopback (testing only)");
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the configuration reference (every key with its "
+               "default) and exit");
   CLI11_PARSE(app, argc, argv);
+  if (print_config) {
+    std::fputs(CoordinatorConfigReference().c_str(), stdout);
+    return 0;
+  }
 
   absl::StatusOr<CoordinatorConfig> loaded =
       config_path.empty()
@@ -90,18 +108,11 @@ int main(int argc, char** argv) {
   }
   if (insecure) config.tls.insecure = true;
   config.listen = "127.0.0.1:0";
-  // spdlog maps an unknown name to "off": refuse it instead of going silent.
-  if (spdlog::level::from_str(config.log_level) == spdlog::level::off &&
-      config.log_level != "off") {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "[run] log_level = \"", config.log_level,
-        "\" is not a log level; use trace, debug, info, warn, error, "
-        "critical or off")));
-  }
-  ConfigureLogging(config.log_level);
-  if (config.log_level == "info") spdlog::set_level(spdlog::level::warn);
+  // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
+  ConfigureLogging(config.log_level);
+  if (config.log_level == "info") spdlog::set_level(spdlog::level::warn);
   const int n = config.simulation.clients;
   const int slots = config.simulation.workers > 0
                         ? config.simulation.workers
@@ -157,8 +168,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     SitePreparerOptions site;
     site.torchscript_path = config.model.torchscript_path;
-    preparers.push_back(std::make_unique<SitePreparer>(
-        site, train->Subset((*parts)[i])));
+    preparers.push_back(
+        std::make_unique<SitePreparer>(site, train->Subset((*parts)[i])));
   }
   const double skew = MeanLabelSkew(*parts, train->labels, train->num_classes);
   train = Dataset();  // the shards hold their own copies
@@ -182,15 +193,17 @@ int main(int argc, char** argv) {
       n, config.simulation.partition.c_str(), skew,
       config.model.architecture.c_str(), static_cast<long long>(num_params),
       config.engine.num_rounds, slots,
-      config.engine.secagg.enabled ? "secure aggregation" : "PLAINTEXT aggregation",
+      config.engine.secagg.enabled ? "secure aggregation"
+                                   : "PLAINTEXT aggregation",
       config.tls.insecure ? "INSECURE gRPC" : "gRPC + mutual TLS",
       (*coordinator)->port());
   std::fflush(stdout);
 
   // Virtual clients: the deployment's daemon, session and transport.
   boost::asio::io_context io;
-  boost::asio::thread_pool blocking(static_cast<size_t>(n));
-  TrainingSlots training_slots(slots);
+  boost::asio::thread_pool rpc_workers(kRpcThreads);
+  // Its size bounds concurrent trainings: no TrainingSlots needed.
+  boost::asio::thread_pool compute_workers(static_cast<size_t>(slots));
   std::vector<std::unique_ptr<GrpcCoordinatorTransport>> transports;
   std::vector<std::unique_ptr<ClientSession>> sessions;
   std::vector<std::unique_ptr<ClientDaemon>> daemons;
@@ -209,14 +222,14 @@ int main(int argc, char** argv) {
     ClientSession::Options session_options;
     session_options.identity = options.tls;
     sessions.push_back(std::make_unique<ClientSession>(
-        transports.back().get(), preparers[i].get(), &training_slots,
+        transports.back().get(), preparers[i].get(), /*slots=*/nullptr,
         session_options));
     ClientDaemon::Options daemon_options;
     daemon_options.default_poll = std::chrono::milliseconds(100);
     daemon_options.jitter_seed = config.engine.seed + i;
     daemons.push_back(std::make_unique<ClientDaemon>(
-        io, blocking, sessions.back().get(), transports.back().get(),
-        daemon_options));
+        io, rpc_workers, compute_workers, sessions.back().get(),
+        transports.back().get(), daemon_options));
   }
   int finished_clients = 0;
   for (auto& daemon : daemons) {
@@ -244,16 +257,18 @@ int main(int argc, char** argv) {
   for (auto& daemon : daemons) daemon->Stop();
   work_guard.reset();
   io_thread.join();
-  blocking.join();
+  rpc_workers.join();
+  compute_workers.join();
   signals.cancel();
   signal_io.stop();
   signal_thread.join();
   daemons.clear();
   (*coordinator)->Shutdown();
   if (stop.load() && (outcome.ok() || absl::IsCancelled(outcome))) {
-    std::printf("stopped by signal after %d rounds; run again with the same "
-                "--state-dir to resume\n",
-                static_cast<int>((*coordinator)->model_version()));
+    std::printf(
+        "stopped by signal after %d rounds; run again with the same "
+        "--state-dir to resume\n",
+        static_cast<int>((*coordinator)->model_version()));
     return 0;
   }
   if (!outcome.ok()) return Fail(outcome);

@@ -1,7 +1,17 @@
-// The coordinator's configuration: a TOML file (see deploy/coordinator.toml
-// for every key with its default), overridable from the command line.
-// Loading validates everything up front; a bad config is an error naming the
-// key, never a surprise mid-run.
+// The coordinator's configuration: a TOML file whose every key is declared
+// once, in CoordinatorConfigSchema() (type, default, doc, checks), overridable
+// from the command line. deploy/coordinator.toml is that schema's printed
+// reference (`fedlearn-coordinator --print-config`).
+//
+// Two steps, so that a program validates once, after its flags:
+//   ParseCoordinatorConfig / LoadCoordinatorConfig read a file on top of the
+//     defaults, refusing a syntax error, an unknown key, a wrong type and a
+//     [data] section that contradicts [model]; they do not validate values.
+//   ValidateCoordinatorConfig checks the finished config (file + flags): every
+//     key's range and every cross-key rule, each error naming the TOML key to
+//     change. The engines downstream assume it passed (REQUIRES) and report
+//     their own errors in their own terms.
+// Thread-safety: all functions are thread-safe (the schema is immutable).
 #ifndef FEDLEARN_SERVER_COORDINATOR_CONFIG_H_
 #define FEDLEARN_SERVER_COORDINATOR_CONFIG_H_
 
@@ -9,11 +19,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/config/config_schema.h"
 #include "common/data/data_source.h"
 #include "common/data/table_schema.h"
 #include "common/models/model_source.h"
 #include "common/transport/tls_config.h"
-#include "server/round_engine.h"
+#include "server/round/round_engine_config.h"
 
 namespace fedlearn {
 
@@ -44,11 +55,21 @@ struct CoordinatorConfig {
 // Defaults suitable for the Fashion-MNIST demo.
 CoordinatorConfig DefaultCoordinatorConfig();
 
-// Reads and validates a TOML file on top of the defaults.
+// Every key of the coordinator's (and fedlearn-sim's) TOML file.
+const ConfigSchema<CoordinatorConfig>& CoordinatorConfigSchema();
+
+// The commented reference: every key with its default (--print-config).
+std::string CoordinatorConfigReference();
+
+// Reads a TOML file on top of the defaults (see above: not validated).
+// InvalidArgument naming the file and key; NotFound for a missing file.
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
     const std::string& path);
 absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
     const std::string& toml_text, const std::string& origin);
+
+// InvalidArgument naming the TOML key(s) to change if `config` is not a
+// runnable configuration. Call once, after the command line has been applied.
 absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& config);
 
 }  // namespace fedlearn

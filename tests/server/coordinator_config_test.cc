@@ -3,6 +3,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "common/util/atomic_file.h"
@@ -98,21 +100,31 @@ phase_timeout_s = 12.5
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
+// What a program does: parse the file, (apply flags,) validate once.
+absl::StatusOr<CoordinatorConfig> ParseAndValidate(const std::string& text,
+                                                   const std::string& origin) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig(text, origin);
+  if (!parsed.ok()) return parsed;
+  if (absl::Status s = ValidateCoordinatorConfig(*parsed); !s.ok()) return s;
+  return parsed;
+}
+
 TEST(CoordinatorConfigTest, InsecureTransportWithSecureAggregationIsRefused) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[server]\ninsecure = true\n", "insecure.toml");
+      ParseAndValidate("[server]\ninsecure = true\n", "insecure.toml");
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(Message(parsed.status()), HasSubstr("[secagg] enabled = false"));
 }
 
 TEST(CoordinatorConfigTest, SecureAggregationIsOnByDefault) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig("", "empty.toml");
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate("", "empty.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->engine.secagg.enabled);
 }
 
 TEST(CoordinatorConfigTest, DataSectionDeclaresTheSchemaAndFixesTheModelShape) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
       "[data]\nlabel_column = \"diagnosis\"\n"
       "classes = [\"malignant\", \"benign\"]\n"
       "[[data.columns]]\nname = \"age\"\n"
@@ -134,14 +146,14 @@ TEST(CoordinatorConfigTest, DataSectionDeclaresTheSchemaAndFixesTheModelShape) {
 }
 
 TEST(CoordinatorConfigTest, ModelShapeThatContradictsTheDataSectionIsRefused) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
       "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
       "numeric_features = [\"x1\", \"x2\"]\n"
       "[model]\narchitecture = \"mlp\"\ninput_shape = [3]\n",
       "bad.toml");
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(Message(parsed.status()), HasSubstr("model.input_shape"));
-  parsed = ParseCoordinatorConfig(
+  parsed = ParseAndValidate(
       "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
       "numeric_features = [\"x1\"]\n[model]\nnum_classes = 3\n",
       "bad.toml");
@@ -150,15 +162,14 @@ TEST(CoordinatorConfigTest, ModelShapeThatContradictsTheDataSectionIsRefused) {
 }
 
 TEST(CoordinatorConfigTest, DataSectionWithoutClassesIsRefused) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
-      "[data]\nlabel_column = \"y\"\nnumeric_features = [\"x\"]\n",
-      "bad.toml");
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
+      "[data]\nlabel_column = \"y\"\nnumeric_features = [\"x\"]\n", "bad.toml");
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(Message(parsed.status()), HasSubstr("never inferred"));
 }
 
 TEST(CoordinatorConfigTest, UnknownKeyInADataColumnIsRefused) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
       "[data]\nlabel_column = \"y\"\nclasses = [\"a\", \"b\"]\n"
       "[[data.columns]]\nname = \"x\"\ncategory = [\"p\"]\n",
       "bad.toml");
@@ -167,25 +178,26 @@ TEST(CoordinatorConfigTest, UnknownKeyInADataColumnIsRefused) {
 }
 
 TEST(CoordinatorConfigTest, CsvEvaluationWithoutADataSchemaIsRefused) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
       "[evaluation]\ndataset = \"csv\"\npath = \"t.csv\"\n", "bad.toml");
   ASSERT_FALSE(parsed.ok());
-  EXPECT_THAT(Message(parsed.status()), HasSubstr("needs the run's data schema"));
+  EXPECT_THAT(Message(parsed.status()),
+              HasSubstr("needs the run's data schema"));
 }
 
 TEST(CoordinatorConfigTest, BufferPolicyParsesAndAnUnknownOneIsRefused) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[model]\nbuffers = \"local\"\n", "b.toml");
+      ParseAndValidate("[model]\nbuffers = \"local\"\n", "b.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->model.buffers, BufferPolicy::kLocal);
-  parsed = ParseCoordinatorConfig("[model]\nbuffers = \"shared\"\n", "b.toml");
+  parsed = ParseAndValidate("[model]\nbuffers = \"shared\"\n", "b.toml");
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(Message(parsed.status()), HasSubstr("model.buffers"));
 }
 
 TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig(kFullConfig, "full.toml");
+      ParseAndValidate(kFullConfig, "full.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const CoordinatorConfig& c = *parsed;
   const RoundEngineConfig& e = c.engine;
@@ -249,8 +261,7 @@ TEST(CoordinatorConfigTest, FullExampleSetsEveryField) {
 }
 
 TEST(CoordinatorConfigTest, EmptyFileGivesTheValidDefaults) {
-  absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("", "empty.toml");
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate("", "empty.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const CoordinatorConfig defaults = DefaultCoordinatorConfig();
   EXPECT_TRUE(ValidateCoordinatorConfig(defaults).ok());
@@ -265,7 +276,7 @@ TEST(CoordinatorConfigTest, EmptyFileGivesTheValidDefaults) {
 
 TEST(CoordinatorConfigTest, UnknownKeyIsAnErrorNamingIt) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[rounds]\nmin_client = 3\n", "typo.toml");
+      ParseAndValidate("[rounds]\nmin_client = 3\n", "typo.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("'rounds.min_client'"));
   EXPECT_THAT(Message(parsed.status()), HasSubstr("typo.toml"));
@@ -273,10 +284,10 @@ TEST(CoordinatorConfigTest, UnknownKeyIsAnErrorNamingIt) {
 
 TEST(CoordinatorConfigTest, UnknownSectionAndTopLevelKeyAreErrors) {
   absl::StatusOr<CoordinatorConfig> section =
-      ParseCoordinatorConfig("[secure_agg]\nthreshold = 3\n", "x.toml");
+      ParseAndValidate("[secure_agg]\nthreshold = 3\n", "x.toml");
   EXPECT_THAT(Message(section.status()), HasSubstr("secure_agg.threshold"));
   absl::StatusOr<CoordinatorConfig> top =
-      ParseCoordinatorConfig("rounds = 3\n", "x.toml");
+      ParseAndValidate("rounds = 3\n", "x.toml");
   EXPECT_FALSE(top.ok());
   EXPECT_THAT(Message(top.status()), HasSubstr("'rounds'"));
 }
@@ -297,7 +308,7 @@ TEST(CoordinatorConfigTest, WrongTypeIsAnErrorNamingTheKey) {
         Case{"[model]\ninput_shape = [1, 0, 28]\n", "model.input_shape"},
         Case{"[run]\nseed = -1\n", "run.seed"}}) {
     absl::StatusOr<CoordinatorConfig> parsed =
-        ParseCoordinatorConfig(c.toml, "t.toml");
+        ParseAndValidate(c.toml, "t.toml");
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
         << c.toml;
     EXPECT_THAT(Message(parsed.status()), HasSubstr(c.key)) << c.toml;
@@ -308,30 +319,30 @@ TEST(CoordinatorConfigTest,
      IntegerThatDoesNotFitTheFieldIsAnErrorNamingTheKey) {
   // 2^32 + 1 would silently become 1 round if narrowed to int.
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[run]\nrounds = 4294967297\n", "t.toml");
+      ParseAndValidate("[run]\nrounds = 4294967297\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("run.rounds"));
-  absl::StatusOr<CoordinatorConfig> poll = ParseCoordinatorConfig(
-      "[server]\npoll_interval_ms = 4294967296\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> poll =
+      ParseAndValidate("[server]\npoll_interval_ms = 4294967296\n", "t.toml");
   EXPECT_EQ(poll.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(poll.status()), HasSubstr("server.poll_interval_ms"));
 }
 
 TEST(CoordinatorConfigTest, BadOptimizerIsAnError) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[training]\noptimizer = \"rmsprop\"\n", "t.toml");
+      ParseAndValidate("[training]\noptimizer = \"rmsprop\"\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("training.optimizer"));
   EXPECT_THAT(Message(parsed.status()), HasSubstr("rmsprop"));
 }
 
 TEST(CoordinatorConfigTest, TorchscriptWithoutPathIsAnError) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
-      "[model]\narchitecture = \"torchscript\"\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseAndValidate("[model]\narchitecture = \"torchscript\"\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("model.torchscript"));
   EXPECT_TRUE(
-      ParseCoordinatorConfig(
+      ParseAndValidate(
           "[model]\narchitecture = \"torchscript\"\ntorchscript = \"m.pt\"\n",
           "t.toml")
           .ok());
@@ -339,53 +350,50 @@ TEST(CoordinatorConfigTest, TorchscriptWithoutPathIsAnError) {
 
 TEST(CoordinatorConfigTest, UnknownArchitectureIsAnError) {
   absl::StatusOr<CoordinatorConfig> parsed =
-      ParseCoordinatorConfig("[model]\narchitecture = \"resnet\"\n", "t.toml");
+      ParseAndValidate("[model]\narchitecture = \"resnet\"\n", "t.toml");
   EXPECT_THAT(Message(parsed.status()), HasSubstr("model.architecture"));
 }
 
 TEST(CoordinatorConfigTest, CsvWithoutPathIsAnError) {
   absl::StatusOr<CoordinatorConfig> sim =
-      ParseCoordinatorConfig("[simulation]\ndataset = \"csv\"\n", "t.toml");
+      ParseAndValidate("[simulation]\ndataset = \"csv\"\n", "t.toml");
   EXPECT_EQ(sim.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(sim.status()), HasSubstr("simulation.path"));
   absl::StatusOr<CoordinatorConfig> eval =
-      ParseCoordinatorConfig("[evaluation]\ndataset = \"csv\"\n", "t.toml");
+      ParseAndValidate("[evaluation]\ndataset = \"csv\"\n", "t.toml");
   EXPECT_EQ(eval.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(eval.status()), HasSubstr("evaluation.path"));
 }
 
 TEST(CoordinatorConfigTest, EvaluationMayBeDisabledButSimulationMayNot) {
   EXPECT_TRUE(
-      ParseCoordinatorConfig("[evaluation]\ndataset = \"\"\n", "t.toml").ok());
+      ParseAndValidate("[evaluation]\ndataset = \"\"\n", "t.toml").ok());
   absl::StatusOr<CoordinatorConfig> sim =
-      ParseCoordinatorConfig("[simulation]\ndataset = \"\"\n", "t.toml");
+      ParseAndValidate("[simulation]\ndataset = \"\"\n", "t.toml");
   EXPECT_THAT(Message(sim.status()), HasSubstr("simulation.dataset"));
 }
 
 TEST(CoordinatorConfigTest, EngineValidationErrorsAreReported) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
+  absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(
       "[rounds]\nclients_per_round = 3\nmin_updates = 5\n", "t.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(parsed.status()), HasSubstr("min_updates"));
-  EXPECT_THAT(Message(parsed.status()), HasSubstr("t.toml"));
+  EXPECT_THAT(Message(parsed.status()),
+              HasSubstr("rounds.min_updates (5) exceeds "
+                        "rounds.clients_per_round (3)"));
 
+  EXPECT_FALSE(ParseAndValidate("[rounds]\ntimeout_s = 0\n", "t.toml").ok());
   EXPECT_FALSE(
-      ParseCoordinatorConfig("[rounds]\ntimeout_s = 0\n", "t.toml").ok());
+      ParseAndValidate("[training]\nlearning_rate = 0.0\n", "t.toml").ok());
+  EXPECT_FALSE(ParseAndValidate("[training]\nbatch_size = 0\n", "t.toml").ok());
+  EXPECT_FALSE(ParseAndValidate("[model]\nnum_classes = 1\n", "t.toml").ok());
   EXPECT_FALSE(
-      ParseCoordinatorConfig("[training]\nlearning_rate = 0.0\n", "t.toml")
-          .ok());
-  EXPECT_FALSE(
-      ParseCoordinatorConfig("[training]\nbatch_size = 0\n", "t.toml").ok());
-  EXPECT_FALSE(
-      ParseCoordinatorConfig("[model]\nnum_classes = 1\n", "t.toml").ok());
-  EXPECT_FALSE(
-      ParseCoordinatorConfig("[server]\nmax_concurrent_uploads = 0\n", "t.toml")
+      ParseAndValidate("[server]\nmax_concurrent_uploads = 0\n", "t.toml")
           .ok());
 }
 
 TEST(CoordinatorConfigTest, SyntaxErrorGivesTheLine) {
-  absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(
-      "[run]\nid = \"x\"\nrounds = = 3\n", "broken.toml");
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseAndValidate("[run]\nid = \"x\"\nrounds = = 3\n", "broken.toml");
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()), HasSubstr("broken.toml"));
   EXPECT_THAT(Message(parsed.status()), HasSubstr("line 3"));
@@ -416,7 +424,7 @@ namespace fedlearn {
 namespace {
 
 TEST(CoordinatorConfigTest, DpSectionSetsEveryField) {
-  absl::StatusOr<CoordinatorConfig> c = ParseCoordinatorConfig(R"(
+  absl::StatusOr<CoordinatorConfig> c = ParseAndValidate(R"(
 [rounds]
 min_clients = 5
 [dp]
@@ -432,7 +440,8 @@ clip_learning_rate = 0.3
 count_noise_stddev = 3.5
 dropout_tolerance = 0.3
 testing_seed = 42
-)", "dp.toml");
+)",
+                                                         "dp.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   const DpConfig& dp = c->engine.dp;
   EXPECT_EQ(dp.mode, DpConfig::Mode::kDistributed);
@@ -451,7 +460,7 @@ testing_seed = 42
 }
 
 TEST(CoordinatorConfigTest, DpIsOffByDefaultAndUsesTheOsGenerator) {
-  absl::StatusOr<CoordinatorConfig> c = ParseCoordinatorConfig("", "empty.toml");
+  absl::StatusOr<CoordinatorConfig> c = ParseAndValidate("", "empty.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->engine.dp.mode, DpConfig::Mode::kOff);
   EXPECT_FALSE(c->engine.dp.testing_seed.has_value());
@@ -476,7 +485,8 @@ TEST(CoordinatorConfigTest, BadDpSettingsAreErrorsNamingTheKey) {
        "unknown key 'dp.epsilon'"},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<CoordinatorConfig> parsed = ParseCoordinatorConfig(c.toml, "x.toml");
+    absl::StatusOr<CoordinatorConfig> parsed =
+        ParseAndValidate(c.toml, "x.toml");
     ASSERT_FALSE(parsed.ok()) << c.toml;
     EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(c.message))
         << c.toml;
@@ -486,34 +496,122 @@ TEST(CoordinatorConfigTest, BadDpSettingsAreErrorsNamingTheKey) {
 // The shipped reference and demo configurations must stay loadable: the
 // reference documents every key, so a renamed key breaks this test.
 TEST(CoordinatorConfigTest, SecAggErrorBoundDefaultsToWarnAtOnePercent) {
-  absl::StatusOr<CoordinatorConfig> defaults = ParseCoordinatorConfig("", "t.toml");
+  absl::StatusOr<CoordinatorConfig> defaults = ParseAndValidate("", "t.toml");
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_DOUBLE_EQ(defaults->engine.secagg_error.max_relative_error, 0.01);
   EXPECT_FALSE(defaults->engine.secagg_error.fail);
 
-  absl::StatusOr<CoordinatorConfig> set = ParseCoordinatorConfig(
-      "[secagg]\nmax_relative_error = 0.002\non_excess_error = \"fail\"\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> set = ParseAndValidate(
+      "[secagg]\nmax_relative_error = 0.002\non_excess_error = \"fail\"\n",
+      "t.toml");
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_DOUBLE_EQ(set->engine.secagg_error.max_relative_error, 0.002);
   EXPECT_TRUE(set->engine.secagg_error.fail);
 
-  absl::StatusOr<CoordinatorConfig> bad_action = ParseCoordinatorConfig(
-      "[secagg]\non_excess_error = \"ignore\"\n", "t.toml");
+  absl::StatusOr<CoordinatorConfig> bad_action =
+      ParseAndValidate("[secagg]\non_excess_error = \"ignore\"\n", "t.toml");
   EXPECT_EQ(bad_action.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(bad_action.status()), HasSubstr("secagg.on_excess_error"));
-  absl::StatusOr<CoordinatorConfig> negative = ParseCoordinatorConfig(
-      "[secagg]\nmax_relative_error = -0.1\n", "t.toml");
+  EXPECT_THAT(Message(bad_action.status()),
+              HasSubstr("secagg.on_excess_error"));
+  absl::StatusOr<CoordinatorConfig> negative =
+      ParseAndValidate("[secagg]\nmax_relative_error = -0.1\n", "t.toml");
   EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(negative.status()), HasSubstr("secagg.max_relative_error"));
+  EXPECT_THAT(Message(negative.status()),
+              HasSubstr("secagg.max_relative_error"));
 }
 
 TEST(ShippedConfigTest, ReferenceAndDemoConfigurationsLoad) {
-  for (const char* name : {"deploy/coordinator.toml", "deploy/demo.toml",
-                           "deploy/dp-demo.toml",
-                           "examples/hospital/hospital.toml"}) {
+  for (const char* name :
+       {"deploy/coordinator.toml", "deploy/demo.toml", "deploy/dp-demo.toml",
+        "examples/hospital/hospital.toml"}) {
     absl::StatusOr<CoordinatorConfig> config =
         LoadCoordinatorConfig(std::string(FEDLEARN_SOURCE_DIR) + "/" + name);
-    EXPECT_TRUE(config.ok()) << name << ": " << config.status();
+    ASSERT_TRUE(config.ok()) << name << ": " << config.status();
+    EXPECT_TRUE(ValidateCoordinatorConfig(*config).ok())
+        << name << ": " << ValidateCoordinatorConfig(*config);
+  }
+}
+
+std::string ShippedReference() {
+  absl::StatusOr<std::string> text = ReadFileToString(
+      std::string(FEDLEARN_SOURCE_DIR) + "/deploy/coordinator.toml");
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+TEST(ShippedConfigTest, ReferenceIsThePrintedSchema) {
+  EXPECT_EQ(ShippedReference(), CoordinatorConfigReference())
+      << "regenerate: fedlearn-coordinator --print-config > "
+         "deploy/coordinator.toml";
+}
+
+TEST(ShippedConfigTest, ReferenceParsesToTheDefaults) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig(ShippedReference(), "deploy/coordinator.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(CoordinatorConfigSchema().Values(*parsed),
+            CoordinatorConfigSchema().Values(DefaultCoordinatorConfig()));
+  EXPECT_FALSE(parsed->data_schema.has_value());
+  EXPECT_TRUE(ValidateCoordinatorConfig(*parsed).ok());
+}
+
+// Every key the schema accepts is in the reference, set or commented out
+// (the [data] keys, which have no defaults, as a commented example).
+TEST(ShippedConfigTest, ReferenceNamesEveryKeyOfTheSchema) {
+  std::set<std::string> named;
+  std::string section;
+  std::istringstream lines(ShippedReference());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# ", 0) == 0) line = line.substr(2);
+    if (line.rfind("[[", 0) == 0) {
+      named.insert(line.substr(2, line.find("]]") - 2));
+    } else if (line.rfind("[", 0) == 0) {
+      section = line.substr(1, line.find(']') - 1);
+    } else if (size_t eq = line.find(" = ");
+               eq != std::string::npos && line.find_first_of(" #") == eq) {
+      named.insert(section + "." + line.substr(0, eq));
+    }
+  }
+  for (const ConfigKeySpec* spec : CoordinatorConfigSchema().Specs()) {
+    EXPECT_EQ(named.count(spec->key), 1u) << spec->key;
+  }
+}
+
+TEST(CoordinatorConfigTest, ParsingDoesNotValidateSoFlagsCanStillFixTheFile) {
+  absl::StatusOr<CoordinatorConfig> parsed =
+      ParseCoordinatorConfig("[rounds]\nmin_updates = 0\n", "f.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(Message(ValidateCoordinatorConfig(*parsed)),
+              HasSubstr("rounds.min_updates must be >= 1, got 0"));
+  parsed->engine.min_updates = 2;  // e.g. --min-updates 2
+  EXPECT_TRUE(ValidateCoordinatorConfig(*parsed).ok());
+}
+
+TEST(CoordinatorConfigTest, EngineRulesAreReportedWithTheirTomlKeys) {
+  struct Case {
+    const char* toml;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"[rounds]\nmin_clients = 2\nclients_per_round = 2\nmin_updates = 2\n",
+       "raise rounds.min_clients and rounds.clients_per_round"},
+      {"[rounds]\nclients_per_round = 0\nfraction = 0\n", "rounds.fraction"},
+      {"[rounds]\ntimeout_s = 0.0001\n", "rounds.timeout_s must be > 0"},
+      {"[run]\nrounds = 0\n", "run.rounds must be >= 1"},
+      {"[run]\nid = \"\"\n", "run.id must not be empty"},
+      {"[secagg]\nphase_timeout_s = 0\n", "secagg.phase_timeout_s"},
+      {"[secagg]\nmodulus_bits = 40\n", "[secagg]"},
+      {"[dp]\nmode = \"central\"\nnoise_multiplier = 1\ndelta = 1\n",
+       "dp.delta must be in (0, 1)"},
+      {"[dp]\nmode = \"central\"\nnoise_multiplier = 1\n"
+       "target_epsilon = 2\n",
+       "dp.noise_multiplier or dp.target_epsilon, not both"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(c.toml, "x");
+    ASSERT_FALSE(parsed.ok()) << c.toml;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(parsed.status()), HasSubstr(c.message)) << c.toml;
   }
 }
 
