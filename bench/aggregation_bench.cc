@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "server/fedavg_aggregator.h"
+#include "server/round/fedavg_aggregator.h"
 
 extern char** environ;
 

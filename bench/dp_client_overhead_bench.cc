@@ -81,7 +81,8 @@ fedlearn::v1::DpTaskConfig DistributedTask() {
   std::string seed(32, '\0');
   for (size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<char>(i);
   dp.set_rotation_seed(seed);
-  // 2 sigma_b with sigma_b = expected clients / 20 (server/dp_planner.cc).
+  // 2 sigma_b with sigma_b = expected clients / 20
+  // (server/round/dp_planner.cc).
   dp.set_indicator_noise_stddev(10.0);
   return dp;
 }

@@ -123,11 +123,8 @@ struct Pki {
     return absl::StrFormat("client-%04d", i);
   }
   SecAggIdentity Identity(int i) const {
-    const std::string& key = clients[i].key_pem.value();
-    return SecAggIdentity{
-        ClientId(i), clients[i].cert_pem,
-        SecretBytes(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
-        ca.cert_pem};
+    return SecAggIdentity{ClientId(i), clients[i].cert_pem,
+                          clients[i].key_pem.Clone(), ca.cert_pem};
   }
 };
 

@@ -1,6 +1,7 @@
 #include "server/grpc_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/transport/grpc_credentials.h"
 #include "common/util/log.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -20,12 +21,7 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
   } else {
     absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
     if (!material.ok()) return material.status();
-    grpc::SslServerCredentialsOptions options(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    options.pem_root_certs = material->ca_cert_pem;
-    options.pem_key_cert_pairs.push_back(
-        {material->key_pem, material->cert_pem});
-    credentials = grpc::SslServerCredentials(options);
+    credentials = MutualTlsServerCredentials(*material);
   }
   RunningServer running;
   grpc::ServerBuilder builder;

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/data/csv_parser.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -61,110 +64,150 @@ std::vector<std::string> SortedDistinct(
   return distinct;
 }
 
-}  // namespace
+// "<path>: <parts>" as InvalidArgument.
+template <typename... Parts>
+absl::Status FileError(const std::string& path, const Parts&... parts) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", parts...));
+}
 
-absl::StatusOr<Dataset> LoadCsvDataset(const std::string& path,
-                                       const CsvOptions& options) {
-  auto error = [&path](auto&&... parts) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", parts...));
-  };
-
-  ClassIndex given_classes;
+// options.label_values as class indices; empty when the classes are to be
+// inferred.
+absl::StatusOr<ClassIndex> GivenClasses(const std::string& path,
+                                        const CsvOptions& options) {
+  ClassIndex given;
   for (size_t i = 0; i < options.label_values.size(); ++i) {
-    if (!given_classes.emplace(options.label_values[i], i).second) {
-      return error("label_values lists '", options.label_values[i], "' twice");
+    if (!given.emplace(options.label_values[i], i).second) {
+      return FileError(path, "label_values lists '", options.label_values[i],
+                       "' twice");
     }
   }
+  return given;
+}
 
-  std::vector<std::string> column_names;
+// The columns as the first record fixes them.
+struct CsvColumns {
+  std::vector<std::string> names;
   std::string width_source;  // What fixed the number of fields, for errors.
-  size_t label_col = 0;
+  size_t label = 0;
   std::vector<bool> skip;  // Per column: the label or an ignored column.
   size_t feature_count = 0;
+};
+
+absl::StatusOr<CsvColumns> ReadColumns(const std::string& path,
+                                       const CsvOptions& options,
+                                       const CsvRecord& first) {
+  CsvColumns columns;
+  for (size_t i = 0; i < first.fields.size(); ++i) {
+    columns.names.push_back(
+        options.has_header
+            ? std::string(absl::StripAsciiWhitespace(first.fields[i]))
+            : absl::StrCat(i));
+  }
+  columns.width_source =
+      options.has_header ? "header" : absl::StrCat("line ", first.line);
+  const auto it = std::find(columns.names.begin(), columns.names.end(),
+                            options.label_column);
+  if (it == columns.names.end()) {
+    return FileError(path, "no label column '", options.label_column,
+                     "' among the ", columns.names.size(), " columns of ",
+                     columns.width_source);
+  }
+  columns.label = it - columns.names.begin();
+  columns.skip.assign(columns.names.size(), false);
+  columns.skip[columns.label] = true;
+  for (size_t i = 0; i < columns.names.size(); ++i) {
+    if (std::find(options.ignore_columns.begin(), options.ignore_columns.end(),
+                  columns.names[i]) != options.ignore_columns.end()) {
+      columns.skip[i] = true;
+    }
+  }
+  columns.feature_count =
+      std::count(columns.skip.begin(), columns.skip.end(), false);
+  if (columns.feature_count == 0) return FileError(path, "no feature columns");
+  return columns;
+}
+
+// What the records read so far hold.
+struct CsvRows {
   std::vector<float> features;
   std::vector<std::string> label_texts;
-  const absl::Status parsed = ParseCsvFile(
-      path, options.delimiter, [&](const CsvRecord& record) -> absl::Status {
-        const std::vector<std::string>& fields = record.fields;
-        if (column_names.empty()) {  // The first record fixes the columns.
-          for (size_t i = 0; i < fields.size(); ++i) {
-            column_names.push_back(
-                options.has_header
-                    ? std::string(absl::StripAsciiWhitespace(fields[i]))
-                    : absl::StrCat(i));
-          }
-          width_source = options.has_header
-                             ? "header"
-                             : absl::StrCat("line ", record.line);
-          const auto it = std::find(column_names.begin(), column_names.end(),
-                                    options.label_column);
-          if (it == column_names.end()) {
-            return error("no label column '", options.label_column,
-                         "' among the ", column_names.size(), " columns of ",
-                         width_source);
-          }
-          label_col = it - column_names.begin();
-          skip.assign(column_names.size(), false);
-          skip[label_col] = true;
-          for (size_t i = 0; i < column_names.size(); ++i) {
-            if (std::find(options.ignore_columns.begin(),
-                          options.ignore_columns.end(),
-                          column_names[i]) != options.ignore_columns.end()) {
-              skip[i] = true;
-            }
-          }
-          feature_count = std::count(skip.begin(), skip.end(), false);
-          if (feature_count == 0) return error("no feature columns");
-          if (options.has_header) return absl::OkStatus();
-        }
+};
 
-        if (fields.size() != column_names.size()) {
-          return error("line ", record.line, " has ", fields.size(),
-                       " fields, ", width_source, " has ", column_names.size());
-        }
-        for (size_t c = 0; c < fields.size(); ++c) {
-          if (skip[c]) continue;
-          const absl::string_view cell = absl::StripAsciiWhitespace(fields[c]);
-          const std::optional<double> value = ParseDouble(cell);
-          if (!value.has_value()) {
-            return error("line ", record.line, ", column '", column_names[c],
-                         "': ", Excerpt(cell), " is not a number");
-          }
-          if (!std::isfinite(static_cast<float>(*value))) {
-            return error("line ", record.line, ", column '", column_names[c],
-                         "': ", Excerpt(cell), " is not a finite float");
-          }
-          features.push_back(static_cast<float>(*value));
-        }
-        const absl::string_view label =
-            absl::StripAsciiWhitespace(fields[label_col]);
-        if (!given_classes.empty() &&
-            given_classes.find(label) == given_classes.end()) {
-          return error("unknown label value ", Excerpt(label), " at line ",
-                       record.line);
-        }
-        label_texts.emplace_back(label);
-        return absl::OkStatus();
-      });
-  if (!parsed.ok()) return parsed;
-  if (column_names.empty()) return error("file is empty");
-  if (label_texts.empty()) return error("no data rows");
+// Appends one data record's features and label text to `rows`.
+absl::Status ReadDataRecord(const std::string& path, const CsvColumns& columns,
+                            const ClassIndex& given_classes,
+                            const CsvRecord& record, CsvRows& rows) {
+  const std::vector<std::string>& fields = record.fields;
+  if (fields.size() != columns.names.size()) {
+    return FileError(path, "line ", record.line, " has ", fields.size(),
+                     " fields, ", columns.width_source, " has ",
+                     columns.names.size());
+  }
+  for (size_t c = 0; c < fields.size(); ++c) {
+    if (columns.skip[c]) continue;
+    const absl::string_view cell = absl::StripAsciiWhitespace(fields[c]);
+    const std::optional<double> value = ParseDouble(cell);
+    if (!value.has_value()) {
+      return FileError(path, "line ", record.line, ", column '",
+                       columns.names[c], "': ", Excerpt(cell),
+                       " is not a number");
+    }
+    if (!std::isfinite(static_cast<float>(*value))) {
+      return FileError(path, "line ", record.line, ", column '",
+                       columns.names[c], "': ", Excerpt(cell),
+                       " is not a finite float");
+    }
+    rows.features.push_back(static_cast<float>(*value));
+  }
+  const absl::string_view label =
+      absl::StripAsciiWhitespace(fields[columns.label]);
+  if (!given_classes.empty() &&
+      given_classes.find(label) == given_classes.end()) {
+    return FileError(path, "unknown label value ", Excerpt(label), " at line ",
+                     record.line);
+  }
+  rows.label_texts.emplace_back(label);
+  return absl::OkStatus();
+}
 
+Dataset AssembleDataset(const CsvOptions& options, size_t feature_count,
+                        CsvRows rows) {
   Dataset out;
   out.sample_shape = {static_cast<int64_t>(feature_count)};
-  out.features = std::move(features);
-  out.class_names = options.label_values.empty() ? SortedDistinct(label_texts)
-                                                 : options.label_values;
+  out.features = std::move(rows.features);
+  out.class_names = options.label_values.empty()
+                        ? SortedDistinct(rows.label_texts)
+                        : options.label_values;
   out.num_classes = static_cast<int32_t>(out.class_names.size());
   ClassIndex class_index;
   for (size_t i = 0; i < out.class_names.size(); ++i) {
     class_index.emplace(out.class_names[i], i);
   }
-  out.labels.reserve(label_texts.size());
-  for (const std::string& label : label_texts) {
+  out.labels.reserve(rows.label_texts.size());
+  for (const std::string& label : rows.label_texts) {
     out.labels.push_back(class_index.at(label));
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Dataset> LoadCsvDataset(const std::string& path,
+                                       const CsvOptions& options) {
+  ASSIGN_OR_RETURN(const ClassIndex given_classes, GivenClasses(path, options));
+  CsvColumns columns;
+  CsvRows rows;
+  auto visit = [&](const CsvRecord& record) -> absl::Status {
+    if (columns.names.empty()) {  // The first record fixes the columns.
+      ASSIGN_OR_RETURN(columns, ReadColumns(path, options, record));
+      if (options.has_header) return absl::OkStatus();
+    }
+    return ReadDataRecord(path, columns, given_classes, record, rows);
+  };
+  RETURN_IF_ERROR(ParseCsvFile(path, options.delimiter, visit));
+  if (columns.names.empty()) return FileError(path, "file is empty");
+  if (rows.label_texts.empty()) return FileError(path, "no data rows");
+  return AssembleDataset(options, columns.feature_count, std::move(rows));
 }
 
 }  // namespace fedlearn

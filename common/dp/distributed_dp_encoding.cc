@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -61,24 +62,8 @@ struct Sizing {
   }
 };
 
-}  // namespace
-
-DistributedDpEncoder::DistributedDpEncoder(
-    RandomizedHadamard rotation, int modulus_bits, double clip_norm,
-    int min_clients, double gamma, double delta2_sq,
-    std::optional<DiscreteGaussianSampler> noise)
-    : rotation_(std::move(rotation)),
-      modulus_bits_(modulus_bits),
-      clip_norm_(clip_norm),
-      min_clients_(min_clients),
-      gamma_(gamma),
-      scaled_clip_(clip_norm / gamma),
-      l2_sensitivity_(std::sqrt(delta2_sq)),
-      delta2_sq_floor_(static_cast<uint128_t>(std::floor(delta2_sq))),
-      noise_(std::move(noise)) {}
-
-absl::StatusOr<DistributedDpEncoder> DistributedDpEncoder::Create(
-    const DistributedDpParameters& p) {
+// Every knob of `p` within its documented range (the header's refusals).
+absl::Status ValidateParameters(const DistributedDpParameters& p) {
   if (p.dimension < 1 || p.dimension > RandomizedHadamard::kMaxDimension) {
     return Refuse("dimension",
                   absl::StrCat("= ", p.dimension, " outside [1, ",
@@ -111,37 +96,41 @@ absl::StatusOr<DistributedDpEncoder> DistributedDpEncoder::Create(
     return Refuse("range_stddevs", absl::StrCat("= ", p.range_stddevs,
                                                 " must be finite and > 0"));
   }
-  absl::StatusOr<RandomizedHadamard> rotation =
-      RandomizedHadamard::Create(p.dimension, p.rotation_seed);
-  if (!rotation.ok()) return rotation.status();
+  return absl::OkStatus();
+}
 
+// REQUIRES: ValidateParameters(p) is OK.
+Sizing SizingFor(const DistributedDpParameters& p, size_t padded_dimension) {
   Sizing s;
-  s.d = static_cast<double>(rotation->padded_dimension());
+  s.d = static_cast<double>(padded_dimension);
   s.z = p.noise_stddev / p.clip_norm;
   s.n_min = p.min_clients;
   s.n_max = p.max_clients;
   s.k = p.range_stddevs;
   s.limit = std::ldexp(1.0, p.modulus_bits - 1) - 1;
   s.root_log = std::sqrt(2 * std::log(1 / p.beta));
+  return s;
+}
 
-  // The coarsest granularity we accept: c >= sqrt(d).
-  const double c_min = std::sqrt(s.d);
-  const auto too_few_bits = [&]() {
-    return Refuse(
-        "modulus_bits",
-        absl::StrCat(
-            "= ", p.modulus_bits, " cannot hold the sum of max_clients = ",
-            p.max_clients, " updates of padded dimension ", s.d,
-            " with range_stddevs = ", p.range_stddevs, " and noise multiplier ",
-            s.z,
-            " at a granularity where rounding is negligible (C / gamma >= "
-            "sqrt(d) = ",
-            c_min, "): raise modulus_bits or lower max_clients"));
-  };
-  if (!s.Admissible(c_min)) return too_few_bits();
+// The refusal when no granularity with c >= c_min = sqrt(d) fits (R2).
+absl::Status TooFewBits(const DistributedDpParameters& p, const Sizing& s,
+                        double c_min) {
+  return Refuse(
+      "modulus_bits",
+      absl::StrCat(
+          "= ", p.modulus_bits, " cannot hold the sum of max_clients = ",
+          p.max_clients, " updates of padded dimension ", s.d,
+          " with range_stddevs = ", p.range_stddevs, " and noise multiplier ",
+          s.z,
+          " at a granularity where rounding is negligible (C / gamma >= "
+          "sqrt(d) = ",
+          c_min, "): raise modulus_bits or lower max_clients"));
+}
 
-  // Bisection for the largest admissible c. At c_hi the signal term alone
-  // reaches the limit, so c_hi is not admissible.
+// The granularity search: the largest admissible c, by bisection.
+// REQUIRES: s.Admissible(c_min).
+double FinestAdmissibleClip(const Sizing& s, double c_min) {
+  // At hi the signal term alone reaches the limit, so hi is not admissible.
   double lo = c_min;
   double hi = s.limit * std::sqrt(s.d) / (s.k * s.n_max);
   for (int i = 0; i < 200 && hi - lo > 1e-13 * lo; ++i) {
@@ -152,38 +141,55 @@ absl::StatusOr<DistributedDpEncoder> DistributedDpEncoder::Create(
       hi = mid;
     }
   }
+  return lo;
+}
 
-  // Fix gamma, then re-derive everything from c = C / gamma as the encoder
-  // will use it, with the sampler's exact (rounded-up) variance; step back a
-  // hair if that rounding broke (R2).
+// What the encoder is built from once gamma is fixed.
+struct FittedEncoding {
+  double gamma = 0;
+  double delta2_sq = 0;
+  std::optional<DiscreteGaussianSampler> noise;  // None without noise.
+};
+
+// The per-client sampler for sensitivity Delta_2^2 = delta2_sq: (N1)'s
+// sigma_int, rounded up to an exactly sampled variance; none without noise.
+absl::StatusOr<std::optional<DiscreteGaussianSampler>> SamplerFor(
+    const Sizing& s, double delta2_sq) {
+  if (s.z <= 0) return std::optional<DiscreteGaussianSampler>();
+  const double sigma = s.z * std::sqrt(delta2_sq) / std::sqrt(s.n_min);
+  absl::StatusOr<DiscreteGaussianSampler> sampler =
+      DiscreteGaussianSampler::CreateAtLeast(sigma);
+  if (!sampler.ok()) {
+    return Refuse("noise_stddev",
+                  absl::StrCat("gives a per-client discrete Gaussian "
+                               "stddev the sampler refuses: ",
+                               sampler.status().message()));
+  }
+  return std::optional<DiscreteGaussianSampler>(*std::move(sampler));
+}
+
+// Fixes gamma from the bisection's c = `c_fit`, then re-derives everything
+// from c = C / gamma as the encoder will use it, with the sampler's exact
+// (rounded-up) variance; steps back a hair if that rounding broke (R2).
+// Refuses when KLS21 Thm. 1's tau term is not negligible (see the header).
+absl::StatusOr<FittedEncoding> FitSampler(const DistributedDpParameters& p,
+                                          const Sizing& s, double c_min,
+                                          double c_fit) {
   for (int attempt = 0; attempt < 60; ++attempt) {
-    const double gamma = p.clip_norm / lo;
-    const double c = p.clip_norm / gamma;
+    FittedEncoding fit;
+    fit.gamma = p.clip_norm / c_fit;
+    const double c = p.clip_norm / fit.gamma;
     if (c < c_min) break;
-    const double delta2_sq = s.Delta2Sq(c);
-    std::optional<DiscreteGaussianSampler> noise;
-    double v = 0;
-    if (s.z > 0) {
-      const double sigma = s.z * std::sqrt(delta2_sq) / std::sqrt(s.n_min);
-      absl::StatusOr<DiscreteGaussianSampler> sampler =
-          DiscreteGaussianSampler::CreateAtLeast(sigma);
-      if (!sampler.ok()) {
-        return Refuse("noise_stddev",
-                      absl::StrCat("gives a per-client discrete Gaussian "
-                                   "stddev the sampler refuses: ",
-                                   sampler.status().message()));
-      }
-      v = sampler->variance();
-      noise = *std::move(sampler);
-    }
+    fit.delta2_sq = s.Delta2Sq(c);
+    ASSIGN_OR_RETURN(fit.noise, SamplerFor(s, fit.delta2_sq));
+    const double v = fit.noise ? fit.noise->variance() : 0.0;
     if (!s.Fits(c, v)) {
-      lo *= 1 - std::ldexp(1e-12, attempt);
+      c_fit *= 1 - std::ldexp(1e-12, attempt);
       continue;
     }
     if (s.z > 0) {
-      // KLS21 Thm. 1's tau term (see the header).
       const double tau = 10 * (s.n_min - 1) * std::exp(-kPi * kPi * v);
-      const double inverse_z_eff_sq = delta2_sq / (s.n_min * v);
+      const double inverse_z_eff_sq = fit.delta2_sq / (s.n_min * v);
       if (tau * s.d / 2 > kMaxTauShare * inverse_z_eff_sq) {
         return Refuse("noise_stddev",
                       absl::StrCat("= ", p.noise_stddev,
@@ -195,11 +201,41 @@ absl::StatusOr<DistributedDpEncoder> DistributedDpEncoder::Create(
                                    "min_clients"));
       }
     }
-    return DistributedDpEncoder(*std::move(rotation), p.modulus_bits,
-                                p.clip_norm, p.min_clients, gamma, delta2_sq,
-                                std::move(noise));
+    return fit;
   }
-  return too_few_bits();
+  return TooFewBits(p, s, c_min);
+}
+
+}  // namespace
+
+DistributedDpEncoder::DistributedDpEncoder(
+    RandomizedHadamard rotation, int modulus_bits, double clip_norm,
+    int min_clients, double gamma, double delta2_sq,
+    std::optional<DiscreteGaussianSampler> noise)
+    : rotation_(std::move(rotation)),
+      modulus_bits_(modulus_bits),
+      clip_norm_(clip_norm),
+      min_clients_(min_clients),
+      gamma_(gamma),
+      scaled_clip_(clip_norm / gamma),
+      l2_sensitivity_(std::sqrt(delta2_sq)),
+      delta2_sq_floor_(static_cast<uint128_t>(std::floor(delta2_sq))),
+      noise_(std::move(noise)) {}
+
+absl::StatusOr<DistributedDpEncoder> DistributedDpEncoder::Create(
+    const DistributedDpParameters& p) {
+  RETURN_IF_ERROR(ValidateParameters(p));
+  ASSIGN_OR_RETURN(RandomizedHadamard rotation,
+                   RandomizedHadamard::Create(p.dimension, p.rotation_seed));
+  const Sizing s = SizingFor(p, rotation.padded_dimension());
+  // The coarsest granularity we accept: c >= sqrt(d).
+  const double c_min = std::sqrt(s.d);
+  if (!s.Admissible(c_min)) return TooFewBits(p, s, c_min);
+  ASSIGN_OR_RETURN(FittedEncoding fit,
+                   FitSampler(p, s, c_min, FinestAdmissibleClip(s, c_min)));
+  return DistributedDpEncoder(std::move(rotation), p.modulus_bits, p.clip_norm,
+                              p.min_clients, fit.gamma, fit.delta2_sq,
+                              std::move(fit.noise));
 }
 
 double DistributedDpEncoder::effective_noise_multiplier() const {
@@ -230,9 +266,7 @@ absl::StatusOr<std::vector<uint32_t>> DistributedDpEncoder::Encode(
 
   const size_t d = encoded_length();
   std::vector<double> y(d);
-  if (absl::Status s = rotation_.Rotate(update, absl::MakeSpan(y)); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(rotation_.Rotate(update, absl::MakeSpan(y)));
   // y = U x / gamma, projected onto the c-ball if x was within the tolerance
   // but outside the C-ball.
   double scale = 1 / gamma_;
@@ -294,11 +328,8 @@ absl::StatusOr<std::vector<float>> DistributedDpEncoder::DecodeSum(
     lifted[j] = static_cast<double>(s >= half ? s - modulus : s) * gamma_;
   }
   std::vector<float> out(dimension());
-  if (absl::Status s =
-          rotation_.InverseRotate(absl::MakeSpan(lifted), absl::MakeSpan(out));
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(
+      rotation_.InverseRotate(absl::MakeSpan(lifted), absl::MakeSpan(out)));
   return out;
 }
 

@@ -7,7 +7,7 @@
 //                 update, D values, then one slot carrying the clipping
 //                 indicator s = +1 (norm <= C) or -1 (clipped), then the
 //                 weight slot (1 per client). The coordinator adds the
-//                 Gaussian noise after unmasking (server/dp_planner.h).
+//                 Gaussian noise after unmasking (server/round/dp_planner.h).
 //   DISTRIBUTED:  DistributedDpEncoder over the clipped update (d = D padded
 //                 to a power of two; rotation, rounding, discrete Gaussian
 //                 noise), then one slot s * S + N_Z(0, sigma_s^2) where the

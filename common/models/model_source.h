@@ -34,9 +34,9 @@ inline const char* BufferPolicyName(BufferPolicy policy) {
 inline absl::StatusOr<BufferPolicy> ParseBufferPolicy(absl::string_view name) {
   if (name == "federated") return BufferPolicy::kFederated;
   if (name == "local") return BufferPolicy::kLocal;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "buffer policy must be \"federated\" or \"local\", got \"",
-      name.substr(0, 64), "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("buffer policy must be \"federated\" or \"local\", got \"",
+                   name.substr(0, 64), "\""));
 }
 
 struct ModelSource {

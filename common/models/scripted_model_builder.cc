@@ -91,7 +91,8 @@ absl::Status SaveScriptedBatchNormClassifier(const std::string& path,
     torch::jit::Module module("BatchNormClassifier");
     DeclareTrainingFlag(module);
     // Registration order is named_parameters() order.
-    module.register_module("fc1", LinearParameters(input_dim, hidden_units, gen));
+    module.register_module("fc1",
+                           LinearParameters(input_dim, hidden_units, gen));
     module.register_module("bn1", bn);
     module.register_module("fc2",
                            LinearParameters(hidden_units, num_classes, gen));

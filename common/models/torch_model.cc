@@ -44,8 +44,7 @@ absl::StatusOr<NamedTensors> SelectFloatBuffers(NamedTensors buffers,
     if (policy == BufferPolicy::kFederated &&
         tensor.scalar_type() != torch::kFloat32) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": buffer ", name, " is ",
-          c10::toString(tensor.scalar_type()),
+          where, ": buffer ", name, " is ", c10::toString(tensor.scalar_type()),
           "; only float32 buffers can be federated (convert it to float32, "
           "or keep buffers local with buffers = \"local\")"));
     }
@@ -155,9 +154,9 @@ absl::StatusOr<torch::nn::Sequential> BuildZooNet(const ModelSource& source,
     net->push_back("relu4", nn::ReLU());
     net->push_back("fc3", linear(84, source.num_classes));
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown architecture '", arch,
-                     "' (expected logreg, mlp, mlp-bn, lenet5 or torchscript)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown architecture '", arch,
+        "' (expected logreg, mlp, mlp-bn, lenet5 or torchscript)"));
   }
   return net;
 }

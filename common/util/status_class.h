@@ -23,12 +23,14 @@ inline constexpr absl::string_view kPermanentFailurePayload =
 
 // Returns `status` marked permanent (an OK status stays OK).
 inline absl::Status MarkPermanent(absl::Status status) {
-  if (!status.ok()) status.SetPayload(kPermanentFailurePayload, absl::Cord("1"));
+  if (!status.ok())
+    status.SetPayload(kPermanentFailurePayload, absl::Cord("1"));
   return status;
 }
 
 inline bool IsPermanent(const absl::Status& status) {
-  return !status.ok() && status.GetPayload(kPermanentFailurePayload).has_value();
+  return !status.ok() &&
+         status.GetPayload(kPermanentFailurePayload).has_value();
 }
 
 // Exit status of a client that stopped on a permanent failure: EX_CONFIG from

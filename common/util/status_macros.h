@@ -18,10 +18,10 @@
 #define FEDLEARN_STATUS_CONCAT_INNER_(a, b) a##b
 #define FEDLEARN_STATUS_CONCAT_(a, b) FEDLEARN_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                              \
-  do {                                                     \
-    const ::absl::Status fedlearn_status_ = (expr);        \
-    if (!fedlearn_status_.ok()) return fedlearn_status_;   \
+#define RETURN_IF_ERROR(expr)                            \
+  do {                                                   \
+    const ::absl::Status fedlearn_status_ = (expr);      \
+    if (!fedlearn_status_.ok()) return fedlearn_status_; \
   } while (false)
 
 #define FEDLEARN_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
@@ -29,8 +29,8 @@
   if (!statusor.ok()) return statusor.status();              \
   lhs = *std::move(statusor)
 
-#define ASSIGN_OR_RETURN(lhs, expr)                                            \
-  FEDLEARN_ASSIGN_OR_RETURN_IMPL_(                                             \
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  FEDLEARN_ASSIGN_OR_RETURN_IMPL_(  \
       FEDLEARN_STATUS_CONCAT_(fedlearn_statusor_, __LINE__), lhs, expr)
 
 #endif  // FEDLEARN_COMMON_UTIL_STATUS_MACROS_H_

@@ -1,7 +1,6 @@
 // Torch-free glue: which evaluator a configuration asks for.
-#include "server/evaluation/torch_evaluator.h"
-
 #include "common/data/feature_standardizer.h"
+#include "server/evaluation/torch_evaluator.h"
 
 namespace fedlearn {
 
@@ -14,8 +13,8 @@ absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
         "a CSV evaluation set needs the run's data schema ([data]) so that "
         "its classes and columns mean what they mean at the sites");
   }
-  absl::StatusOr<Dataset> test =
-      LoadDataSource(test_data, "test", test_data.kind == "csv" ? schema : nullptr);
+  absl::StatusOr<Dataset> test = LoadDataSource(
+      test_data, "test", test_data.kind == "csv" ? schema : nullptr);
   if (!test.ok()) return test.status();
   if (test_data.kind == "csv") {
     const FeatureStandardizer own =

@@ -24,7 +24,7 @@
 #include "common/data/table_schema.h"
 #include "common/flat/flat_vector.h"
 #include "common/models/model_source.h"
-#include "server/model_evaluator.h"
+#include "server/round/model_evaluator.h"
 
 namespace fedlearn {
 

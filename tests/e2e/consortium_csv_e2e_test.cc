@@ -68,8 +68,9 @@ std::string Export(const Table& t, const std::vector<size_t>& rows, Style style,
   std::vector<std::string> head;
   if (style == Style::kReorderedWithIdCrlf) head.push_back("patient_id");
   for (size_t c : order) {
-    head.push_back(style == Style::kQuotedCapitalised ? "\"" + t.header[c] + "\""
-                                                      : t.header[c]);
+    head.push_back(style == Style::kQuotedCapitalised
+                       ? "\"" + t.header[c] + "\""
+                       : t.header[c]);
   }
   out << absl::StrJoin(head, ",") << eol;
   for (size_t k = 0; k < rows.size(); ++k) {
@@ -106,7 +107,8 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
     for (size_t i = 0; i < table_.rows.size(); ++i) {
       (i % 5 == 0 ? holdout : site_rows_[(i / 5 + i) % 3]).push_back(i);
     }
-    std::ofstream(dir_ + "/holdout.csv") << Export(table_, holdout, Style::kClean);
+    std::ofstream(dir_ + "/holdout.csv")
+        << Export(table_, holdout, Style::kClean);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -137,7 +139,8 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
             "--certs", dir_ + "/certs", "--listen", "127.0.0.1:0",
             "--state-dir", dir_ + "/state", "--linger-s", "4"},
         dir_ + "/coordinator");
-    std::optional<std::string> line = p->WaitForOutput("listening on port ", 60s);
+    std::optional<std::string> line =
+        p->WaitForOutput("listening on port ", 60s);
     if (!line) {
       ADD_FAILURE() << "coordinator did not start: " << p->Stderr();
       return p;
@@ -150,20 +153,30 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
                                      std::vector<std::string> extra = {}) {
     const std::string id = "client-00" + std::to_string(i + 1);
     std::vector<std::string> argv = {
-        Bin("fedlearn-client"), "--coordinator",
-        "127.0.0.1:" + std::to_string(port), "--server-name", "localhost",
-        "--certs", dir_ + "/certs", "--id", id, "--data", "csv",
-        "--data-path", dir_ + "/site" + std::to_string(i) + ".csv",
-        "--state-dir", dir_ + "/site" + std::to_string(i) + "-state",
-        "--max-failures", "40"};
+        Bin("fedlearn-client"),
+        "--coordinator",
+        "127.0.0.1:" + std::to_string(port),
+        "--server-name",
+        "localhost",
+        "--certs",
+        dir_ + "/certs",
+        "--id",
+        id,
+        "--data",
+        "csv",
+        "--data-path",
+        dir_ + "/site" + std::to_string(i) + ".csv",
+        "--state-dir",
+        dir_ + "/site" + std::to_string(i) + "-state",
+        "--max-failures",
+        "40"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Process>(argv, dir_ + "/" + id);
   }
 
   void WriteSites(bool messy, const std::string& typo = "") {
     const Style styles[3] = {
-        Style::kClean,
-        messy ? Style::kQuotedCapitalised : Style::kClean,
+        Style::kClean, messy ? Style::kQuotedCapitalised : Style::kClean,
         messy ? Style::kReorderedWithIdCrlf : Style::kClean};
     for (int i = 0; i < 3; ++i) {
       std::ofstream(dir_ + "/site" + std::to_string(i) + ".csv")
@@ -184,17 +197,17 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       sites.push_back(StartSite(
           i, port,
-          i == 2 && messy ? std::vector<std::string>{"--ignore-columns",
-                                                     "patient_id"}
-                          : std::vector<std::string>{}));
+          i == 2 && messy
+              ? std::vector<std::string>{"--ignore-columns", "patient_id"}
+              : std::vector<std::string>{}));
     }
     EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
     for (auto& s : sites) EXPECT_EQ(s->Wait(60s), 0) << s->Stderr();
-    Process predict({Bin("fedlearn-predict"), "--model",
-                     dir_ + "/state/models/round-000008.fmodel", "--site-state",
-                     dir_ + "/site0-state", "--data", dir_ + "/holdout.csv",
-                     "--evaluate"},
-                    dir_ + "/predict");
+    Process predict(
+        {Bin("fedlearn-predict"), "--model",
+         dir_ + "/state/models/round-000008.fmodel", "--site-state",
+         dir_ + "/site0-state", "--data", dir_ + "/holdout.csv", "--evaluate"},
+        dir_ + "/predict");
     EXPECT_EQ(predict.Wait(60s), 0) << predict.Stderr();
     const std::string out = predict.Stdout();
     const size_t at = out.find("accuracy ");
@@ -210,7 +223,8 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
   std::vector<size_t> site_rows_[3];
 };
 
-TEST_F(ConsortiumCsvE2eTest, DifferentlyFormattedExportsTrainAsWellAsCleanOnes) {
+TEST_F(ConsortiumCsvE2eTest,
+       DifferentlyFormattedExportsTrainAsWellAsCleanOnes) {
   const double clean = RunAndEvaluate(/*messy=*/false);
   const double messy = RunAndEvaluate(/*messy=*/true);
   EXPECT_GE(clean, 0.90);
@@ -220,7 +234,8 @@ TEST_F(ConsortiumCsvE2eTest, DifferentlyFormattedExportsTrainAsWellAsCleanOnes) 
   EXPECT_NEAR(messy, clean, 0.03);
 }
 
-TEST_F(ConsortiumCsvE2eTest, UnknownLabelIsRefusedByNameAndTheOthersCarryTheRun) {
+TEST_F(ConsortiumCsvE2eTest,
+       UnknownLabelIsRefusedByNameAndTheOthersCarryTheRun) {
   WriteSites(/*messy=*/false);
   // A fourth site whose export has a typo'd label in one row.
   std::ofstream(dir_ + "/site3.csv")

@@ -19,9 +19,9 @@
 namespace fedlearn {
 namespace {
 
-using testing_e2e::Process;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing_e2e::Process;
 using namespace std::chrono_literals;
 
 std::string Bin(const std::string& name) {
@@ -84,8 +84,8 @@ class OperatorCliTest : public ::testing::Test {
 };
 
 TEST_F(OperatorCliTest, EveryBinaryPrintsItsVersionAndExitsZero) {
-  for (const std::string name : {"coordinator", "client", "sim", "certs",
-                                 "dp"}) {
+  for (const std::string name :
+       {"coordinator", "client", "sim", "certs", "dp"}) {
     CliResult r = Run({Bin("fedlearn-" + name), "--version"});
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
     EXPECT_EQ(r.out, VersionLine(name) + "\n");
@@ -109,13 +109,16 @@ TEST_F(OperatorCliTest, CoordinatorStoppedBySigtermOrSigintExitsZero) {
 
 TEST_F(OperatorCliTest, CoordinatorWithAKeyOfAnotherCertificateExitsNonZero) {
   ProvisionCerts();
-  std::filesystem::copy_file(
-      dir_ + "/certs/client-001.key", dir_ + "/certs/server.key",
-      std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir_ + "/certs/client-001.key",
+                             dir_ + "/certs/server.key",
+                             std::filesystem::copy_options::overwrite_existing);
   CliResult r = Run(CoordinatorArgs());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("certificate " + dir_ + "/certs/server.pem and "
-                               "key " + dir_ + "/certs/server.key do not "
+  EXPECT_THAT(r.err, HasSubstr("certificate " + dir_ +
+                               "/certs/server.pem and "
+                               "key " +
+                               dir_ +
+                               "/certs/server.key do not "
                                "match (the key belongs to another "
                                "certificate)"));
 }
@@ -161,17 +164,17 @@ TEST_F(OperatorCliTest, CertsInitKeepsLocalhostAndPrintsTheServerNames) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("DNS:coordinator.example.org, DNS:localhost, "
                                "IP:127.0.0.1\n"));
-  CliResult verify = Run({Bin("fedlearn-certs"), "verify", "--ca",
-                          dir_ + "/a/ca.pem", "--cert", dir_ + "/a/server.pem"});
+  CliResult verify =
+      Run({Bin("fedlearn-certs"), "verify", "--ca", dir_ + "/a/ca.pem",
+           "--cert", dir_ + "/a/server.pem"});
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_THAT(verify.out,
               HasSubstr("SANs: DNS:coordinator.example.org, DNS:localhost, "
                         "IP:127.0.0.1 OK"));
 
-  CliResult strict =
-      Run({Bin("fedlearn-certs"), "init", "--out", dir_ + "/b",
-           "--no-localhost", "--server-dns", "coordinator.example.org",
-           "--server-ip", "::1"});
+  CliResult strict = Run({Bin("fedlearn-certs"), "init", "--out", dir_ + "/b",
+                          "--no-localhost", "--server-dns",
+                          "coordinator.example.org", "--server-ip", "::1"});
   ASSERT_EQ(strict.exit_code, 0) << strict.err;
   EXPECT_THAT(strict.out, HasSubstr("DNS:coordinator.example.org, IP:::1\n"));
   EXPECT_THAT(strict.out, Not(HasSubstr("localhost")));

@@ -58,7 +58,8 @@ class CoordinatorServiceTest : public ::testing::Test {
 
   void StartServer(size_t model_size, int clients_per_round) {
     RoundEngineConfig config;
-    config.secagg.enabled = false;  // plaintext path; secure rounds tested elsewhere
+    config.secagg.enabled =
+        false;  // plaintext path; secure rounds tested elsewhere
     config.run_id = "svc-test";
     config.num_rounds = 1;
     config.min_clients = clients_per_round;
@@ -107,7 +108,8 @@ std::string* CoordinatorServiceTest::other_ = nullptr;
 TEST_F(CoordinatorServiceTest, IdentityIsTheCertificateCommonName) {
   StartServer(10, 1);
   auto client = Client(TlsConfig::FromDirectory(*certs_, "hospital-b"));
-  absl::StatusOr<RegisterReply> reply = client->Register(100, engine_->GetContract().digest);
+  absl::StatusOr<RegisterReply> reply =
+      client->Register(100, engine_->GetContract().digest);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->client_id, "hospital-b");
   EXPECT_EQ(reply->run_id, "svc-test");
@@ -147,7 +149,8 @@ TEST_F(CoordinatorServiceTest, ClientFromAnotherCaIsRefused) {
   // Trusts the real server CA, but its own certificate is from another CA.
   tls.ca_cert_path = *certs_ + "/ca.pem";
   auto client = Client(tls);
-  absl::StatusOr<RegisterReply> reply = client->Register(100, engine_->GetContract().digest);
+  absl::StatusOr<RegisterReply> reply =
+      client->Register(100, engine_->GetContract().digest);
   EXPECT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable)
       << reply.status();
@@ -252,7 +255,7 @@ TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = material->ca_cert_pem;
   ssl.pem_cert_chain = material->cert_pem;
-  ssl.pem_private_key = material->key_pem;
+  ssl.pem_private_key = std::string(material->key_pem.view());
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
   auto stub = v1::Coordinator::NewStub(

@@ -233,7 +233,8 @@ RoundSummary DpSummary(uint64_t round) {
   dp.clip_norm = 0.7;
   dp.unclipped_fraction = std::nan("");
   // Values that need all 17 digits to survive a text round trip.
-  dp.state.ledger = {{0.1, 1.0 / 3.0, 2}, {0.1 + 1e-17 * 3, 0.7071067811865476, 5}};
+  dp.state.ledger = {{0.1, 1.0 / 3.0, 2},
+                     {0.1 + 1e-17 * 3, 0.7071067811865476, 5}};
   dp.state.clip_norm = 0.1 + 0.2;
   dp.state.distributed_rdp = {1.0 / 3.0, 2.0 / 7.0, 1e-300};
   dp.state.distributed_rounds = 9;
@@ -294,7 +295,8 @@ TEST_F(FileRunStoreTest, CorruptPrivacyLedgerIsDataLoss) {
     ASSERT_TRUE(WriteFileAtomically(store_->CheckpointPath(), j.dump()).ok());
     absl::StatusOr<std::optional<RunCheckpoint>> cp = store_->LoadCheckpoint();
     EXPECT_EQ(cp.status().code(), absl::StatusCode::kDataLoss) << j.dump();
-    EXPECT_THAT(std::string(cp.status().message()), HasSubstr("privacy ledger"));
+    EXPECT_THAT(std::string(cp.status().message()),
+                HasSubstr("privacy ledger"));
   }
 }
 

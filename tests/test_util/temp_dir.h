@@ -23,9 +23,9 @@ class ScopedTempDir {
     const ::testing::TestInfo* info =
         ::testing::UnitTest::GetInstance()->current_test_info();
     const std::string test =
-        info == nullptr ? std::string("fedlearn")
-                        : std::string(info->test_suite_name()) + "." +
-                              info->name();
+        info == nullptr
+            ? std::string("fedlearn")
+            : std::string(info->test_suite_name()) + "." + info->name();
     path_ = (std::filesystem::path(::testing::TempDir()) /
              (test + "." + std::to_string(::getpid()) + "." +
               std::to_string(counter++)))
@@ -42,9 +42,7 @@ class ScopedTempDir {
 
   const std::string& path() const { return path_; }
   // path()/name (not created).
-  std::string File(const std::string& name) const {
-    return path_ + "/" + name;
-  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;

@@ -1,9 +1,8 @@
 #include "common/models/torch_model.h"
 
 #include <ATen/Parallel.h>
-#include <torch/script.h>
-
 #include <stdlib.h>
+#include <torch/script.h>
 
 #include <algorithm>
 #include <cmath>
@@ -290,7 +289,8 @@ class TorchModelBufferTest : public TorchModelTest {
   // A scripted Linear(4, 3) -> BatchNorm1d(3) -> ReLU -> Linear(3, 2).
   ModelSource ScriptedBn(BufferPolicy policy = BufferPolicy::kFederated) {
     const std::string path = dir_ + "/bn.pt";
-    const absl::Status saved = SaveScriptedBatchNormClassifier(path, 4, 3, 2, 5);
+    const absl::Status saved =
+        SaveScriptedBatchNormClassifier(path, 4, 3, 2, 5);
     EXPECT_TRUE(saved.ok()) << saved;
     ModelSource source = Scripted(path);
     source.buffers = policy;
@@ -322,10 +322,14 @@ TEST_F(TorchModelBufferTest, MlpBnSpecListsRunningStatisticsAfterParameters) {
   auto model = CreateOrDie(MlpBn(3, BufferPolicy::kFederated));
   ASSERT_NE(model, nullptr);
   // num_batches_tracked (int64) is not federated.
-  const std::vector<TensorSpec> expected = {
-      {"fc1.weight", {3, 4}}, {"fc1.bias", {3}},   {"bn1.weight", {3}},
-      {"bn1.bias", {3}},      {"fc2.weight", {2, 3}}, {"fc2.bias", {2}},
-      Buffer("bn1.running_mean", {3}), Buffer("bn1.running_var", {3})};
+  const std::vector<TensorSpec> expected = {{"fc1.weight", {3, 4}},
+                                            {"fc1.bias", {3}},
+                                            {"bn1.weight", {3}},
+                                            {"bn1.bias", {3}},
+                                            {"fc2.weight", {2, 3}},
+                                            {"fc2.bias", {2}},
+                                            Buffer("bn1.running_mean", {3}),
+                                            Buffer("bn1.running_var", {3})};
   EXPECT_EQ(model->Spec().architecture, "mlp-bn");
   EXPECT_EQ(model->Spec().tensors, expected);
   EXPECT_EQ(model->Parameters().size(), 6u);
@@ -339,10 +343,14 @@ TEST_F(TorchModelBufferTest, MlpBnSpecListsRunningStatisticsAfterParameters) {
 TEST_F(TorchModelBufferTest, ScriptedBatchNormSpecListsBuffersAfterParameters) {
   auto model = CreateOrDie(ScriptedBn());
   ASSERT_NE(model, nullptr);
-  const std::vector<TensorSpec> expected = {
-      {"fc1.weight", {3, 4}}, {"fc1.bias", {3}},   {"bn1.weight", {3}},
-      {"bn1.bias", {3}},      {"fc2.weight", {2, 3}}, {"fc2.bias", {2}},
-      Buffer("bn1.running_mean", {3}), Buffer("bn1.running_var", {3})};
+  const std::vector<TensorSpec> expected = {{"fc1.weight", {3, 4}},
+                                            {"fc1.bias", {3}},
+                                            {"bn1.weight", {3}},
+                                            {"bn1.bias", {3}},
+                                            {"fc2.weight", {2, 3}},
+                                            {"fc2.bias", {2}},
+                                            Buffer("bn1.running_mean", {3}),
+                                            Buffer("bn1.running_var", {3})};
   EXPECT_EQ(model->Spec().tensors, expected);
   for (const torch::Tensor& p : model->Parameters()) {
     EXPECT_TRUE(p.requires_grad());
@@ -379,7 +387,8 @@ TEST_F(TorchModelBufferTest, LoadedBuffersDecideTheEvalModeOutput) {
 
   // Changing only the running means (the last 6 values are mean, variance)
   // changes what eval mode computes; -10 keeps every channel past the ReLU.
-  for (size_t i = values.size() - 6; i < values.size() - 3; ++i) values[i] -= 10;
+  for (size_t i = values.size() - 6; i < values.size() - 3; ++i)
+    values[i] -= 10;
   ASSERT_TRUE(b->LoadFlat(values).ok());
   EXPECT_FALSE(torch::equal(a->Forward(x), b->Forward(x)));
 }
@@ -418,7 +427,8 @@ TEST_F(TorchModelBufferTest, LocalPolicyKeepsBuffersOutOfTheFlatVector) {
   }
 }
 
-TEST_F(TorchModelBufferTest, ModelsWithoutBuffersHaveTheSameSpecUnderBothPolicies) {
+TEST_F(TorchModelBufferTest,
+       ModelsWithoutBuffersHaveTheSameSpecUnderBothPolicies) {
   for (const char* arch : {"logreg", "mlp", "lenet5"}) {
     ModelSource source = Zoo(arch, {1, 28, 28}, 10);
     auto federated = CreateOrDie(source);

@@ -115,7 +115,9 @@ class TorchEvaluatorBufferTest : public ::testing::Test {
     torch::NoGradGuard no_grad;
     model.SetTraining(false);
     const torch::Tensor logits = model.Forward(test->features);
-    return {logits.argmax(1).eq(test->labels).to(torch::kFloat64)
+    return {logits.argmax(1)
+                .eq(test->labels)
+                .to(torch::kFloat64)
                 .mean()
                 .item<double>(),
             torch::nn::functional::cross_entropy(logits, test->labels)
@@ -142,9 +144,9 @@ TEST_F(TorchEvaluatorBufferTest,
     ref.set_run_id("bn");
     ref.set_round(1);
     ref.set_model_version(1);
-    ASSERT_TRUE(
-        WriteModelFile(path, ref, FlatModel{(*model)->Spec(), (*model)->ToFlat()})
-            .ok());
+    ASSERT_TRUE(WriteModelFile(path, ref,
+                               FlatModel{(*model)->Spec(), (*model)->ToFlat()})
+                    .ok());
     absl::StatusOr<SavedModel> saved = ReadModelFile(path);
     ASSERT_TRUE(saved.ok()) << saved.status();
     EXPECT_TRUE(saved->model.spec.CompatibleWith((*model)->Spec()));
@@ -157,7 +159,8 @@ TEST_F(TorchEvaluatorBufferTest,
     absl::StatusOr<EvalMetrics> metrics =
         (*evaluator)->Evaluate(saved->model.values);
     ASSERT_TRUE(metrics.ok()) << metrics.status();
-    EXPECT_DOUBLE_EQ(metrics->accuracy, trained.accuracy) << source.architecture;
+    EXPECT_DOUBLE_EQ(metrics->accuracy, trained.accuracy)
+        << source.architecture;
     EXPECT_NEAR(metrics->loss, trained.loss, 1e-5) << source.architecture;
   }
 }
