@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "common/dp/distributed_dp_accounting.h"
 #include "common/dp/rdp_accountant.h"
+#include "common/util/status_macros.h"
 #include "common/util/version.h"
 
 namespace fedlearn {
@@ -122,7 +123,7 @@ absl::StatusOr<RdpAccountant::Spent> Spend(const Plan& plan, double z,
   }
   const double q = plan.q, delta = plan.delta;
   RdpAccountant acc;
-  if (absl::Status s = acc.AddSteps(q, z, rounds); !s.ok()) return s;
+  RETURN_IF_ERROR(acc.AddSteps(q, z, rounds));
   return acc.GetPrivacySpent(delta, conversion);
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "client/training/local_trainer.h"
+#include "common/util/status_macros.h"
 #include "common/wire/run_contract.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 
@@ -37,11 +38,8 @@ class FixedTrainerPreparer : public RunPreparer {
   absl::StatusOr<LocalTrainer*> Prepare(
       const v1::RunContract& contract) override {
     if (contract.model().has_spec()) {
-      if (absl::Status s =
-              CheckModelMatchesContract(trainer_->Spec(), contract.model());
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(
+          CheckModelMatchesContract(trainer_->Spec(), contract.model()));
     }
     return trainer_;
   }

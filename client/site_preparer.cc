@@ -10,6 +10,7 @@
 #include "common/util/atomic_file.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "common/wire/run_contract.h"
 
 namespace fedlearn {
@@ -117,17 +118,12 @@ absl::StatusOr<Dataset> SitePreparer::LoadSiteData(
     // This site's own statistics, saved so inference applies the same ones.
     const FeatureStandardizer standardizer =
         FeatureStandardizer::Fit(data, schema->NumericPositions());
-    if (absl::Status s = standardizer.Apply(&data); !s.ok()) return s;
+    RETURN_IF_ERROR(standardizer.Apply(&data));
     if (!options_.state_dir.empty()) {
-      if (absl::Status s = MakeDirectories(options_.state_dir); !s.ok()) {
-        return s;
-      }
-      if (absl::Status s = WriteFileAtomically(
-              options_.state_dir + "/" + kSiteStandardizerFile,
-              standardizer.ToJson());
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(MakeDirectories(options_.state_dir));
+      RETURN_IF_ERROR(
+          WriteFileAtomically(options_.state_dir + "/" + kSiteStandardizerFile,
+                              standardizer.ToJson()));
     }
   }
   return data;
@@ -149,23 +145,17 @@ absl::StatusOr<LocalTrainer*> SitePreparer::Prepare(
   }
   absl::StatusOr<Dataset> data = LoadSiteData(contract);
   if (!data.ok()) return data.status();
-  if (absl::Status s = CheckDataFitsModel(*data, *model); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckDataFitsModel(*data, *model));
   absl::StatusOr<std::unique_ptr<TorchTrainer>> trainer =
       TorchTrainer::Create(*model, *std::move(data));
   if (!trainer.ok()) return trainer.status();
-  if (absl::Status s =
-          CheckModelMatchesContract((*trainer)->Spec(), contract.model());
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(
+      CheckModelMatchesContract((*trainer)->Spec(), contract.model()));
   if (!options_.state_dir.empty()) {
-    if (absl::Status s = MakeDirectories(options_.state_dir); !s.ok()) return s;
-    if (absl::Status s =
-            WriteFileAtomically(options_.state_dir + "/" + kSiteContractFile,
-                                contract.SerializeAsString());
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(MakeDirectories(options_.state_dir));
+    RETURN_IF_ERROR(
+        WriteFileAtomically(options_.state_dir + "/" + kSiteContractFile,
+                            contract.SerializeAsString()));
   }
   trainer_ = *std::move(trainer);
   return trainer_.get();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "common/wire/masked_value_codec.h"
 #include "common/wire/proto_conversion.h"
 
@@ -42,7 +43,7 @@ absl::Status ReadPayload(
           absl::StrCat(std::string(what), " payload overflows the announced ",
                        length, " values"));
     }
-    if (absl::Status s = decode(bytes, received); !s.ok()) return s;
+    RETURN_IF_ERROR(decode(bytes, received));
     received += bytes.size() / width;
   }
   if (context->IsCancelled()) {

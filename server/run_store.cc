@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
+#include "common/util/status_macros.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
 
@@ -29,8 +30,7 @@ absl::StatusOr<std::unique_ptr<FileRunStore>> FileRunStore::Open(
   if (state_dir.empty()) {
     return absl::InvalidArgumentError("state directory is empty");
   }
-  if (absl::Status s = MakeDirectories(state_dir + "/models"); !s.ok())
-    return s;
+  RETURN_IF_ERROR(MakeDirectories(state_dir + "/models"));
   return std::unique_ptr<FileRunStore>(new FileRunStore(std::move(state_dir)));
 }
 
@@ -138,25 +138,16 @@ absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
 
 absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
                                             const FlatModel& model) {
-  if (absl::Status s = WriteModelFile(ModelPath(0), Ref(run_id, 0), model);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(WriteModelFile(ModelPath(0), Ref(run_id, 0), model));
   return WriteCheckpoint(run_id, 0);
 }
 
 absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
                                             const FlatModel& global) {
-  if (absl::Status s = WriteModelFile(
-          ModelPath(summary.round), Ref(summary.run_id, summary.round), global);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = AppendLineDurably(
-          MetricsPath(), RoundSummaryToJson(summary, WallClockUnixMillis()));
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(WriteModelFile(ModelPath(summary.round),
+                                 Ref(summary.run_id, summary.round), global));
+  RETURN_IF_ERROR(AppendLineDurably(
+      MetricsPath(), RoundSummaryToJson(summary, WallClockUnixMillis())));
   return WriteCheckpoint(summary.run_id, summary.round,
                          summary.dp ? &summary.dp->state : nullptr);
 }

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/models/torch_model.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -77,8 +78,8 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
     const FlatVector& global, const TrainingConfig& config,
     const std::atomic<bool>& cancel) {
   const auto start = std::chrono::steady_clock::now();
-  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
-  if (absl::Status s = model_->LoadFlat(global); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateConfig(config));
+  RETURN_IF_ERROR(model_->LoadFlat(global));
   try {
     model_->SetTraining(true);
     std::unique_ptr<torch::optim::Optimizer> optimizer =

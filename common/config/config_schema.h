@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
@@ -246,7 +247,7 @@ class ConfigSchema {
       if (&e.spec != &spec || !e.set) continue;
       absl::StatusOr<ConfigValue> value = ParseConfigFlag(spec, items);
       if (!value.ok()) return value.status();
-      if (absl::Status s = CheckConfigValue(spec, *value); !s.ok()) return s;
+      RETURN_IF_ERROR(CheckConfigValue(spec, *value));
       return e.set(*value, *config);
     }
     return absl::InvalidArgumentError("no such key: " + spec.key);
@@ -256,9 +257,7 @@ class ConfigSchema {
   absl::Status Check(const Config& config) const {
     for (const Entry& e : entries_) {
       if (!e.get) continue;
-      if (absl::Status s = CheckConfigValue(e.spec, e.get(config)); !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(CheckConfigValue(e.spec, e.get(config)));
     }
     return absl::OkStatus();
   }

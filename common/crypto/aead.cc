@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/openssl_util.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -38,11 +39,8 @@ absl::StatusOr<std::string> SealWithNonce(const SecretBytes& key,
                                           std::string_view nonce,
                                           std::string_view plaintext,
                                           std::string_view associated_data) {
-  if (absl::Status s =
-          CheckKeyAndLengths(key, plaintext.size(), associated_data.size());
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(
+      CheckKeyAndLengths(key, plaintext.size(), associated_data.size()));
   if (nonce.size() != kAeadNonceBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("AES-256-GCM nonce must be ", kAeadNonceBytes, " bytes"));
@@ -93,7 +91,7 @@ absl::StatusOr<std::string> AeadSeal(const SecretBytes& key,
   // messages per key, the birthday bound (2^-32 at 2^32 messages, SP 800-38D
   // section 8.3) is never approached.
   uint8_t nonce[kAeadNonceBytes];
-  if (absl::Status s = prng.Fill(absl::MakeSpan(nonce)); !s.ok()) return s;
+  RETURN_IF_ERROR(prng.Fill(absl::MakeSpan(nonce)));
   return SealWithNonce(
       key,
       std::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)),
@@ -113,10 +111,7 @@ absl::StatusOr<SecretBytes> AeadOpen(const SecretBytes& key,
     return absl::DataLossError("AES-256-GCM message truncated");
   }
   const size_t ct_size = sealed.size() - kAeadNonceBytes - kAeadTagBytes;
-  if (absl::Status s = CheckKeyAndLengths(key, ct_size, associated_data.size());
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckKeyAndLengths(key, ct_size, associated_data.size()));
   const std::string_view nonce = sealed.substr(0, kAeadNonceBytes);
   const std::string_view ct = sealed.substr(kAeadNonceBytes, ct_size);
   // OpenSSL's SET_TAG takes a non-const pointer; copy the tag.

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/openssl_util.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -49,11 +50,8 @@ EVP_KDF* HkdfAlgorithm() {
 
 absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair(SecurePrng& prng) {
   SecretBytes private_key(kX25519KeyBytes);
-  if (absl::Status s =
-          prng.Fill(absl::MakeSpan(private_key.data(), private_key.size()));
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(
+      prng.Fill(absl::MakeSpan(private_key.data(), private_key.size())));
   return X25519KeyPairFromPrivate(private_key);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_agreement.h"
 #include "common/crypto/openssl_util.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -100,11 +101,7 @@ absl::Status ExpandMask(const SecretBytes& seed, std::string_view domain,
   for (size_t done = 0; done < out.size(); done += kChunkWords) {
     const size_t words = std::min(kChunkWords, out.size() - done);
     auto* bytes = reinterpret_cast<unsigned char*>(out.data() + done);
-    if (absl::Status s =
-            NextKeystream(ctx->get(), bytes, words * sizeof(uint32_t));
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(NextKeystream(ctx->get(), bytes, words * sizeof(uint32_t)));
     if constexpr (!kLittleEndian) {
       for (size_t i = 0; i < words; ++i) {
         out[done + i] = __builtin_bswap32(out[done + i]);
@@ -158,11 +155,8 @@ absl::StatusOr<std::string> Aes256CtrKeystreamForTesting(
   std::string out(length, '\0');
   for (size_t done = 0; done < length; done += kChunkBytes) {
     const size_t n = std::min(kChunkBytes, length - done);
-    if (absl::Status s = NextKeystream(
-            ctx->get(), reinterpret_cast<unsigned char*>(out.data() + done), n);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(NextKeystream(
+        ctx->get(), reinterpret_cast<unsigned char*>(out.data() + done), n));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -34,7 +35,7 @@ inline uint64_t Reduce64(uint64_t a) {
 absl::Status RandomFieldElements(SecurePrng& prng, uint64_t* out, size_t n) {
   for (size_t i = 0; i < n;) {
     uint8_t bytes[8];
-    if (absl::Status s = prng.Fill(absl::MakeSpan(bytes)); !s.ok()) return s;
+    RETURN_IF_ERROR(prng.Fill(absl::MakeSpan(bytes)));
     uint64_t candidate = 0;
     for (int k = 0; k < 8; ++k) candidate |= uint64_t{bytes[k]} << (8 * k);
     OPENSSL_cleanse(bytes, sizeof(bytes));
@@ -103,7 +104,7 @@ absl::StatusOr<std::vector<ShamirShare>> ShamirSplit(
         absl::StrCat("Shamir threshold ", threshold, " exceeds the ", xs.size(),
                      " shares requested"));
   }
-  if (absl::Status s = CheckXs(xs); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckXs(xs));
 
   const size_t chunks = NumChunks(secret.size());
   std::vector<ShamirShare> shares(xs.size());
@@ -170,7 +171,7 @@ absl::StatusOr<SecretBytes> ShamirReconstruct(
     }
     xs[i] = share.x;
   }
-  if (absl::Status s = CheckXs(xs); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckXs(xs));
 
   // Lagrange basis at 0: l_i = prod_{j != i} x_j / (x_j - x_i).
   std::vector<uint64_t> basis(t);

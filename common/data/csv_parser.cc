@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -134,7 +135,7 @@ absl::Status ParseCsvText(absl::string_view text, absl::string_view source_name,
   while (!text.empty()) {
     const size_t lf = text.find('\n');
     const size_t len = lf == absl::string_view::npos ? text.size() : lf + 1;
-    if (absl::Status s = assembler.Feed(text.substr(0, len)); !s.ok()) return s;
+    RETURN_IF_ERROR(assembler.Feed(text.substr(0, len)));
     text.remove_prefix(len);
   }
   return assembler.Finish();
@@ -156,7 +157,7 @@ absl::Status ParseCsvFile(const std::string& path, char delimiter,
   std::string line;
   while (std::getline(in, line)) {
     if (!in.eof()) line.push_back('\n');  // getline found (and ate) an LF.
-    if (absl::Status s = assembler.Feed(line); !s.ok()) return s;
+    RETURN_IF_ERROR(assembler.Feed(line));
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
   return assembler.Finish();

@@ -4,6 +4,7 @@
 #include "common/data/csv_reader.h"
 #include "common/data/feature_standardizer.h"
 #include "common/data/idx_reader.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
@@ -34,10 +35,7 @@ absl::StatusOr<Dataset> LoadDataSource(const DataSourceConfig& source,
     options.ignore_columns = source.ignore_columns;
     absl::StatusOr<Dataset> data = LoadCsvDataset(source.path, options);
     if (!data.ok()) return data.status();
-    if (absl::Status s = FeatureStandardizer::Fit(*data).Apply(&*data);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(FeatureStandardizer::Fit(*data).Apply(&*data));
     return data;
   }
   return absl::InvalidArgumentError(absl::StrCat(

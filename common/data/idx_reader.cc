@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -68,7 +69,7 @@ class IdxFile {
 
   absl::StatusOr<uint32_t> ReadBigEndian32(absl::string_view what) {
     std::vector<uint8_t> b(4);
-    if (absl::Status s = ReadExact(what, &b); !s.ok()) return s;
+    RETURN_IF_ERROR(ReadExact(what, &b));
     return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
            (uint32_t{b[2]} << 8) | uint32_t{b[3]};
   }
@@ -133,14 +134,9 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,
   }
 
   std::vector<uint8_t> pixels(count * rows * cols);
-  if (absl::Status s = images->ReadExact("image data", &pixels); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(images->ReadExact("image data", &pixels));
   std::vector<uint8_t> raw_labels(count);
-  if (absl::Status s = labels_file->ReadExact("label data", &raw_labels);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(labels_file->ReadExact("label data", &raw_labels));
 
   Dataset out;
   out.sample_shape = {1, static_cast<int64_t>(rows),

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -62,9 +63,7 @@ ClientIndices SortEach(ClientIndices parts) {
 
 absl::StatusOr<ClientIndices> PartitionIid(size_t num_samples, int num_clients,
                                            uint64_t seed) {
-  if (absl::Status s = CheckClientCount(num_samples, num_clients); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckClientCount(num_samples, num_clients));
   std::mt19937_64 rng(seed);
   std::vector<size_t> order(num_samples);
   std::iota(order.begin(), order.end(), size_t{0});
@@ -80,10 +79,8 @@ absl::StatusOr<ClientIndices> PartitionIid(size_t num_samples, int num_clients,
 absl::StatusOr<ClientIndices> PartitionDirichlet(
     const std::vector<int32_t>& labels, int32_t num_classes, int num_clients,
     double alpha, uint64_t seed, size_t min_samples_per_client) {
-  if (absl::Status s = CheckClientCount(labels.size(), num_clients); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckLabels(labels, num_classes); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckClientCount(labels.size(), num_clients));
+  RETURN_IF_ERROR(CheckLabels(labels, num_classes));
   if (!(alpha > 0) || !std::isfinite(alpha)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Dirichlet alpha must be positive and finite, got ", alpha));
@@ -142,10 +139,8 @@ absl::StatusOr<ClientIndices> PartitionDirichlet(
 absl::StatusOr<ClientIndices> PartitionShards(
     const std::vector<int32_t>& labels, int32_t num_classes, int num_clients,
     int labels_per_client, uint64_t seed) {
-  if (absl::Status s = CheckClientCount(labels.size(), num_clients); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckLabels(labels, num_classes); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckClientCount(labels.size(), num_clients));
+  RETURN_IF_ERROR(CheckLabels(labels, num_classes));
   if (labels_per_client < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "labels_per_client must be at least 1, got ", labels_per_client));

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/data/csv_parser.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -99,10 +100,7 @@ absl::Status TableSchema::Validate() const {
     return SchemaError(
         absl::StrCat("needs at least 2 classes, got ", classes.size()));
   }
-  if (absl::Status s = CheckValues(*this, "classes", "class", classes);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckValues(*this, "classes", "class", classes));
   if (features.empty()) return SchemaError("no feature columns");
   std::map<absl::string_view, std::string> columns;  // name -> what it is
   columns.emplace(Trimmed(label_column), "the label column");
@@ -129,10 +127,7 @@ absl::Status TableSchema::Validate() const {
       return SchemaError(
           absl::StrCat(owner, " is categorical but lists no categories"));
     }
-    if (absl::Status s = CheckValues(*this, owner, "category", f.categories);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(CheckValues(*this, owner, "category", f.categories));
   }
   return absl::OkStatus();
 }

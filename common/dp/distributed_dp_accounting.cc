@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -29,7 +30,7 @@ absl::Status CheckTauArgs(int64_t num_clients, double sigma) {
 }
 
 absl::Status CheckMechanism(const DistributedDiscreteGaussian& m) {
-  if (absl::Status s = CheckTauArgs(m.num_clients, m.sigma); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckTauArgs(m.num_clients, m.sigma));
   if (!(m.l2_sensitivity > 0.0) || !std::isfinite(m.l2_sensitivity)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "L2 sensitivity must be finite and > 0, got ", m.l2_sensitivity));
@@ -97,7 +98,7 @@ double ZhuWangLogA(absl::Span<const double> eps, double q, int alpha) {
 
 absl::StatusOr<double> DistributedDiscreteGaussianLogTau(int64_t num_clients,
                                                          double sigma) {
-  if (absl::Status s = CheckTauArgs(num_clients, sigma); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckTauArgs(num_clients, sigma));
   if (num_clients == 1) return -kInf;
   // Terms exp(c_k), c_k = -2 pi^2 sigma^2 k/(k+1), are largest at k = 1
   // (c_1 = -pi^2 sigma^2); sum exp(c_k - c_1) = exp(-pi^2 sigma^2
@@ -125,7 +126,7 @@ absl::StatusOr<double> DistributedDiscreteGaussianTau(int64_t num_clients,
 
 absl::StatusOr<double> DistributedDiscreteGaussianRdp(
     const DistributedDiscreteGaussian& mechanism, double order) {
-  if (absl::Status s = CheckMechanism(mechanism); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMechanism(mechanism));
   if (!(order > 1.0) || !std::isfinite(order)) {
     return absl::InvalidArgumentError(
         absl::StrCat("RDP order must be finite and > 1, got ", order));
@@ -138,7 +139,7 @@ absl::StatusOr<double> DistributedDiscreteGaussianRdp(
 
 absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
     const DistributedDiscreteGaussian& mechanism, double q, int order) {
-  if (absl::Status s = CheckMechanism(mechanism); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMechanism(mechanism));
   if (!(q >= 0.0 && q <= 1.0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("sampling rate must be in [0, 1], got ", q));
@@ -266,7 +267,7 @@ absl::StatusOr<EpsilonAndOrder> DistributedDiscreteGaussianEpsilon(
 
 absl::StatusOr<double> DistributedDiscreteGaussianEffectiveNoiseMultiplier(
     const DistributedDiscreteGaussian& mechanism, double max_relative_loss) {
-  if (absl::Status s = CheckMechanism(mechanism); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMechanism(mechanism));
   if (!(max_relative_loss >= 0.0 && max_relative_loss < 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max relative loss must be in [0, 1), got ", max_relative_loss));

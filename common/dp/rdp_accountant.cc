@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -168,8 +169,8 @@ std::vector<double> DefaultRdpOrders() {
 
 absl::StatusOr<double> SampledGaussianRdp(double q, double noise_multiplier,
                                           double order) {
-  if (absl::Status s = CheckMechanism(q, noise_multiplier); !s.ok()) return s;
-  if (absl::Status s = CheckOrder(order); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMechanism(q, noise_multiplier));
+  RETURN_IF_ERROR(CheckOrder(order));
   return RdpUnchecked(q, noise_multiplier, order);
 }
 
@@ -191,7 +192,7 @@ absl::StatusOr<EpsilonAndOrder> EpsilonFromRdp(
   for (size_t i = 0; i < orders.size(); ++i) {
     const double a = orders[i];
     const double r = rdp[i];
-    if (absl::Status s = CheckOrder(a); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckOrder(a));
     if (!(r >= 0.0)) {
       return absl::InvalidArgumentError(
           absl::StrCat("RDP must be >= 0, got ", r, " at order ", a));
@@ -230,10 +231,7 @@ absl::StatusOr<RdpAccountant> RdpAccountant::FromLedger(
       return absl::InvalidArgumentError(
           absl::StrCat("ledger steps must be >= 0, got ", e.steps));
     }
-    if (absl::Status s = acc.AddEntry(e.q, e.noise_multiplier, e.steps);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(acc.AddEntry(e.q, e.noise_multiplier, e.steps));
   }
   return acc;
 }
@@ -249,9 +247,9 @@ absl::Status RdpAccountant::AddSteps(double q, double noise_multiplier,
 
 absl::Status RdpAccountant::AddEntry(double q, double noise_multiplier,
                                      int64_t steps) {
-  if (absl::Status s = CheckMechanism(q, noise_multiplier); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckMechanism(q, noise_multiplier));
   for (double order : orders_) {
-    if (absl::Status s = CheckOrder(order); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckOrder(order));
   }
   if (steps == 0) return absl::OkStatus();
   for (Entry& e : ledger_) {
@@ -301,9 +299,7 @@ absl::StatusOr<double> RdpAccountant::EpsilonIfAdded(double q,
                                                      int steps,
                                                      double delta) const {
   RdpAccountant next = *this;
-  if (absl::Status s = next.AddSteps(q, noise_multiplier, steps); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(next.AddSteps(q, noise_multiplier, steps));
   absl::StatusOr<Spent> spent = next.GetPrivacySpent(delta);
   if (!spent.ok()) return spent.status();
   return spent->epsilon;
@@ -327,7 +323,7 @@ absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon,
   // Epsilon spent with noise multiplier sigma.
   auto eps_at = [&](double sigma) -> absl::StatusOr<double> {
     RdpAccountant acc;
-    if (absl::Status s = acc.AddSteps(q, sigma, steps); !s.ok()) return s;
+    RETURN_IF_ERROR(acc.AddSteps(q, sigma, steps));
     absl::StatusOr<RdpAccountant::Spent> spent = acc.GetPrivacySpent(delta);
     if (!spent.ok()) return spent.status();
     return spent->epsilon;

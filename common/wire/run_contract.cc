@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -155,7 +156,7 @@ absl::StatusOr<TableSchema> FromProto(const v1::DataSchema& proto) {
   }
   schema.missing_markers.assign(proto.missing_markers().begin(),
                                 proto.missing_markers().end());
-  if (absl::Status s = schema.Validate(); !s.ok()) return s;
+  RETURN_IF_ERROR(schema.Validate());
   return schema;
 }
 

@@ -1,5 +1,6 @@
 // Torch-free glue: which evaluator a configuration asks for.
 #include "common/data/feature_standardizer.h"
+#include "common/util/status_macros.h"
 #include "server/evaluation/torch_evaluator.h"
 
 namespace fedlearn {
@@ -19,7 +20,7 @@ absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
   if (test_data.kind == "csv") {
     const FeatureStandardizer own =
         FeatureStandardizer::Fit(*test, schema->NumericPositions());
-    if (absl::Status s = own.Apply(&*test); !s.ok()) return s;
+    RETURN_IF_ERROR(own.Apply(&*test));
   }
   absl::StatusOr<std::unique_ptr<TorchEvaluator>> evaluator =
       TorchEvaluator::Create(model, *std::move(test));

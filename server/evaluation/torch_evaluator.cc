@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/models/torch_model.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 
@@ -40,7 +41,7 @@ const ModelSpec& TorchEvaluator::Spec() const { return model_->Spec(); }
 
 absl::StatusOr<EvalMetrics> TorchEvaluator::Evaluate(
     const FlatVector& parameters) {
-  if (absl::Status s = model_->LoadFlat(parameters); !s.ok()) return s;
+  RETURN_IF_ERROR(model_->LoadFlat(parameters));
   try {
     torch::NoGradGuard no_grad;
     model_->SetTraining(false);
