@@ -79,9 +79,7 @@ int main(int argc, char** argv) {
   }
 
   absl::StatusOr<CoordinatorConfig> loaded =
-      config_path.empty()
-          ? absl::StatusOr<CoordinatorConfig>(DefaultCoordinatorConfig())
-          : LoadCoordinatorConfig(config_path);
+      LoadCoordinatorConfigOrDefaults(config_path);
   if (!loaded.ok()) return Fail(loaded.status());
   CoordinatorConfig config = *std::move(loaded);
   if (!listen.empty()) config.listen = listen;

@@ -284,6 +284,12 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
   return c;
 }
 
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfigOrDefaults(
+    const std::string& path) {
+  if (path.empty()) return DefaultCoordinatorConfig();
+  return LoadCoordinatorConfig(path);
+}
+
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
     const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));

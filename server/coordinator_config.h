@@ -65,6 +65,10 @@ std::string CoordinatorConfigReference();
 // InvalidArgument naming the file and key; NotFound for a missing file.
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
     const std::string& path);
+// LoadCoordinatorConfig(path), or the defaults when `path` is empty (a
+// program started without --config).
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfigOrDefaults(
+    const std::string& path);
 absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(
     const std::string& toml_text, const std::string& origin);
 
