@@ -116,10 +116,9 @@ absl::StatusOr<RdpAccountant::Spent> Spend(const Plan& plan, double z,
                                            int rounds,
                                            RdpConversion conversion) {
   if (plan.distributed) {
-    absl::StatusOr<EpsilonAndOrder> e =
-        DistributedGaussianShapedEpsilon(z, plan.q, rounds, plan.delta);
-    if (!e.ok()) return e.status();
-    return RdpAccountant::Spent{e->epsilon, e->order};
+    ASSIGN_OR_RETURN(EpsilonAndOrder e, DistributedGaussianShapedEpsilon(
+                                            z, plan.q, rounds, plan.delta));
+    return RdpAccountant::Spent{e.epsilon, e.order};
   }
   const double q = plan.q, delta = plan.delta;
   RdpAccountant acc;
@@ -162,11 +161,10 @@ absl::Status PrintTable(const Plan& plan, double z, RdpConversion conversion) {
   std::cout << absl::StrFormat("%10s  %14s  %13s\n", "rounds", "epsilon",
                                "optimal_order");
   for (int64_t mark : marks) {
-    absl::StatusOr<RdpAccountant::Spent> spent =
-        Spend(plan, z, static_cast<int>(mark), conversion);
-    if (!spent.ok()) return spent.status();
-    std::cout << absl::StrFormat("%10d  %14.8g  %13g\n", mark, spent->epsilon,
-                                 spent->order);
+    ASSIGN_OR_RETURN(RdpAccountant::Spent spent,
+                     Spend(plan, z, static_cast<int>(mark), conversion));
+    std::cout << absl::StrFormat("%10d  %14.8g  %13g\n", mark, spent.epsilon,
+                                 spent.order);
   }
   return absl::OkStatus();
 }

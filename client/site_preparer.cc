@@ -88,30 +88,27 @@ absl::StatusOr<Dataset> SitePreparer::LoadSiteData(
           "that every site maps labels and columns the same way");
     }
     TableLoadReport report;
-    absl::StatusOr<Dataset> loaded =
-        LoadDataSource(options_.data, "train",
-                       schema.has_value() ? &*schema : nullptr, &report);
-    if (!loaded.ok()) return loaded.status();
-    data = *std::move(loaded);
+    ASSIGN_OR_RETURN(
+        data, LoadDataSource(options_.data, "train",
+                             schema.has_value() ? &*schema : nullptr, &report));
     if (schema.has_value()) {
       spdlog::info("{}: {}", EscapeUntrusted(options_.data.path, 200),
                    report.Summary(*schema));
     }
     if (!options_.partition.empty()) {
-      absl::StatusOr<PartitionSpec> spec =
-          ParsePartitionSpec(options_.partition);
-      if (!spec.ok()) return spec.status();
+      ASSIGN_OR_RETURN(PartitionSpec spec,
+                       ParsePartitionSpec(options_.partition));
       if (options_.partition_index < 0 ||
           options_.partition_index >= options_.num_partitions) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--partition-index ", options_.partition_index,
             " is outside [0, --num-partitions ", options_.num_partitions, ")"));
       }
-      absl::StatusOr<ClientIndices> parts =
-          Partition(*spec, data.labels, data.num_classes,
-                    options_.num_partitions, options_.partition_seed);
-      if (!parts.ok()) return parts.status();
-      data = data.Subset((*parts)[options_.partition_index]);
+      ASSIGN_OR_RETURN(
+          ClientIndices parts,
+          Partition(spec, data.labels, data.num_classes,
+                    options_.num_partitions, options_.partition_seed));
+      data = data.Subset(parts[options_.partition_index]);
     }
   }
   if (schema.has_value()) {
@@ -132,32 +129,29 @@ absl::StatusOr<Dataset> SitePreparer::LoadSiteData(
 absl::StatusOr<LocalTrainer*> SitePreparer::Prepare(
     const v1::RunContract& contract) {
   trainer_.reset();
-  absl::StatusOr<ModelSource> model =
-      ModelSourceFromDefinition(contract.model(), options_.torchscript_path);
-  if (!model.ok()) return model.status();
+  ASSIGN_OR_RETURN(
+      ModelSource model,
+      ModelSourceFromDefinition(contract.model(), options_.torchscript_path));
   if (!options_.expected_architecture.empty() &&
-      options_.expected_architecture != model->architecture) {
+      options_.expected_architecture != model.architecture) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this site expects a ", options_.expected_architecture,
         " model (--model) but the run trains ",
-        EscapeUntrusted(model->architecture, 32),
+        EscapeUntrusted(model.architecture, 32),
         "; drop --model to accept the coordinator's architecture"));
   }
-  absl::StatusOr<Dataset> data = LoadSiteData(contract);
-  if (!data.ok()) return data.status();
-  RETURN_IF_ERROR(CheckDataFitsModel(*data, *model));
-  absl::StatusOr<std::unique_ptr<TorchTrainer>> trainer =
-      TorchTrainer::Create(*model, *std::move(data));
-  if (!trainer.ok()) return trainer.status();
-  RETURN_IF_ERROR(
-      CheckModelMatchesContract((*trainer)->Spec(), contract.model()));
+  ASSIGN_OR_RETURN(Dataset data, LoadSiteData(contract));
+  RETURN_IF_ERROR(CheckDataFitsModel(data, model));
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchTrainer> trainer,
+                   TorchTrainer::Create(model, std::move(data)));
+  RETURN_IF_ERROR(CheckModelMatchesContract(trainer->Spec(), contract.model()));
   if (!options_.state_dir.empty()) {
     RETURN_IF_ERROR(MakeDirectories(options_.state_dir));
     RETURN_IF_ERROR(
         WriteFileAtomically(options_.state_dir + "/" + kSiteContractFile,
                             contract.SerializeAsString()));
   }
-  trainer_ = *std::move(trainer);
+  trainer_ = std::move(trainer);
   return trainer_.get();
 }
 

@@ -113,10 +113,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   std::unique_ptr<Coordinator> c(new Coordinator());
   c->evaluator_ = std::move(evaluator);
 
-  absl::StatusOr<std::unique_ptr<FileRunStore>> store =
-      FileRunStore::Open(config.state_dir);
-  if (!store.ok()) return store.status();
-  c->store_ = *std::move(store);
+  ASSIGN_OR_RETURN(c->store_, FileRunStore::Open(config.state_dir));
 
   RoundEngineConfig engine_config = config.engine;
   ASSIGN_OR_RETURN(
@@ -129,11 +126,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   if (config.data_schema.has_value()) {
     *engine_config.contract.mutable_data() = ToProto(*config.data_schema);
   }
-  absl::StatusOr<std::unique_ptr<RoundEngine>> engine =
+  ASSIGN_OR_RETURN(
+      c->engine_,
       RoundEngine::Create(std::move(engine_config), std::move(initial),
-                          start_round, &c->clock_, c->evaluator_.get());
-  if (!engine.ok()) return engine.status();
-  c->engine_ = *std::move(engine);
+                          start_round, &c->clock_, c->evaluator_.get()));
   c->engine_->AddListener(c->store_.get());
 
   CoordinatorService::Options service_options;
@@ -141,10 +137,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   service_options.max_concurrent_uploads = config.max_concurrent_uploads;
   c->service_ =
       std::make_unique<CoordinatorService>(c->engine_.get(), service_options);
-  absl::StatusOr<RunningServer> server =
-      StartGrpcServer(config.listen, config.tls, c->service_.get());
-  if (!server.ok()) return server.status();
-  c->server_ = *std::move(server);
+  ASSIGN_OR_RETURN(c->server_, StartGrpcServer(config.listen, config.tls,
+                                               c->service_.get()));
   spdlog::info("coordinator listening on port {} ({}), run '{}', {} rounds",
                c->server_.port, config.tls.insecure ? "INSECURE" : "mutual TLS",
                config.engine.run_id, config.engine.num_rounds);

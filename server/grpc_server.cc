@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/transport/grpc_credentials.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -19,9 +20,8 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
         "a trusted test host.");
     credentials = grpc::InsecureServerCredentials();
   } else {
-    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(tls);
-    if (!material.ok()) return material.status();
-    credentials = MutualTlsServerCredentials(*material);
+    ASSIGN_OR_RETURN(TlsMaterial material, LoadTlsMaterial(tls));
+    credentials = MutualTlsServerCredentials(material);
   }
   RunningServer running;
   grpc::ServerBuilder builder;

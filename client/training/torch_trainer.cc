@@ -56,14 +56,12 @@ TorchTrainer::~TorchTrainer() = default;
 absl::StatusOr<std::unique_ptr<TorchTrainer>> TorchTrainer::Create(
     const ModelSource& source, Dataset train_data) {
   // The initial parameters are irrelevant: Train() loads the global model.
-  absl::StatusOr<std::unique_ptr<TorchModel>> model =
-      TorchModel::Create(source, /*seed=*/0);
-  if (!model.ok()) return model.status();
-  absl::StatusOr<LabeledTensors> data =
-      PrepareDataset(std::move(train_data), **model);
-  if (!data.ok()) return data.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchModel> model,
+                   TorchModel::Create(source, /*seed=*/0));
+  ASSIGN_OR_RETURN(LabeledTensors data,
+                   PrepareDataset(std::move(train_data), *model));
   return std::unique_ptr<TorchTrainer>(new TorchTrainer(
-      *std::move(model), std::make_unique<LabeledTensors>(*std::move(data))));
+      std::move(model), std::make_unique<LabeledTensors>(std::move(data))));
 }
 
 const ModelSpec& TorchTrainer::Spec() const { return model_->Spec(); }

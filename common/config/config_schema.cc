@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/util/status_macros.h"
 #include "toml++/toml.h"
 
 namespace fedlearn {
@@ -183,10 +184,10 @@ absl::StatusOr<std::vector<ConfigRow>> ReadRows(const toml::node& node,
             absl::StrCat(origin, ": unknown key '", key, "' in [[", spec.key,
                          "]] (", absl::StrJoin(names, ", "), ")"));
       }
-      absl::StatusOr<ConfigScalar> parsed =
-          ReadScalar(value, *row_spec, spec.key + "." + key, origin);
-      if (!parsed.ok()) return parsed.status();
-      row.emplace(key, *std::move(parsed));
+      ASSIGN_OR_RETURN(
+          ConfigScalar parsed,
+          ReadScalar(value, *row_spec, spec.key + "." + key, origin));
+      row.emplace(key, std::move(parsed));
     }
     rows.push_back(std::move(row));
   }
@@ -283,16 +284,14 @@ absl::StatusOr<ConfigValues> ReadConfigToml(
             absl::StrCat(origin, ": unknown key '", key, "'"));
       }
       if (it->second->type == ConfigType::kTableList) {
-        absl::StatusOr<std::vector<ConfigRow>> rows =
-            ReadRows(value, *it->second, origin);
-        if (!rows.ok()) return rows.status();
-        out.values.emplace(key, *std::move(rows));
+        ASSIGN_OR_RETURN(std::vector<ConfigRow> rows,
+                         ReadRows(value, *it->second, origin));
+        out.values.emplace(key, std::move(rows));
         continue;
       }
-      absl::StatusOr<ConfigScalar> scalar =
-          ReadScalar(value, *it->second, key, origin);
-      if (!scalar.ok()) return scalar.status();
-      out.values.emplace(key, Widen(*std::move(scalar)));
+      ASSIGN_OR_RETURN(ConfigScalar scalar,
+                       ReadScalar(value, *it->second, key, origin));
+      out.values.emplace(key, Widen(std::move(scalar)));
     }
   }
   return out;
@@ -314,10 +313,10 @@ absl::StatusOr<ConfigValue> ParseConfigFlag(
     case ConfigType::kInt: {
       int64_t v = 0;
       if (!absl::SimpleAtoi(text, &v)) return bad(text);
-      absl::StatusOr<int64_t> checked = IntInRange(
-          spec.flag.empty() ? spec.key : spec.flag, spec, spec.key, v);
-      if (!checked.ok()) return checked.status();
-      return *checked;
+      ASSIGN_OR_RETURN(int64_t checked,
+                       IntInRange(spec.flag.empty() ? spec.key : spec.flag,
+                                  spec, spec.key, v));
+      return checked;
     }
     case ConfigType::kDouble: {
       double v = 0;

@@ -57,12 +57,11 @@ absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair(SecurePrng& prng) {
 
 absl::StatusOr<X25519KeyPair> X25519KeyPairFromPrivate(
     const SecretBytes& private_key) {
-  absl::StatusOr<EvpPkeyPtr> pkey = PrivateKeyFromRaw(private_key);
-  if (!pkey.ok()) return pkey.status();
+  ASSIGN_OR_RETURN(EvpPkeyPtr pkey, PrivateKeyFromRaw(private_key));
   std::string public_key(kX25519KeyBytes, '\0');
   size_t public_len = public_key.size();
   if (EVP_PKEY_get_raw_public_key(
-          pkey->get(), reinterpret_cast<unsigned char*>(public_key.data()),
+          pkey.get(), reinterpret_cast<unsigned char*>(public_key.data()),
           &public_len) != 1 ||
       public_len != kX25519KeyBytes) {
     return OpenSslError(absl::StatusCode::kInternal,
@@ -81,8 +80,7 @@ absl::StatusOr<SecretBytes> X25519SharedSecret(
         absl::StrCat("X25519 public key must be ", kX25519KeyBytes,
                      " bytes, got ", peer_public_key.size()));
   }
-  absl::StatusOr<EvpPkeyPtr> own = PrivateKeyFromRaw(private_key);
-  if (!own.ok()) return own.status();
+  ASSIGN_OR_RETURN(EvpPkeyPtr own, PrivateKeyFromRaw(private_key));
   EvpPkeyPtr peer(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_X25519, nullptr,
       reinterpret_cast<const unsigned char*>(peer_public_key.data()),
@@ -91,7 +89,7 @@ absl::StatusOr<SecretBytes> X25519SharedSecret(
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "X25519 peer public key rejected");
   }
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own->get(), nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "EVP_PKEY_derive_init");
   }

@@ -83,25 +83,25 @@ absl::StatusOr<EvpCipherCtxPtr> OpenMaskStream(const SecretBytes& seed,
     return absl::InvalidArgumentError(absl::StrCat(
         "PRG seed must be ", kPrgSeedBytes, " bytes, got ", seed.size()));
   }
-  absl::StatusOr<SecretBytes> key = HkdfSha256(
-      seed, std::string_view(kPrgSalt, sizeof(kPrgSalt) - 1), domain, 32);
-  if (!key.ok()) return key.status();
+  ASSIGN_OR_RETURN(
+      SecretBytes key,
+      HkdfSha256(seed, std::string_view(kPrgSalt, sizeof(kPrgSalt) - 1), domain,
+                 32));
   static const unsigned char kZeroIv[kAesBlockBytes] = {};
-  return NewCtrContext(key->data(), kZeroIv);
+  return NewCtrContext(key.data(), kZeroIv);
 }
 
 }  // namespace
 
 absl::Status ExpandMask(const SecretBytes& seed, std::string_view domain,
                         absl::Span<uint32_t> out) {
-  absl::StatusOr<EvpCipherCtxPtr> ctx = OpenMaskStream(seed, domain);
-  if (!ctx.ok()) return ctx.status();
+  ASSIGN_OR_RETURN(EvpCipherCtxPtr ctx, OpenMaskStream(seed, domain));
   // The keystream is written straight into `out`, then (on big-endian hosts
   // only) each word is byte-swapped into its little-endian value.
   for (size_t done = 0; done < out.size(); done += kChunkWords) {
     const size_t words = std::min(kChunkWords, out.size() - done);
     auto* bytes = reinterpret_cast<unsigned char*>(out.data() + done);
-    RETURN_IF_ERROR(NextKeystream(ctx->get(), bytes, words * sizeof(uint32_t)));
+    RETURN_IF_ERROR(NextKeystream(ctx.get(), bytes, words * sizeof(uint32_t)));
     if constexpr (!kLittleEndian) {
       for (size_t i = 0; i < words; ++i) {
         out[done + i] = __builtin_bswap32(out[done + i]);
@@ -117,13 +117,12 @@ absl::Status AddMask(const SecretBytes& seed, std::string_view domain, int sign,
     return absl::InvalidArgumentError(
         absl::StrCat("mask sign must be +1 or -1, got ", sign));
   }
-  absl::StatusOr<EvpCipherCtxPtr> ctx = OpenMaskStream(seed, domain);
-  if (!ctx.ok()) return ctx.status();
+  ASSIGN_OR_RETURN(EvpCipherCtxPtr ctx, OpenMaskStream(seed, domain));
   alignas(64) unsigned char keystream[kChunkBytes];
   absl::Status status = absl::OkStatus();
   for (size_t done = 0; done < acc.size(); done += kChunkWords) {
     const size_t words = std::min(kChunkWords, acc.size() - done);
-    status = NextKeystream(ctx->get(), keystream, words * sizeof(uint32_t));
+    status = NextKeystream(ctx.get(), keystream, words * sizeof(uint32_t));
     if (!status.ok()) break;
     uint32_t* a = acc.data() + done;
     // Two loops rather than a multiply by `sign`, so each vectorizes to a
@@ -148,15 +147,15 @@ absl::StatusOr<std::string> Aes256CtrKeystreamForTesting(
     return absl::InvalidArgumentError(
         "AES-256-CTR needs a 32-byte key and a 16-byte counter block");
   }
-  absl::StatusOr<EvpCipherCtxPtr> ctx = NewCtrContext(
-      key.data(),
-      reinterpret_cast<const unsigned char*>(initial_counter.data()));
-  if (!ctx.ok()) return ctx.status();
+  ASSIGN_OR_RETURN(
+      EvpCipherCtxPtr ctx,
+      NewCtrContext(key.data(), reinterpret_cast<const unsigned char*>(
+                                    initial_counter.data())));
   std::string out(length, '\0');
   for (size_t done = 0; done < length; done += kChunkBytes) {
     const size_t n = std::min(kChunkBytes, length - done);
     RETURN_IF_ERROR(NextKeystream(
-        ctx->get(), reinterpret_cast<unsigned char*>(out.data() + done), n));
+        ctx.get(), reinterpret_cast<unsigned char*>(out.data() + done), n));
   }
   return out;
 }

@@ -33,9 +33,8 @@ absl::StatusOr<Dataset> LoadDataSource(const DataSourceConfig& source,
     options.label_column = source.label_column;
     options.delimiter = source.delimiter;
     options.ignore_columns = source.ignore_columns;
-    absl::StatusOr<Dataset> data = LoadCsvDataset(source.path, options);
-    if (!data.ok()) return data.status();
-    RETURN_IF_ERROR(FeatureStandardizer::Fit(*data).Apply(&*data));
+    ASSIGN_OR_RETURN(Dataset data, LoadCsvDataset(source.path, options));
+    RETURN_IF_ERROR(FeatureStandardizer::Fit(data).Apply(&data));
     return data;
   }
   return absl::InvalidArgumentError(absl::StrCat(

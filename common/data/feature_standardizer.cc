@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace fedlearn {
@@ -106,28 +107,26 @@ absl::StatusOr<FeatureStandardizer> FeatureStandardizer::FromJson(
     return JsonError(absl::StrCat("\"format\" is not \"", kFormat, "\""));
   }
   FeatureStandardizer out;
-  absl::StatusOr<std::vector<float>> mean = FloatArray(doc, "mean");
-  if (!mean.ok()) return mean.status();
-  absl::StatusOr<std::vector<float>> stddev = FloatArray(doc, "stddev");
-  if (!stddev.ok()) return stddev.status();
-  if (mean->size() != stddev->size()) {
-    return JsonError(absl::StrCat("\"mean\" has ", mean->size(),
+  ASSIGN_OR_RETURN(std::vector<float> mean, FloatArray(doc, "mean"));
+  ASSIGN_OR_RETURN(std::vector<float> stddev, FloatArray(doc, "stddev"));
+  if (mean.size() != stddev.size()) {
+    return JsonError(absl::StrCat("\"mean\" has ", mean.size(),
                                   " entries but \"stddev\" has ",
-                                  stddev->size()));
+                                  stddev.size()));
   }
-  for (size_t j = 0; j < stddev->size(); ++j) {
-    if (!((*stddev)[j] > 0)) {
+  for (size_t j = 0; j < stddev.size(); ++j) {
+    if (!(stddev[j] > 0)) {
       return JsonError(absl::StrCat("\"stddev\"[", j, "] is not positive"));
     }
   }
-  if (static_cast<int64_t>(mean->size()) != expected_width) {
+  if (static_cast<int64_t>(mean.size()) != expected_width) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "saved feature standardizer has width ", mean->size(),
+        "saved feature standardizer has width ", mean.size(),
         " but the model input has ", expected_width,
         " features: the table schema changed since it was fitted; refit it"));
   }
-  out.mean = *std::move(mean);
-  out.stddev = *std::move(stddev);
+  out.mean = std::move(mean);
+  out.stddev = std::move(stddev);
   return out;
 }
 

@@ -77,19 +77,17 @@ class IdxFile {
   // Reads the magic number and the dimensions, checking the magic.
   absl::StatusOr<std::vector<uint32_t>> ReadHeader(uint32_t expected_magic,
                                                    int num_dims) {
-    absl::StatusOr<uint32_t> magic = ReadBigEndian32("header");
-    if (!magic.ok()) return magic.status();
-    if (*magic != expected_magic) {
+    ASSIGN_OR_RETURN(uint32_t magic, ReadBigEndian32("header"));
+    if (magic != expected_magic) {
       return Error(absl::StrCat(
-          "bad magic number 0x", absl::Hex(*magic, absl::kZeroPad8),
+          "bad magic number 0x", absl::Hex(magic, absl::kZeroPad8),
           ", expected 0x", absl::Hex(expected_magic, absl::kZeroPad8)));
     }
     std::vector<uint32_t> dims;
     for (int i = 0; i < num_dims; ++i) {
-      absl::StatusOr<uint32_t> dim = ReadBigEndian32("header");
-      if (!dim.ok()) return dim.status();
-      if (*dim == 0) return Error(absl::StrCat("dimension ", i, " is zero"));
-      dims.push_back(*dim);
+      ASSIGN_OR_RETURN(uint32_t dim, ReadBigEndian32("header"));
+      if (dim == 0) return Error(absl::StrCat("dimension ", i, " is zero"));
+      dims.push_back(dim);
     }
     return dims;
   }
@@ -106,37 +104,33 @@ class IdxFile {
 
 absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,
                                        const std::string& labels_path) {
-  absl::StatusOr<IdxFile> images = IdxFile::Open(images_path);
-  if (!images.ok()) return images.status();
-  absl::StatusOr<std::vector<uint32_t>> image_dims =
-      images->ReadHeader(kImagesMagic, 3);
-  if (!image_dims.ok()) return image_dims.status();
-  const uint64_t count = (*image_dims)[0];
-  const uint64_t rows = (*image_dims)[1];
-  const uint64_t cols = (*image_dims)[2];
+  ASSIGN_OR_RETURN(IdxFile images, IdxFile::Open(images_path));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> image_dims,
+                   images.ReadHeader(kImagesMagic, 3));
+  const uint64_t count = image_dims[0];
+  const uint64_t rows = image_dims[1];
+  const uint64_t cols = image_dims[2];
   // rows * cols < 2^64; compare by division so count * rows * cols cannot
   // overflow either.
   if (count > kMaxPayloadBytes / (rows * cols)) {
-    return images->Error(absl::StrCat(
-        "header announces ", count, " x ", rows, " x ", cols,
-        " pixels, more than the ", kMaxPayloadBytes, " this reader accepts"));
+    return images.Error(absl::StrCat("header announces ", count, " x ", rows,
+                                     " x ", cols, " pixels, more than the ",
+                                     kMaxPayloadBytes, " this reader accepts"));
   }
 
-  absl::StatusOr<IdxFile> labels_file = IdxFile::Open(labels_path);
-  if (!labels_file.ok()) return labels_file.status();
-  absl::StatusOr<std::vector<uint32_t>> label_dims =
-      labels_file->ReadHeader(kLabelsMagic, 1);
-  if (!label_dims.ok()) return label_dims.status();
-  if ((*label_dims)[0] != count) {
-    return labels_file->Error(absl::StrCat("holds ", (*label_dims)[0],
-                                           " labels but ", images_path,
-                                           " holds ", count, " images"));
+  ASSIGN_OR_RETURN(IdxFile labels_file, IdxFile::Open(labels_path));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> label_dims,
+                   labels_file.ReadHeader(kLabelsMagic, 1));
+  if (label_dims[0] != count) {
+    return labels_file.Error(absl::StrCat("holds ", label_dims[0],
+                                          " labels but ", images_path,
+                                          " holds ", count, " images"));
   }
 
   std::vector<uint8_t> pixels(count * rows * cols);
-  RETURN_IF_ERROR(images->ReadExact("image data", &pixels));
+  RETURN_IF_ERROR(images.ReadExact("image data", &pixels));
   std::vector<uint8_t> raw_labels(count);
-  RETURN_IF_ERROR(labels_file->ReadExact("label data", &raw_labels));
+  RETURN_IF_ERROR(labels_file.ReadExact("label data", &raw_labels));
 
   Dataset out;
   out.sample_shape = {1, static_cast<int64_t>(rows),
@@ -146,9 +140,9 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,
   out.labels.reserve(count);
   for (size_t i = 0; i < raw_labels.size(); ++i) {
     if (raw_labels[i] >= kMaxClasses) {
-      return labels_file->Error(absl::StrCat("label ", int{raw_labels[i]},
-                                             " of sample ", i, " is not < ",
-                                             kMaxClasses));
+      return labels_file.Error(absl::StrCat("label ", int{raw_labels[i]},
+                                            " of sample ", i, " is not < ",
+                                            kMaxClasses));
     }
     out.labels.push_back(raw_labels[i]);
     out.num_classes = std::max<int32_t>(out.num_classes, raw_labels[i] + 1);
@@ -168,14 +162,14 @@ absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir,
         "Fashion-MNIST split must be \"train\" or \"test\", got \"",
         std::string(split), "\""));
   }
-  absl::StatusOr<Dataset> data =
+  ASSIGN_OR_RETURN(
+      Dataset data,
       LoadIdxDataset(absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz"),
-                     absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz"));
-  if (!data.ok()) return data.status();
-  data->num_classes = kMaxClasses;
-  data->class_names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
-                       "Coat",        "Sandal",    "Shirt",    "Sneaker",
-                       "Bag",         "Ankle boot"};
+                     absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz")));
+  data.num_classes = kMaxClasses;
+  data.class_names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                      "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                      "Bag",         "Ankle boot"};
   return data;
 }
 

@@ -118,10 +118,9 @@ absl::StatusOr<double> DistributedDiscreteGaussianLogTau(int64_t num_clients,
 
 absl::StatusOr<double> DistributedDiscreteGaussianTau(int64_t num_clients,
                                                       double sigma) {
-  absl::StatusOr<double> log_tau =
-      DistributedDiscreteGaussianLogTau(num_clients, sigma);
-  if (!log_tau.ok()) return log_tau.status();
-  return std::exp(*log_tau);
+  ASSIGN_OR_RETURN(double log_tau,
+                   DistributedDiscreteGaussianLogTau(num_clients, sigma));
+  return std::exp(log_tau);
 }
 
 absl::StatusOr<double> DistributedDiscreteGaussianRdp(
@@ -131,10 +130,9 @@ absl::StatusOr<double> DistributedDiscreteGaussianRdp(
     return absl::InvalidArgumentError(
         absl::StrCat("RDP order must be finite and > 1, got ", order));
   }
-  absl::StatusOr<double> tau =
-      DistributedDiscreteGaussianTau(mechanism.num_clients, mechanism.sigma);
-  if (!tau.ok()) return tau.status();
-  return RdpUnchecked(mechanism, *tau, order);
+  ASSIGN_OR_RETURN(double tau, DistributedDiscreteGaussianTau(
+                                   mechanism.num_clients, mechanism.sigma));
+  return RdpUnchecked(mechanism, tau, order);
 }
 
 absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
@@ -148,14 +146,13 @@ absl::StatusOr<double> DistributedDiscreteGaussianSampledRdp(
     return absl::InvalidArgumentError(absl::StrCat(
         "subsampled DDG accounting needs an integer order >= 2, got ", order));
   }
-  absl::StatusOr<double> tau =
-      DistributedDiscreteGaussianTau(mechanism.num_clients, mechanism.sigma);
-  if (!tau.ok()) return tau.status();
-  const double unsampled = RdpUnchecked(mechanism, *tau, order);
+  ASSIGN_OR_RETURN(double tau, DistributedDiscreteGaussianTau(
+                                   mechanism.num_clients, mechanism.sigma));
+  const double unsampled = RdpUnchecked(mechanism, tau, order);
   if (q == 0.0) return 0.0;
   if (q == 1.0) return unsampled;
   std::vector<double> eps(order + 1, 0.0);
-  for (int l = 2; l <= order; ++l) eps[l] = RdpUnchecked(mechanism, *tau, l);
+  for (int l = 2; l <= order; ++l) eps[l] = RdpUnchecked(mechanism, tau, l);
   const double sampled = ZhuWangLogA(eps, q, order) / (order - 1.0);
   return std::min(sampled, unsampled);
 }
@@ -181,10 +178,9 @@ absl::StatusOr<std::vector<double>> PoissonSubsampledRdpAtDdgOrders(
     absl::Span<const double> unsampled, double q) {
   std::vector<double> out;
   for (double order : DistributedDiscreteGaussianOrders()) {
-    absl::StatusOr<double> r =
-        PoissonSubsampledRdp(unsampled, q, static_cast<int>(order));
-    if (!r.ok()) return r.status();
-    out.push_back(*r);
+    ASSIGN_OR_RETURN(
+        double r, PoissonSubsampledRdp(unsampled, q, static_cast<int>(order)));
+    out.push_back(r);
   }
   return out;
 }
@@ -208,11 +204,10 @@ absl::StatusOr<EpsilonAndOrder> DistributedGaussianShapedEpsilon(double z,
   const int max_order = static_cast<int>(orders.back());
   std::vector<double> curve(max_order + 1, 0.0);
   for (int l = 2; l <= max_order; ++l) curve[l] = l / (2.0 * z * z);
-  absl::StatusOr<std::vector<double>> rdp =
-      PoissonSubsampledRdpAtDdgOrders(curve, q);
-  if (!rdp.ok()) return rdp.status();
-  for (double& r : *rdp) r *= static_cast<double>(rounds);
-  return EpsilonFromRdp(orders, *rdp, delta, RdpConversion::kImproved);
+  ASSIGN_OR_RETURN(std::vector<double> rdp,
+                   PoissonSubsampledRdpAtDdgOrders(curve, q));
+  for (double& r : rdp) r *= static_cast<double>(rounds);
+  return EpsilonFromRdp(orders, rdp, delta, RdpConversion::kImproved);
 }
 
 absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
@@ -224,10 +219,9 @@ absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
         "rounds >= 1");
   }
   double lo = 1e-3, hi = 1000;
-  absl::StatusOr<EpsilonAndOrder> at_hi =
-      DistributedGaussianShapedEpsilon(hi, q, rounds, delta);
-  if (!at_hi.ok()) return at_hi.status();
-  if (at_hi->epsilon > target_epsilon) {
+  ASSIGN_OR_RETURN(EpsilonAndOrder at_hi,
+                   DistributedGaussianShapedEpsilon(hi, q, rounds, delta));
+  if (at_hi.epsilon > target_epsilon) {
     return absl::InvalidArgumentError(
         absl::StrCat("epsilon ", target_epsilon,
                      " is unreachable with noise multiplier <= ", hi));
@@ -235,10 +229,9 @@ absl::StatusOr<double> CalibrateDistributedNoiseMultiplier(
   // Invariant: hi meets the target.
   while (hi - lo > 1e-6 * hi) {
     const double mid = 0.5 * (lo + hi);
-    absl::StatusOr<EpsilonAndOrder> e =
-        DistributedGaussianShapedEpsilon(mid, q, rounds, delta);
-    if (!e.ok()) return e.status();
-    (e->epsilon <= target_epsilon ? hi : lo) = mid;
+    ASSIGN_OR_RETURN(EpsilonAndOrder e,
+                     DistributedGaussianShapedEpsilon(mid, q, rounds, delta));
+    (e.epsilon <= target_epsilon ? hi : lo) = mid;
   }
   return hi;
 }
@@ -257,10 +250,9 @@ absl::StatusOr<EpsilonAndOrder> DistributedDiscreteGaussianEpsilon(
       return absl::InvalidArgumentError(
           absl::StrCat("DDG orders must be integers in [2, 1e6], got ", order));
     }
-    absl::StatusOr<double> one = DistributedDiscreteGaussianSampledRdp(
-        mechanism, q, static_cast<int>(order));
-    if (!one.ok()) return one.status();
-    rdp.push_back(static_cast<double>(rounds) * *one);
+    ASSIGN_OR_RETURN(double one, DistributedDiscreteGaussianSampledRdp(
+                                     mechanism, q, static_cast<int>(order)));
+    rdp.push_back(static_cast<double>(rounds) * one);
   }
   return EpsilonFromRdp(orders, rdp, delta, RdpConversion::kImproved);
 }
@@ -272,19 +264,18 @@ absl::StatusOr<double> DistributedDiscreteGaussianEffectiveNoiseMultiplier(
     return absl::InvalidArgumentError(absl::StrCat(
         "max relative loss must be in [0, 1), got ", max_relative_loss));
   }
-  absl::StatusOr<double> tau =
-      DistributedDiscreteGaussianTau(mechanism.num_clients, mechanism.sigma);
-  if (!tau.ok()) return tau.status();
+  ASSIGN_OR_RETURN(double tau, DistributedDiscreteGaussianTau(
+                                   mechanism.num_clients, mechanism.sigma));
   const double scale =
       std::sqrt(static_cast<double>(mechanism.num_clients)) * mechanism.sigma;
   const double gaussian = scale / mechanism.l2_sensitivity;
   const double effective =
       1.0 / (mechanism.l2_sensitivity / scale +
-             std::sqrt(static_cast<double>(mechanism.dimension)) * *tau);
+             std::sqrt(static_cast<double>(mechanism.dimension)) * tau);
   const double loss = 1.0 - effective / gaussian;
   if (loss > max_relative_loss) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "tau = ", *tau,
+        "tau = ", tau,
         " is not negligible: the DDG sum is only as private "
         "as a Gaussian with noise multiplier ",
         effective, ", ", loss * 100, "% below sqrt(n) sigma / D2 = ", gaussian,

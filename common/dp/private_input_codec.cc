@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -40,13 +41,12 @@ absl::StatusOr<PrivateInputCodec> PrivateInputCodec::Create(
       p.clip_range = dp.clip_norm();  // |x_j| <= ||x||_2 <= C
       p.max_weight = 1;
       p.max_clients = static_cast<int>(encoding.max_clients());
-      absl::StatusOr<InputEncoder> e = InputEncoder::Create(p);
-      if (!e.ok()) return e.status();
+      ASSIGN_OR_RETURN(InputEncoder e, InputEncoder::Create(p));
       codec.modulus_bits_ = p.modulus_bits;
-      codec.mask_ = e->modulus_mask();
+      codec.mask_ = e.modulus_mask();
       // Same unit as the weight slot: n_max of them provably fit.
       codec.indicator_scale_ = std::ldexp(1.0, p.quantization_bits - 1) - 1;
-      codec.central_ = *std::move(e);
+      codec.central_ = std::move(e);
       return codec;
     }
     case v1::DpTaskConfig::DISTRIBUTED: {
@@ -64,8 +64,7 @@ absl::StatusOr<PrivateInputCodec> PrivateInputCodec::Create(
       }
       std::memcpy(p.rotation_seed.data(), dp.rotation_seed().data(),
                   p.rotation_seed.size());
-      absl::StatusOr<DistributedDpEncoder> e = DistributedDpEncoder::Create(p);
-      if (!e.ok()) return e.status();
+      ASSIGN_OR_RETURN(DistributedDpEncoder e, DistributedDpEncoder::Create(p));
       codec.modulus_bits_ = p.modulus_bits;
       codec.mask_ =
           p.modulus_bits == 32 ? 0xffffffffu : ((1u << p.modulus_bits) - 1);
@@ -86,13 +85,11 @@ absl::StatusOr<PrivateInputCodec> PrivateInputCodec::Create(
       }
       codec.indicator_scale_ = scale;
       if (sd > 0) {
-        absl::StatusOr<DiscreteGaussianSampler> noise =
-            DiscreteGaussianSampler::CreateAtLeast(sd * scale /
-                                                   std::sqrt(n_min));
-        if (!noise.ok()) return noise.status();
-        codec.indicator_noise_ = *std::move(noise);
+        ASSIGN_OR_RETURN(codec.indicator_noise_,
+                         DiscreteGaussianSampler::CreateAtLeast(
+                             sd * scale / std::sqrt(n_min)));
       }
-      codec.distributed_ = *std::move(e);
+      codec.distributed_ = std::move(e);
       return codec;
     }
     default:
@@ -121,20 +118,18 @@ absl::StatusOr<std::vector<uint32_t>> PrivateInputCodec::Encode(
   }
   const int64_t indicator = unclipped ? 1 : -1;
   if (central_) {
-    absl::StatusOr<EncodedUpdate> e = central_->Encode(clipped, 1, 0.0);
-    if (!e.ok()) return e.status();
-    e->values[dimension_] =
+    ASSIGN_OR_RETURN(EncodedUpdate e, central_->Encode(clipped, 1, 0.0));
+    e.values[dimension_] =
         static_cast<uint32_t>(indicator *
                               static_cast<int64_t>(indicator_scale_)) &
         mask_;
-    return std::move(e->values);
+    return std::move(e.values);
   }
-  absl::StatusOr<std::vector<uint32_t>> values =
-      distributed_->Encode(clipped, rng);
-  if (!values.ok()) return values.status();
+  ASSIGN_OR_RETURN(std::vector<uint32_t> values,
+                   distributed_->Encode(clipped, rng));
   int64_t slot = indicator * static_cast<int64_t>(indicator_scale_);
   if (indicator_noise_) slot += indicator_noise_->Sample(rng);
-  values->push_back(static_cast<uint32_t>(slot) & mask_);
+  values.push_back(static_cast<uint32_t>(slot) & mask_);
   return values;
 }
 
@@ -146,21 +141,17 @@ absl::StatusOr<PrivateSum> PrivateInputCodec::Decode(
   }
   PrivateSum out;
   if (central_) {
-    absl::StatusOr<DecodedAggregate> d = central_->Decode(sum);
-    if (!d.ok()) return d.status();
+    ASSIGN_OR_RETURN(DecodedAggregate d, central_->Decode(sum));
     out.update_sum.resize(dimension_);
     for (size_t j = 0; j < dimension_; ++j) {
       out.update_sum[j] =
-          static_cast<float>(d->weighted_mean[j] * d->total_weight);
+          static_cast<float>(d.weighted_mean[j] * d.total_weight);
     }
     out.indicator_sum = Centered(sum[dimension_]) / indicator_scale_;
     return out;
   }
   const size_t d = distributed_->encoded_length();
-  absl::StatusOr<std::vector<float>> decoded =
-      distributed_->DecodeSum(sum.subspan(0, d));
-  if (!decoded.ok()) return decoded.status();
-  out.update_sum = *std::move(decoded);
+  ASSIGN_OR_RETURN(out.update_sum, distributed_->DecodeSum(sum.subspan(0, d)));
   out.indicator_sum = Centered(sum[d]) / indicator_scale_;
   out.noised = true;
   return out;

@@ -300,9 +300,8 @@ absl::StatusOr<double> RdpAccountant::EpsilonIfAdded(double q,
                                                      double delta) const {
   RdpAccountant next = *this;
   RETURN_IF_ERROR(next.AddSteps(q, noise_multiplier, steps));
-  absl::StatusOr<Spent> spent = next.GetPrivacySpent(delta);
-  if (!spent.ok()) return spent.status();
-  return spent->epsilon;
+  ASSIGN_OR_RETURN(Spent spent, next.GetPrivacySpent(delta));
+  return spent.epsilon;
 }
 
 absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon,
@@ -324,17 +323,15 @@ absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon,
   auto eps_at = [&](double sigma) -> absl::StatusOr<double> {
     RdpAccountant acc;
     RETURN_IF_ERROR(acc.AddSteps(q, sigma, steps));
-    absl::StatusOr<RdpAccountant::Spent> spent = acc.GetPrivacySpent(delta);
-    if (!spent.ok()) return spent.status();
-    return spent->epsilon;
+    ASSIGN_OR_RETURN(RdpAccountant::Spent spent, acc.GetPrivacySpent(delta));
+    return spent.epsilon;
   };
   constexpr double kMaxSigma = 1000.0;
-  absl::StatusOr<double> eps_max = eps_at(kMaxSigma);
-  if (!eps_max.ok()) return eps_max.status();
-  if (*eps_max > target_epsilon) {
+  ASSIGN_OR_RETURN(double eps_max, eps_at(kMaxSigma));
+  if (eps_max > target_epsilon) {
     return absl::InvalidArgumentError(absl::StrCat(
         "target epsilon ", target_epsilon, " unreachable with sigma <= ",
-        kMaxSigma, " (eps there is ", *eps_max, ")"));
+        kMaxSigma, " (eps there is ", eps_max, ")"));
   }
   // Invariant: eps(lo) > target (sigma = 0 gives infinite eps), eps(hi) <=
   // target.
@@ -342,9 +339,8 @@ absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon,
   double hi = kMaxSigma;
   while (hi - lo > 1e-6 * hi) {
     const double mid = 0.5 * (lo + hi);
-    absl::StatusOr<double> eps = eps_at(mid);
-    if (!eps.ok()) return eps.status();
-    if (*eps <= target_epsilon) {
+    ASSIGN_OR_RETURN(double eps, eps_at(mid));
+    if (eps <= target_epsilon) {
       hi = mid;
     } else {
       lo = mid;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/models/model_factory.h"
+#include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
@@ -198,11 +199,10 @@ absl::StatusOr<std::unique_ptr<TorchModel>> LoadScripted(
   for (const auto& buffer : module.named_buffers()) {
     buffers.emplace_back(buffer.name, buffer.value);
   }
-  absl::StatusOr<NamedTensors> float_buffers =
-      SelectFloatBuffers(std::move(buffers), policy, path);
-  if (!float_buffers.ok()) return float_buffers.status();
+  ASSIGN_OR_RETURN(NamedTensors float_buffers,
+                   SelectFloatBuffers(std::move(buffers), policy, path));
   return std::make_unique<ScriptedModel>(std::move(module), std::move(named),
-                                         *std::move(float_buffers), policy);
+                                         std::move(float_buffers), policy);
 }
 
 }  // namespace
@@ -251,15 +251,12 @@ absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
       }
     }
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    absl::StatusOr<torch::nn::Sequential> net = BuildZooNet(source, gen);
-    if (!net.ok()) return net.status();
-    absl::StatusOr<NamedTensors> float_buffers =
-        SelectFloatBuffers(ZooModel::Named((*net)->named_buffers()),
-                           source.buffers, source.architecture);
-    if (!float_buffers.ok()) return float_buffers.status();
-    return std::make_unique<ZooModel>(source.architecture, *std::move(net),
-                                      *std::move(float_buffers),
-                                      source.buffers);
+    ASSIGN_OR_RETURN(torch::nn::Sequential net, BuildZooNet(source, gen));
+    ASSIGN_OR_RETURN(NamedTensors float_buffers,
+                     SelectFloatBuffers(ZooModel::Named(net->named_buffers()),
+                                        source.buffers, source.architecture));
+    return std::make_unique<ZooModel>(source.architecture, std::move(net),
+                                      std::move(float_buffers), source.buffers);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(
         "building ", source.architecture, " failed: ", DescribeTorchError(e)));
@@ -377,10 +374,9 @@ std::string DescribeTorchError(const std::exception& e) {
 
 absl::StatusOr<FlatModel> CreateInitialModel(const ModelSource& source,
                                              uint64_t seed) {
-  absl::StatusOr<std::unique_ptr<TorchModel>> model =
-      TorchModel::Create(source, seed);
-  if (!model.ok()) return model.status();
-  return FlatModel{(*model)->Spec(), (*model)->ToFlat()};
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchModel> model,
+                   TorchModel::Create(source, seed));
+  return FlatModel{model->Spec(), model->ToFlat()};
 }
 
 }  // namespace fedlearn

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/atomic_file.h"
+#include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
 
 namespace fedlearn {
@@ -52,9 +53,8 @@ absl::Status WriteModelFile(const std::string& path, const v1::RoundRef& ref,
 }
 
 absl::StatusOr<SavedModel> ReadModelFile(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
-  if (!bytes.ok()) return bytes.status();
-  const std::string& data = *bytes;
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  const std::string& data = bytes;
   auto corrupt = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("model file ", path, ": ", why));
   };

@@ -183,13 +183,12 @@ std::string ContractDigest(const v1::RunContract& contract) {
 
 absl::Status CheckModelMatchesContract(const ModelSpec& local,
                                        const v1::ModelDefinition& definition) {
-  absl::StatusOr<ModelSpec> expected = FromProto(definition.spec());
-  if (!expected.ok()) return expected.status();
-  if (local.CompatibleWith(*expected)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(ModelSpec expected, FromProto(definition.spec()));
+  if (local.CompatibleWith(expected)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "this site's ", definition.architecture(),
       " model does not match the run's model (",
-      local.DescribeMismatch(*expected),
+      local.DescribeMismatch(expected),
       "); for a TorchScript model, use the module file the coordinator "
       "declared"));
 }

@@ -14,18 +14,17 @@ absl::StatusOr<std::unique_ptr<ModelEvaluator>> CreateConfiguredEvaluator(
         "a CSV evaluation set needs the run's data schema ([data]) so that "
         "its classes and columns mean what they mean at the sites");
   }
-  absl::StatusOr<Dataset> test = LoadDataSource(
-      test_data, "test", test_data.kind == "csv" ? schema : nullptr);
-  if (!test.ok()) return test.status();
+  ASSIGN_OR_RETURN(Dataset test,
+                   LoadDataSource(test_data, "test",
+                                  test_data.kind == "csv" ? schema : nullptr));
   if (test_data.kind == "csv") {
     const FeatureStandardizer own =
-        FeatureStandardizer::Fit(*test, schema->NumericPositions());
-    RETURN_IF_ERROR(own.Apply(&*test));
+        FeatureStandardizer::Fit(test, schema->NumericPositions());
+    RETURN_IF_ERROR(own.Apply(&test));
   }
-  absl::StatusOr<std::unique_ptr<TorchEvaluator>> evaluator =
-      TorchEvaluator::Create(model, *std::move(test));
-  if (!evaluator.ok()) return evaluator.status();
-  return std::unique_ptr<ModelEvaluator>(*std::move(evaluator));
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchEvaluator> evaluator,
+                   TorchEvaluator::Create(model, std::move(test)));
+  return std::unique_ptr<ModelEvaluator>(std::move(evaluator));
 }
 
 }  // namespace fedlearn

@@ -26,14 +26,12 @@ absl::StatusOr<std::unique_ptr<TorchEvaluator>> TorchEvaluator::Create(
         absl::StrCat("batch_size must be >= 1, got ", batch_size));
   }
   // The initial parameters are irrelevant: Evaluate() loads its own.
-  absl::StatusOr<std::unique_ptr<TorchModel>> model =
-      TorchModel::Create(source, /*seed=*/0);
-  if (!model.ok()) return model.status();
-  absl::StatusOr<LabeledTensors> data =
-      PrepareDataset(std::move(test_data), **model);
-  if (!data.ok()) return data.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchModel> model,
+                   TorchModel::Create(source, /*seed=*/0));
+  ASSIGN_OR_RETURN(LabeledTensors data,
+                   PrepareDataset(std::move(test_data), *model));
   return std::unique_ptr<TorchEvaluator>(new TorchEvaluator(
-      *std::move(model), std::make_unique<LabeledTensors>(*std::move(data)),
+      std::move(model), std::make_unique<LabeledTensors>(std::move(data)),
       batch_size));
 }
 
