@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
       "plaintext, client-claimed identities (testing only; logs a warning)");
   app.add_option("--log-level", log_level,
                  "log verbosity (overrides [run] log_level)")
-      ->check(CLI::IsMember(
-          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember(LogLevelNames()));
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the configuration reference (every key with its "

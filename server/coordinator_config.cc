@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/secagg/input_encoding.h"
 #include "common/util/atomic_file.h"
+#include "common/util/log.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -158,10 +159,8 @@ absl::Status ValidateRounds(const CoordinatorConfig& c) {
   if (e.run_id.empty()) {
     return absl::InvalidArgumentError("run.id must not be empty");
   }
-  static const char* const kLevels[] = {"trace", "debug",    "info", "warn",
-                                        "error", "critical", "off"};
-  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) ==
-      std::end(kLevels)) {
+  const std::vector<std::string>& levels = LogLevelNames();
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "[run] log_level = \"", c.log_level,
         "\" is not a log level; use trace, debug, info, warn, error, "

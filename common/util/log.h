@@ -5,6 +5,9 @@
 #ifndef FEDLEARN_COMMON_UTIL_LOG_H_
 #define FEDLEARN_COMMON_UTIL_LOG_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +22,14 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
 };
 
 namespace fedlearn {
+
+// The levels every binary accepts (spdlog's names). spdlog maps any other
+// name to "off", so each program checks against this list instead.
+inline const std::vector<std::string>& LogLevelNames() {
+  static const std::vector<std::string> names = {
+      "trace", "debug", "info", "warn", "error", "critical", "off"};
+  return names;
+}
 
 // Binaries log to stderr, so stdout carries only their results (progress
 // lines, the bound port) for people and scripts to read.
