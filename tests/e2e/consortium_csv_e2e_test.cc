@@ -7,6 +7,7 @@
 // value, tells the coordinator, exits 78, and the other sites carry the run.
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -203,6 +204,21 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
     }
     EXPECT_EQ(coordinator->Wait(180s), 0) << coordinator->Stderr();
     for (auto& s : sites) EXPECT_EQ(s->Wait(60s), 0) << s->Stderr();
+    // Every progress line starts with a local timestamp (an operator reading
+    // a long run's output needs to know when each round ended).
+    const std::regex progress(
+        R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} round +\d+/8 \|)");
+    int progress_lines = 0;
+    const std::vector<std::string> lines =
+        absl::StrSplit(coordinator->Stdout(), '\n');
+    for (const std::string& line : lines) {
+      if (line.find(" round ") != std::string::npos &&
+          line.find('|') != std::string::npos) {
+        EXPECT_TRUE(std::regex_search(line, progress)) << line;
+        ++progress_lines;
+      }
+    }
+    EXPECT_EQ(progress_lines, 8);
     Process predict(
         {Bin("fedlearn-predict"), "--model",
          dir_ + "/state/models/round-000008.fmodel", "--site-state",
