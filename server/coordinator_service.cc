@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/escape.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
 #include "common/wire/masked_value_codec.h"
@@ -113,9 +114,9 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
   if (!id.ok()) return ToGrpcStatus(id.status());
   if (!request->ref().run_id().empty() &&
       request->ref().run_id() != engine_->run_id()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        absl::StrCat("client asked for run '", request->ref().run_id(),
-                     "', coordinator runs '", engine_->run_id(), "'")));
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "client asked for run '", EscapeUntrusted(request->ref().run_id(), 64),
+        "', coordinator runs '", engine_->run_id(), "'")));
   }
   if (request->contract_digest().empty()) {
     return ToGrpcStatus(absl::FailedPreconditionError(

@@ -1,6 +1,7 @@
 #include "server/round/round_errors.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/util/escape.h"
 
 namespace fedlearn {
 
@@ -15,8 +16,9 @@ absl::Status UnknownClientError(const std::string& client_id) {
 
 absl::Status WrongRunError(const std::string& what, const std::string& run_id,
                            const std::string& active_run_id) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      what, " names run '", run_id, "', active run is '", active_run_id, "'"));
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " names run '", EscapeUntrusted(run_id, 64),
+                   "', active run is '", active_run_id, "'"));
 }
 
 absl::Status NotSelectedError(const std::string& client_id, uint64_t round) {

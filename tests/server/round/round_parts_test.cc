@@ -192,5 +192,14 @@ TEST(RoundErrorsTest, MessagesNameTheRoundAndClient) {
   EXPECT_THAT(DescribeClientList(Clients(12)), HasSubstr("(+2 more)"));
 }
 
+TEST(RoundErrorsTest, AClientsRunIdIsEscapedAndBoundedInTheError) {
+  // A client can send any run_id: 2 MiB came back verbatim before.
+  const std::string huge = "evil\nFORGED LOG LINE" + std::string(2 << 20, 'x');
+  const absl::Status s = WrongRunError("update", huge, "real-run");
+  EXPECT_LT(s.message().size(), 300u);
+  EXPECT_EQ(s.message().find('\n'), absl::string_view::npos) << s.message();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("active run is 'real-run'"));
+}
+
 }  // namespace
 }  // namespace fedlearn
