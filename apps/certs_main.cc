@@ -5,6 +5,12 @@
 //   fedlearn-certs issue --ca-dir certs --client-id hospital-7
 //   fedlearn-certs verify --ca certs/ca.pem --cert certs/hospital-7.pem
 //
+// Startup kits (apps/certs/kit_commands.h), one directory per party:
+//   fedlearn-certs kits --project project.toml --out fed
+//   fedlearn-certs add-site --ca-dir fed/ca --project project.toml --site s
+//   fedlearn-certs rotate --ca-dir fed/ca --site s
+//   fedlearn-certs revoke --ca-dir fed/ca --site s --reason "laptop lost"
+//
 // The server certificate always carries localhost and 127.0.0.1 besides the
 // --server-dns / --server-ip names (so the coordinator host can reach itself
 // and the demo works), unless --no-localhost; `init` prints the SANs that
@@ -17,6 +23,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "apps/certs/kit_commands.h"
 #include "common/tls/cert_authority.h"
 #include "common/util/version.h"
 
@@ -128,6 +135,96 @@ int RunVerify(const std::string& ca_path, const std::string& cert_path) {
   return 0;
 }
 
+// The arguments of the kit subcommands.
+struct KitArgs {
+  std::string project, out, ca_dir, site, operator_name, reason;
+  int crl_days = 30;
+  int valid_days = 365;
+  CLI::App* kits = nullptr;
+  CLI::App* add_site = nullptr;
+  CLI::App* add_operator = nullptr;
+  CLI::App* rotate = nullptr;
+  CLI::App* revoke = nullptr;
+};
+
+// --site ID or --operator NAME, exactly one.
+void AddSubjectOptions(CLI::App* cmd, KitArgs& args) {
+  CLI::Option* site =
+      cmd->add_option("--site", args.site, "Site id (its kit: kits/<id>)");
+  CLI::Option* op = cmd->add_option("--operator", args.operator_name,
+                                    "Operator name (kits/operator-<name>)");
+  site->excludes(op);
+  cmd->add_option("--crl-days", args.crl_days,
+                  "nextUpdate of the new crl.pem, in days")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void AddKitCommands(CLI::App& app, KitArgs& args) {
+  args.kits = app.add_subcommand(
+      "kits",
+      "Create (or complete) a CA directory and one startup kit per "
+      "party of a project file");
+  args.kits->add_option("--project", args.project, "Project file (TOML)")
+      ->required();
+  args.kits->add_option("--out", args.out, "Output directory")->required();
+  args.add_site = app.add_subcommand(
+      "add-site", "A kit for one more site, enrolled in the coordinator kit");
+  args.add_operator =
+      app.add_subcommand("add-operator", "A kit for one more operator");
+  for (CLI::App* cmd : {args.add_site, args.add_operator}) {
+    cmd->add_option("--ca-dir", args.ca_dir, "The kits' CA directory")
+        ->required();
+    cmd->add_option("--project", args.project, "Project file (TOML)")
+        ->required();
+  }
+  args.add_site->add_option("--site", args.site, "Site id")->required();
+  args.add_operator->add_option("--name", args.operator_name, "Operator name")
+      ->required();
+  args.rotate = app.add_subcommand(
+      "rotate", "New key and certificate for a kit; the old one is revoked");
+  args.revoke = app.add_subcommand(
+      "revoke", "Revoke a site's or operator's certificates (new crl.pem)");
+  for (CLI::App* cmd : {args.rotate, args.revoke}) {
+    cmd->add_option("--ca-dir", args.ca_dir, "The kits' CA directory")
+        ->required();
+    AddSubjectOptions(cmd, args);
+  }
+  args.rotate->add_option("--days", args.valid_days, "Validity in days")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  args.revoke->add_option("--reason", args.reason,
+                          "Why (kept in issued.json; an RFC 5280 name such "
+                          "as keyCompromise also goes into the CRL)");
+}
+
+int RunKitCommand(const KitArgs& args) {
+  const bool is_operator = !args.operator_name.empty();
+  const std::string& id = is_operator ? args.operator_name : args.site;
+  const CertificateRole role =
+      is_operator ? CertificateRole::kOperator : CertificateRole::kSite;
+  const bool needs_subject = *args.rotate || *args.revoke;
+  if (needs_subject && args.site.empty() == args.operator_name.empty()) {
+    return Fail(absl::InvalidArgumentError("give --site or --operator"));
+  }
+  absl::Status status;
+  if (*args.kits) {
+    status = RunKits(args.project, args.out, std::cout);
+  } else if (*args.add_site) {
+    status = RunAddSite(args.ca_dir, args.project, args.site, std::cout);
+  } else if (*args.add_operator) {
+    status = RunAddOperator(args.ca_dir, args.project, args.operator_name,
+                            std::cout);
+  } else if (*args.rotate) {
+    status = RunRotate(args.ca_dir, id, role, args.valid_days, args.crl_days,
+                       std::cout);
+  } else {
+    status =
+        RunRevoke(args.ca_dir, id, role, args.reason, args.crl_days, std::cout);
+  }
+  return status.ok() ? 0 : Fail(status);
+}
+
 }  // namespace
 }  // namespace fedlearn
 
@@ -187,11 +284,15 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--ca", ca_path, "CA certificate (PEM)")->required();
   verify_cmd->add_option("--cert", cert_path, "Certificate (PEM)")->required();
 
+  fedlearn::KitArgs kit_args;
+  fedlearn::AddKitCommands(app, kit_args);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*init_cmd) return fedlearn::RunInit(init, no_localhost);
   if (*issue_cmd) {
     return fedlearn::RunIssue(ca_dir, client_id, out_dir, issue_days);
   }
-  return fedlearn::RunVerify(ca_path, cert_path);
+  if (*verify_cmd) return fedlearn::RunVerify(ca_path, cert_path);
+  return fedlearn::RunKitCommand(kit_args);
 }

@@ -1,12 +1,12 @@
 // fedlearn-coordinator: runs a federated training run for remote client
 // daemons. See README.md ("Running a real deployment") and
 // deploy/coordinator.toml for the configuration reference.
-#include <csignal>
 #include <cstdio>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "apps/stop_signals.h"
 #include "common/data/data_source.h"
 #include "common/models/model_factory.h"
 #include "common/transport/tls_config.h"
@@ -17,19 +17,27 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop = true; }
-
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "fedlearn-coordinator: %s\n", status.ToString().c_str());
   return 1;
+}
+
+// A stop before the run started: nothing to abandon or persist.
+int StoppedBeforeStart(const fedlearn::StopSignals& signals) {
+  spdlog::info("stopped by {} before the run started",
+               fedlearn::StopSignals::Name(signals.signal()));
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace fedlearn;
+  // First, before any thread exists: SIGINT/SIGTERM at any point from here
+  // on is a graceful stop with status 0, never a kill.
+  StopSignals signals("the coordinator");
+  // To stderr from the start (the level follows the configuration below).
+  ConfigureLogging("info");
   CLI::App app{"fedlearn coordinator: federated averaging over mutual TLS"};
   app.set_version_flag("--version", VersionLine("coordinator"));
   std::string config_path;
@@ -79,6 +87,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<CoordinatorConfig> loaded =
       LoadCoordinatorConfigOrDefaults(config_path);
+  if (signals.stopped()) return StoppedBeforeStart(signals);
   if (!loaded.ok()) return Fail(loaded.status());
   CoordinatorConfig config = *std::move(loaded);
   if (!listen.empty()) config.listen = listen;
@@ -103,7 +112,7 @@ int main(int argc, char** argv) {
   // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
-  ConfigureLogging(config.log_level);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
   if (!config.tls.insecure) {
     // Unusable files stop here with their names (the server would otherwise
     // fail to bind with no reason); a certificate from another CA than the
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (signals.stopped()) return StoppedBeforeStart(signals);
   absl::StatusOr<FlatModel> initial =
       CreateInitialModel(config.model, config.model_seed);
   if (!initial.ok()) return Fail(initial.status());
@@ -125,6 +135,7 @@ int main(int argc, char** argv) {
           config.evaluation, config.model,
           config.data_schema.has_value() ? &*config.data_schema : nullptr);
   if (!evaluator.ok()) return Fail(evaluator.status());
+  if (signals.stopped()) return StoppedBeforeStart(signals);
 
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Start(config, *std::move(initial), *std::move(evaluator));
@@ -133,14 +144,13 @@ int main(int argc, char** argv) {
   std::printf("listening on port %d\n", (*coordinator)->port());
   std::fflush(stdout);
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   RoundProgressPrinter printer(config.engine.num_rounds);
   (*coordinator)->AddListener(&printer);
-  absl::Status outcome = (*coordinator)->Run(g_stop);
+  // A stop already requested makes Run() return Cancelled at once.
+  absl::Status outcome = (*coordinator)->Run(signals.stop());
   if (outcome.ok()) {
     // Let polling clients learn that the run is over before we go away.
-    for (int i = 0; i < int(linger_s * 10) && !g_stop; ++i) {
+    for (int i = 0; i < int(linger_s * 10) && !signals.stopped(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (const std::string early = (*coordinator)->finished_reason();
@@ -151,13 +161,16 @@ int main(int argc, char** argv) {
                 config.engine.run_id.c_str(), config.state_dir.c_str());
   }
   (*coordinator)->Shutdown();
-  if (absl::IsCancelled(outcome) && g_stop) {
+  if (outcome.ok()) return 0;
+  if (signals.stopped() && absl::IsCancelled(outcome)) {
     // Asked to stop (systemd's SIGTERM): a clean stop, every completed round
     // is checkpointed and a restart with the same run id resumes.
+    spdlog::info("stopped by {} after round {}; the server is closed",
+                 StopSignals::Name(signals.signal()),
+                 (*coordinator)->model_version());
     std::printf("stopped by signal; run '%s' resumes from %s on restart\n",
                 config.engine.run_id.c_str(), config.state_dir.c_str());
     return 0;
   }
-  if (!outcome.ok()) return Fail(outcome);
-  return 0;
+  return Fail(outcome);
 }

@@ -8,11 +8,12 @@
 // step sleeps (secure-aggregation waits are timers on one io_context), so
 // the process runs slots + kRpcThreads + 1 client threads for any N.
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "apps/stop_signals.h"
 #include "boost/asio/io_context.hpp"
-#include "boost/asio/signal_set.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "client/client_daemon.h"
 #include "client/client_session.h"
@@ -52,6 +53,9 @@ std::string ClientName(int i) {
 
 int main(int argc, char** argv) {
   using namespace fedlearn;
+  // First, before any thread exists: SIGINT/SIGTERM at any point from here
+  // on is a graceful stop with status 0, never a kill.
+  StopSignals signals("the simulation");
   CLI::App app{
       "fedlearn simulation: coordinator + N virtual clients on one machine"};
   app.set_version_flag("--version", VersionLine("sim"));
@@ -63,7 +67,9 @@ int main(int argc, char** argv) {
                  "TOML configuration (see deploy/)");
   app.add_option("--state-dir", state_dir, "models, metrics, checkpoints");
   app.add_option("--certs", certs_dir,
-                 "certificate directory (provisioned if missing)");
+                 "certificate directory (default STATE_DIR/certs): a fresh "
+                 "throw-away CA is written there each run, without ca.key; "
+                 "one holding a ca.key (fedlearn-certs init) is reused");
   app.add_option("--rounds", rounds, "number of rounds");
   app.add_option("--clients", clients, "number of virtual clients");
   app.add_option("--partition", partition, "iid | dirichlet:ALPHA | shards:K");
@@ -106,6 +112,11 @@ int main(int argc, char** argv) {
   }
   if (insecure) config.tls.insecure = true;
   config.listen = "127.0.0.1:0";
+  // The simulation provisions its virtual clients itself: exactly they are
+  // enrolled for the run.
+  for (int i = 0; i < config.simulation.clients; ++i) {
+    config.identity.enrolled_clients.push_back(ClientName(i));
+  }
   // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
@@ -116,13 +127,19 @@ int main(int argc, char** argv) {
                         ? config.simulation.workers
                         : std::max(1u, std::thread::hardware_concurrency());
 
-  // Throw-away certificates: a CA, the server, one identity per virtual client.
+  // Throw-away certificates: a CA, the server, one identity per virtual
+  // client. The CA key lives only in memory (never in the state directory),
+  // unless --certs names a directory provisioned with its own ca.key.
+  const bool own_ca =
+      !certs_dir.empty() && std::filesystem::exists(certs_dir + "/ca.key");
   if (certs_dir.empty()) certs_dir = config.state_dir + "/certs";
   if (!config.tls.insecure) {
     ProvisionOptions provision;
     provision.out_dir = certs_dir;
     provision.num_clients = n;
-    absl::StatusOr<ProvisionReport> report = ProvisionDirectory(provision);
+    absl::StatusOr<ProvisionReport> report =
+        own_ca ? ProvisionDirectory(provision)
+               : ProvisionEphemeralDirectory(provision);
     if (!report.ok()) return Fail(report.status());
     config.tls = TlsConfig::FromDirectory(certs_dir, "server");
   }
@@ -236,18 +253,10 @@ int main(int argc, char** argv) {
   auto work_guard = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
 
-  std::atomic<bool> stop{false};
-  boost::asio::io_context signal_io;
-  boost::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) stop = true;
-  });
-  std::thread signal_thread([&] { signal_io.run(); });
-
   RoundProgressPrinter printer(config.engine.num_rounds);
   (*coordinator)->AddListener(&printer);
   const auto started = std::chrono::steady_clock::now();
-  absl::Status outcome = (*coordinator)->Run(stop);
+  absl::Status outcome = (*coordinator)->Run(signals.stop());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
@@ -257,12 +266,9 @@ int main(int argc, char** argv) {
   io_thread.join();
   rpc_workers.join();
   compute_workers.join();
-  signals.cancel();
-  signal_io.stop();
-  signal_thread.join();
   daemons.clear();
   (*coordinator)->Shutdown();
-  if (stop.load() && (outcome.ok() || absl::IsCancelled(outcome))) {
+  if (signals.stopped() && (outcome.ok() || absl::IsCancelled(outcome))) {
     std::printf(
         "stopped by signal after %d rounds; run again with the same "
         "--state-dir to resume\n",

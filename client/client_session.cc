@@ -31,6 +31,18 @@ ClientSession::StepResult Result(ClientSession::StepKind kind,
   return r;
 }
 
+// A failed GetContract, Register or FetchTask. PERMISSION_DENIED there is
+// the coordinator refusing this site's certificate (not enrolled for the
+// run, revoked, not a site's role): no retry changes that, so it is
+// permanent (the daemon exits 78) and says whom to ask.
+ClientSession::StepResult FailedCall(absl::Status status) {
+  if (!absl::IsPermissionDenied(status)) return Failed(std::move(status));
+  return Failed(MarkPermanent(absl::PermissionDeniedError(absl::StrCat(
+      "the coordinator refused this site's identity: ", status.message(),
+      ". Ask the coordinator's operator to enrol this site (or to issue it "
+      "a new certificate)"))));
+}
+
 }  // namespace
 
 ClientSession::ClientSession(CoordinatorTransport* transport,
@@ -68,7 +80,7 @@ ClientSession::StepResult ClientSession::FailPermanently(absl::Status status) {
 
 ClientSession::StepResult ClientSession::Prepare() {
   absl::StatusOr<ReceivedContract> offer = transport_->GetContract();
-  if (!offer.ok()) return Failed(offer.status());
+  if (!offer.ok()) return FailedCall(offer.status());
   absl::StatusOr<LocalTrainer*> trainer = preparer_->Prepare(offer->contract);
   if (!trainer.ok()) {
     return FailPermanently(absl::Status(
@@ -122,7 +134,7 @@ ClientSession::StepResult ClientSession::RegisterWithRun() {
     // The run's contract may have changed (a restarted coordinator with a
     // new configuration): fetch it again before the next attempt.
     if (absl::IsFailedPrecondition(reply.status())) trainer_ = nullptr;
-    return Failed(reply.status());
+    return FailedCall(reply.status());
   }
   registered_ = true;
   run_id_ = reply->run_id;
@@ -138,7 +150,7 @@ ClientSession::StepResult ClientSession::FetchTask() {
   if (!reply.ok()) {
     // The coordinator forgot us (restarted): register again next step.
     if (absl::IsNotFound(reply.status())) registered_ = false;
-    return Failed(reply.status());
+    return FailedCall(reply.status());
   }
   if (!reply->task) {
     StepResult r =

@@ -118,6 +118,12 @@ absl::StatusOr<SecureUpload::Progress> SecureUpload::HandleReply(
   absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply.message);
   if (!step.ok()) {
     ended_ = true;
+    if (client_->abort_message()) {
+      // Best effort: tells the coordinator this client is out and whom it
+      // blames (Abort.blamed); a failure to deliver it changes nothing.
+      (void)transport->SecAggExchange(run_id_, round_,
+                                      &*client_->abort_message());
+    }
     return absl::AbortedError(absl::StrCat(
         "round ", round_, ": secure aggregation aborted by this client: ",
         step.status().message()));

@@ -10,9 +10,13 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "server/audit/audit_log.h"
+#include "server/audit/auditing_round_listener.h"
 #include "server/coordinator_config.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_server.h"
+#include "server/identity/client_authorizer.h"
+#include "server/identity/identity_reloader.h"
 #include "server/round/model_evaluator.h"
 #include "server/round/round_engine.h"
 #include "server/run_store.h"
@@ -58,12 +62,23 @@ class Coordinator {
 
  private:
   Coordinator() = default;
+  // Builds authorizer_ from [security] and the CA file (mutual TLS only).
+  absl::Status StartAuthorizer(const CoordinatorConfig& config);
+  // Keeps it current (enrolment file, CRL, SIGHUP); evicts from engine_.
+  void StartIdentityReloader(const CoordinatorConfig& config);
 
   SystemClock clock_;
   std::unique_ptr<ModelEvaluator> evaluator_;
   std::unique_ptr<FileRunStore> store_;
+  // Before engine_ and service_, which point at them.
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<AuditingRoundListener> audit_listener_;
+  // Who may call (null when insecure); before service_, which points at it.
+  std::unique_ptr<ClientAuthorizer> authorizer_;
   std::unique_ptr<RoundEngine> engine_;
   std::unique_ptr<CoordinatorService> service_;
+  // After engine_: stopped before the engine it evicts from goes.
+  std::unique_ptr<IdentityReloader> identity_reloader_;
   RunningServer server_;
 };
 

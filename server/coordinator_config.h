@@ -24,6 +24,8 @@
 #include "common/data/table_schema.h"
 #include "common/models/model_source.h"
 #include "common/transport/tls_config.h"
+#include "server/admission/service_limits.h"
+#include "server/identity/identity_config.h"
 #include "server/round/round_engine_config.h"
 
 namespace fedlearn {
@@ -39,8 +41,15 @@ struct CoordinatorConfig {
   RoundEngineConfig engine;
   std::string listen = "127.0.0.1:7443";
   TlsConfig tls;
+  // [security]: who may join (enrolment, revocation); see identity_config.h.
+  IdentityConfig identity;
   std::string state_dir = "state";
+  // [audit] path: the hash-chained audit log; "" = <state_dir>/audit.jsonl.
+  std::string audit_path;
   int max_concurrent_uploads = 4;
+  // [limits]: streams, rates, sizes, deadlines of the gRPC service
+  // (limits.max_concurrent_uploads comes from max_concurrent_uploads).
+  ServiceLimits limits;
   ModelSource model;
   uint64_t model_seed = 1;
   // The run's data contract for tabular tasks ([data]); absent for image

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/coordinator_config.h"
+#include "server/coordinator_config_limits.h"
+#include "server/identity/identity_config_keys.h"
 
 namespace fedlearn {
 namespace {
@@ -144,6 +146,11 @@ void AddRounds(Schema& s) {
        "cap on the FedAvg weight one client may claim",
        [](auto& c) -> auto& { return c.engine.max_examples_per_update; })
       .AtLeast(1);
+  s.Field(
+       "rounds.max_update_l2_norm",
+       "largest L2 norm of one client's update; larger ones are refused",
+       [](auto& c) -> auto& { return c.engine.max_update_l2_norm; })
+      .Above(0);
 }
 
 void AddModelAndData(Schema& s) {
@@ -392,15 +399,26 @@ void AddSimulation(Schema& s) {
       [](auto& c) -> auto& { return c.simulation.train_data.label_column; });
 }
 
+void AddAudit(Schema& s) {
+  s.Section("audit", "append-only, hash-chained; `fedlearn-audit verify PATH`");
+  s.Field(
+      "audit.path", "JSON lines (+ PATH.head); \"\" = <state_dir>/audit.jsonl",
+      [](auto& c) -> auto& { return c.audit_path; });
+}
+
 Schema* BuildSchema() {
   auto* s = new Schema(kHeader);
   AddRunAndServer(*s);
+  AddAudit(*s);
   AddRounds(*s);
   AddModelAndData(*s);
   AddTrainingAndEvaluation(*s);
   AddSecAgg(*s);
   AddDp(*s);
   AddSimulation(*s);
+  AddServiceLimitKeys(*s);
+  AddIdentityKeys(
+      *s, [](auto& c) -> auto& { return c.identity; });
   return s;
 }
 

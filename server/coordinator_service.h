@@ -2,32 +2,74 @@
 // calls and nothing more. Identity comes from the client's TLS certificate
 // (its common name); only in --insecure mode is the claimed id used.
 //
-// Defensive by construction: payload sizes are checked against the model
-// before anything is allocated, malformed streams end in a clear status, and
-// at most `max_concurrent_uploads` updates are buffered at once (each is
-// validated whole before it is folded into the aggregate).
+// Defensive by construction (docs/security.md, "Message discipline"):
+//   - the two streaming RPCs run on gRPC's callback API
+//     (ResultUploadReactor, TaskDownloadReactor): a silent stream holds no
+//     thread, and one StreamWatchdog ends streams idle for
+//     limits.stream_idle_timeout or older than limits.stream_deadline;
+//   - upload buffers (limits.max_concurrent_uploads) are granted only after
+//     the identity and the engine's permission (CheckMayUpload), and never
+//     waited for: a busy coordinator answers RESOURCE_EXHAUSTED with a retry
+//     hint;
+//   - every RPC spends a token of its identity's rate limit, streams per
+//     identity and in total are capped, messages per stream and bytes per
+//     message are bounded (the last by the gRPC server, StartGrpcServer);
+//   - payload sizes are checked against the model before anything is
+//     allocated, malformed streams end in a clear status, and client text
+//     reaches logs and errors escaped and truncated.
+// The unary RPCs stay on the synchronous API: gRPC dispatches them only once
+// the whole (size-bounded) request has arrived, so a client cannot make one
+// hold a thread by going quiet; each holds one for an engine call only.
+//
+// Thread-safety: all RPCs may run concurrently. The service must outlive
+// the gRPC server it is registered with (shut the server down first).
 #ifndef FEDLEARN_SERVER_COORDINATOR_SERVICE_H_
 #define FEDLEARN_SERVER_COORDINATOR_SERVICE_H_
 
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
+#include "server/admission/rpc_rate_limiter.h"
+#include "server/admission/service_limits.h"
+#include "server/admission/stream_admission.h"
+#include "server/admission/stream_watchdog.h"
+#include "server/audit/audit_sink.h"
+#include "server/identity/client_authorizer.h"
 #include "server/round/round_engine.h"
+#include "server/stream_services.h"
 
 namespace fedlearn {
 
-class CoordinatorService final : public v1::Coordinator::Service {
+// Sync unary RPCs; callback FetchTask and PushResult.
+using CoordinatorServiceBase = v1::Coordinator::WithCallbackMethod_FetchTask<
+    v1::Coordinator::WithCallbackMethod_PushResult<v1::Coordinator::Service>>;
+
+class CoordinatorService final : public CoordinatorServiceBase {
  public:
   struct Options {
     bool insecure = false;
-    int max_concurrent_uploads = 4;
     uint32_t heartbeat_interval_ms = 10'000;
+    // Where joins and refusals are recorded; null: nowhere. Not owned.
+    AuditSink* audit = nullptr;
+    // Who may call (certificate checks, roles, enrolment, revocation); null:
+    // any well-formed site certificate the TLS handshake accepted (tests).
+    // Ignored when insecure. Not owned.
+    ClientAuthorizer* authorizer = nullptr;
+    // Sizes, streams, rates and deadlines (limits.max_concurrent_uploads is
+    // the former max_concurrent_uploads).
+    ServiceLimits limits;
+    // Time for rate limits and stream deadlines; null: the system clock.
+    // Not owned.
+    const Clock* clock = nullptr;
+    // False: no watchdog thread; the owner calls SweepStreams() (tests).
+    bool run_watchdog = true;
   };
 
   CoordinatorService(RoundEngine* engine, Options options);
+  ~CoordinatorService() override;
 
   grpc::Status GetContract(grpc::ServerContext* context,
                            const v1::GetContractRequest* request,
@@ -38,12 +80,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status Register(grpc::ServerContext* context,
                         const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
-  grpc::Status FetchTask(grpc::ServerContext* context,
-                         const v1::FetchTaskRequest* request,
-                         grpc::ServerWriter<v1::TaskChunk>* writer) override;
-  grpc::Status PushResult(grpc::ServerContext* context,
-                          grpc::ServerReader<v1::ResultChunk>* reader,
-                          v1::PushResultResponse* response) override;
+  grpc::ServerWriteReactor<v1::TaskChunk>* FetchTask(
+      grpc::CallbackServerContext* context,
+      const v1::FetchTaskRequest* request) override;
+  grpc::ServerReadReactor<v1::ResultChunk>* PushResult(
+      grpc::CallbackServerContext* context,
+      v1::PushResultResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -51,28 +93,31 @@ class CoordinatorService final : public v1::Coordinator::Service {
                               const v1::SecAggRequest* request,
                               v1::SecAggResponse* response) override;
 
+  const ServiceLimits& limits() const { return options_.limits; }
+  // Streams open now (each counted from its first byte).
+  int open_streams() const { return admission_.open_streams(); }
+  // Ends expired streams now; returns how many.
+  int SweepStreams() { return watchdog_.Sweep(); }
+
  private:
-  absl::StatusOr<std::string> ClientIdentity(grpc::ServerContext* context,
+  absl::StatusOr<std::string> ClientIdentity(grpc::ServerContextBase* context,
                                              const std::string& claimed) const;
+  // ClientIdentity, then one token of that identity's rate limit.
+  absl::StatusOr<std::string> AdmitRpc(grpc::ServerContextBase* context,
+                                       const std::string& claimed);
+  // The "join" audit record of a successful Register.
+  void RecordJoin(const std::string& client_id, uint64_t num_examples) const;
   v1::RoundRef CurrentRef() const;
-  // Reads the payload that follows `header` into a submission.
-  absl::StatusOr<UpdateSubmission> ReadUpdate(
-      grpc::ServerContext* context, const v1::UpdateHeader& header,
-      grpc::ServerReader<v1::ResultChunk>* reader);
-  // Reads a masked (uint32) payload of exactly `length` values.
-  absl::StatusOr<std::vector<uint32_t>> ReadMaskedInput(
-      grpc::ServerContext* context, const v1::UpdateHeader& header,
-      grpc::ServerReader<v1::ResultChunk>* reader, size_t length);
 
   RoundEngine* const engine_;
   const Options options_;
-
-  std::mutex upload_mu_;
-  std::condition_variable upload_cv_;
-  int uploads_in_flight_ = 0;
+  std::unique_ptr<Clock> own_clock_;  // when options_.clock is null
+  const Clock* const clock_;
+  RpcRateLimiter rate_limiter_;
+  StreamAdmission admission_;
+  StreamWatchdog watchdog_;
+  StreamServices streams_;
 };
-
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace fedlearn
 

@@ -1,6 +1,10 @@
 // Starts the coordinator's gRPC server on an address, with mutual TLS unless
 // insecure mode was asked for explicitly. Clients without a certificate
-// signed by the configured CA fail the handshake.
+// signed by the configured CA fail the handshake. The transport-level
+// limits of ServiceLimits are applied here: the largest message received
+// (RESOURCE_EXHAUSTED beyond it), HTTP/2 streams per connection, keepalive
+// enforcement (pings more often than min_client_ping_interval: GOAWAY),
+// idle connections closed, a bounded TLS handshake.
 #ifndef FEDLEARN_SERVER_GRPC_SERVER_H_
 #define FEDLEARN_SERVER_GRPC_SERVER_H_
 
@@ -10,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/transport/tls_config.h"
 #include "grpcpp/server.h"
+#include "server/admission/service_limits.h"
 
 namespace grpc {
 class Service;
@@ -25,7 +30,8 @@ struct RunningServer {
 // `address` like "127.0.0.1:0" or "0.0.0.0:7443".
 absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
                                               const TlsConfig& tls,
-                                              grpc::Service* service);
+                                              grpc::Service* service,
+                                              const ServiceLimits& limits = {});
 
 }  // namespace fedlearn
 

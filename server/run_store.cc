@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
@@ -64,7 +65,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
   if (saved->ref.run_id() != cp.run_id) {
     return absl::DataLossError(absl::StrCat(
         "model file of round ", cp.completed_round, " belongs to run '",
-        saved->ref.run_id(), "', checkpoint to '", cp.run_id, "'"));
+        EscapeUntrusted(saved->ref.run_id(), 64), "', checkpoint to '",
+        EscapeUntrusted(cp.run_id, 64), "'"));
   }
   cp.model = std::move(saved->model);
   if (j.contains("dp")) {

@@ -89,6 +89,10 @@ class SecAggClientState {
   // (the facade checks both).
   virtual absl::StatusOr<Transition> Handle(
       const v1::SecAggServerMessage& message) = 0;
+  // After Handle failed: the cohort ids (sorted) whose key shares this
+  // client could not decrypt or authenticate, for Abort.blamed. Empty for
+  // every other failure.
+  virtual std::vector<std::string> BlamedSenders() const { return {}; }
 
  protected:
   absl::Status UnexpectedMessage(const v1::SecAggServerMessage& message) const;

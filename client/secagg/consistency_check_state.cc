@@ -6,6 +6,7 @@
 #include "client/secagg/unmasking_state.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -24,11 +25,12 @@ absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
     std::optional<int> index = params.IndexOf(survivors[i]);
     if (!index) {
       return absl::PermissionDeniedError(absl::StrCat(
-          "survivor list names '", survivors[i], "', not in the cohort"));
+          "survivor list names '", EscapeUntrusted(survivors[i], 100),
+          "', not in the cohort"));
     }
     if (!survivor_indices.insert(*index).second) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("survivor list names '", survivors[i], "' twice"));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "survivor list names '", params.cohort[*index], "' twice"));
     }
     if (i > 0 && !(survivors[i - 1] < survivors[i])) {
       return absl::InvalidArgumentError("survivor list is not sorted");
@@ -37,7 +39,7 @@ absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
         params.graph.AreNeighbours(ctx.self_index, *index) &&
         !received_.count(*index)) {
       return absl::PermissionDeniedError(
-          absl::StrCat("survivor list names neighbour '", survivors[i],
+          absl::StrCat("survivor list names neighbour '", params.cohort[*index],
                        "', who never sent this client key shares"));
     }
   }

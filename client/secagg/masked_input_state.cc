@@ -1,73 +1,101 @@
 #include "client/secagg/masked_input_state.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/secagg/consistency_check_state.h"
 #include "common/crypto/aead.h"
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/masking.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
 
+absl::StatusOr<KeyShares> MaskedInputState::OpenShares(
+    const v1::EncryptedKeyShares& envelope, int sender) const {
+  const ClientRoundContext& ctx = *context_;
+  const SecAggParameters& params = ctx.params;
+  const std::string& sender_id = params.cohort[sender];
+  ASSIGN_OR_RETURN(
+      SecretBytes key,
+      DeriveKeySharesKey(encryption_private_key_,
+                         neighbours_.at(sender).encryption_public_key, params,
+                         ctx.self_index, sender));
+  auto plaintext =
+      AeadOpen(key, envelope.ciphertext(),
+               KeySharesAssociatedData(params.session_id, params.round,
+                                       sender_id, ctx.self_id()));
+  if (!plaintext.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("failed authentication: ", plaintext.status().message()));
+  }
+  auto shares = DecodeKeyShares(*plaintext);
+  if (!shares.ok()) return absl::DataLossError(shares.status().message());
+  if (shares->sender != sender_id || shares->recipient != ctx.self_id()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("they name sender '", EscapeUntrusted(shares->sender, 100),
+                     "' and recipient '",
+                     EscapeUntrusted(shares->recipient, 100), "' inside"));
+  }
+  const uint32_t own_x = static_cast<uint32_t>(ctx.self_index + 1);
+  if (shares->self_mask_seed_share.x != own_x ||
+      shares->masking_key_share.x != own_x) {
+    return absl::InvalidArgumentError("they are not at this client's x");
+  }
+  return shares;
+}
+
 absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
-    const v1::MaskedInputRequest& request) const {
+    const v1::MaskedInputRequest& request) {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   std::map<int, KeyShares> received;
+  std::set<int> failed;
+  absl::Status first_failure;
   for (const v1::EncryptedKeyShares& envelope : request.shares()) {
+    // Routing errors are the server's (it addresses every envelope): abort
+    // without blaming a sender.
+    const std::string sender_text = EscapeUntrusted(envelope.sender(), 100);
     std::optional<int> sender = params.IndexOf(envelope.sender());
     if (!sender) {
       return absl::PermissionDeniedError(absl::StrCat(
-          "key shares from '", envelope.sender(), "', not in the cohort"));
+          "key shares from '", sender_text, "', not in the cohort"));
     }
-    auto keys = neighbours_.find(*sender);
-    if (keys == neighbours_.end()) {
+    if (!neighbours_.count(*sender)) {
       return absl::PermissionDeniedError(
-          absl::StrCat("key shares from '", envelope.sender(),
+          absl::StrCat("key shares from '", sender_text,
                        "', not a neighbour that advertised keys"));
     }
     if (envelope.recipient() != ctx.self_id()) {
       return absl::PermissionDeniedError(
-          absl::StrCat("key shares from '", envelope.sender(),
-                       "' are addressed to '", envelope.recipient(), "'"));
+          absl::StrCat("key shares from '", sender_text, "' are addressed to '",
+                       EscapeUntrusted(envelope.recipient(), 100), "'"));
     }
-    if (received.count(*sender)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "key shares from '", envelope.sender(), "' arrived twice"));
+    if (received.count(*sender) || failed.count(*sender)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("key shares from '", sender_text, "' arrived twice"));
     }
-    ASSIGN_OR_RETURN(SecretBytes key,
-                     DeriveKeySharesKey(encryption_private_key_,
-                                        keys->second.encryption_public_key,
-                                        params, ctx.self_index, *sender));
-    auto plaintext =
-        AeadOpen(key, envelope.ciphertext(),
-                 KeySharesAssociatedData(params.session_id, params.round,
-                                         envelope.sender(), ctx.self_id()));
-    if (!plaintext.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "key shares from '", envelope.sender(),
-          "' failed authentication: ", plaintext.status().message()));
-    }
-    auto shares = DecodeKeyShares(*plaintext);
+    absl::StatusOr<KeyShares> shares = OpenShares(envelope, *sender);
     if (!shares.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("key shares from '", envelope.sender(),
-                       "': ", shares.status().message()));
-    }
-    if (shares->sender != envelope.sender() ||
-        shares->recipient != ctx.self_id()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "key shares from '", envelope.sender(), "' name sender '",
-          shares->sender, "' and recipient '", shares->recipient, "' inside"));
-    }
-    const uint32_t own_x = static_cast<uint32_t>(ctx.self_index + 1);
-    if (shares->self_mask_seed_share.x != own_x ||
-        shares->masking_key_share.x != own_x) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key shares from '", envelope.sender(),
-                       "' are not at this client's x"));
+      if (first_failure.ok()) {
+        first_failure =
+            absl::Status(shares.status().code(),
+                         absl::StrCat("key shares from '", sender_text,
+                                      "': ", shares.status().message()));
+      }
+      failed.insert(*sender);
+      continue;
     }
     received.emplace(*sender, *std::move(shares));
+  }
+  if (!failed.empty()) {
+    for (int v : failed) blamed_.push_back(params.cohort[v]);
+    return absl::DataLossError(absl::StrCat(
+        "key shares from ", failed.size(),
+        " neighbour(s) cannot be opened, blaming [",
+        absl::StrJoin(blamed_, ","), "]: ", first_failure.message()));
   }
   if (static_cast<int>(received.size()) + 1 < params.threshold) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -1,9 +1,13 @@
 // Round 2 ("MaskedInputCollection"): the server forwards the ciphertexts
 // addressed to this client by the neighbours that shared keys (U2). The
 // client decrypts each one, aborting on a sender that is not an advertised
-// neighbour, a duplicate sender, an AEAD failure (tampering, wrong key or
-// wrong session/round/sender/recipient in the AAD), plaintext whose embedded
-// sender/recipient differ from the envelope, or fewer than t - 1 senders.
+// neighbour, a duplicate sender, a misaddressed envelope, or fewer than
+// t - 1 senders. Ciphertexts that fail AEAD authentication (tampering, wrong
+// key or wrong session/round/sender/recipient in the AAD) or hold plaintext
+// that does not decode, names another sender/recipient, or is not at this
+// client's x are all examined before it aborts, and their senders are
+// BlamedSenders(): the facade puts them in Abort.blamed so the coordinator
+// can keep them out of the round's retry.
 // It then masks its input, streaming every mask into the vector:
 //   y = x + PRG(b) + sum_{v in senders} sign(u, v) PRG(KA(s_sk, s_pk_v)) mod
 //   2^b
@@ -15,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "client/secagg/client_state.h"
@@ -43,10 +48,15 @@ class MaskedInputState : public SecAggClientState {
   const char* Name() const override { return "MaskedInput"; }
   absl::StatusOr<Transition> Handle(
       const v1::SecAggServerMessage& message) override;
+  std::vector<std::string> BlamedSenders() const override { return blamed_; }
 
  private:
+  // Fills blamed_ (sorted) with the senders whose ciphertext failed.
   absl::StatusOr<std::map<int, KeyShares>> DecryptShares(
-      const v1::MaskedInputRequest& request) const;
+      const v1::MaskedInputRequest& request);
+  // Opens the ciphertext of cohort client `sender`, an advertised neighbour.
+  absl::StatusOr<KeyShares> OpenShares(const v1::EncryptedKeyShares& envelope,
+                                       int sender) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;
@@ -55,6 +65,7 @@ class MaskedInputState : public SecAggClientState {
   SecretBytes self_mask_seed_;
   ShamirShare own_seed_share_;
   std::map<int, NeighbourKeys> neighbours_;
+  std::vector<std::string> blamed_;
 };
 
 }  // namespace fedlearn

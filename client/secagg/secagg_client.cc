@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/secagg/advertise_keys_state.h"
 #include "client/secagg/terminal_states.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -37,7 +38,8 @@ absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
   std::optional<int> self = params.IndexOf(identity.client_id);
   if (!self) {
     return absl::InvalidArgumentError(
-        absl::StrCat("client '", identity.client_id, "' is not in the cohort"));
+        absl::StrCat("client '", EscapeUntrusted(identity.client_id, 100),
+                     "' is not in the cohort"));
   }
   if (identity.cert_pem.empty() || identity.key_pem.empty() ||
       identity.ca_pem.empty()) {
@@ -75,8 +77,17 @@ void SecAggClient::Enter(std::unique_ptr<SecAggClientState> next) {
   listener_->OnPhaseEntered(context_->self_id(), state_->Name());
 }
 
-absl::Status SecAggClient::Abort(absl::Status reason) {
+absl::Status SecAggClient::Abort(absl::Status reason, bool tell_server) {
   listener_->OnAborted(context_->self_id(), state_->Name(), reason);
+  if (tell_server) {
+    v1::SecAggClientMessage message = context_->NewMessage();
+    v1::Abort* abort = message.mutable_abort();
+    // Every quoted client string in a reason is already escaped; this bounds
+    // the whole.
+    abort->set_reason(std::string(reason.message().substr(0, 1000)));
+    for (const std::string& id : state_->BlamedSenders()) abort->add_blamed(id);
+    abort_message_ = std::move(message);
+  }
   abort_reason_ = reason;
   state_ = std::make_unique<AbortedClientState>(reason);
   return reason;
@@ -110,8 +121,10 @@ absl::StatusOr<SecAggClient::Reply> SecAggClient::Handle(
         ", this is round ", params.round, "): replayed or misrouted")));
   }
   if (message.has_abort()) {
-    return Abort(absl::AbortedError(
-        absl::StrCat("server aborted the round: ", message.abort().reason())));
+    return Abort(absl::AbortedError(absl::StrCat(
+                     "server aborted the round: ",
+                     EscapeUntrusted(message.abort().reason(), 200))),
+                 /*tell_server=*/false);
   }
   auto transition = state_->Handle(message);
   if (!transition.ok()) return Abort(transition.status());

@@ -18,8 +18,11 @@
 // signature or ciphertext, an inconsistent survivor list, a server Abort)
 // aborts the client: Handle returns the reason, and every later call fails.
 // An aborted client never contributes to a wrong sum; the server treats it as
-// a dropout. Secrets live in SecretBytes and are wiped as soon as a phase no
-// longer needs them.
+// a dropout. abort_message() is then the Abort to send the server: its reason
+// and, when key shares from some neighbours did not decrypt or authenticate,
+// those senders in `blamed` (the coordinator keeps them out of the round's
+// retry; docs/security.md). Secrets live in SecretBytes and are wiped as soon
+// as a phase no longer needs them.
 #ifndef FEDLEARN_CLIENT_SECAGG_SECAGG_CLIENT_H_
 #define FEDLEARN_CLIENT_SECAGG_SECAGG_CLIENT_H_
 
@@ -69,6 +72,11 @@ class SecAggClient {
 
   bool aborted() const { return !abort_reason_.ok(); }
   absl::Status abort_reason() const { return abort_reason_; }
+  // Once aborted (not by the server's own Abort): the Abort message to send
+  // the server, stamped with this round. nullopt otherwise.
+  const std::optional<v1::SecAggClientMessage>& abort_message() const {
+    return abort_message_;
+  }
   // The current phase's name, for logs.
   const char* phase() const { return state_->Name(); }
   const std::string& client_id() const { return context_->self_id(); }
@@ -80,7 +88,8 @@ class SecAggClient {
       : context_(std::move(context)),
         listener_(std::move(listener)),
         state_(std::move(state)) {}
-  absl::Status Abort(absl::Status reason);
+  // `tell_server`: queue abort_message() (not for the server's own Abort).
+  absl::Status Abort(absl::Status reason, bool tell_server = true);
   // Swaps in `next` and tells the listener.
   void Enter(std::unique_ptr<SecAggClientState> next);
 
@@ -88,6 +97,7 @@ class SecAggClient {
   std::unique_ptr<SecAggClientListener> listener_;  // never null
   std::unique_ptr<SecAggClientState> state_;
   absl::Status abort_reason_;
+  std::optional<v1::SecAggClientMessage> abort_message_;
 };
 
 }  // namespace fedlearn

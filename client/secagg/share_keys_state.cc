@@ -10,6 +10,7 @@
 #include "common/secagg/canonical_bytes.h"
 #include "common/secagg/key_shares.h"
 #include "common/secagg/masking.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -24,9 +25,11 @@ ShareKeysState::VerifyNeighbourKeys(const v1::ShareKeysRequest& request) const {
   for (const v1::AdvertiseKeys& keys : request.neighbour_keys()) {
     std::optional<int> index = params.IndexOf(keys.client_id());
     if (!index) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "keys from '", keys.client_id(), "', who is not in the cohort"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("keys from '", EscapeUntrusted(keys.client_id(), 100),
+                       "', who is not in the cohort"));
     }
+    // From here on keys.client_id() is a cohort id.
     if (*index == ctx.self_index) {
       return absl::PermissionDeniedError(
           "the server sent this client its own keys back");
@@ -61,9 +64,10 @@ ShareKeysState::VerifyNeighbourKeys(const v1::ShareKeysRequest& request) const {
                                 ? signer->Verify(payload, keys.signature())
                                 : signer.status();
     if (!verified.ok()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "keys of '", keys.client_id(),
-          "' are not signed by its certificate: ", verified.message()));
+      return absl::UnauthenticatedError(
+          absl::StrCat("keys of '", keys.client_id(),
+                       "' are not signed by its certificate: ",
+                       EscapeUntrusted(verified.message(), 300)));
     }
     neighbours.emplace(
         *index, NeighbourKeys{keys.encryption_public_key(),

@@ -7,6 +7,7 @@
 #include "client/secagg/terminal_states.h"
 #include "common/crypto/signature.h"
 #include "common/secagg/canonical_bytes.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -22,10 +23,11 @@ absl::Status UnmaskingState::VerifySignatures(
     std::optional<int> index = params.IndexOf(sig.client_id());
     if (!index || *index == ctx.self_index ||
         !params.graph.AreNeighbours(ctx.self_index, *index)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("consistency signature from '", sig.client_id(),
-                       "', not a neighbour"));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "consistency signature from '", EscapeUntrusted(sig.client_id(), 100),
+          "', not a neighbour"));
     }
+    // From here on sig.client_id() is a cohort id.
     if (!std::binary_search(survivors_.begin(), survivors_.end(),
                             sig.client_id())) {
       return absl::PermissionDeniedError(

@@ -91,7 +91,7 @@ void AppendFloat32LE(absl::Span<const float> values, std::string* out) {
   out->resize(offset + values.size() * 4);
   char* dst = out->data() + offset;
   if (HostIsLittleEndian()) {
-    std::memcpy(dst, values.data(), values.size() * 4);
+    if (!values.empty()) std::memcpy(dst, values.data(), values.size() * 4);
     return;
   }
   for (size_t i = 0; i < values.size(); ++i) {
@@ -112,7 +112,7 @@ absl::Status DecodeFloat32LE(std::string_view bytes, absl::Span<float> dst) {
         "payload holds ", n, " floats but only ", dst.size(), " expected"));
   }
   if (HostIsLittleEndian()) {
-    std::memcpy(dst.data(), bytes.data(), n * 4);
+    if (n > 0) std::memcpy(dst.data(), bytes.data(), n * 4);  // may be null
     return absl::OkStatus();
   }
   for (size_t i = 0; i < n; ++i) {

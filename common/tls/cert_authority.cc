@@ -125,34 +125,57 @@ absl::Status SetRandomSerial(X509* cert) {
 
 struct CertificateProfile {
   std::string_view common_name;
+  std::vector<std::string> extra_common_names;  // Tests only.
+  // The subject OU; kUnknown for none (the CA).
+  CertificateRole role = CertificateRole::kUnknown;
   bool is_ca = false;
   std::string extended_key_usage;  // Empty for the CA.
   std::string subject_alt_names;   // Config syntax; empty for none.
   int valid_days = 0;
+  int not_before_offset_days = 0;  // Tests only.
 };
+
+absl::Status AddNameEntry(X509_NAME* name, const char* field,
+                          std::string_view value) {
+  if (X509_NAME_add_entry_by_txt(
+          name, field, MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(value.data()),
+          static_cast<int>(value.size()), -1, 0) != 1) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat("invalid ", field, " '",
+                                     absl::CHexEscape(View(value)), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetSubject(X509_NAME* subject, const CertificateProfile& profile) {
+  RETURN_IF_ERROR(AddNameEntry(subject, "CN", profile.common_name));
+  for (const std::string& extra : profile.extra_common_names) {
+    RETURN_IF_ERROR(AddNameEntry(subject, "CN", extra));
+  }
+  if (profile.role != CertificateRole::kUnknown) {
+    RETURN_IF_ERROR(
+        AddNameEntry(subject, "OU", CertificateRoleName(profile.role)));
+  }
+  return absl::OkStatus();
+}
 
 // Subject, issuer, validity (clamped to the issuer's), serial and key of
 // `cert`; `issuer` null means self-signed.
 absl::Status FillCertificate(X509* cert, const CertificateProfile& profile,
                              const Issuer* issuer, EVP_PKEY* key) {
   X509_NAME* subject = X509_get_subject_name(cert);
-  if (X509_NAME_add_entry_by_txt(
-          subject, "CN", MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(profile.common_name.data()),
-          static_cast<int>(profile.common_name.size()), -1, 0) != 1) {
-    return OpenSslError(
-        absl::StatusCode::kInvalidArgument,
-        absl::StrCat("invalid common name '",
-                     absl::CHexEscape(View(profile.common_name)), "'"));
-  }
+  RETURN_IF_ERROR(SetSubject(subject, profile));
+  const int offset_days = profile.not_before_offset_days;
   X509* issuer_cert = issuer != nullptr ? issuer->cert.get() : nullptr;
   if (X509_set_version(cert, X509_VERSION_3) != 1 ||
       X509_set_issuer_name(cert, issuer_cert != nullptr
                                      ? X509_get_subject_name(issuer_cert)
                                      : subject) != 1 ||
-      X509_time_adj_ex(X509_getm_notBefore(cert), 0, -kBackdateSeconds,
-                       nullptr) == nullptr ||
-      X509_time_adj_ex(X509_getm_notAfter(cert), profile.valid_days, 0,
+      X509_time_adj_ex(X509_getm_notBefore(cert), offset_days,
+                       -kBackdateSeconds, nullptr) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(cert),
+                       offset_days + profile.valid_days, 0,
                        nullptr) == nullptr ||
       X509_set_pubkey(cert, key) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot fill certificate");
@@ -288,6 +311,7 @@ absl::StatusOr<PemKeyPair> IssueServerCertificate(
   ASSIGN_OR_RETURN(profile.subject_alt_names,
                    SubjectAltNames(dns_names, ip_addresses));
   profile.common_name = common_name;
+  profile.role = CertificateRole::kCoordinator;
   profile.extended_key_usage = "serverAuth";
   profile.valid_days = valid_days;
   return BuildCertificate(profile, &issuer);
@@ -295,15 +319,88 @@ absl::StatusOr<PemKeyPair> IssueServerCertificate(
 
 absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
                                                   std::string_view client_id,
-                                                  int valid_days) {
+                                                  const IssueOptions& options) {
   RETURN_IF_ERROR(ValidateClientId(client_id));
   ASSIGN_OR_RETURN(Issuer issuer, ParseIssuer(ca));
   CertificateProfile profile;
   profile.common_name = client_id;
-  profile.extended_key_usage = "clientAuth";
+  profile.extra_common_names = options.extra_common_names;
+  profile.role = options.role;
+  profile.extended_key_usage =
+      options.omit_client_auth_eku ? "serverAuth" : "clientAuth";
   profile.subject_alt_names = absl::StrCat("DNS:", View(client_id));
-  profile.valid_days = valid_days;
+  profile.valid_days = options.valid_days;
+  profile.not_before_offset_days = options.not_before_offset_days;
   return BuildCertificate(profile, &issuer);
+}
+
+absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
+                                                  std::string_view client_id,
+                                                  int valid_days) {
+  IssueOptions options;
+  options.valid_days = valid_days;
+  return IssueClientCertificate(ca, client_id, options);
+}
+
+IssueOptions ExpiredIssueOptions() {
+  IssueOptions options;
+  options.valid_days = 1;
+  options.not_before_offset_days = -10;
+  return options;
+}
+
+std::string_view CertificateRoleName(CertificateRole role) {
+  switch (role) {
+    case CertificateRole::kSite:
+      return "site";
+    case CertificateRole::kOperator:
+      return "operator";
+    case CertificateRole::kCoordinator:
+      return "coordinator";
+    case CertificateRole::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+CertificateRole CertificateRoleFromName(std::string_view name) {
+  for (CertificateRole role :
+       {CertificateRole::kSite, CertificateRole::kOperator,
+        CertificateRole::kCoordinator}) {
+    if (name == CertificateRoleName(role)) return role;
+  }
+  return CertificateRole::kUnknown;
+}
+
+absl::StatusOr<CertificateRole> RoleOfCertificate(std::string_view cert_pem) {
+  ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
+  const X509_NAME* subject = X509_get_subject_name(cert.get());
+  const int index =
+      X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, -1);
+  if (index < 0) return CertificateRole::kUnknown;
+  if (X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, index) >=
+      0) {
+    return absl::InvalidArgumentError("certificate subject has several OUs");
+  }
+  const ASN1_STRING* value =
+      X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+  const std::string_view text(
+      reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+      static_cast<size_t>(ASN1_STRING_length(value)));
+  return CertificateRoleFromName(text);
+}
+
+absl::StatusOr<std::string> SerialOfCertificate(std::string_view cert_pem) {
+  ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
+  BignumPtr serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  char* hex = serial != nullptr ? BN_bn2hex(serial.get()) : nullptr;
+  if (hex == nullptr) {
+    return OpenSslError(absl::StatusCode::kInternal, "cannot read serial");
+  }
+  std::string result(hex);
+  OPENSSL_free(hex);
+  return result;
 }
 
 absl::Status CheckCertificateAuthority(const PemKeyPair& ca) {
@@ -347,6 +444,16 @@ absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
   }
   GENERAL_NAMES_free(names);
   return entries;
+}
+
+absl::StatusOr<std::time_t> NotAfterOfCertificate(std::string_view cert_pem) {
+  ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
+  struct tm parts {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &parts) != 1) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        "cannot read notAfter");
+  }
+  return timegm(&parts);
 }
 
 }  // namespace fedlearn

@@ -7,6 +7,9 @@
 // auth property `x509_common_name`. Client ids also become file names, so they
 // must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and may not be "ca" or "server".
 // A leaf never outlives its CA: its notAfter is clamped to the CA's.
+// Every leaf carries its role in its subject's one OU ("site", "operator",
+// "coordinator"); certificates issued before roles existed have no OU and
+// read back as kUnknown. Revocation lists are revocation_list.h.
 //
 // Private keys are unencrypted PKCS#8 PEM, held in memory only in
 // SecretBytes (wiped on destruction, never logged). Checking a certificate
@@ -16,6 +19,7 @@
 #ifndef FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_
 #define FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_
 
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,40 @@ struct PemKeyPair {
   SecretBytes key_pem;
 };
 
+// What a certificate may do, carried in its subject OU. kSite: a client
+// daemon; kOperator: admin commands; kCoordinator: the server. kUnknown: no
+// OU (issued before roles existed) or an OU naming none of these.
+enum class CertificateRole { kSite, kOperator, kCoordinator, kUnknown };
+
+// "site", "operator", "coordinator", or "unknown".
+std::string_view CertificateRoleName(CertificateRole role);
+
+// The inverse of CertificateRoleName; kUnknown for any other text
+// (including "unknown").
+CertificateRole CertificateRoleFromName(std::string_view name);
+
+// How IssueClientCertificate builds a leaf. The fields marked "tests only"
+// make deliberately defective certificates so refusals can be tested; no
+// operator path sets them.
+struct IssueOptions {
+  int valid_days = 365;
+  // Tests only. notBefore (and with it notAfter) moves by this many days:
+  // negative backdates, positive makes a certificate that is not yet valid.
+  int not_before_offset_days = 0;
+  // kSite or kOperator for client certificates (kCoordinator is allowed, for
+  // tests of a site presenting a coordinator-role certificate). kUnknown
+  // omits the OU, as certificates issued before roles existed.
+  CertificateRole role = CertificateRole::kSite;
+  // Tests only: further CN entries after the first (a two-CN subject).
+  std::vector<std::string> extra_common_names;
+  // Tests only: extendedKeyUsage serverAuth instead of clientAuth.
+  bool omit_client_auth_eku = false;
+};
+
+// Tests only: options for a certificate that expired 9 days ago (notBefore
+// 10 days back, valid 1 day).
+IssueOptions ExpiredIssueOptions();
+
 // OK iff `client_id` is usable as an identity and a file name (see above).
 absl::Status ValidateClientId(std::string_view client_id);
 
@@ -46,12 +84,20 @@ absl::Status ValidateServerNames(const std::vector<std::string>& dns_names,
 absl::StatusOr<PemKeyPair> CreateCertificateAuthority(
     std::string_view common_name, int valid_days);
 
-// Requires at least one DNS name or IP address; IPs may be v4 or v6.
+// Requires at least one DNS name or IP address; IPs may be v4 or v6. The
+// certificate carries role kCoordinator.
 absl::StatusOr<PemKeyPair> IssueServerCertificate(
     const PemKeyPair& ca, std::string_view common_name,
     const std::vector<std::string>& dns_names,
     const std::vector<std::string>& ip_addresses, int valid_days);
 
+// A client certificate (clientAuth, CN and SAN DNS = `client_id`, OU =
+// options.role). `client_id` must pass ValidateClientId.
+absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
+                                                  std::string_view client_id,
+                                                  const IssueOptions& options);
+
+// IssueClientCertificate with role kSite and `valid_days`.
 absl::StatusOr<PemKeyPair> IssueClientCertificate(const PemKeyPair& ca,
                                                   std::string_view client_id,
                                                   int valid_days);
@@ -69,9 +115,21 @@ absl::StatusOr<std::string> CommonNameOfCertificate(std::string_view cert_pem);
 absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
     std::string_view cert_pem);
 
+// The role in the subject's OU (see CertificateRole). InvalidArgument if the
+// PEM does not parse or the subject has several OUs.
+absl::StatusOr<CertificateRole> RoleOfCertificate(std::string_view cert_pem);
+
+// The serial number as uppercase hex without leading zeros (OpenSSL's
+// BN_bn2hex), the form RevokedSerials returns.
+absl::StatusOr<std::string> SerialOfCertificate(std::string_view cert_pem);
+
+// notAfter, in seconds since the Unix epoch.
+absl::StatusOr<std::time_t> NotAfterOfCertificate(std::string_view cert_pem);
+
 }  // namespace fedlearn
 
 // Callers that provision directories have long included only this header.
 #include "common/tls/provision_directory.h"  // IWYU pragma: export
+#include "common/tls/revocation_list.h"      // IWYU pragma: export
 
 #endif  // FEDLEARN_COMMON_TLS_CERT_AUTHORITY_H_

@@ -126,6 +126,28 @@ absl::Status ProvisionPair(const std::string& dir, const std::string& name,
   return WritePair(dir, name, pair, &report->written);
 }
 
+// The server's pair and each client's, issued by `ca` (see ProvisionPair).
+absl::Status ProvisionLeaves(const PemKeyPair& ca,
+                             const ProvisionOptions& options,
+                             const std::vector<std::string>& client_ids,
+                             bool reissue_all, ProvisionReport* report) {
+  const std::string& dir = options.out_dir;
+  RETURN_IF_ERROR(ProvisionPair(
+      dir, "server", reissue_all,
+      [&] {
+        return IssueServerCertificate(ca, kServerCommonName, options.server_dns,
+                                      options.server_ips, options.valid_days);
+      },
+      report));
+  for (const std::string& id : client_ids) {
+    RETURN_IF_ERROR(ProvisionPair(
+        dir, id, reissue_all,
+        [&] { return IssueClientCertificate(ca, id, options.valid_days); },
+        report));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ProvisionReport> ProvisionDirectory(
@@ -142,20 +164,34 @@ absl::StatusOr<ProvisionReport> ProvisionDirectory(
                                              !Exists(KeyPath(dir, "ca")));
   ASSIGN_OR_RETURN(PemKeyPair ca,
                    ObtainCertificateAuthority(options, reissue_all, &report));
-  RETURN_IF_ERROR(ProvisionPair(
-      dir, "server", reissue_all,
-      [&] {
-        return IssueServerCertificate(ca, kServerCommonName, options.server_dns,
-                                      options.server_ips, options.valid_days);
-      },
-      &report));
-  for (const std::string& id : client_ids) {
-    RETURN_IF_ERROR(ProvisionPair(
-        dir, id, reissue_all,
-        [&] { return IssueClientCertificate(ca, id, options.valid_days); },
-        &report));
-  }
+  RETURN_IF_ERROR(
+      ProvisionLeaves(ca, options, client_ids, reissue_all, &report));
   return report;
+}
+
+absl::StatusOr<ProvisionReport> ProvisionEphemeralDirectory(
+    const ProvisionOptions& options) {
+  RETURN_IF_ERROR(CheckOptions(options));
+  ASSIGN_OR_RETURN(std::vector<std::string> client_ids, ClientIds(options));
+  const std::string& dir = options.out_dir;
+  RETURN_IF_ERROR(MakeDirectories(dir));
+  ProvisionReport report;
+  // A CA key an older version left here would outlive the run; removing it
+  // first also keeps a crash below from pairing it with a new ca.pem.
+  std::error_code ec;
+  if (fs::remove(KeyPath(dir, "ca"), ec)) {
+    report.removed.push_back(KeyPath(dir, "ca"));
+  } else if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot remove ", KeyPath(dir, "ca"), ": ", ec.message()));
+  }
+  ASSIGN_OR_RETURN(PemKeyPair ca, CreateCertificateAuthority(
+                                      kCaCommonName, options.valid_days));
+  RETURN_IF_ERROR(WriteFileAtomically(PemPath(dir, "ca"), ca.cert_pem, 0644));
+  report.written.push_back(PemPath(dir, "ca"));
+  RETURN_IF_ERROR(ProvisionLeaves(ca, options, client_ids,
+                                  /*reissue_all=*/true, &report));
+  return report;  // `ca`, the only copy of its key, is wiped here.
 }
 
 absl::Status IssueClientFiles(const std::string& ca_dir,

@@ -10,8 +10,9 @@
 // run reissues. Refuses: a directory holding only one of ca.pem and ca.key,
 // or a CA that does not parse or has expired (FailedPrecondition: only
 // `force` replaces a CA, which invalidates every issued certificate).
-// There is no revocation: to withdraw a client, provision again with
-// `force`. Not safe to run concurrently on one directory.
+// Revocation lists are revocation_list.h (`fedlearn-certs kits` keeps one);
+// a directory provisioned here has none. Not safe to run concurrently on one
+// directory.
 #ifndef FEDLEARN_COMMON_TLS_PROVISION_DIRECTORY_H_
 #define FEDLEARN_COMMON_TLS_PROVISION_DIRECTORY_H_
 
@@ -40,6 +41,7 @@ struct ProvisionOptions {
 struct ProvisionReport {
   std::vector<std::string> written;
   std::vector<std::string> kept;
+  std::vector<std::string> removed;  // ProvisionEphemeralDirectory only
 };
 
 // Writes the files above into `out_dir`, creating it if needed. Without
@@ -49,6 +51,14 @@ struct ProvisionReport {
 // `server_dns`/`server_ips` changed. A new CA (first run, or `force`)
 // reissues everything.
 absl::StatusOr<ProvisionReport> ProvisionDirectory(
+    const ProvisionOptions& options);
+
+// As ProvisionDirectory with `force`, but the CA exists only in memory:
+// writes ca.pem and never ca.key (and removes a ca.key the directory
+// holds), so nothing more can be issued for this CA once it returns. For
+// throw-away federations (fedlearn-sim), whose state directory then holds no
+// key that could mint identities.
+absl::StatusOr<ProvisionReport> ProvisionEphemeralDirectory(
     const ProvisionOptions& options);
 
 // Issues <client_id>.pem/.key into `out_dir` with the CA in `ca_dir`. Refuses

@@ -3,7 +3,13 @@
 // Each update is folded into one D-sized accumulator the moment it arrives,
 // so memory is O(D) whatever the cohort size; the aggregator never holds the
 // individual updates. Updates are deltas (trained - global) and weights are
-// example counts. Callers validate content (finite values) before Add.
+// example counts. Callers validate content (finite values, bounded norm and
+// weight: plain_collector.h) before Add.
+//
+// The running sum is kept in double: float32 holds at most ~3.4e38, and a
+// weighted sum of float updates can exceed it (or lose the small updates
+// next to a large one) long before any one term does. Results are rounded
+// to float once, at the end. Thread-compatible.
 #ifndef FEDLEARN_SERVER_ROUND_FEDAVG_AGGREGATOR_H_
 #define FEDLEARN_SERVER_ROUND_FEDAVG_AGGREGATOR_H_
 
@@ -40,15 +46,19 @@ class FedAvgAggregator {
   // model this way). Same preconditions as WeightedMean.
   absl::Status AddWeightedMeanTo(absl::Span<float> target, double scale) const;
 
-  // Hands over the running weighted sum (DP rounds noise the sum, not the
-  // mean) without copying it. Add() refuses everything until Reset().
+  // Hands over the running weighted sum, rounded to float (DP rounds noise
+  // the sum, not the mean). Add() refuses everything until Reset().
   std::vector<float> TakeSum();
+  // Hands over the weighted mean, divided in double before rounding to
+  // float. FailedPrecondition when nothing was added. Add() refuses
+  // everything until Reset().
+  absl::StatusOr<std::vector<float>> TakeMean();
 
   void Reset();
 
  private:
   size_t dimension_;
-  std::vector<float> sum_;
+  std::vector<double> sum_;
   double total_weight_ = 0.0;
   size_t count_ = 0;
 };

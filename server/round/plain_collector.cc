@@ -5,12 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/dp/l2_clipping.h"
 #include "common/util/log.h"
+#include "common/util/status_macros.h"
 #include "server/round/round_errors.h"
 
 namespace fedlearn {
 
 absl::Status CheckUpdateContent(const UpdateSubmission& submission,
-                                size_t dimension, uint64_t max_examples) {
+                                size_t dimension, uint64_t max_examples,
+                                double max_l2_norm) {
   if (submission.delta.size() != dimension) {
     return absl::InvalidArgumentError(
         absl::StrCat("update has ", submission.delta.size(),
@@ -20,13 +22,37 @@ absl::Status CheckUpdateContent(const UpdateSubmission& submission,
     return absl::InvalidArgumentError(
         absl::StrCat("update rejected: ", s.message()));
   }
+  // In double: the squares of finite floats cannot overflow it.
+  double squares = 0.0;
+  for (float x : submission.delta.span()) {
+    squares += static_cast<double>(x) * static_cast<double>(x);
+  }
+  const double norm = std::sqrt(squares);
+  if (!(norm <= max_l2_norm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("update rejected: its L2 norm ", norm,
+                     " exceeds max_update_l2_norm ", max_l2_norm));
+  }
   if (submission.num_examples == 0 || submission.num_examples > max_examples) {
     return absl::InvalidArgumentError(
         absl::StrCat("num_examples must be in [1, ", max_examples, "], got ",
                      submission.num_examples));
   }
+  // A loss (cross-entropy) is finite and never negative.
   if (!std::isfinite(submission.train_loss)) {
     return absl::InvalidArgumentError("reported train loss is not finite");
+  }
+  if (submission.train_loss < 0) {
+    return absl::InvalidArgumentError("reported train loss is negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDeclaredExamples(uint64_t num_examples, uint64_t declared) {
+  if (num_examples > declared) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "update claims ", num_examples, " examples, the client registered ",
+        declared, ": an update weighs at most its client's declared count"));
   }
   return absl::OkStatus();
 }
@@ -39,12 +65,19 @@ PlainCollector::PlainCollector(const AttemptSetup& setup,
       dp_clip_norm_(dp_clip_norm),
       aggregator_(setup.dimension) {}
 
-absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
-                                          UpdateSubmission submission,
-                                          const absl::Status& content) {
+absl::Status PlainCollector::CheckMayUpload(
+    const std::string& client_id) const {
+  RETURN_IF_ERROR(RoundCollector::CheckMayUpload(client_id));
   if (!cohort().Pending(client_id)) {
     return AlreadyAnsweredError(client_id, round());
   }
+  return absl::OkStatus();
+}
+
+absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
+                                          UpdateSubmission submission,
+                                          const absl::Status& content) {
+  RETURN_IF_ERROR(CheckMayUpload(client_id));
   if (!content.ok()) {
     cohort().Set(client_id, ClientRoundState::kRejected);
     spdlog::warn("round {}: rejected update from {}: {}", round(), client_id,
@@ -102,10 +135,12 @@ absl::StatusOr<CollectionResult> PlainCollector::Close() {
     out.private_sum = std::move(sum);
     return out;
   }
+  // The mean, divided in double: a float sum could overflow where the mean
+  // does not.
   out.total_examples = aggregator_.total_weight();
   out.train_loss = loss_sum_ / aggregator_.total_weight();
-  out.divisor = aggregator_.total_weight();
-  out.update_sum = aggregator_.TakeSum();
+  out.divisor = 1.0;
+  ASSIGN_OR_RETURN(out.update_sum, aggregator_.TakeMean());
   return out;
 }
 

@@ -1,11 +1,22 @@
 #include "server/round/round_collector.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
 #include "server/round/plain_collector.h"
 #include "server/round/round_errors.h"
 #include "server/round/secure_collector.h"
 
 namespace fedlearn {
+
+absl::Status RoundCollector::CheckMayUpload(
+    const std::string& client_id) const {
+  if (cohort_.state(client_id) == ClientRoundState::kSelected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "client '", client_id, "' must fetch the round's task before uploading",
+        " (round ", round_, " attempt ", attempt_, ")"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status RoundCollector::AcceptsSecAgg(const std::string&) const {
   return NoSecureRoundError(round_, round_);

@@ -68,6 +68,15 @@ struct AttemptFailure {
 
 using CollectionResult = std::variant<RoundAggregate, AttemptFailure>;
 
+// A selected client the attempt showed must sit out the round's remaining
+// attempts (secure aggregation: a key advertisement that failed the
+// coordinator's check, or blame for undecryptable key shares), and why in
+// the coordinator's own words (safe to log).
+struct ClientExclusion {
+  std::string client_id;
+  std::string reason;
+};
+
 class RoundCollector {
  public:
   RoundCollector(uint64_t round, int attempt, Cohort cohort)
@@ -83,6 +92,12 @@ class RoundCollector {
 
   // Adds what a client needs to take part in this collection to its task.
   virtual void DescribeTask(Task& task) const {}
+  // Whether selected `client_id` may upload (an update or a masked input)
+  // now. By default: FailedPrecondition until it fetched this attempt's task
+  // (an upload from a client that never fetched is refused, not counted);
+  // collectors add their own "already answered" rule.
+  // REQUIRES: cohort().Contains(client_id).
+  virtual absl::Status CheckMayUpload(const std::string& client_id) const;
   // A selected client's plaintext update. `content` is CheckUpdateContent()
   // of it (checked outside the engine's lock: it is O(D)).
   // REQUIRES: cohort().Contains(client_id).
@@ -108,6 +123,9 @@ class RoundCollector {
   // Encoded length of a masked input in this attempt (0: none expected).
   virtual size_t MaskedInputLength() const { return 0; }
 
+  // Who must sit out the round's remaining attempts, as far as this attempt
+  // shows (none by default). Called once, before Close().
+  virtual std::vector<ClientExclusion> TakeExclusions() { return {}; }
   // True when the attempt may close now.
   virtual bool Poll(TimePoint now) = 0;
   // Closes the attempt. An error is internal: the run fails.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/escape.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
@@ -118,6 +119,19 @@ absl::Status RoundEngine::Leave(const std::string& client_id,
   return absl::OkStatus();
 }
 
+absl::Status RoundEngine::Evict(const std::string& client_id,
+                                const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!registry_.Contains(client_id)) return UnknownClientError(client_id);
+  // No session id: the coordinator ends whichever session is live.
+  RETURN_IF_ERROR(registry_.Leave(client_id, /*session_id=*/"",
+                                  /*permanent=*/true,
+                                  absl::StrCat("evicted: ", reason)));
+  if (phase_ == Phase::kTraining) collector_->OnLeave(client_id);
+  wake_.notify_all();
+  return absl::OkStatus();
+}
+
 std::vector<DepartedClient> RoundEngine::departures() const {
   std::lock_guard<std::mutex> lock(mu_);
   return registry_.departures();
@@ -190,31 +204,51 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
   return out;
 }
 
+absl::Status RoundEngine::CheckMayUploadLocked(const std::string& client_id,
+                                               const std::string& run_id,
+                                               uint64_t round) const {
+  if (!registry_.Contains(client_id)) return UnknownClientError(client_id);
+  if (run_id != config_.run_id) {
+    return WrongRunError("upload", run_id, config_.run_id);
+  }
+  if (phase_ != Phase::kTraining || round != round_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "upload for round ", round, " is not accepted now (round ", round_,
+        phase_ == Phase::kTraining ? " is collecting)"
+                                   : " is not collecting)"));
+  }
+  if (!collector_->cohort().Contains(client_id)) {
+    return NotSelectedError(client_id, round_);
+  }
+  return collector_->CheckMayUpload(client_id);
+}
+
+absl::Status RoundEngine::CheckMayUpload(const std::string& client_id,
+                                         const std::string& run_id,
+                                         uint64_t round) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CheckMayUploadLocked(client_id, run_id, round);
+}
+
 absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
                                        UpdateSubmission submission) {
   // Content checks first, without the lock: they are O(D).
-  const absl::Status content = CheckUpdateContent(
-      submission, dimension_, config_.max_examples_per_update);
+  absl::Status content = CheckUpdateContent(submission, dimension_,
+                                            config_.max_examples_per_update,
+                                            config_.max_update_l2_norm);
 
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(registry_.TouchKnown(client_id));
-  if (submission.run_id != config_.run_id) {
-    return WrongRunError("update", submission.run_id, config_.run_id);
-  }
-  if (phase_ != Phase::kTraining || submission.round != round_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("update for round ", submission.round,
-                     " is not accepted now (round ", round_,
-                     phase_ == Phase::kTraining ? " is collecting)"
-                                                : " is not collecting)"));
+  RETURN_IF_ERROR(
+      CheckMayUploadLocked(client_id, submission.run_id, submission.round));
+  if (content.ok()) {
+    content = CheckDeclaredExamples(submission.num_examples,
+                                    registry_.DeclaredExamples(client_id));
   }
   if (submission.model_version != round_ - 1) {
     return absl::FailedPreconditionError(absl::StrCat(
         "update was trained on model version ", submission.model_version,
         ", round ", round_, " trains version ", round_ - 1));
-  }
-  if (!collector_->cohort().Contains(client_id)) {
-    return NotSelectedError(client_id, round_);
   }
   absl::Status s =
       collector_->SubmitUpdate(client_id, std::move(submission), content);
@@ -231,8 +265,10 @@ void RoundEngine::RejectUpdate(const std::string& client_id,
     return;
   }
   if (!collector_->cohort().RejectIfPending(client_id)) return;
+  // `why` may quote what the client sent (a decoding error): bounded and
+  // escaped before it reaches the log.
   spdlog::warn("round {}: rejected update from {}: {}", round_, client_id,
-               why.message());
+               EscapeUntrusted(why.message(), 300));
   wake_.notify_all();
 }
 
@@ -284,6 +320,7 @@ absl::Status RoundEngine::SubmitMaskedInput(const std::string& client_id,
   std::lock_guard<std::mutex> lock(mu_);
   registry_.Touch(client_id);
   RETURN_IF_ERROR(CheckOpenAttemptLocked(client_id, run_id, round));
+  RETURN_IF_ERROR(collector_->CheckMayUpload(client_id));
   absl::Status s = collector_->SubmitMaskedInput(client_id, std::move(masked));
   wake_.notify_all();
   return s;

@@ -17,8 +17,8 @@
 // Time comes from an injected Clock and the engine does no I/O of its own, so
 // every deadline and dropout is tested without sockets or sleeps.
 //
-// Thread-safety: Register/Leave/FetchTask/SubmitUpdate/Heartbeat/SecAgg*
-// may be called from any number of transport threads; Tick() and
+// Thread-safety: Register/Leave/Evict/FetchTask/SubmitUpdate/Heartbeat/
+// SecAgg* may be called from any number of transport threads; Tick() and
 // RunUntilDone() from one driver thread only. Listeners and the evaluator
 // are called from the driver thread without the engine's lock held.
 #ifndef FEDLEARN_SERVER_ROUND_ROUND_ENGINE_H_
@@ -27,6 +27,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -85,12 +86,30 @@ class RoundEngine {
   absl::Status Leave(const std::string& client_id,
                      const std::string& session_id, bool permanent,
                      const std::string& reason);
+  // Ends `client_id`'s session on the coordinator's initiative (its
+  // certificate was revoked, or it is no longer enrolled): marked left and
+  // recorded as a permanent departure with `reason`, and counted as a
+  // dropout of the open attempt, as Leave. A Register brings it back only
+  // if the transport admits it again. NotFound if it never registered.
+  absl::Status Evict(const std::string& client_id, const std::string& reason);
   // Every client that left permanently, latest reason per client.
   std::vector<DepartedClient> departures() const;
   absl::Status Heartbeat(const std::string& client_id);
   absl::StatusOr<FetchOutcome> FetchTask(const std::string& client_id);
+  // Whether `client_id` may upload now (a plaintext update or a masked
+  // input) for `round` of `run_id`: it is registered (else NotFound), the
+  // open attempt is that round of that run (else FailedPrecondition), the
+  // client is in the attempt's cohort (else PermissionDenied, as for every
+  // call of an unselected client), it fetched this attempt's task (else
+  // FailedPrecondition: "fetch the round's task before uploading") and, for
+  // a plaintext update, it has not answered yet (else AlreadyExists). O(log
+  // n) under the lock: the transport calls it before it allocates any upload
+  // buffer. SubmitUpdate and SubmitMaskedInput apply the same rule.
+  absl::Status CheckMayUpload(const std::string& client_id,
+                              const std::string& run_id, uint64_t round) const;
   // Validates and folds the update into the running sum. Any rejection of a
-  // selected client's update counts as its answer for this round.
+  // selected client's update that passed CheckMayUpload counts as its answer
+  // for this round.
   absl::Status SubmitUpdate(const std::string& client_id,
                             UpdateSubmission submission);
 
@@ -145,6 +164,10 @@ class RoundEngine {
                                       const std::string& run_id,
                                       uint64_t round) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckMayUploadLocked(const std::string& client_id,
+                                    const std::string& run_id,
+                                    uint64_t round) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Task MakeTaskLocked(const std::string& client_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The reason a client gets from FetchTask when there is no task for it
@@ -174,6 +197,16 @@ class RoundEngine {
   // last round, e.g. the privacy budget.
   void EndRunLocked(absl::Status outcome, std::string finished_early = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the closing attempt's exclusions (collector_->TakeExclusions)
+  // for the round's later attempts and queues them for OnClientBlamed.
+  void RecordExclusionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls OnClientBlamed for the queued exclusions, without the lock.
+  void NotifyBlamed(std::unique_lock<std::mutex>& lock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `live` minus the round's excluded clients, unless that leaves too few
+  // to sample a cohort (then `live`, with a warning).
+  std::vector<std::string> EligibleLocked(std::vector<std::string> live) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RoundEngineConfig config_;
   const Clock* const clock_;
@@ -200,6 +233,16 @@ class RoundEngine {
   int64_t deadline_unix_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<DpRoundPlan> dp_plan_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::DpTaskConfig> dp_task_ ABSL_GUARDED_BY(mu_);
+  // Clients kept out of the current round's remaining attempts (by id, with
+  // why); cleared when the round is released: the next round samples
+  // everyone again.
+  std::map<std::string, std::string> excluded_ ABSL_GUARDED_BY(mu_);
+  struct Blamed {
+    uint64_t round;
+    int attempt;
+    ClientExclusion exclusion;
+  };
+  std::vector<Blamed> unreported_blame_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fedlearn

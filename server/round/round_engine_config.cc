@@ -63,6 +63,10 @@ absl::Status RoundEngineConfig::Validate() const {
   if (max_examples_per_update < 1) {
     return Invalid("max_examples_per_update must be >= 1");
   }
+  // Below float32's range, so one update's values are finite floats.
+  if (!(max_update_l2_norm > 0) || !(max_update_l2_norm <= 1e30)) {
+    return Invalid("max_update_l2_norm must be in (0, 1e30]");
+  }
   // Named as the coordinator's key too: its config test pins that name until
   // the TOML adapter adds key names itself.
   if (!(secagg_error.max_relative_error >= 0) ||

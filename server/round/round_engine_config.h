@@ -43,6 +43,12 @@ struct RoundEngineConfig {
   TrainingConfig training;
   // Upper bound on the example count (FedAvg weight) one client may claim.
   uint64_t max_examples_per_update = 10'000'000;
+  // Largest L2 norm of one plaintext update (a delta) the engine accepts;
+  // a larger one is refused (InvalidArgument) and counts as its client's
+  // answer. It bounds every value too (|x_i| <= ||x||), so no update can
+  // push the float32 average out of range. The default is ~1000x what real
+  // training produces (docs/security.md "Update bounds").
+  double max_update_l2_norm = 1e4;
   // global += server_learning_rate * weighted mean of deltas.
   double server_learning_rate = 1.0;
   // Hint sent to clients with nothing to do.

@@ -64,7 +64,7 @@ bool RoundEngine::TryStartRoundLocked() {
   const std::string where = AttemptLabel(round_, attempt_);
   const size_t population = live->size();
   std::vector<std::string> cohort =
-      sampler_.Sample(*std::move(live), round_, attempt_);
+      sampler_.Sample(EligibleLocked(*std::move(live)), round_, attempt_);
   const int needed =
       std::max(config_.min_updates, config_.secagg.enabled ? 3 : 1);
   if (static_cast<int>(cohort.size()) < needed) {
@@ -106,6 +106,52 @@ bool RoundEngine::TryStartRoundLocked() {
   spdlog::info("{}: selected {} of {} live clients{}", where, selected,
                population, sampler_.poisson() ? " (Poisson sampling)" : "");
   return true;
+}
+
+std::vector<std::string> RoundEngine::EligibleLocked(
+    std::vector<std::string> live) const {
+  if (excluded_.empty()) return live;
+  std::vector<std::string> eligible;
+  for (const std::string& id : live) {
+    if (!excluded_.count(id)) eligible.push_back(id);
+  }
+  const size_t needed = static_cast<size_t>(
+      std::max(config_.min_updates, config_.secagg.enabled ? 3 : 1));
+  if (eligible.size() < needed ||
+      !sampler_.CheckCanReach(eligible.size(), config_.min_updates).ok()) {
+    spdlog::warn(
+        "{}: only {} live clients are not excluded from this round, too few "
+        "to sample from; sampling all {} live clients ({} excluded)",
+        AttemptLabel(round_, attempt_), eligible.size(), live.size(),
+        excluded_.size());
+    return live;
+  }
+  return eligible;
+}
+
+void RoundEngine::RecordExclusionsLocked() {
+  for (ClientExclusion& e : collector_->TakeExclusions()) {
+    if (!collector_->cohort().Contains(e.client_id)) continue;
+    spdlog::warn("{}: excluding '{}' from the round's remaining attempts: {}",
+                 AttemptLabel(round_, attempt_), e.client_id, e.reason);
+    excluded_[e.client_id] = e.reason;
+    unreported_blame_.push_back({round_, attempt_, std::move(e)});
+  }
+}
+
+void RoundEngine::NotifyBlamed(std::unique_lock<std::mutex>& lock) {
+  if (unreported_blame_.empty()) return;
+  std::vector<Blamed> blamed = std::move(unreported_blame_);
+  unreported_blame_.clear();
+  std::vector<RoundListener*> listeners = listeners_;
+  lock.unlock();
+  for (const Blamed& b : blamed) {
+    for (RoundListener* l : listeners) {
+      l->OnClientBlamed(b.round, b.attempt, b.exclusion.client_id,
+                        b.exclusion.reason);
+    }
+  }
+  lock.lock();
 }
 
 void RoundEngine::EndRunLocked(absl::Status outcome,
@@ -151,6 +197,7 @@ void RoundEngine::RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
 
 void RoundEngine::CloseAttempt(std::unique_lock<std::mutex>& lock) {
   const std::string where = AttemptLabel(round_, attempt_);
+  RecordExclusionsLocked();
   absl::StatusOr<CollectionResult> result = collector_->Close();
   if (!result.ok()) {
     EndRunLocked(absl::InternalError(
@@ -171,7 +218,7 @@ void RoundEngine::CloseAttempt(std::unique_lock<std::mutex>& lock) {
   if (!released.ok()) {
     RetryOrFailLocked(lock,
                       absl::StrCat(where, ": ", released.status().message()),
-                      kDpReleaseAdvice);
+                      ReleaseFailureAdvice(released.status()));
     return;
   }
   FinishRound(lock, *std::move(released));
@@ -219,6 +266,7 @@ void RoundEngine::FinishRound(std::unique_lock<std::mutex>& lock,
   global_ = std::move(next_model);
   ++round_;
   attempt_ = 0;
+  excluded_.clear();  // exclusion is by round
   if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
     EndRunLocked(absl::OkStatus());
   } else {
@@ -228,14 +276,29 @@ void RoundEngine::FinishRound(std::unique_lock<std::mutex>& lock,
 
 void RoundEngine::Tick() {
   std::unique_lock<std::mutex> lock(mu_);
+  // Starts an attempt if one can start, then tells the listeners (outside
+  // the lock, as every listener call) whom it selected.
+  const auto start = [this, &lock]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!TryStartRoundLocked()) return;
+    const std::vector<RoundListener*> listeners = listeners_;
+    const uint64_t round = round_;
+    const int attempt = attempt_;
+    const std::vector<std::string> cohort = collector_->cohort().Excluding({});
+    lock.unlock();
+    for (RoundListener* l : listeners) {
+      l->OnRoundStarted(round, attempt, cohort);
+    }
+    lock.lock();
+  };
   switch (phase_) {
     case Phase::kWaitingForClients:
-      TryStartRoundLocked();
+      start();
       return;
     case Phase::kTraining:
       if (!collector_->Poll(clock_->Now())) return;
       CloseAttempt(lock);
-      if (phase_ == Phase::kWaitingForClients) TryStartRoundLocked();
+      NotifyBlamed(lock);
+      if (phase_ == Phase::kWaitingForClients) start();
       return;
     case Phase::kClosing:
     case Phase::kFinished:

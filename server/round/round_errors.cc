@@ -10,8 +10,8 @@ std::string AttemptLabel(uint64_t round, int attempt) {
 }
 
 absl::Status UnknownClientError(const std::string& client_id) {
-  return absl::NotFoundError(
-      absl::StrCat("unknown client '", client_id, "': register first"));
+  return absl::NotFoundError(absl::StrCat(
+      "unknown client '", EscapeUntrusted(client_id, 64), "': register first"));
 }
 
 absl::Status WrongRunError(const std::string& what, const std::string& run_id,

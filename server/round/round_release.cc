@@ -1,20 +1,33 @@
 #include "server/round/round_release.h"
 
+#include <cmath>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
 namespace {
 
-// global + learning_rate * update_sum / divisor, in one pass.
-FlatModel ApplyUpdate(const FlatModel& global,
-                      const std::vector<float>& update_sum, double divisor,
-                      double learning_rate) {
+// global + learning_rate * update_sum / divisor, in one pass, computed in
+// double and rounded once. OutOfRange if a value of the result is not a
+// finite float: such a model is never released (nor saved, nor built upon).
+absl::StatusOr<FlatModel> ApplyUpdate(const FlatModel& global,
+                                      const std::vector<float>& update_sum,
+                                      double divisor, double learning_rate) {
   FlatModel next{global.spec, global.values.Clone()};
-  const float factor = static_cast<float>(learning_rate / divisor);
+  const double factor = learning_rate / divisor;
+  size_t non_finite = 0;
   for (size_t i = 0; i < next.values.size(); ++i) {
-    next.values[i] += factor * update_sum[i];
+    const float value = static_cast<float>(static_cast<double>(next.values[i]) +
+                                           factor * update_sum[i]);
+    if (!std::isfinite(value)) ++non_finite;
+    next.values[i] = value;
+  }
+  if (non_finite > 0) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the aggregated model has ", non_finite, " of ", next.values.size(),
+        " values that are not finite; it is not released"));
   }
   return next;
 }
@@ -35,6 +48,10 @@ RoundSummary::Dp SummarizeRelease(const DpRelease& release, const DpPlanner& dp,
 }
 
 }  // namespace
+
+const char* ReleaseFailureAdvice(const absl::Status& failure) {
+  return absl::IsOutOfRange(failure) ? kNonFiniteModelAdvice : kDpReleaseAdvice;
+}
 
 absl::StatusOr<ReleasedRound> ReleaseRound(RoundAggregate aggregate,
                                            const FlatModel& global,
@@ -64,9 +81,9 @@ absl::StatusOr<ReleasedRound> ReleaseRound(RoundAggregate aggregate,
     update = std::move(release.mean_update);
     divisor = 1.0;
   }
-  return ReleasedRound{
-      ApplyUpdate(global, update, divisor, context.server_learning_rate),
-      std::move(summary)};
+  ASSIGN_OR_RETURN(FlatModel next, ApplyUpdate(global, update, divisor,
+                                               context.server_learning_rate));
+  return ReleasedRound{std::move(next), std::move(summary)};
 }
 
 }  // namespace fedlearn

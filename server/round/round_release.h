@@ -11,9 +11,11 @@
 // which are measured after release).
 //
 // Refuses (and charges nothing): a DP release the planner refuses, e.g. a
-// distributed sum carrying too few clients' noise; the engine then retries
-// the round. Stateless apart from the DpPlanner it is given;
-// thread-compatible.
+// distributed sum carrying too few clients' noise. Refuses (OutOfRange) a
+// next model with a value that is not finite: it is never released, so never
+// saved or built upon (a DP round's budget is then charged, which only
+// overstates what was spent). The engine retries the round either way.
+// Stateless apart from the DpPlanner it is given; thread-compatible.
 #ifndef FEDLEARN_SERVER_ROUND_ROUND_RELEASE_H_
 #define FEDLEARN_SERVER_ROUND_ROUND_RELEASE_H_
 
@@ -32,6 +34,13 @@ namespace fedlearn {
 // What to change when a DP round may not be released.
 inline constexpr char kDpReleaseAdvice[] =
     "raise dp.dropout_tolerance or secagg.phase_timeout_s, or add clients";
+
+// What to change when the aggregated model is not finite.
+inline constexpr char kNonFiniteModelAdvice[] =
+    "lower rounds.max_update_l2_norm or rounds.server_learning_rate";
+
+// The advice for a failed ReleaseRound().
+const char* ReleaseFailureAdvice(const absl::Status& failure);
 
 struct ReleaseContext {
   std::string run_id;

@@ -129,6 +129,16 @@ class RoundListener {
   virtual void OnRoundRetried(uint64_t round, int attempt,
                               const std::string& reason) {}
   virtual void OnRunEnded(const absl::Status& outcome) {}
+  // An attempt of `round` opened with `cohort` selected (sorted ids).
+  virtual void OnRoundStarted(uint64_t round, int attempt,
+                              const std::vector<std::string>& cohort) {}
+  // `client_id` was blamed for breaking an attempt of `round` (e.g. its key
+  // shares did not decrypt at a neighbour, or its key advertisement did not
+  // verify) and is excluded from the round's further attempts. `reason` is
+  // the coordinator's own wording, safe to log.
+  virtual void OnClientBlamed(uint64_t round, int attempt,
+                              const std::string& client_id,
+                              const std::string& reason) {}
 };
 
 }  // namespace fedlearn

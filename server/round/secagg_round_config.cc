@@ -2,6 +2,7 @@
 
 #include "common/secagg/graph.h"
 #include "common/util/status_macros.h"
+#include "server/secagg/advertisement_verifier.h"
 
 namespace fedlearn {
 
@@ -12,6 +13,9 @@ absl::Status SecAggRoundConfig::Validate() const {
       ChooseGraphParameters(3, dropout_rate, security_bits).status());
   if (phase_timeout.count() <= 0) {
     return absl::InvalidArgumentError("secagg.phase_timeout must be positive");
+  }
+  if (!ca_pem.empty()) {
+    RETURN_IF_ERROR(CertificateAdvertisementVerifier::Create(ca_pem).status());
   }
   return absl::OkStatus();
 }

@@ -4,9 +4,12 @@
 // Validate() refuses settings no cohort could use: an encoding whose sum
 // overflows for the smallest secure cohort (3 clients), a SecAgg+ graph that
 // cannot be built at `dropout_rate`/`security_bits`, a non-positive phase
-// timeout. A plain value type; thread-compatible.
+// timeout, a `ca_pem` that holds no certificate. A plain value type;
+// thread-compatible.
 #ifndef FEDLEARN_SERVER_ROUND_SECAGG_ROUND_CONFIG_H_
 #define FEDLEARN_SERVER_ROUND_SECAGG_ROUND_CONFIG_H_
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "common/secagg/input_encoding.h"
@@ -25,6 +28,14 @@ struct SecAggRoundConfig {
   double dropout_rate = 0.1;
   int security_bits = 20;
   Duration phase_timeout{std::chrono::seconds(30)};
+  // The federation CA (PEM) the coordinator checks every AdvertiseKeys
+  // against before forwarding it (certificate chain, CN, signature;
+  // server/secagg/advertisement_verifier.h). The coordinator fills it from
+  // its TLS CA file. Empty: advertisements are checked for size and
+  // duplicates only and each client's own checks are the only defence
+  // (in-process tests; a coordinator never runs secure aggregation without
+  // TLS, see ValidateCoordinatorConfig).
+  std::string ca_pem;
 
   absl::Status Validate() const;
   // The client-side encoding of a round whose cohort has `max_clients`.

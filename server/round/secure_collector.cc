@@ -127,6 +127,14 @@ absl::Status SecureCollector::SubmitMaskedInput(const std::string& client_id,
   return secure_->HandleMaskedInput(client_id, masked);
 }
 
+std::vector<ClientExclusion> SecureCollector::TakeExclusions() {
+  std::vector<ClientExclusion> out;
+  for (BlameExclusion& e : secure_->Exclusions()) {
+    out.push_back({std::move(e.client_id), std::move(e.reason)});
+  }
+  return out;
+}
+
 bool SecureCollector::Poll(TimePoint now) {
   status_ = secure_->Poll(now);
   return status_ != SecureRound::Status::kRunning;

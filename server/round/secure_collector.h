@@ -54,6 +54,9 @@ class SecureCollector : public RoundCollector {
   size_t MaskedInputLength() const override {
     return secure_->encoded_length();
   }
+  // Senders of advertisements the coordinator refused and the clients
+  // ResolveBlame picks from the attempt's blame (SecureRound::Exclusions).
+  std::vector<ClientExclusion> TakeExclusions() override;
   bool Poll(TimePoint now) override;
   absl::StatusOr<CollectionResult> Close() override;
 

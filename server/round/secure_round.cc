@@ -1,12 +1,66 @@
 #include "server/round/secure_round.h"
 
+#include <map>
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "common/secagg/graph.h"
 #include "common/secagg/secagg_config.h"
+#include "common/util/escape.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
+namespace {
+
+// Logs as the default listener does, and records what the engine acts on.
+class IncidentRecordingListener final : public SecAggServerListener {
+ public:
+  IncidentRecordingListener(uint64_t round, SecureRound::Incidents* incidents)
+      : log_(round), incidents_(incidents) {}
+  void OnPhaseClosed(SecAggServerPhase phase,
+                     const std::vector<std::string>& dropouts) override {
+    log_.OnPhaseClosed(phase, dropouts);
+  }
+  void OnPhaseEntered(SecAggServerPhase phase,
+                      SecAggServerPhase previous) override {
+    log_.OnPhaseEntered(phase, previous);
+  }
+  void OnClientExcluded(const std::string& client_id) override {
+    log_.OnClientExcluded(client_id);
+  }
+  void OnClientAborted(const std::string& client_id, SecAggServerPhase phase,
+                       std::string_view reason) override {
+    log_.OnClientAborted(client_id, phase, reason);
+  }
+  void OnRoundAborted(std::string_view reason) override {
+    log_.OnRoundAborted(reason);
+  }
+  void OnAdvertisementRejected(const std::string& client_id,
+                               std::string_view reason) override {
+    log_.OnAdvertisementRejected(client_id, reason);
+    incidents_->rejected_advertisements.push_back(
+        {client_id,
+         absl::StrCat(
+             "its secure-aggregation key advertisement failed the "
+             "coordinator's check: ",
+             EscapeUntrusted(absl::string_view(reason.data(), reason.size()),
+                             300))});
+  }
+  void OnBlameLodged(const std::string& accuser,
+                     const std::vector<std::string>& blamed,
+                     int ignored) override {
+    log_.OnBlameLodged(accuser, blamed, ignored);
+    for (const std::string& id : blamed)
+      incidents_->blame.push_back({accuser, id});
+  }
+
+ private:
+  LoggingSecAggServerListener log_;
+  SecureRound::Incidents* const incidents_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     const SecAggRoundConfig& config, uint64_t round, int attempt,
@@ -44,7 +98,17 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     pc.set_min_survivors(dp->min_clients());
   }
 
-  ASSIGN_OR_RETURN(r->server_, SecAggServer::Create(pc));
+  SecAggServerEnvironment environment;
+  environment.listener =
+      std::make_unique<IncidentRecordingListener>(round, &r->incidents_);
+  if (!config.ca_pem.empty()) {
+    // Parsed per attempt (microseconds beside a round); every advertisement
+    // of the attempt is checked against this one trust store.
+    ASSIGN_OR_RETURN(environment.verifier,
+                     CertificateAdvertisementVerifier::Create(config.ca_pem));
+  }
+  ASSIGN_OR_RETURN(r->server_,
+                   SecAggServer::Create(pc, std::move(environment)));
   r->phase_deadline_ = training_deadline;
   spdlog::info(
       "round {} attempt {}: secure aggregation over {} clients, {} graph "
@@ -110,6 +174,21 @@ std::vector<std::string> SecureRound::survivors() const {
 
 int SecureRound::participants() const {
   return static_cast<int>(server_->Survivors().size());
+}
+
+}  // namespace fedlearn
+
+namespace fedlearn {
+
+std::vector<BlameExclusion> SecureRound::Exclusions() const {
+  std::map<std::string, std::string> by_id;
+  for (const BlameExclusion& e : incidents_.rejected_advertisements)
+    by_id.emplace(e.client_id, e.reason);
+  for (BlameExclusion& e : ResolveBlame(incidents_.blame))
+    by_id.emplace(std::move(e.client_id), std::move(e.reason));
+  std::vector<BlameExclusion> out;
+  for (auto& [id, reason] : by_id) out.push_back({id, std::move(reason)});
+  return out;
 }
 
 }  // namespace fedlearn

@@ -7,6 +7,12 @@
 // phase closes when all remaining clients answered or `phase_timeout`
 // passed. Non-responders are dropouts; the state machine aborts with a
 // reason if too few remain, and the engine then retries the round.
+//
+// With config.ca_pem set, every AdvertiseKeys is verified before it is
+// forwarded (server/secagg/advertisement_verifier.h): a failing sender is a
+// dropout of this attempt. Such senders and the blame lodged in client
+// Aborts are turned into Exclusions() (server/secagg/blame_resolution.h),
+// which the engine keeps out of the round's later attempts.
 #ifndef FEDLEARN_SERVER_ROUND_SECURE_ROUND_H_
 #define FEDLEARN_SERVER_ROUND_SECURE_ROUND_H_
 
@@ -21,6 +27,7 @@
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/secagg_round_config.h"
+#include "server/secagg/blame_resolution.h"
 #include "server/secagg/secagg_server.h"
 
 namespace fedlearn {
@@ -61,6 +68,16 @@ class SecureRound {
   int participants() const;
   // The clients whose masked inputs are in the sum (U3), once known.
   std::vector<std::string> survivors() const;
+  // Who this attempt shows must not take part in the round's retries, and
+  // why: senders of advertisements the coordinator refused, and the outcome
+  // of ResolveBlame over the blame lodged so far. Sorted by id, each once.
+  std::vector<BlameExclusion> Exclusions() const;
+
+  // What the attempt's server reported that the engine acts on.
+  struct Incidents {
+    std::vector<BlameExclusion> rejected_advertisements;
+    std::vector<BlameEdge> blame;
+  };
 
  private:
   SecureRound(const SecAggRoundConfig& config, size_t dimension,
@@ -73,6 +90,7 @@ class SecureRound {
   v1::SecAggConfig protocol_config_;
   v1::SecAggEncoding encoding_proto_;
   std::optional<PrivateInputCodec> dp_codec_;
+  Incidents incidents_;  // filled by server_'s listener
   std::unique_ptr<SecAggServer> server_;
   TimePoint phase_deadline_;
 };

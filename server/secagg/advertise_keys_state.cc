@@ -1,7 +1,10 @@
 #include "server/secagg/advertise_keys_state.h"
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_agreement.h"
+#include "common/util/escape.h"
 #include "server/secagg/share_keys_state.h"
 
 namespace fedlearn {
@@ -31,7 +34,7 @@ absl::Status AdvertiseKeysServerState::HandlePhaseMessage(
   if (keys.client_id() != id) {
     return absl::InvalidArgumentError(
         absl::StrCat("client '", id, "' advertised keys under the id '",
-                     keys.client_id(), "'"));
+                     EscapeUntrusted(keys.client_id(), 100), "'"));
   }
   if (keys.encryption_public_key().size() != kX25519KeyBytes ||
       keys.masking_public_key().size() != kX25519KeyBytes) {
@@ -51,6 +54,23 @@ absl::Status AdvertiseKeysServerState::HandlePhaseMessage(
       public_keys_.count(keys.masking_public_key())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "client '", id, "' advertised a public key that is already in use"));
+  }
+  // Checked before the keys are claimed (below): a rejected advertisement
+  // must not block the owner of keys it copied.
+  if (context_->verifier != nullptr) {
+    absl::Status verified = context_->verifier->Verify(
+        context_->params.session_id, context_->params.round, id, keys);
+    if (!verified.ok()) {
+      context_->listener->OnAdvertisementRejected(
+          id, std::string_view(verified.message().data(),
+                               verified.message().size()));
+      Reject(index);
+      return absl::UnauthenticatedError(
+          absl::StrCat("client '", id,
+                       "' advertised keys the coordinator "
+                       "cannot verify (dropped from this round): ",
+                       EscapeUntrusted(verified.message(), 300)));
+    }
   }
   public_keys_.insert(keys.encryption_public_key());
   public_keys_.insert(keys.masking_public_key());

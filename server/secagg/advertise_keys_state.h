@@ -1,8 +1,11 @@
 // Server round 0: collect AdvertiseKeys from the cohort. Refuses a message
 // whose client id differs from the sender, malformed keys, and a public key
 // some client already advertised (a copied key would let its owner decrypt
-// shares meant for another). Clients verify the signatures themselves; the
-// server does not hold the CA.
+// shares meant for another). With a verifier (advertisement_verifier.h) it
+// also checks the certificate and signature, as every recipient will: a
+// client whose advertisement fails is rejected (Unauthenticated), reported
+// to the listener and is a dropout of this phase, so the others go on.
+// Clients still verify every neighbour's keys themselves.
 //
 // Advance(): U1 = advertisers, minus any client with fewer than t - 1
 // advertising neighbours (it could never have its secrets rebuilt; removing

@@ -1,6 +1,7 @@
 #include "server/secagg/secagg_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 #include "server/secagg/advertise_keys_state.h"
 #include "server/secagg/terminal_states.h"
@@ -16,7 +17,8 @@ absl::StatusOr<std::unique_ptr<SecAggServer>> SecAggServer::Create(
         std::make_unique<LoggingSecAggServerListener>(params.round);
   }
   auto context = std::make_shared<ServerRoundContext>(
-      std::move(params), std::move(environment.listener));
+      std::move(params), std::move(environment.listener),
+      std::move(environment.verifier));
   auto state = std::make_unique<AdvertiseKeysServerState>(context);
   return std::unique_ptr<SecAggServer>(
       new SecAggServer(std::move(context), std::move(state)));
@@ -25,8 +27,9 @@ absl::StatusOr<std::unique_ptr<SecAggServer>> SecAggServer::Create(
 absl::StatusOr<int> SecAggServer::IndexOf(const std::string& client_id) const {
   std::optional<int> index = context_->params.IndexOf(client_id);
   if (!index) {
-    return absl::NotFoundError(
-        absl::StrCat("client '", client_id, "' is not in this round's cohort"));
+    return absl::NotFoundError(absl::StrCat("client '",
+                                            EscapeUntrusted(client_id, 100),
+                                            "' is not in this round's cohort"));
   }
   return *index;
 }
@@ -38,7 +41,7 @@ absl::Status SecAggServer::HandleMessage(
   if (message.session_id() != params.session_id ||
       message.round() != params.round) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "message from '", client_id,
+        "message from '", context_->id(index),
         "' is for another session or round (round ", message.round(),
         ", this is round ", params.round, "): replayed or misrouted"));
   }
@@ -47,6 +50,7 @@ absl::Status SecAggServer::HandleMessage(
       return absl::OkStatus();
     context_->listener->OnClientAborted(client_id, phase(),
                                         message.abort().reason());
+    RecordBlame(index, message.abort());
     state_->HandleClientAbort(index);
     return absl::OkStatus();
   }
@@ -57,6 +61,28 @@ absl::Status SecAggServer::HandleMaskedInput(
     const std::string& client_id, absl::Span<const uint32_t> masked) {
   ASSIGN_OR_RETURN(const int index, IndexOf(client_id));
   return state_->HandleMaskedInput(index, masked);
+}
+
+void SecAggServer::RecordBlame(int index, const v1::Abort& abort) {
+  if (abort.blamed().empty()) return;
+  const SecAggParameters& params = context_->params;
+  const std::set<int>& u2 = context_->shared_keys;
+  // An accuser can only have been sent shares by its neighbours in U2, and
+  // only once it is in U2 itself; at most `degree` entries are read.
+  const int readable = u2.count(index) ? static_cast<int>(params.degree) : 0;
+  std::set<int> blamed;
+  int ignored = 0;
+  for (int i = 0; i < abort.blamed_size(); ++i) {
+    std::optional<int> v =
+        i < readable ? params.IndexOf(abort.blamed(i)) : std::nullopt;
+    if (!v || *v == index || !u2.count(*v) ||
+        !params.graph.AreNeighbours(index, *v) || !blamed.insert(*v).second) {
+      ++ignored;
+    }
+  }
+  std::vector<std::string> ids;
+  for (int v : blamed) ids.push_back(context_->id(v));
+  context_->listener->OnBlameLodged(context_->id(index), ids, ignored);
 }
 
 std::optional<v1::SecAggServerMessage> SecAggServer::PendingMessageFor(

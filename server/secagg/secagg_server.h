@@ -36,10 +36,13 @@
 
 namespace fedlearn {
 
-// What the server reports to. A null listener gets the default,
-// LoggingSecAggServerListener.
+// What the server reports to, and what checks advertisements. A null
+// listener gets the default, LoggingSecAggServerListener; a null verifier
+// means AdvertiseKeys are checked for size and duplicates only (each client
+// still verifies its neighbours' keys and aborts on a bad one).
 struct SecAggServerEnvironment {
   std::unique_ptr<SecAggServerListener> listener;
+  std::shared_ptr<const AdvertisementVerifier> verifier;
 };
 
 class SecAggServer {
@@ -59,8 +62,11 @@ class SecAggServer {
   // A message from a cohort client, valid only in its phase: FailedPrecondition
   // otherwise (also for a client that dropped out or aborted), NotFound for a
   // non-cohort client, AlreadyExists for a duplicate, InvalidArgument for a
-  // malformed message or one from another session/round. An Abort from a
-  // client is accepted in any phase and makes it a dropout.
+  // malformed message or one from another session/round, Unauthenticated
+  // for an advertisement the verifier refuses (the client is then a
+  // dropout). An Abort from a client is accepted in any phase and makes it
+  // a dropout; its `blamed` list is bounded and reported (OnBlameLodged)
+  // only for entries that are neighbours in U2 of an accuser in U2.
   absl::Status HandleMessage(const std::string& client_id,
                              const v1::SecAggClientMessage& message);
   // A masked input during kMaskedInputCollection, folded at once into the
@@ -100,6 +106,9 @@ class SecAggServer {
                std::unique_ptr<SecAggServerState> state)
       : context_(std::move(context)), state_(std::move(state)) {}
   absl::StatusOr<int> IndexOf(const std::string& client_id) const;
+  // Reports the valid part of the blame in `abort` from cohort client
+  // `index`.
+  void RecordBlame(int index, const v1::Abort& abort);
 
   std::shared_ptr<ServerRoundContext> context_;
   std::unique_ptr<SecAggServerState> state_;

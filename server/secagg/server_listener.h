@@ -8,7 +8,8 @@
 // Calls are synchronous, on the thread that drives the server (the caller
 // serializes access to a SecAggServer), never concurrent for one round.
 // Listeners must not call back into the server. A client's abort reason is
-// what the client sent: untrusted text.
+// what the client sent: untrusted text. Client ids handed to a listener are
+// cohort ids (chosen by the coordinator), never bytes a client made up.
 #ifndef FEDLEARN_SERVER_SECAGG_SERVER_LISTENER_H_
 #define FEDLEARN_SERVER_SECAGG_SERVER_LISTENER_H_
 
@@ -42,10 +43,25 @@ class SecAggServerListener {
                                std::string_view reason) = 0;
   // The round aborted (a phase could not close, or Abort() from outside).
   virtual void OnRoundAborted(std::string_view reason) = 0;
+  // The server's own check of `client_id`'s AdvertiseKeys failed (its
+  // certificate or signature; advertisement_verifier.h): it was not
+  // forwarded and the client is a dropout of AdvertiseKeys. `reason` is the
+  // verifier's wording (it may quote certificate names, escaped).
+  virtual void OnAdvertisementRejected(const std::string& client_id,
+                                       std::string_view reason) {}
+  // `accuser`'s Abort blamed `blamed` (sorted cohort ids, each a neighbour
+  // that was sent key shares for it) for key shares that did not decrypt or
+  // authenticate. `ignored` counts entries of its list that were not such
+  // neighbours (non-cohort ids, non-neighbours, itself, repeats, or beyond
+  // the bound): dropped unread.
+  virtual void OnBlameLodged(const std::string& accuser,
+                             const std::vector<std::string>& blamed,
+                             int ignored) {}
 };
 
 // Logs through spdlog: transitions at debug, exclusions and client aborts at
-// info, a round abort as a warning naming `round`. Dropouts are not logged.
+// info, rejected advertisements, blame and a round abort as warnings naming
+// `round`. Dropouts are not logged.
 class LoggingSecAggServerListener final : public SecAggServerListener {
  public:
   explicit LoggingSecAggServerListener(uint64_t round) : round_(round) {}
@@ -57,6 +73,11 @@ class LoggingSecAggServerListener final : public SecAggServerListener {
   void OnClientAborted(const std::string& client_id, SecAggServerPhase phase,
                        std::string_view reason) override;
   void OnRoundAborted(std::string_view reason) override;
+  void OnAdvertisementRejected(const std::string& client_id,
+                               std::string_view reason) override;
+  void OnBlameLodged(const std::string& accuser,
+                     const std::vector<std::string>& blamed,
+                     int ignored) override;
 
  private:
   const uint64_t round_;

@@ -25,6 +25,7 @@
 #include "absl/types/span.h"
 #include "common/secagg/secagg_config.h"
 #include "proto/fedlearn/v1/secagg.pb.h"
+#include "server/secagg/advertisement_verifier.h"
 #include "server/secagg/server_listener.h"
 #include "server/secagg/server_phase.h"
 
@@ -42,12 +43,18 @@ struct ShareLedger {
 
 struct ServerRoundContext {
   ServerRoundContext(SecAggParameters p,
-                     std::unique_ptr<SecAggServerListener> l)
-      : params(std::move(p)), listener(std::move(l)) {
+                     std::unique_ptr<SecAggServerListener> l,
+                     std::shared_ptr<const AdvertisementVerifier> v)
+      : params(std::move(p)), listener(std::move(l)), verifier(std::move(v)) {
     advertised.resize(params.cohort.size());
   }
   SecAggParameters params;
   std::unique_ptr<SecAggServerListener> listener;  // never null
+  // Checks each AdvertiseKeys before it is forwarded; null: sizes only.
+  std::shared_ptr<const AdvertisementVerifier> verifier;
+  // U2 once ShareKeys closed: the clients whose key shares were forwarded
+  // (only their neighbours in U2 can be blamed for bad shares).
+  std::set<int> shared_keys;
   // AdvertiseKeys of each client in U1 (empty if it did not advertise).
   std::vector<std::optional<v1::AdvertiseKeys>> advertised;
   std::vector<uint32_t> sum;           // running sum of masked inputs, D words
@@ -92,6 +99,9 @@ class SecAggServerState {
   // responded client. Return OK to record it as responded.
   virtual absl::Status HandlePhaseMessage(
       int index, const v1::SecAggClientMessage& message);
+  // The server itself found `index`'s message fraudulent: it is a dropout
+  // of this phase from now on, as if it had aborted.
+  void Reject(int index) { HandleClientAbort(index); }
   // Checks `index` may answer now; records nothing.
   absl::Status CheckMayRespond(int index) const;
   void MarkResponded(int index) { responded_.insert(index); }

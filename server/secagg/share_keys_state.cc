@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/aead.h"
+#include "common/util/escape.h"
 #include "server/secagg/masked_input_collection_state.h"
 
 namespace fedlearn {
@@ -22,24 +24,29 @@ absl::Status ShareKeysServerState::HandlePhaseMessage(
   for (const v1::EncryptedKeyShares& s :
        message.share_keys_response().shares()) {
     if (s.sender() != id) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' sent key shares as '", s.sender(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' sent key shares as '",
+                       EscapeUntrusted(s.sender(), 100), "'"));
     }
     std::optional<int> recipient = params.IndexOf(s.recipient());
     if (!recipient ||
         !std::binary_search(expected.begin(), expected.end(), *recipient)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("client '", id, "' sent key shares to '", s.recipient(),
+          absl::StrCat("client '", id, "' sent key shares to '",
+                       EscapeUntrusted(s.recipient(), 100),
                        "', not one of its neighbours that advertised keys"));
     }
-    if (s.ciphertext().empty() || s.ciphertext().size() > kMaxCiphertextBytes) {
+    // Shorter than a nonce and a tag cannot be an AEAD ciphertext.
+    if (s.ciphertext().size() < kAeadNonceBytes + kAeadTagBytes ||
+        s.ciphertext().size() > kMaxCiphertextBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat("client '", id, "' sent a malformed ciphertext for '",
-                       s.recipient(), "'"));
+                       context_->id(*recipient), "'"));
     }
     if (!shares.emplace(*recipient, s.ciphertext()).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' sent two ciphertexts for '", s.recipient(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' sent two ciphertexts for '",
+                       context_->id(*recipient), "'"));
     }
   }
   if (shares.size() != expected.size()) {
@@ -73,6 +80,7 @@ ShareKeysServerState::Advance() {
     requests.emplace(u, std::move(message));
   }
   outgoing_.clear();
+  context_->shared_keys = u2;
   auto next =
       std::make_unique<MaskedInputCollectionState>(context_, std::move(u2));
   next->SetRequests(std::move(requests));

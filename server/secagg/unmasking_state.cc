@@ -4,6 +4,7 @@
 #include "common/crypto/key_agreement.h"
 #include "common/secagg/key_shares.h"
 #include "common/secagg/masking.h"
+#include "common/util/escape.h"
 #include "common/util/status_macros.h"
 #include "server/secagg/terminal_states.h"
 
@@ -71,7 +72,7 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
     if (it == expected.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("client '", id, "' may not reveal a share of '",
-                       revealed.owner(), "'"));
+                       EscapeUntrusted(revealed.owner(), 100), "'"));
     }
     SecretKind kind;
     const v1::SecretShare* proto;
@@ -84,12 +85,12 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("client '", id, "' revealed an empty share of '",
-                       revealed.owner(), "'"));
+                       context_->id(*owner), "'"));
     }
     if (kind != it->second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "client '", id, "' revealed a ", KindName(kind), " share of '",
-          revealed.owner(), "'; only its ", KindName(it->second),
+          context_->id(*owner), "'; only its ", KindName(it->second),
           " may be learned",
           *owner == index ? " (a client may not unmask itself)" : ""));
     }
@@ -97,7 +98,7 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
     if (!share.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("client '", id, "' revealed a share of '",
-                       revealed.owner(), "': ", share.status().message()));
+                       context_->id(*owner), "': ", share.status().message()));
     }
     if (share->x != static_cast<uint32_t>(index + 1)) {
       return absl::InvalidArgumentError(
@@ -106,8 +107,9 @@ absl::Status UnmaskingServerState::HandlePhaseMessage(
     }
     if (!taken.emplace(*owner, std::make_pair(kind, *std::move(share)))
              .second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "client '", id, "' revealed two shares of '", revealed.owner(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("client '", id, "' revealed two shares of '",
+                       context_->id(*owner), "'"));
     }
   }
   if (taken.size() != expected.size()) {

@@ -130,7 +130,9 @@ class ConsortiumCsvE2eTest : public ::testing::Test {
         << "[model]\narchitecture = \"mlp\"\nhidden_units = 16\n"
         << "[training]\noptimizer = \"adam\"\nlearning_rate = 0.01\n"
         << "momentum = 0.0\nlocal_epochs = 2\nbatch_size = 16\n"
-        << "[evaluation]\ndataset = \"\"\n";
+        << "[evaluation]\ndataset = \"\"\n"
+        << "[security]\nenrolled_clients = [\"client-001\", \"client-002\", "
+           "\"client-003\", \"client-004\"]\n";
   }
 
   std::unique_ptr<Process> StartCoordinator(int* port) {

@@ -10,6 +10,7 @@
 #include "common/wire/model_file.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/audit/auditing_round_listener.h"
 #include "tests/e2e/process.h"
 
 namespace fedlearn {
@@ -51,7 +52,9 @@ class FederationE2eTest : public ::testing::Test {
         << extra_secagg << "[model]\n"
         << extra_model << "\n"
         << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
-        << "[evaluation]\ndataset = \"\"\n";
+        << "[evaluation]\ndataset = \"\"\n"
+        << "[security]\nenrolled_clients = [\"client-001\", \"client-002\", "
+           "\"client-003\", \"client-004\"]\n";
   }
 
   std::unique_ptr<Process> StartCoordinator(int* port) {
@@ -163,6 +166,49 @@ class FederationE2eTest : public ::testing::Test {
         << "round " << round << " is not the weighted mean";
   }
 
+  // `fedlearn-audit verify` passes on the run's audit log, against the head
+  // the coordinator logged at the end (`coordinator_log`); each release
+  // names the model saved for its round; a copy with one edited byte fails.
+  void ExpectAuditLogVerifies(int rounds, const std::string& coordinator_log) {
+    const std::string log = dir_ + "/state/audit.jsonl";
+    const size_t at = coordinator_log.rfind(" entries, head ");
+    ASSERT_NE(at, std::string::npos) << "no audit head in the coordinator log";
+    const size_t from = at + std::string(" entries, head ").size();
+    const std::string head = coordinator_log.substr(
+        from, coordinator_log.find_first_of(" \n", from) - from);
+    Process verify(
+        {Bin("fedlearn-audit"), "verify", log, "--expect-head", head},
+        dir_ + "/audit");
+    ASSERT_EQ(verify.Wait(30s), 0) << verify.Stdout() << verify.Stderr();
+    auto text = ReadFileToString(log);
+    ASSERT_TRUE(text.ok());
+    std::istringstream lines(*text);
+    std::map<std::string, int> events;
+    for (std::string line; std::getline(lines, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      ++events[j["event"].get<std::string>()];
+      if (j["event"] != "round_released") continue;
+      auto model = ReadModelFile(ModelPath(j["details"]["round"].get<int>()));
+      ASSERT_TRUE(model.ok()) << model.status();
+      EXPECT_EQ(j["details"]["model_sha256"],
+                ModelValuesSha256(model->model.values.span()));
+    }
+    EXPECT_EQ(events["round_released"], rounds);
+    EXPECT_GE(events["round_started"], rounds);
+    EXPECT_EQ(events["run_ended"], 1);
+
+    std::filesystem::create_directories(dir_ + "/tampered");
+    const std::string copy = dir_ + "/tampered/audit.jsonl";
+    std::string edited = *text;
+    edited[edited.find("\"participants\":") + 15] ^= 1;
+    ASSERT_TRUE(WriteFileAtomically(copy, edited).ok());
+    std::filesystem::copy_file(log + ".head", copy + ".head");
+    Process tampered({Bin("fedlearn-audit"), "verify", copy},
+                     dir_ + "/audit-tampered");
+    EXPECT_EQ(tampered.Wait(30s), 1) << tampered.Stdout() << tampered.Stderr();
+    EXPECT_NE(tampered.Stdout().find("first bad line"), std::string::npos);
+  }
+
   std::string ModelPath(uint64_t round) const {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "/state/models/round-%06d.fmodel",
@@ -186,6 +232,7 @@ TEST_F(FederationE2eTest,
       << "this test pins the plaintext path";
   ExpectRoundIsWeightedMeanOfReportedUpdates(1);
   ExpectRoundIsWeightedMeanOfReportedUpdates(2);
+  ExpectAuditLogVerifies(2, log);
 
   auto metrics = ReadFileToString(dir_ + "/state/metrics.jsonl");
   ASSERT_TRUE(metrics.ok());

@@ -2,7 +2,8 @@
 // 127.0.0.1 only): --version on each, a clean exit on SIGTERM/SIGINT, and a
 // clear refusal, before anything runs, of an unknown log level, a malformed
 // coordinator address and a key that belongs to another certificate; the
-// server certificate's names as fedlearn-certs prints them.
+// server certificate's names as fedlearn-certs prints them; no CA key left
+// in the simulation's state directory.
 #include <signal.h>
 #include <unistd.h>
 
@@ -85,13 +86,34 @@ class OperatorCliTest : public ::testing::Test {
 
 TEST_F(OperatorCliTest, EveryBinaryPrintsItsVersionAndExitsZero) {
   for (const std::string name :
-       {"coordinator", "client", "sim", "certs", "dp"}) {
+       {"coordinator", "client", "sim", "certs", "dp", "audit"}) {
     CliResult r = Run({Bin("fedlearn-" + name), "--version"});
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
     EXPECT_EQ(r.out, VersionLine(name) + "\n");
     EXPECT_TRUE(std::regex_match(
         r.out, std::regex("fedlearn-" + name + R"( \d+\.\d+\.\d+ \(\S+\)\n)")))
         << r.out;
+  }
+}
+
+// The simulation's CA key lives only in memory: its state directory never
+// holds one, and one an older version left there is removed.
+TEST_F(OperatorCliTest, SimulationLeavesNoCaKeyInItsStateDirectory) {
+  const std::string state = dir_ + "/state";
+  std::filesystem::create_directories(state + "/certs");
+  std::ofstream(state + "/certs/ca.key") << "stale key of an older version";
+  // hospital.toml names its CSV relative to the source tree.
+  CliResult r = Run({"/bin/sh", "-c",
+                     "cd '" + std::string(FEDLEARN_SOURCE_DIR) + "' && exec '" +
+                         Bin("fedlearn-sim") +
+                         "' --config examples/hospital/hospital.toml "
+                         "--rounds 1 --state-dir '" +
+                         state + "'"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(std::filesystem::exists(state + "/certs/ca.pem"));
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(state)) {
+    EXPECT_NE(entry.path().filename(), "ca.key") << entry.path();
   }
 }
 

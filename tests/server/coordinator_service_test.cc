@@ -262,18 +262,25 @@ TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {
       grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_.port),
                                 grpc::SslCredentials(ssl), args));
 
+  // Uploads are authorized only for a client that fetched its task.
+  ASSERT_TRUE(good->FetchTask("svc-test", 0).ok());
   v1::UpdateHeader header;
   header.mutable_ref()->set_run_id("svc-test");
   header.mutable_ref()->set_round(1);
   header.set_num_examples(1);
-  header.set_num_values(uint64_t{1} << 40);  // absurd: must not be allocated
-  grpc::Status s = PushRaw(stub.get(), header, {});
+  header.set_num_values(kSize);
+  grpc::Status s = PushRaw(stub.get(), header,
+                           {std::string(kSize * 4 + 4, '\0')});  // overflow
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << s.error_message();
+  EXPECT_NE(s.error_message().find("overflows the announced 100"),
+            std::string::npos)
+      << s.error_message();
 
-  header.set_num_values(kSize);
-  s = PushRaw(stub.get(), header,
-              {std::string(kSize * 4 + 4, '\0')});  // overflow
+  // The header's shape is checked before anything else (even after the
+  // client's answer): an absurd size is never allocated.
+  header.set_num_values(uint64_t{1} << 40);
+  s = PushRaw(stub.get(), header, {});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << s.error_message();
 

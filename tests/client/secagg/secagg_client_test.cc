@@ -272,6 +272,52 @@ TEST_F(SecAggClientTest, RefusesCiphertextForwardedToTheWrongClient) {
   ExpectAbort(0, m, absl::StatusCode::kDataLoss, "failed authentication");
 }
 
+// The coordinator cannot open key shares, so only the recipient can say whose
+// did not decrypt: it aborts naming them (Abort.blamed), having tried all.
+TEST_F(SecAggClientTest, UndecryptableSharesAbortBlamingTheirSender) {
+  RunUntil(SecAggServer::Phase::kMaskedInputCollection);
+  v1::SecAggServerMessage m = Pending(0);
+  for (auto& s : *m.mutable_masked_input_request()->mutable_shares()) {
+    if (s.sender() == h_->id(2)) {
+      (*s.mutable_ciphertext())[s.ciphertext().size() / 2] ^= 0x01;
+    }
+  }
+  ExpectAbort(0, m, absl::StatusCode::kDataLoss, "failed authentication");
+  const auto& abort = h_->clients[0]->abort_message();
+  ASSERT_TRUE(abort.has_value());
+  EXPECT_EQ(abort->session_id(), h_->config.session_id());
+  EXPECT_EQ(abort->round(), h_->config.round());
+  ASSERT_TRUE(abort->has_abort());
+  EXPECT_THAT(abort->abort().blamed(), ::testing::ElementsAre(h_->id(2)));
+  EXPECT_THAT(abort->abort().reason(), HasSubstr(h_->id(2)));
+}
+
+TEST_F(SecAggClientTest, EverySenderWhoseSharesFailIsBlamedOnce) {
+  RunUntil(SecAggServer::Phase::kMaskedInputCollection);
+  v1::SecAggServerMessage m = Pending(0);
+  for (auto& s : *m.mutable_masked_input_request()->mutable_shares()) {
+    if (s.sender() == h_->id(4)) s.set_ciphertext("garbage");
+    if (s.sender() == h_->id(1)) (*s.mutable_ciphertext())[0] ^= 0x80;
+  }
+  ExpectAbort(0, m, absl::StatusCode::kDataLoss, "cannot be opened");
+  const auto& abort = h_->clients[0]->abort_message();
+  ASSERT_TRUE(abort.has_value());
+  EXPECT_THAT(abort->abort().blamed(),
+              ::testing::ElementsAre(h_->id(1), h_->id(4)));
+}
+
+// Misrouting is the coordinator's doing (it addresses every envelope): the
+// client aborts without blaming a sender.
+TEST_F(SecAggClientTest, MisaddressedSharesAbortWithoutBlame) {
+  RunUntil(SecAggServer::Phase::kMaskedInputCollection);
+  v1::SecAggServerMessage m = Pending(0);
+  m.mutable_masked_input_request()->mutable_shares(0)->set_recipient(h_->id(3));
+  ExpectAbort(0, m, absl::StatusCode::kPermissionDenied, "addressed to");
+  ASSERT_TRUE(h_->clients[0]->abort_message().has_value());
+  EXPECT_THAT(h_->clients[0]->abort_message()->abort().blamed(),
+              ::testing::IsEmpty());
+}
+
 TEST_F(SecAggClientTest, AbortsWhenTooFewNeighboursSentShares) {
   RunUntil(SecAggServer::Phase::kMaskedInputCollection);
   v1::SecAggServerMessage m = Pending(0);
@@ -448,6 +494,19 @@ TEST_F(SecAggClientTest, ServerAbortEndsTheClient) {
   EXPECT_THAT(std::string(reply.status().message()),
               HasSubstr("operator stopped the round"));
   EXPECT_TRUE(h_->clients[0]->aborted());
+  EXPECT_FALSE(h_->clients[0]->abort_message().has_value())
+      << "no Abort is sent back for the server's own";
+}
+
+TEST_F(SecAggClientTest, ServerAbortReasonIsEscapedAndBounded) {
+  AdvertiseAll();
+  v1::SecAggServerMessage m = Pending(0);
+  m.mutable_abort()->set_reason("stop\n[forged] " + std::string(5000, 'a'));
+  auto reply = h_->clients[0]->Handle(m);
+  ASSERT_FALSE(reply.ok());
+  const std::string message(reply.status().message());
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_LT(message.size(), 400u);
 }
 
 TEST_F(SecAggClientTest, RevealsExactlyOneShareOfEachNeighbour) {

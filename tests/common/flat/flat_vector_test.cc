@@ -45,6 +45,21 @@ TEST(FlatVectorCodecTest, DecodeRejectsRaggedAndOversizedPayloads) {
   EXPECT_TRUE(DecodeFloat32LE(std::string(8, '\0'), dst.span()).ok());
 }
 
+// Found by tests/fuzz/float32_le_fuzzer: an empty payload into an empty
+// span, and an empty span appended, passed null pointers to memcpy
+// (undefined behaviour; UBSan aborts, so these fail before the fix in the
+// SANITIZE=address,undefined build).
+TEST(FlatVectorCodecTest, DecodeAcceptsAnEmptyPayloadIntoAnEmptyDestination) {
+  FlatVector dst;
+  EXPECT_TRUE(DecodeFloat32LE(std::string_view(), dst.span()).ok());
+}
+
+TEST(FlatVectorCodecTest, AppendingNoValuesAppendsNothing) {
+  std::string bytes = "ab";
+  AppendFloat32LE(absl::Span<const float>(), &bytes);
+  EXPECT_EQ(bytes, "ab");
+}
+
 TEST(FlatVectorCodecTest, AppendingChunksEqualsEncodingWhole) {
   std::vector<float> values(1000);
   for (size_t i = 0; i < values.size(); ++i) values[i] = float(i) * 0.5f;

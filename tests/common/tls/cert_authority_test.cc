@@ -303,6 +303,37 @@ TEST_F(ProvisionDirectoryTest, CreatesEveryFileWithPrivateKeys) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), {}), 10);
 }
 
+TEST_F(ProvisionDirectoryTest, EphemeralCaWritesNoCaKeyAndRemovesAStaleOne) {
+  fs::create_directories(dir_);
+  std::ofstream(Path("ca.key")) << "stale key of an older version";
+  absl::StatusOr<ProvisionReport> report =
+      ProvisionEphemeralDirectory(Options(2));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(fs::exists(Path("ca.key")));
+  EXPECT_THAT(report->removed, UnorderedElementsAre(Path("ca.key")));
+  const std::string ca = Slurp(Path("ca.pem"));
+  for (std::string name : {"server", "client-001", "client-002"}) {
+    EXPECT_TRUE(VerifyCertificateChain(ca, Slurp(Path(name + ".pem"))).ok())
+        << name;
+    EXPECT_EQ(PermissionBits(Path(name + ".key")), 0600) << name;
+  }
+  // ca.pem, three pairs: nothing else.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), {}), 7);
+}
+
+TEST_F(ProvisionDirectoryTest, EphemeralCaIsNewOnEveryRun) {
+  ASSERT_TRUE(ProvisionEphemeralDirectory(Options(1)).ok());
+  const std::string first = Slurp(Path("ca.pem"));
+  absl::StatusOr<ProvisionReport> again =
+      ProvisionEphemeralDirectory(Options(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(Slurp(Path("ca.pem")), first);
+  EXPECT_TRUE(again->kept.empty());
+  EXPECT_TRUE(VerifyCertificateChain(Slurp(Path("ca.pem")),
+                                     Slurp(Path("client-001.pem")))
+                  .ok());
+}
+
 TEST_F(ProvisionDirectoryTest, SecondRunReusesCaAndIssuesOnlyTheNewClient) {
   ASSERT_TRUE(ProvisionDirectory(Options(2)).ok());
   const std::string ca = Slurp(Path("ca.pem"));

@@ -196,3 +196,28 @@ TEST(FedAvgAggregatorTakeSumTest, HandsOverTheWeightedSumAndNeedsAReset) {
 
 }  // namespace
 }  // namespace fedlearn
+
+namespace fedlearn {
+namespace {
+
+// Float32 tops out at ~3.4e38: a weighted float sum of two such values is
+// infinite, although their mean is not. The running sum is in double.
+TEST(FedAvgAggregatorOverflowTest, SumBeyondFloatRangeStillGivesAFiniteMean) {
+  const float big = 3.0e38f;
+  FedAvgAggregator agg(2);
+  ASSERT_TRUE(agg.Add(std::vector<float>{big, -big}, 10.0).ok());
+  ASSERT_TRUE(agg.Add(std::vector<float>{big, 1.0f}, 10.0).ok());
+  absl::StatusOr<FlatVector> mean = agg.WeightedMean();
+  ASSERT_TRUE(mean.ok()) << mean.status();
+  EXPECT_FLOAT_EQ((*mean)[0], big);
+  EXPECT_FLOAT_EQ((*mean)[1], (-big + 1.0f) / 2);
+  absl::StatusOr<std::vector<float>> taken = agg.TakeMean();
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_FLOAT_EQ((*taken)[0], big);
+  EXPECT_EQ(agg.count(), 0u);
+  EXPECT_EQ(agg.TakeMean().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace fedlearn

@@ -179,6 +179,7 @@ class RoundEngineTest : public ::testing::Test {
                    uint64_t examples = 10) {
     for (const std::string& id : ids) {
       ASSERT_TRUE(engine_->Register(id, examples).ok()) << id;
+      registered_.push_back(id);
     }
   }
 
@@ -193,6 +194,13 @@ class RoundEngineTest : public ::testing::Test {
     return selected;
   }
 
+  // Ticks, then every registered client fetches (so the selected ones may
+  // upload).
+  void TickAndFetch() {
+    engine_->Tick();
+    Selected(registered_);
+  }
+
   std::vector<float> Global() const {
     return Values(engine_->global_model()->values);
   }
@@ -201,6 +209,7 @@ class RoundEngineTest : public ::testing::Test {
   RecordingListener listener_;
   std::unique_ptr<RoundEngine> engine_;
   std::vector<float> initial_;
+  std::vector<std::string> registered_;
 };
 
 TEST_F(RoundEngineTest, WaitsUntilMinClientsAreRegistered) {
@@ -319,7 +328,7 @@ TEST_F(RoundEngineTest,
   std::mt19937 rng(3);
   const size_t dim = 37;
   Start(BaseConfig(), RandomVector(dim, rng));
-  RegisterAll({"a", "b", "c"});
+  RegisterAll({"a", "b", "c"}, 1000);
   engine_->Tick();
   ASSERT_THAT(Selected({"a", "b", "c"}), SizeIs(3));
 
@@ -370,12 +379,12 @@ TEST_F(RoundEngineTest, ServerLearningRateScalesTheAveragedStep) {
   config.server_learning_rate = 0.5;
   Start(config, {1.0f, 1.0f});
   RegisterAll({"a", "b"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(
       engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f, 4.0f})).ok());
   ASSERT_TRUE(
       engine_->SubmitUpdate("b", Submission(1, 3, 0, {6.0f, -4.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   // mean = {(2 + 18) / 4, (4 - 12) / 4} = {5, -2}; global = 1 + 0.5 * mean.
   EXPECT_THAT(Global(), ElementsAre(3.5f, 0.0f));
 }
@@ -386,14 +395,14 @@ TEST_F(RoundEngineTest, RunFinishesAfterNumRounds) {
   Start(config, {0.0f, 0.0f});
   RegisterAll({"a"});
   for (uint64_t round = 1; round <= 2; ++round) {
-    engine_->Tick();
+    TickAndFetch();
     ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
     ASSERT_TRUE(
         engine_->SubmitUpdate("a", Submission(round, 2, 0, {1.0f, -2.0f}))
             .ok());
   }
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);  // round 2 open
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
   EXPECT_TRUE(engine_->outcome().ok());
   ASSERT_THAT(listener_.completed, SizeIs(2));
@@ -406,7 +415,7 @@ TEST_F(RoundEngineTest, RunFinishesAfterNumRounds) {
   EXPECT_TRUE(out->run_finished);
   EXPECT_FALSE(out->task.has_value());
   // More ticks change nothing.
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_THAT(listener_.completed, SizeIs(2));
   EXPECT_EQ(
       engine_->SubmitUpdate("a", Submission(3, 2, 0, {1.0f, 1.0f})).code(),
@@ -487,10 +496,20 @@ INSTANTIATE_TEST_SUITE_P(
                     [](UpdateSubmission& s) { s.num_examples = 0; }},
         ContentCase{"TooManyExamples",
                     [](UpdateSubmission& s) { s.num_examples = 1001; }},
+        ContentCase{"NormAboveTheBound",
+                    [](UpdateSubmission& s) {
+                      for (size_t i = 0; i < s.delta.size(); ++i) {
+                        s.delta[i] = 3.0e38f;
+                      }
+                    }},
+        ContentCase{"MoreExamplesThanDeclared",
+                    [](UpdateSubmission& s) { s.num_examples = 11; }},
         ContentCase{"NaNLoss",
                     [](UpdateSubmission& s) {
                       s.train_loss = std::numeric_limits<double>::quiet_NaN();
                     }},
+        ContentCase{"NegativeLoss",
+                    [](UpdateSubmission& s) { s.train_loss = -1.0; }},
         ContentCase{"InfLoss",
                     [](UpdateSubmission& s) {
                       s.train_loss = std::numeric_limits<double>::infinity();
@@ -501,8 +520,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(RoundEngineTest, MaxExamplesPerUpdateIsInclusive) {
   Start(BaseConfig(), {0.0f});
-  RegisterAll({"a"});
-  engine_->Tick();
+  RegisterAll({"a"}, 1000);
+  TickAndFetch();
   EXPECT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1000, 0, {1.0f})).ok());
 }
 
@@ -525,7 +544,7 @@ TEST_P(ProtocolRejectionTest, IsFailedPreconditionAndRoundCompletesAtDeadline) {
   const size_t dim = 6;
   Start(BaseConfig(), RandomVector(dim, rng));
   RegisterAll({"a", "b", "c"});
-  engine_->Tick();
+  TickAndFetch();
   std::vector<Contribution> good = {{RandomVector(dim, rng), 3},
                                     {RandomVector(dim, rng), 4}};
   UpdateSubmission bad = Submission(1, 50, 0, RandomVector(dim, rng));
@@ -537,10 +556,10 @@ TEST_P(ProtocolRejectionTest, IsFailedPreconditionAndRoundCompletesAtDeadline) {
       engine_->SubmitUpdate("a", Submission(1, 3, 0, good[0].delta)).ok());
   ASSERT_TRUE(
       engine_->SubmitUpdate("b", Submission(1, 4, 0, good[1].delta)).ok());
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_TRUE(listener_.completed.empty()) << "c has not answered yet";
   clock_.Advance(kTimeout);
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   EXPECT_EQ(listener_.completed[0].summary.participants, 2);
   EXPECT_EQ(listener_.completed[0].summary.rejected, 0);
@@ -574,25 +593,25 @@ TEST_F(RoundEngineTest,
        ProtocolRejectionLeavesTheClientFreeToSubmitItsRealUpdate) {
   Start(BaseConfig(), {0.0f});
   RegisterAll({"a"});
-  engine_->Tick();
+  TickAndFetch();
   UpdateSubmission wrong_run = Submission(1, 1, 0, {100.0f});
   wrong_run.run_id = "other";
   EXPECT_EQ(engine_->SubmitUpdate("a", std::move(wrong_run)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_THAT(Global(), ElementsAre(2.0f));
 }
 
 TEST_F(RoundEngineTest, StaleRoundUpdateIsRefusedInTheNextRound) {
   Start(BaseConfig(), {0.0f, 0.0f});
   RegisterAll({"a", "b"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(
       engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
   ASSERT_TRUE(
       engine_->SubmitUpdate("b", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_EQ(engine_->current_round(), 2u);
   ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
 
@@ -603,7 +622,7 @@ TEST_F(RoundEngineTest, StaleRoundUpdateIsRefusedInTheNextRound) {
   ASSERT_TRUE(
       engine_->SubmitUpdate("a", Submission(2, 1, 0, {2.0f, -2.0f})).ok());
   clock_.Advance(kTimeout);
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(2));
   EXPECT_EQ(listener_.completed[1].summary.participants, 1);
   EXPECT_THAT(Global(), ElementsAre(3.0f, -1.0f));
@@ -637,7 +656,7 @@ TEST_F(RoundEngineTest, UnselectedClientIsPermissionDeniedAndNotAveraged) {
 TEST_F(RoundEngineTest, DuplicateSubmissionIsAlreadyExistsAndCountedOnce) {
   Start(BaseConfig(), {0.0f});
   RegisterAll({"a", "b"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {4.0f})).ok());
   EXPECT_EQ(engine_->SubmitUpdate("a", Submission(1, 1, 0, {4.0f})).code(),
             absl::StatusCode::kAlreadyExists);
@@ -646,16 +665,96 @@ TEST_F(RoundEngineTest, DuplicateSubmissionIsAlreadyExistsAndCountedOnce) {
   EXPECT_FALSE(refetch->task.has_value());
   EXPECT_THAT(refetch->reason, HasSubstr("already answered"));
   ASSERT_TRUE(engine_->SubmitUpdate("b", Submission(1, 1, 0, {0.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   EXPECT_EQ(listener_.completed[0].summary.participants, 2);
   EXPECT_THAT(Global(), ElementsAre(2.0f));  // (4 + 0) / 2, not (4 + 4 + 0) / 3
 }
 
+TEST_F(RoundEngineTest, SelectedClientThatNeverFetchedCannotUpload) {
+  Start(BaseConfig(), {0.0f});
+  RegisterAll({"a", "b"});
+  engine_->Tick();
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+  // "b" is selected (fraction 1) but never fetched its task.
+  absl::Status check = engine_->CheckMayUpload("b", kRunId, 1);
+  EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition) << check;
+  EXPECT_THAT(std::string(check.message()),
+              HasSubstr("fetch the round's task before uploading"));
+  absl::Status s = engine_->SubmitUpdate("b", Submission(1, 1, 0, {100.0f}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+
+  ASSERT_THAT(Selected({"a"}), SizeIs(1));
+  EXPECT_TRUE(engine_->CheckMayUpload("a", kRunId, 1).ok());
+  EXPECT_EQ(engine_->CheckMayUpload("a", "other-run", 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->CheckMayUpload("a", kRunId, 2).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->CheckMayUpload("ghost", kRunId, 1).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f})).ok());
+  EXPECT_EQ(engine_->CheckMayUpload("a", kRunId, 1).code(),
+            absl::StatusCode::kAlreadyExists);
+  engine_->Tick();
+  EXPECT_TRUE(listener_.completed.empty()) << "b's refused update is no answer";
+  clock_.Advance(kTimeout);
+  engine_->Tick();
+  ASSERT_THAT(listener_.completed, SizeIs(1));
+  EXPECT_EQ(listener_.completed[0].summary.participants, 1);
+  EXPECT_THAT(Global(), ElementsAre(2.0f));  // not (2 + 100) / 2
+}
+
+// The reproduction: 3.0e38 per value with num_examples = 10 used to
+// overflow the float sum and make every value of the saved model infinite.
+TEST_F(RoundEngineTest, OneHugeUpdateCannotMakeTheGlobalModelInfinite) {
+  const size_t dim = 530;
+  Start(BaseConfig(), std::vector<float>(dim, 0.5f));
+  RegisterAll({"honest", "hostile"});
+  TickAndFetch();
+  absl::Status s = engine_->SubmitUpdate(
+      "hostile", Submission(1, 10, 0, std::vector<float>(dim, 3.0e38f)));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("max_update_l2_norm"));
+  ASSERT_TRUE(
+      engine_
+          ->SubmitUpdate("honest",
+                         Submission(1, 10, 0.1, std::vector<float>(dim, 0.25f)))
+          .ok());
+  engine_->Tick();  // both answered
+  ASSERT_THAT(listener_.completed, SizeIs(1));
+  EXPECT_EQ(listener_.completed[0].summary.participants, 1);
+  EXPECT_EQ(listener_.completed[0].summary.rejected, 1);
+  for (float x : Global()) ASSERT_FLOAT_EQ(x, 0.75f);
+}
+
+TEST_F(RoundEngineTest, ANonFiniteAggregateIsNeverReleasedAndTheRoundRetried) {
+  RoundEngineConfig config = BaseConfig();
+  config.max_update_l2_norm = 1e30;
+  config.server_learning_rate = 1e10;  // 1e29 * 1e10 overflows float32
+  config.max_round_attempts = 2;
+  Start(config, {0.0f, 1.0f});
+  RegisterAll({"a"});
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    TickAndFetch();
+    ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining) << attempt;
+    ASSERT_TRUE(
+        engine_->SubmitUpdate("a", Submission(1, 1, 0, {1e29f, 0.0f})).ok());
+  }
+  engine_->Tick();
+  EXPECT_TRUE(listener_.completed.empty()) << "nothing was released";
+  ASSERT_THAT(listener_.retried, SizeIs(1));
+  EXPECT_THAT(listener_.retried[0].reason,
+              HasSubstr("1 of 2 values that are not finite"));
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
+  EXPECT_THAT(std::string(engine_->outcome().message()),
+              HasSubstr("max_update_l2_norm"));
+  EXPECT_THAT(Global(), ElementsAre(0.0f, 1.0f));
+}
+
 TEST_F(RoundEngineTest, UnknownClientIsNotFoundEverywhere) {
   Start(BaseConfig(), {0.0f});
   RegisterAll({"a"});
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_EQ(engine_->SubmitUpdate("ghost", Submission(1, 1, 0, {9.0f})).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(engine_->FetchTask("ghost").status().code(),
@@ -664,7 +763,7 @@ TEST_F(RoundEngineTest, UnknownClientIsNotFoundEverywhere) {
   EXPECT_EQ(engine_->Register("", 1).code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_THAT(Global(), ElementsAre(1.0f));
 }
 
@@ -694,8 +793,8 @@ TEST_F(RoundEngineTest, DeadlineClosesRoundWithTheClientsThatAnswered) {
   const size_t dim = 5;
   Start(BaseConfig(), RandomVector(dim, rng));
   const std::vector<std::string> ids = ClientIds(4);
-  RegisterAll(ids);
-  engine_->Tick();
+  RegisterAll(ids, 1000);
+  TickAndFetch();
   std::vector<Contribution> good = {{RandomVector(dim, rng), 11, 1.0},
                                     {RandomVector(dim, rng), 6, 3.0}};
   ASSERT_TRUE(
@@ -705,12 +804,12 @@ TEST_F(RoundEngineTest, DeadlineClosesRoundWithTheClientsThatAnswered) {
       engine_->SubmitUpdate(ids[2], Submission(1, 6, 3.0, good[1].delta)).ok());
 
   clock_.Advance(kTimeout - std::chrono::milliseconds(1));
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_TRUE(listener_.completed.empty()) << "closed before the deadline";
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
 
   clock_.Advance(std::chrono::milliseconds(1));
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   const RoundSummary& summary = listener_.completed[0].summary;
   EXPECT_EQ(summary.selected, 4);
@@ -796,14 +895,14 @@ TEST_F(RoundEngineTest, RunFailsAfterMaxRoundAttemptsNamingMinUpdates) {
   config.max_round_attempts = 2;
   Start(config, {7.0f});
   RegisterAll({"a", "b"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f})).ok());
   clock_.Advance(kTimeout);
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.retried, SizeIs(1));
   ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
   clock_.Advance(kTimeout);
-  engine_->Tick();
+  TickAndFetch();
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
   EXPECT_THAT(listener_.retried, SizeIs(1))
@@ -829,18 +928,18 @@ TEST_F(RoundEngineTest, RunFailsAfterMaxRoundAttemptsNamingMinUpdates) {
 TEST_F(RoundEngineTest, RejectUpdateLetsTheRoundCloseWithoutWaiting) {
   Start(BaseConfig(), {0.0f});
   RegisterAll({"a", "b"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {5.0f})).ok());
   // Rejections that do not match the open round are ignored.
   engine_->RejectUpdate("b", "other-run", 1, absl::DataLossError("bad chunk"));
   engine_->RejectUpdate("b", kRunId, 2, absl::DataLossError("bad chunk"));
   engine_->RejectUpdate("a", kRunId, 1,
                         absl::DataLossError("already accepted"));
-  engine_->Tick();
+  TickAndFetch();
   EXPECT_TRUE(listener_.completed.empty());
 
   engine_->RejectUpdate("b", kRunId, 1, absl::DataLossError("bad chunk"));
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   EXPECT_EQ(listener_.completed[0].summary.participants, 1);
   EXPECT_EQ(listener_.completed[0].summary.rejected, 1);
@@ -853,10 +952,10 @@ TEST_F(RoundEngineTest, ListenerErrorFailsTheRunAndKeepsTheGlobalModel) {
   RecordingListener later;
   engine_->AddListener(&later);
   RegisterAll({"a"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(
       engine_->SubmitUpdate("a", Submission(1, 1, 0, {1.0f, 1.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
 
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
   EXPECT_THAT(std::string(engine_->outcome().message()),
@@ -948,9 +1047,9 @@ TEST_F(RoundEngineTest, EvaluatorMetricsReachTheListener) {
   FixedEvaluator evaluator(EvalMetrics{0.75, 0.5, 1234});
   Start(BaseConfig(), {1.0f}, 1, &evaluator);
   RegisterAll({"a"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   ASSERT_TRUE(listener_.completed[0].summary.eval.has_value());
   EXPECT_DOUBLE_EQ(listener_.completed[0].summary.eval->accuracy, 0.75);
@@ -964,9 +1063,9 @@ TEST_F(RoundEngineTest, EvaluatorFailureDoesNotFailTheRun) {
   FixedEvaluator evaluator(absl::InternalError("test set unreadable"));
   Start(BaseConfig(), {1.0f}, 1, &evaluator);
   RegisterAll({"a"});
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_TRUE(engine_->SubmitUpdate("a", Submission(1, 1, 0, {2.0f})).ok());
-  engine_->Tick();
+  TickAndFetch();
   ASSERT_THAT(listener_.completed, SizeIs(1));
   EXPECT_FALSE(listener_.completed[0].summary.eval.has_value());
   EXPECT_NE(engine_->phase(), RoundEngine::Phase::kFailed);
@@ -1079,7 +1178,16 @@ INSTANTIATE_TEST_SUITE_P(
                    "server_learning_rate"},
         ConfigCase{"ZeroMaxExamples",
                    [](RoundEngineConfig& c) { c.max_examples_per_update = 0; },
-                   "max_examples_per_update"}),
+                   "max_examples_per_update"},
+        ConfigCase{"ZeroMaxUpdateNorm",
+                   [](RoundEngineConfig& c) { c.max_update_l2_norm = 0; },
+                   "max_update_l2_norm"},
+        ConfigCase{"InfiniteMaxUpdateNorm",
+                   [](RoundEngineConfig& c) {
+                     c.max_update_l2_norm =
+                         std::numeric_limits<double>::infinity();
+                   },
+                   "max_update_l2_norm"}),
     [](const ::testing::TestParamInfo<ConfigCase>& info) {
       return info.param.name;
     });
@@ -1108,7 +1216,9 @@ TEST(RoundEnginePropertyTest,
     RoundEngine& engine = **created;
     engine.AddListener(&listener);
     const std::vector<std::string> ids = ClientIds(n);
-    for (const std::string& id : ids) ASSERT_TRUE(engine.Register(id, 1).ok());
+    for (const std::string& id : ids) {
+      ASSERT_TRUE(engine.Register(id, 1000).ok());
+    }
     engine.Tick();
 
     std::vector<std::string> selected, outsiders;

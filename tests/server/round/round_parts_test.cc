@@ -2,6 +2,7 @@
 // cohort sampling, plaintext collection, the release path and the shared
 // messages. The engine's sequencing of them is pinned by round_engine_test,
 // secure_round_engine_test and dp_round_engine_test.
+#include <cmath>
 #include <string>
 #include <variant>
 #include <vector>
@@ -46,7 +47,11 @@ class PlainCollectorTest : public ::testing::Test {
   absl::Status Submit(PlainCollector& c, const std::string& id,
                       std::vector<float> delta, uint64_t examples) {
     UpdateSubmission u = Update(std::move(delta), examples);
-    const absl::Status content = CheckUpdateContent(u, 2, 100);
+    const absl::Status content = CheckUpdateContent(u, 2, 100, 1e4);
+    // The client fetched its task (the engine's FetchTask does this).
+    if (c.cohort().state(id) == ClientRoundState::kSelected) {
+      c.cohort().Set(id, ClientRoundState::kTaskSent);
+    }
     return c.SubmitUpdate(id, std::move(u), content);
   }
 
@@ -67,8 +72,9 @@ TEST_F(PlainCollectorTest, ClosesWithTheWeightedSumOfAcceptedUpdates) {
   ASSERT_TRUE(result.ok()) << result.status();
   const RoundAggregate* a = std::get_if<RoundAggregate>(&*result);
   ASSERT_NE(a, nullptr);
-  EXPECT_THAT(a->update_sum, ElementsAre(1.0f, 3.0f));
-  EXPECT_DOUBLE_EQ(a->divisor, 4.0);
+  // The weighted mean, divided in double: (1*{1,0} + 3*{0,1}) / 4.
+  EXPECT_THAT(a->update_sum, ElementsAre(0.25f, 0.75f));
+  EXPECT_DOUBLE_EQ(a->divisor, 1.0);
   EXPECT_DOUBLE_EQ(a->total_examples, 4.0);
   EXPECT_EQ(a->selected, 3);
   EXPECT_EQ(a->participants, 2);
@@ -116,6 +122,40 @@ TEST_F(PlainCollectorTest, DpRoundsClipEveryUpdateAndWeighItOne) {
   EXPECT_TRUE(std::isnan(a.total_examples));
 }
 
+TEST_F(PlainCollectorTest, AnUploadBeforeFetchingTheTaskIsRefusedUnanswered) {
+  PlainCollector c(setup_, std::nullopt);
+  UpdateSubmission u = Update({1, 0}, 1);
+  const absl::Status content = CheckUpdateContent(u, 2, 100, 1e4);
+  absl::Status s = c.SubmitUpdate("a", std::move(u), content);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("fetch the round's task before uploading"));
+  EXPECT_EQ(c.cohort().state("a"), ClientRoundState::kSelected);
+  ASSERT_TRUE(Submit(c, "a", {1, 0}, 1).ok());
+  EXPECT_EQ(c.CheckMayUpload("a").code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(UpdateContentTest, NormAtTheBoundIsAcceptedAboveItRefused) {
+  UpdateSubmission u = Update({3, 4}, 1);  // norm 5
+  EXPECT_TRUE(CheckUpdateContent(u, 2, 100, 5.0).ok());
+  absl::Status s = CheckUpdateContent(u, 2, 100, 4.99);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("max_update_l2_norm"));
+  // Values whose squares overflow float still get a finite norm (double).
+  UpdateSubmission huge = Update({3.0e38f, 3.0e38f}, 1);
+  EXPECT_EQ(CheckUpdateContent(huge, 2, 100, 1e30).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(UpdateContentTest, WeightAboveTheDeclaredExampleCountIsRefused) {
+  EXPECT_TRUE(CheckDeclaredExamples(10, 10).ok());
+  EXPECT_TRUE(CheckDeclaredExamples(1, 10).ok());
+  EXPECT_EQ(CheckDeclaredExamples(11, 10).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckDeclaredExamples(1'000'000'000'000, 10).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(PlainCollectorTest, SecureAggregationMessagesAreRefused) {
   PlainCollector c(setup_, std::nullopt);
   EXPECT_EQ(c.AcceptsSecAgg("a").code(), absl::StatusCode::kFailedPrecondition);
@@ -157,6 +197,25 @@ TEST(RoundReleaseTest, NextModelIsGlobalPlusLearningRateTimesMean) {
   ASSERT_EQ(s.failed_sites.size(), 1u);
   EXPECT_EQ(s.failed_sites[0].client_id, "d");
   EXPECT_FALSE(s.dp.has_value());
+}
+
+TEST(RoundReleaseTest, ANonFiniteNextModelIsRefusedNotReleased) {
+  RoundAggregate a;
+  a.update_sum = {3.0e38f, 1.0f, 3.0e38f};
+  a.divisor = 1.0;
+  a.participants = 1;
+  const FlatModel global = testing::MakeModel({3.0e38f, 1.0f, -3.0e38f});
+  ReleaseContext context;
+  context.run_id = "run";
+  context.round = 1;
+  context.attempt = 1;
+  absl::StatusOr<ReleasedRound> released =
+      ReleaseRound(std::move(a), global, std::move(context));
+  ASSERT_FALSE(released.ok());
+  EXPECT_EQ(released.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(std::string(released.status().message()),
+              HasSubstr("1 of 3 values that are not finite"));
+  EXPECT_STREQ(ReleaseFailureAdvice(released.status()), kNonFiniteModelAdvice);
 }
 
 std::vector<std::string> Clients(int n) {

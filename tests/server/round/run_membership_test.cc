@@ -4,12 +4,16 @@
 // and a site that cannot take part is recorded with its reason. Fake clock,
 // no network.
 #include <chrono>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/round/round_engine.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/server/round/test_models.h"
 
 namespace fedlearn {
@@ -192,6 +196,56 @@ TEST_F(RunMembershipTest, HugeLeaveReasonIsTruncated) {
   ASSERT_TRUE(
       engine_->Leave("site-a", "sa", true, std::string(2 << 20, 'x')).ok());
   EXPECT_LT(engine_->departures()[0].reason.size(), 400u);
+}
+
+// Captures everything logged through spdlog's default logger while alive.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
+// A client's free text (a leave reason, a malformed upload the transport
+// quotes, a run id or client id it names) reaches neither a log line nor an
+// error message verbatim: each is escaped (no forged lines) and bounded.
+TEST_F(RunMembershipTest,
+       ClientSuppliedTextIsEscapedAndBoundedInLogsAndErrors) {
+  const std::string huge =
+      "first\nFORGED LINE " + std::string(2 << 20, 'x') + "\nFORGED END";
+  ASSERT_TRUE(engine_->Register("site-a", 10, digest_, "sa").ok());
+  ASSERT_TRUE(engine_->Register("site-b", 10, digest_, "sb").ok());
+  LogCapture capture;
+  engine_->Tick();
+  ASSERT_TRUE(engine_->FetchTask("site-a").ok());
+  engine_->RejectUpdate("site-a", kRunId, 1, absl::InvalidArgumentError(huge));
+  ASSERT_TRUE(engine_->Leave("site-b", "sb", /*permanent=*/true, huge).ok());
+
+  const absl::Status wrong_run = engine_->CheckMayUpload("site-a", huge, 1);
+  EXPECT_EQ(wrong_run.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_LT(wrong_run.message().size(), 400u);
+  const absl::Status unknown = engine_->CheckMayUpload(huge, kRunId, 1);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(unknown.message().size(), 400u);
+  EXPECT_EQ(std::string(unknown.message()).find('\n'), std::string::npos);
+
+  const std::string log = capture.text();
+  EXPECT_THAT(log, HasSubstr("rejected update from site-a"));
+  EXPECT_THAT(log, HasSubstr("site-b cannot take part"));
+  EXPECT_LT(log.size(), 4096u) << log.substr(0, 4096);
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    // A forged line would start with the client's text.
+    EXPECT_NE(line.rfind("FORGED", 0), 0u) << line.substr(0, 300);
+  }
 }
 
 TEST_F(RunMembershipTest, FailedRunTellsClientsItFailed) {

@@ -34,8 +34,11 @@ namespace {
 using ::fedlearn::testing::MakeModel;
 using ::fedlearn::testing::TestPki;
 using ::fedlearn::testing::Values;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr char kRunId[] = "secure-run";
@@ -62,6 +65,8 @@ RoundEngineConfig SecureConfig(int clients) {
   c.secagg.clip_range = 1.0;
   c.secagg.max_weight = 10'000;
   c.secagg.phase_timeout = kPhaseTimeout;
+  // As the coordinator: every key advertisement is checked against the CA.
+  c.secagg.ca_pem = TestPki::Get().ca_pem();
   return c;
 }
 
@@ -75,6 +80,12 @@ struct ClientPlan {
   int halt_after_messages = -1;
   // Uploads a masked input one value short.
   bool truncate_masked_input = false;
+  // Hostile: advertises its keys with this client's certificate.
+  int advertise_with_cert_of = -1;
+  // Hostile: every key-share ciphertext it sends is corrupted.
+  bool corrupt_shares = false;
+  // Hostile: instead of masking its input it aborts blaming these ids.
+  std::vector<std::string> false_blame;
 };
 
 // Deltas inside the clip range (nothing clipped), weights below max_weight.
@@ -141,6 +152,10 @@ class SimulatedClient {
     absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
     ASSERT_TRUE(first.ok()) << first.status();
     outgoing_ = *std::move(first);
+    if (plan_.advertise_with_cert_of >= 0) {
+      outgoing_->mutable_advertise_keys()->set_certificate_pem(
+          TestPki::Get().cert_pem(plan_.advertise_with_cert_of));
+    }
     active_ = plan_.halt_after_messages != 0;
   }
 
@@ -180,8 +195,33 @@ class SimulatedClient {
     if (!reply->message || reply->message->message_case() == last_handled_)
       return;
     last_handled_ = reply->message->message_case();
+    if (!plan_.false_blame.empty() &&
+        reply->message->has_masked_input_request()) {
+      v1::SecAggClientMessage abort;
+      abort.set_session_id(task_->secagg->session_id());
+      abort.set_round(task_->round);
+      abort.mutable_abort()->set_reason("made-up blame");
+      for (const std::string& id : plan_.false_blame)
+        abort.mutable_abort()->add_blamed(id);
+      (void)engine.SecAggExchange(id_, task_->run_id, task_->round, &abort);
+      return Stop(absl::AbortedError("lodged false blame"));
+    }
     absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply->message);
-    if (!step.ok()) return Stop(step.status());
+    if (!step.ok()) {
+      // As client/secure_upload.cc: the Abort (with any blame) goes out.
+      if (client_->abort_message()) {
+        (void)engine.SecAggExchange(id_, task_->run_id, task_->round,
+                                    &*client_->abort_message());
+      }
+      return Stop(step.status());
+    }
+    if (plan_.corrupt_shares && step->message &&
+        step->message->has_share_keys_response()) {
+      for (auto& s :
+           *step->message->mutable_share_keys_response()->mutable_shares()) {
+        (*s.mutable_ciphertext())[0] ^= 0x01;
+      }
+    }
     if (step->masked_input) {
       std::vector<uint32_t> masked = *std::move(step->masked_input);
       if (plan_.truncate_masked_input) masked.pop_back();
@@ -234,6 +274,17 @@ class RecordingListener : public RoundListener {
                       const std::string& reason) override {
     retries.push_back({round, attempt, reason});
   }
+  void OnClientBlamed(uint64_t round, int attempt, const std::string& client_id,
+                      const std::string& reason) override {
+    blamed.push_back({round, attempt, client_id, reason});
+  }
+  struct Blame {
+    uint64_t round;
+    int attempt;
+    std::string client_id;
+    std::string reason;
+  };
+  std::vector<Blame> blamed;
 
   struct Retry {
     uint64_t round;
@@ -967,6 +1018,157 @@ TEST_F(SecureRoundEngineTest,
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFailed);
   EXPECT_THAT(std::string(engine_->outcome().message()),
               HasSubstr("to carry its privacy noise"));
+}
+
+// --- A hostile member (issue 10): verification before forwarding, blame ---
+
+std::vector<std::string> BlamedIds(const RecordingListener& listener) {
+  std::vector<std::string> ids;
+  for (const auto& b : listener.blamed) ids.push_back(b.client_id);
+  return ids;
+}
+
+TEST_F(SecureRoundEngineTest,
+       MemberAdvertisingWithAnotherCertificateIsDroppedAndTheAttemptCompletes) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
+  std::vector<ClientPlan> plans = RandomPlans(5, 31);
+  plans[4].advertise_with_cert_of = 0;
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, clients);
+
+  EXPECT_TRUE(absl::IsUnauthenticated(clients[4]->error()))
+      << clients[4]->error();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(clients[i]->finished()) << i << ": " << clients[i]->error();
+  }
+  EXPECT_THAT(listener_.retries, IsEmpty()) << "it cost an attempt";
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].attempt, 1);
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+  ASSERT_THAT(listener_.blamed, SizeIs(1));
+  EXPECT_EQ(listener_.blamed[0].client_id, TestPki::ClientId(4));
+  EXPECT_EQ(listener_.blamed[0].round, 1u);
+  EXPECT_EQ(listener_.blamed[0].attempt, 1);
+  EXPECT_THAT(listener_.blamed[0].reason, HasSubstr("advertisement"));
+  const WeightedMean mean =
+      MeanOf(plans, {0, 1, 2, 3}, config_.secagg.max_weight);
+  ExpectModelIsOldPlusMean(initial_, *engine_->global_model(), mean, config_);
+}
+
+TEST_F(SecureRoundEngineTest,
+       MemberSendingUndecryptableSharesCostsOneAttemptAndSitsOutTheRetry) {
+  RoundEngineConfig config = SecureConfig(5);
+  config.max_round_attempts = 2;
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+  std::vector<ClientPlan> plans = RandomPlans(5, 32);
+  plans[4].corrupt_shares = true;
+  Clients first = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, first);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(absl::IsDataLoss(first[i]->error())) << first[i]->error();
+  }
+  ASSERT_THAT(listener_.retries, SizeIs(1));
+  ASSERT_THAT(BlamedIds(listener_), ElementsAre(TestPki::ClientId(4)));
+  EXPECT_EQ(listener_.blamed[0].attempt, 1);
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+
+  // Attempt 2 samples the four others only; client 4 gets no task.
+  absl::StatusOr<FetchOutcome> excluded =
+      engine_->FetchTask(TestPki::ClientId(4));
+  ASSERT_TRUE(excluded.ok()) << excluded.status();
+  EXPECT_FALSE(excluded->task.has_value());
+  plans.pop_back();
+  Clients second = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  EXPECT_THAT(second[0]->task().secagg->cohort(),
+              Not(Contains(TestPki::ClientId(4))));
+  Pump(*engine_, second);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].attempt, 2);
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+  EXPECT_THAT(listener_.blamed, SizeIs(1)) << "no one else was blamed";
+}
+
+// A member that blames every neighbour falsely is the one end of every blame:
+// it alone is excluded, and its abort is one dropout.
+TEST_F(SecureRoundEngineTest, FalseAccuserOfManyIsExcludedAloneAndRunGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(5)));
+  std::vector<ClientPlan> plans = RandomPlans(5, 33);
+  for (int i = 0; i < 4; ++i)
+    plans[4].false_blame.push_back(TestPki::ClientId(i));
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+  EXPECT_THAT(BlamedIds(listener_), ElementsAre(TestPki::ClientId(4)));
+}
+
+// One false blame of one neighbour cannot be told from one bad share: both
+// ends sit out the retry, so the accuser cannot break the retry too.
+TEST_F(SecureRoundEngineTest, FalseBlameOfOneCostsAtMostOneAttempt) {
+  RoundEngineConfig config = SecureConfig(6);  // full graph, threshold 4
+  config.max_round_attempts = 2;
+  ASSERT_NO_FATAL_FAILURE(StartRound(config));
+  std::vector<ClientPlan> plans = RandomPlans(6, 34);
+  plans[5].false_blame = {TestPki::ClientId(0)};
+  // Two unlucky crashes after sharing keys: with the accuser's abort only
+  // three masked inputs arrive, below the threshold.
+  plans[1].halt_after_messages = 2;
+  plans[2].halt_after_messages = 2;
+  Clients first = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, first);
+  clock_.Advance(kPhaseTimeout + kOneSecond);
+  Pump(*engine_, first);
+  ASSERT_THAT(listener_.retries, SizeIs(1));
+  EXPECT_THAT(BlamedIds(listener_),
+              ElementsAre(TestPki::ClientId(0), TestPki::ClientId(5)));
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
+
+  Clients second;
+  std::vector<ClientPlan> retry_plans = RandomPlans(6, 35);
+  retry_plans[5].false_blame = {TestPki::ClientId(1)};  // still hostile
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<FetchOutcome> f = engine_->FetchTask(TestPki::ClientId(i));
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->task.has_value(), i != 0 && i != 5) << i;
+    if (!f->task) continue;
+    second.push_back(std::make_unique<SimulatedClient>(i, retry_plans[i]));
+    second.back()->Begin(*engine_);
+  }
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, second);
+  ASSERT_THAT(listener_.summaries, SizeIs(1)) << engine_->outcome();
+  EXPECT_EQ(listener_.summaries[0].attempt, 2);
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+}
+
+// Blame counts only for neighbours that were sent key shares for the accuser
+// (here: none of the list): strangers, itself, a client that never shared
+// keys and a list far longer than any neighbourhood are ignored.
+TEST_F(SecureRoundEngineTest, BlameOfStrangersAndHugeListsIsIgnoredSafely) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(6)));
+  std::vector<ClientPlan> plans = RandomPlans(6, 36);
+  plans[3].halt_after_messages = 1;  // advertises, never shares keys
+  plans[5].false_blame = {"no-such-client\n[forged log line]",
+                          TestPki::ClientId(5), TestPki::ClientId(3)};
+  for (int i = 0; i < 20'000; ++i)
+    plans[5].false_blame.push_back(std::string(64, 'z'));
+  Clients clients = BeginAll(plans);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, clients);
+  clock_.Advance(kPhaseTimeout + kOneSecond);
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1)) << engine_->outcome();
+  EXPECT_EQ(listener_.summaries[0].participants, 4);
+  EXPECT_THAT(listener_.blamed, IsEmpty()) << "no valid blame was lodged";
 }
 
 }  // namespace

@@ -45,6 +45,18 @@ class RecordingServerListener final : public SecAggServerListener {
   void OnRoundAborted(std::string_view reason) override {
     log_->push_back(absl::StrCat("server aborted: ", std::string(reason)));
   }
+  void OnAdvertisementRejected(const std::string& client_id,
+                               std::string_view reason) override {
+    log_->push_back(absl::StrCat("server rejected advertisement of ", client_id,
+                                 ": ", std::string(reason)));
+  }
+  void OnBlameLodged(const std::string& accuser,
+                     const std::vector<std::string>& blamed,
+                     int ignored) override {
+    log_->push_back(absl::StrCat("server heard ", accuser, " blame [",
+                                 absl::StrJoin(blamed, ","),
+                                 "] ignored=", ignored));
+  }
 
  private:
   EventLog* log_;

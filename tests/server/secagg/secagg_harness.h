@@ -92,6 +92,7 @@ struct Harness {
   std::vector<bool> client_failed;                   // a client's Handle failed
 
   // `server_env` lets a test install a recording listener on the server.
+  // `server_env` may also install an advertisement verifier.
   Harness(v1::SecAggConfig c, std::mt19937_64& rng,
           SecAggServerEnvironment server_env = {})
       : config(std::move(c)) {
@@ -130,10 +131,17 @@ struct Harness {
     auto reply = clients[i]->Handle(message);
     if (!reply.ok()) {
       client_failed[i] = true;
+      // What client/secure_upload.cc sends: the client's own Abort (with
+      // any blame), or a bare one.
       v1::SecAggClientMessage abort;
-      abort.set_session_id(config.session_id());
-      abort.set_round(config.round());
-      abort.mutable_abort()->set_reason(std::string(reply.status().message()));
+      if (clients[i]->abort_message()) {
+        abort = *clients[i]->abort_message();
+      } else {
+        abort.set_session_id(config.session_id());
+        abort.set_round(config.round());
+        abort.mutable_abort()->set_reason(
+            std::string(reply.status().message()));
+      }
       EXPECT_TRUE(server->HandleMessage(id(i), abort).ok());
       return reply.status();
     }

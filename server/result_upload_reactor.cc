@@ -1,0 +1,142 @@
+#include "server/result_upload_reactor.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
+
+namespace fedlearn {
+
+ResultUploadReactor::ResultUploadReactor(StreamServices* services,
+                                         grpc::CallbackServerContext* context,
+                                         v1::PushResultResponse* response)
+    : services_(services), context_(context), response_(response) {
+  absl::StatusOr<StreamAdmission::Ticket> stream =
+      services_->admission->OpenStream();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!stream.ok()) {
+    FinishLocked(stream.status());
+    return;
+  }
+  stream_ticket_ = *std::move(stream);
+  watch_id_ = services_->watchdog->Watch(
+      services_->limits.stream_idle_timeout, services_->limits.stream_deadline,
+      [this](const absl::Status& why) { Expire(why); });
+  read_pending_ = true;
+  StartRead(&chunk_);
+}
+
+void ResultUploadReactor::OnReadDone(bool ok) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    read_pending_ = false;
+    if (finished_) return;
+  }
+  if (ok) services_->watchdog->Touch(watch_id_);
+  const absl::Status status = ok ? OnMessage() : OnEnd();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  if (ok && status.ok()) {
+    read_pending_ = true;
+    StartRead(&chunk_);
+    return;
+  }
+  FinishLocked(status);
+}
+
+absl::Status ResultUploadReactor::OnMessage() {
+  if (!have_header_) {
+    if (!chunk_.has_header()) {
+      return absl::InvalidArgumentError(
+          "result stream must start with an UpdateHeader");
+    }
+    have_header_ = true;
+    header_ = std::move(*chunk_.mutable_header());
+    return OnHeader(header_);
+  }
+  absl::Status fed = assembler_->Feed(chunk_);
+  chunk_.Clear();
+  RejectIfMalformed(fed);
+  return fed;
+}
+
+absl::Status ResultUploadReactor::OnHeader(const v1::UpdateHeader& header) {
+  RoundEngine* engine = services_->engine;
+  ASSIGN_OR_RETURN(id_, services_->admit(context_, header.claimed_client_id()));
+  ASSIGN_OR_RETURN(identity_ticket_, services_->admission->AcquireStream(
+                                         id_, StreamAdmission::Kind::kUpload));
+  const size_t masked_length =
+      header.masked() ? engine->MaskedInputLength() : 0;
+  const absl::Status shape =
+      UploadAssembler::CheckHeader(header, engine->spec().NumElements(),
+                                   masked_length, engine->MaskedValueBytes());
+  RejectIfMalformed(shape);
+  RETURN_IF_ERROR(shape);
+  // Authorization before any buffer: an unselected or unregistered client
+  // never holds one of the few upload slots.
+  RETURN_IF_ERROR(
+      engine->CheckMayUpload(id_, header.ref().run_id(), header.ref().round()));
+  ASSIGN_OR_RETURN(buffer_ticket_, services_->admission->AcquireUploadBuffer());
+  const int max_chunks = services_->limits.max_chunks_per_stream;
+  assembler_.emplace(
+      header.masked()
+          ? UploadAssembler::ForMaskedInput(
+                header, masked_length, engine->MaskedValueBytes(), max_chunks)
+          : UploadAssembler::ForUpdate(header, engine->spec().NumElements(),
+                                       max_chunks));
+  return absl::OkStatus();
+}
+
+absl::Status ResultUploadReactor::OnEnd() {
+  if (context_->IsCancelled()) {
+    return absl::CancelledError("upload cancelled by the client");
+  }
+  if (!have_header_) {
+    return absl::InvalidArgumentError(
+        "result stream must start with an UpdateHeader");
+  }
+  const absl::Status complete = assembler_->CheckComplete();
+  RejectIfMalformed(complete);
+  RETURN_IF_ERROR(complete);
+  RoundEngine* engine = services_->engine;
+  const uint64_t round = header_.ref().round();
+  if (assembler_->masked()) {
+    RETURN_IF_ERROR(engine->SubmitMaskedInput(
+        id_, header_.ref().run_id(), round, assembler_->TakeMaskedInput()));
+    response_->set_message("masked input accepted");
+  } else {
+    RETURN_IF_ERROR(engine->SubmitUpdate(id_, assembler_->TakeUpdate()));
+    response_->set_message(
+        absl::StrCat("update for round ", round, " accepted"));
+  }
+  assembler_.reset();
+  buffer_ticket_.Release();
+  response_->set_accepted(true);
+  return absl::OkStatus();
+}
+
+void ResultUploadReactor::RejectIfMalformed(const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status) || header_.masked()) return;
+  // A protocol violation is this client's answer for the round, so the
+  // round need not wait for it until the deadline.
+  services_->engine->RejectUpdate(id_, header_.ref().run_id(),
+                                  header_.ref().round(), status);
+}
+
+void ResultUploadReactor::Expire(const absl::Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A reaction that is running (no read pending) finishes by itself.
+  if (finished_ || !read_pending_) return;
+  FinishLocked(why);
+}
+
+void ResultUploadReactor::FinishLocked(const absl::Status& status) {
+  finished_ = true;
+  LogStreamEnd("upload", id_, status);
+  Finish(ToGrpcStatus(status));
+}
+
+void ResultUploadReactor::OnDone() {
+  if (watch_id_ != 0) services_->watchdog->Unwatch(watch_id_);
+  delete this;
+}
+
+}  // namespace fedlearn

@@ -1,0 +1,110 @@
+#include "server/task_download_reactor.h"
+
+#include <algorithm>
+
+#include "common/util/status_macros.h"
+#include "common/wire/proto_conversion.h"
+
+namespace fedlearn {
+
+TaskDownloadReactor::TaskDownloadReactor(StreamServices* services,
+                                         grpc::CallbackServerContext* context,
+                                         const v1::FetchTaskRequest* request)
+    : services_(services), context_(context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = Start(*request); !s.ok()) {
+    FinishLocked(s);
+    return;
+  }
+  watch_id_ = services_->watchdog->Watch(
+      services_->limits.stream_idle_timeout, services_->limits.stream_deadline,
+      [this](const absl::Status& why) { Expire(why); });
+  write_pending_ = true;
+  StartWrite(&chunk_);
+}
+
+absl::Status TaskDownloadReactor::Start(const v1::FetchTaskRequest& request) {
+  ASSIGN_OR_RETURN(stream_ticket_, services_->admission->OpenStream());
+  ASSIGN_OR_RETURN(id_,
+                   services_->admit(context_, request.claimed_client_id()));
+  ASSIGN_OR_RETURN(identity_ticket_,
+                   services_->admission->AcquireStream(
+                       id_, StreamAdmission::Kind::kDownload));
+  ASSIGN_OR_RETURN(FetchOutcome outcome, services_->engine->FetchTask(id_));
+  if (!outcome.task) {
+    v1::NoTask* no_task = chunk_.mutable_no_task();
+    no_task->set_retry_after_ms(outcome.retry_after_ms);
+    no_task->set_run_finished(outcome.run_finished);
+    no_task->set_run_failed(outcome.run_failed);
+    no_task->set_reason(outcome.reason);
+    return absl::OkStatus();
+  }
+  task_ = std::move(outcome.task);
+  WriteHeader(*task_);
+  return absl::OkStatus();
+}
+
+void TaskDownloadReactor::WriteHeader(const Task& task) {
+  const FlatModel& model = *task.model;
+  v1::TaskHeader* header = chunk_.mutable_header();
+  header->mutable_ref()->set_run_id(task.run_id);
+  header->mutable_ref()->set_round(task.round);
+  header->mutable_ref()->set_model_version(task.model_version);
+  *header->mutable_model_spec() = ToProto(model.spec);
+  *header->mutable_training() = ToProto(task.training);
+  header->set_num_values(model.values.size());
+  header->set_deadline_unix_ms(task.deadline_unix_ms);
+  if (task.secagg != nullptr) {
+    *header->mutable_secagg() = *task.secagg;
+    *header->mutable_encoding() = task.encoding;
+  }
+  if (task.dp != nullptr) *header->mutable_dp() = *task.dp;
+  header->set_contract_digest(task.contract_digest);
+  header->set_chunk_values(kChunkValues);
+}
+
+void TaskDownloadReactor::OnWriteDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  write_pending_ = false;
+  if (finished_) return;
+  if (!ok) {
+    FinishLocked(absl::UnavailableError("client went away"));
+    return;
+  }
+  services_->watchdog->Touch(watch_id_);
+  const absl::Span<const float> values =
+      task_ ? task_->model->values.span() : absl::Span<const float>();
+  if (offset_ >= values.size()) {
+    FinishLocked(absl::OkStatus());
+    return;
+  }
+  const size_t n = std::min(kChunkValues, values.size() - offset_);
+  chunk_.Clear();
+  AppendFloat32LE(values.subspan(offset_, n), chunk_.mutable_model_data());
+  offset_ += n;
+  write_pending_ = true;
+  StartWrite(&chunk_);
+}
+
+void TaskDownloadReactor::Expire(const absl::Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || !write_pending_) return;
+  FinishLocked(why);
+  // The pending write is stuck behind the client's flow-control window, and
+  // the status would queue behind it: cancel the call so both fail now and
+  // the stream gives its memory back (the client sees CANCELLED).
+  context_->TryCancel();
+}
+
+void TaskDownloadReactor::FinishLocked(const absl::Status& status) {
+  finished_ = true;
+  LogStreamEnd("download", id_, status);
+  Finish(ToGrpcStatus(status));
+}
+
+void TaskDownloadReactor::OnDone() {
+  if (watch_id_ != 0) services_->watchdog->Unwatch(watch_id_);
+  delete this;
+}
+
+}  // namespace fedlearn

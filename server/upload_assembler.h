@@ -1,0 +1,74 @@
+// UploadAssembler: turns the chunks of one PushResult stream (after its
+// header) into a whole submission, independent of any transport. The
+// header is checked against what the round expects before anything is
+// allocated; each chunk is checked before it is decoded:
+//   - a second header mid-stream, a chunk that is not a whole number of
+//     values (4-byte float32, or 2/4-byte masked values), a payload longer
+//     or shorter than announced: INVALID_ARGUMENT naming the problem;
+//   - more than `max_chunks` messages in the stream: RESOURCE_EXHAUSTED.
+// Payload values are decoded straight into the one buffer (never copied).
+//
+// Not thread-safe: one stream, one assembler.
+#ifndef FEDLEARN_SERVER_UPLOAD_ASSEMBLER_H_
+#define FEDLEARN_SERVER_UPLOAD_ASSEMBLER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/fedlearn/v1/fedlearn.pb.h"
+#include "server/round/round_types.h"
+
+namespace fedlearn {
+
+class UploadAssembler {
+ public:
+  // The header's shape, without allocating: OK iff a plaintext update of
+  // `dimension` values (or a masked input of `masked_length` values of
+  // `masked_width` bytes, when header.masked()) could follow.
+  static absl::Status CheckHeader(const v1::UpdateHeader& header,
+                                  size_t dimension, size_t masked_length,
+                                  int masked_width);
+
+  // REQUIRES: CheckHeader(header, ...) is OK. Allocates the buffer.
+  static UploadAssembler ForUpdate(const v1::UpdateHeader& header,
+                                   size_t dimension, int max_chunks);
+  static UploadAssembler ForMaskedInput(const v1::UpdateHeader& header,
+                                        size_t length, int width,
+                                        int max_chunks);
+
+  UploadAssembler(UploadAssembler&&) = default;
+  UploadAssembler& operator=(UploadAssembler&&) = default;
+  UploadAssembler(const UploadAssembler&) = delete;
+  UploadAssembler& operator=(const UploadAssembler&) = delete;
+
+  // The next message of the stream (the header counts as the first).
+  absl::Status Feed(const v1::ResultChunk& chunk);
+  // The stream ended: OK iff every announced value arrived.
+  absl::Status CheckComplete() const;
+
+  bool masked() const { return masked_; }
+  size_t received() const { return received_; }
+  // REQUIRES: CheckComplete() is OK; call one of them once.
+  UpdateSubmission TakeUpdate() { return std::move(update_); }
+  std::vector<uint32_t> TakeMaskedInput() { return std::move(masked_values_); }
+
+ private:
+  UploadAssembler(bool masked, size_t length, size_t width, int max_chunks);
+  absl::Status Decode(std::string_view bytes);
+
+  bool masked_;
+  size_t length_;
+  size_t width_;
+  int max_chunks_;
+  int chunks_ = 1;  // the header
+  size_t received_ = 0;
+  UpdateSubmission update_;
+  std::vector<uint32_t> masked_values_;
+};
+
+}  // namespace fedlearn
+
+#endif  // FEDLEARN_SERVER_UPLOAD_ASSEMBLER_H_
