@@ -277,6 +277,10 @@ ClientSession::StepResult ClientSession::PushPlainUpload() {
   plain_upload_.reset();  // pushed whole now, or never
   upload.header.delta = &upload.delta;
   if (absl::Status s = transport_->PushResult(upload.header); !s.ok()) {
+    // A busy coordinator (RESOURCE_EXHAUSTED: upload buffers or this
+    // client's rate) refuses before it reads a value: the same update goes
+    // again at the next step, after the daemon's backoff.
+    if (absl::IsResourceExhausted(s)) plain_upload_ = std::move(upload);
     return Failed(s);
   }
   spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",

@@ -10,9 +10,12 @@
 namespace fedlearn {
 namespace {
 
-// A failed RPC worth sending again: the coordinator may be back soon.
+// A failed RPC worth sending again: the coordinator may be back soon, or
+// was busy (RESOURCE_EXHAUSTED: its upload buffers or this client's rate
+// limit; it refuses rather than queues, and the retry is the queue).
 bool IsTransient(const absl::Status& status) {
-  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsResourceExhausted(status);
 }
 
 // The shortest wait between two polls, whatever the coordinator asks.

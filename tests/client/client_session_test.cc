@@ -182,6 +182,26 @@ TEST_F(ClientSessionTest, RegistersFirstThenTrainsAndPushesTheDelta) {
   EXPECT_EQ(transport_.pushed[0].delta[7], 0.5f);
 }
 
+TEST_F(ClientSessionTest, UpdateRefusedByABusyCoordinatorIsPushedAgain) {
+  session_.Step(cancel_);  // prepared
+  session_.Step(cancel_);  // registered
+  transport_.fetch_replies.push_back(TaskReply(8, 3));
+  ASSERT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kTaskReceived);
+  ASSERT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kUploading);
+  transport_.push_status =
+      absl::ResourceExhaustedError("all 4 upload buffers are busy");
+  ClientSession::StepResult busy = session_.Step(cancel_);
+  EXPECT_EQ(busy.kind, ClientSession::StepKind::kFailed);
+  EXPECT_TRUE(absl::IsResourceExhausted(busy.status)) << busy.status;
+  transport_.push_status = absl::OkStatus();
+  ClientSession::StepResult r = session_.Step(cancel_);
+  ASSERT_EQ(r.kind, ClientSession::StepKind::kTrained) << r.status;
+  EXPECT_EQ(trainer_.calls, 1);  // trained once, pushed twice
+  ASSERT_EQ(transport_.pushed.size(), 2u);
+  EXPECT_EQ(transport_.pushed[1].round, 3u);
+  EXPECT_EQ(transport_.pushed[1].delta[7], 0.5f);
+}
+
 TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
   Join(session_, cancel_);
   transport_.fetch_replies.push_back(TaskReply(9, 1));

@@ -53,6 +53,11 @@ class ServerBackedTransport : public CoordinatorTransport {
                                absl::Span<const uint32_t> masked,
                                int value_bytes) override {
     ++masked_pushes;
+    if (!refuse_next_push.ok()) {
+      absl::Status s = refuse_next_push;
+      refuse_next_push = absl::OkStatus();
+      return s;
+    }
     if (value_bytes != 4) return absl::InvalidArgumentError("b = 32: 4 bytes");
     return server_->HandleMaskedInput(id_, masked);
   }
@@ -77,6 +82,7 @@ class ServerBackedTransport : public CoordinatorTransport {
   int messages = 0;  // delivered to the server
   int masked_pushes = 0;
   absl::Status fail_next = absl::OkStatus();
+  absl::Status refuse_next_push = absl::OkStatus();  // PushMaskedInput only
   bool abort_next = false;
 
  private:
@@ -174,6 +180,42 @@ TEST_F(SecureUploadTest, TransientFailureResendsTheSameMessageNextStep) {
   ASSERT_TRUE(resent.ok()) << resent.status();
   EXPECT_EQ(transports_[0]->messages, 1);  // AdvertiseKeys, once
   EXPECT_FALSE(resent->done);
+}
+
+// The coordinator refuses rather than queues an upload when its buffers
+// are busy (RESOURCE_EXHAUSTED): the masked input is kept and pushed again
+// at the next step, and the round still sums exactly.
+TEST_F(SecureUploadTest, BusyCoordinatorGetsTheMaskedInputAgainNextStep) {
+  transports_[0]->refuse_next_push = absl::ResourceExhaustedError(
+      "all 4 upload buffers are busy; retry in 1000 ms");
+  bool refused = false;
+  std::vector<bool> done(kClients, false);
+  for (int pass = 0;
+       pass < 16 && server_->phase() != SecAggServerPhase::kCompleted; ++pass) {
+    for (int i = 0; i < kClients; ++i) {
+      if (done[i]) continue;
+      absl::StatusOr<SecureUpload::Progress> progress = Advance(i);
+      if (absl::IsResourceExhausted(progress.status())) {
+        EXPECT_FALSE(uploads_[i]->ended());
+        refused = true;
+        continue;
+      }
+      ASSERT_TRUE(progress.ok()) << progress.status();
+      done[i] = progress->done;
+    }
+    if (server_->AllResponded()) ASSERT_TRUE(server_->AdvancePhase().ok());
+  }
+  EXPECT_TRUE(refused);
+  ASSERT_EQ(server_->phase(), SecAggServerPhase::kCompleted)
+      << server_->abort_reason();
+  EXPECT_EQ(transports_[0]->masked_pushes, 2);
+  absl::StatusOr<std::vector<uint32_t>> sum = server_->TakeResult();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  for (uint64_t j = 0; j < kLength; ++j) {
+    uint32_t expected = 0;
+    for (const auto& x : inputs_) expected += x[j];
+    EXPECT_EQ((*sum)[j], expected) << "coordinate " << j;
+  }
 }
 
 TEST_F(SecureUploadTest, CoordinatorReportingTheRoundEndedEndsTheUpload) {
