@@ -416,9 +416,20 @@ absl::StatusOr<std::vector<std::string>> SubjectAltNamesOfCertificate(
     std::string_view cert_pem) {
   ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
   std::vector<std::string> entries;
+  // -1: no SAN extension; 0/1: present (non-critical/critical); -2: twice.
+  int found = -1;
   auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return entries;
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, &found, nullptr));
+  if (names == nullptr) {
+    if (found == -1) return entries;
+    // A SAN that is present but does not decode is not "no SANs"; and the
+    // decoder's error must not linger for the thread's next OpenSSL call.
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        found == -2 ? "certificate carries two subjectAltName extensions"
+                    : "certificate's subjectAltName extension does not "
+                      "decode");
+  }
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
     if (name->type == GEN_DNS) {

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -234,6 +235,44 @@ TEST(CertAuthorityTest, ClientIdsThatAreNotSafeIdentitiesAreRejected) {
   }
   EXPECT_TRUE(ValidateClientId(std::string(64, 'a')).ok());
   EXPECT_TRUE(ValidateClientId("Hospital-3_b.v2").ok());
+}
+
+// Found by certificate_fuzzer: a SAN extension that is present but does
+// not decode used to read as "no SANs" and left its ASN.1 error queued.
+TEST(CertAuthorityTest, UndecodableSubjectAltNameIsAnErrorNotAnEmptyList) {
+  PemKeyPair ca = NewCa();
+  X509Ptr cert = ParseCert(NewClient(ca, "site-a").cert_pem);
+  ASSERT_NE(cert, nullptr);
+  const int at = X509_get_ext_by_NID(cert.get(), NID_subject_alt_name, -1);
+  ASSERT_GE(at, 0);
+  X509_EXTENSION_free(X509_delete_ext(cert.get(), at));
+  // SEQUENCE { [5] } : no GeneralName choice has tag 5 with this shape.
+  const unsigned char garbage[] = {0x30, 0x02, 0x85, 0x7f};
+  ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+  ASSERT_EQ(ASN1_OCTET_STRING_set(value, garbage, sizeof(garbage)), 1);
+  X509_EXTENSION* ext =
+      X509_EXTENSION_create_by_NID(nullptr, NID_subject_alt_name, 0, value);
+  ASN1_OCTET_STRING_free(value);
+  ASSERT_NE(ext, nullptr);
+  ASSERT_EQ(X509_add_ext(cert.get(), ext, -1), 1);
+  X509_EXTENSION_free(ext);
+  // Re-signing re-encodes the certificate (OpenSSL keeps the parsed DER
+  // otherwise); whose key signs does not matter to the SAN reader.
+  std::unique_ptr<EVP_PKEY, EvpPkeyFree> key(EVP_EC_gen("P-256"));
+  ASSERT_NE(key, nullptr);
+  ASSERT_GT(X509_sign(cert.get(), key.get(), EVP_sha256()), 0);
+  BIO* bio = BIO_new(BIO_s_mem());
+  ASSERT_EQ(PEM_write_bio_X509(bio, cert.get()), 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+
+  absl::StatusOr<std::vector<std::string>> names =
+      SubjectAltNamesOfCertificate(pem);
+  EXPECT_TRUE(absl::IsInvalidArgument(names.status())) << names.status();
+  EXPECT_THAT(names.status().message(), HasSubstr("subjectAltName"));
+  EXPECT_EQ(ERR_peek_error(), 0u);  // nothing left for the next caller
 }
 
 TEST(CertAuthorityTest, GarbagePemIsAnErrorNotACrash) {
