@@ -95,13 +95,13 @@ absl::Status ClientAuthorizer::CheckSiteRole(const PeerCertificate& peer) {
       // One warning says it all; a federation of 1,000 legacy sites must
       // not print 1,000 lines. The rest are at debug level.
       const bool first = warned_legacy_.size() == 1;
-      spdlog::log(first ? spdlog::level::warn : spdlog::level::debug,
-                  "client '{}' presented a certificate without a role "
-                  "(issued before roles existed); accepted as a site. "
-                  "Re-issue it (fedlearn-certs) to carry role 'site'{}",
-                  peer.client_id,
-                  first ? "; further such clients are logged at debug level"
-                        : "");
+      spdlog::log(
+          first ? spdlog::level::warn : spdlog::level::debug,
+          "client '{}' presented a certificate without a role "
+          "(issued before roles existed); accepted as a site. "
+          "Re-issue it (fedlearn-certs) to carry role 'site'{}",
+          peer.client_id,
+          first ? "; further such clients are logged at debug level" : "");
     }
     return absl::OkStatus();
   }

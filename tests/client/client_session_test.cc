@@ -186,7 +186,8 @@ TEST_F(ClientSessionTest, UpdateRefusedByABusyCoordinatorIsPushedAgain) {
   session_.Step(cancel_);  // prepared
   session_.Step(cancel_);  // registered
   transport_.fetch_replies.push_back(TaskReply(8, 3));
-  ASSERT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kTaskReceived);
+  ASSERT_EQ(session_.Step(cancel_).kind,
+            ClientSession::StepKind::kTaskReceived);
   ASSERT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kUploading);
   transport_.push_status =
       absl::ResourceExhaustedError("all 4 upload buffers are busy");
