@@ -5,7 +5,20 @@
 # Both are idempotent: packages already installed are not touched, and the
 # build is incremental.
 
+# make test SANITIZE=address,undefined (or SANITIZE=thread) builds and tests
+# the whole tree instrumented, in its own build directory.
+SANITIZE  ?=
+comma     := ,
+ifneq ($(SANITIZE),)
+BUILD_DIR ?= build-$(subst $(comma),-,$(SANITIZE))
+BUILD_TYPE ?= RelWithDebInfo
+endif
 BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+# Sanitizer reports end the test that triggers them, with a stack.
+SANITIZER_ENV := $(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1)
 JOBS      ?= $(shell nproc)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -16,7 +29,8 @@ DEB_PACKAGES := cmake make g++ pkg-config zlib1g-dev \
   libssl-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libspdlog-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
   libcsv-dev dataset-fashion-mnist \
-  systemd clang-format python3 git
+  systemd clang-format python3 git \
+  clang libfuzzer-14-dev
 
 # make install: programs into $(PREFIX)/bin, units into
 # $(PREFIX)/lib/systemd/system, examples into $(PREFIX)/share/fedlearn, all
@@ -24,7 +38,7 @@ DEB_PACKAGES := cmake make g++ pkg-config zlib1g-dev \
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build test format demo demo-small bench clean install install-systemd
+.PHONY: all deps build test format demo demo-small bench clean install install-systemd fuzz fuzz-ci
 
 all: build
 
@@ -40,13 +54,14 @@ deps:
 	fi
 
 $(BUILD_DIR)/CMakeCache.txt: CMakeLists.txt
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DFEDLEARN_SANITIZE=$(SANITIZE)
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	cd $(BUILD_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j$(JOBS) --timeout 600
 
 # Reformat every tracked C++ file (the check runs in `make test`:
 # SourceShape.format).
@@ -83,6 +98,35 @@ install: build
 # (never overwriting) and daemon-reload; idempotent (deploy/systemd/install.sh).
 install-systemd: install
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh deploy/systemd/install.sh
+
+# libFuzzer targets (tests/fuzz/README.md): every decoder and coordinator
+# message handler, built with clang, ASan and UBSan in their own directory
+# (no LibTorch, no tests), seeded with real messages, each run for
+# FUZZ_SECONDS, FUZZ_PARALLEL at a time. Fails if any target crashes.
+FUZZ_DIR      ?= build-fuzz
+FUZZ_SECONDS  ?= 600
+FUZZ_PARALLEL ?= 1
+FUZZERS := coordinator_service_fuzzer secagg_server_fuzzer secagg_client_fuzzer \
+  masked_values_fuzzer float32_le_fuzzer wire_proto_fuzzer model_file_fuzzer \
+  input_encoding_fuzzer private_input_codec_fuzzer csv_parser_fuzzer \
+  idx_reader_fuzzer table_loader_fuzzer coordinator_config_fuzzer \
+  client_config_fuzzer certificate_fuzzer
+
+$(FUZZ_DIR)/CMakeCache.txt: CMakeLists.txt
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Release -DFEDLEARN_FUZZ=ON \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+
+fuzz: deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzzers
+	$(FUZZ_DIR)/bin/fuzz_seed_corpus $(FUZZ_DIR)/corpus
+	cp deploy/coordinator.toml deploy/demo.toml deploy/dp-demo.toml \
+	  examples/hospital/hospital.toml $(FUZZ_DIR)/corpus/coordinator_config_fuzzer/
+	cp deploy/client.toml $(FUZZ_DIR)/corpus/client_config_fuzzer/
+	tests/fuzz/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_PARALLEL) $(FUZZERS)
+
+# CI: 30 s per target, all cores.
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=30 FUZZ_PARALLEL=$(JOBS)
 
 clean:
 	rm -rf $(BUILD_DIR) demo-state demo-small-state
