@@ -155,7 +155,9 @@ TEST_F(SecureUploadTest, StepsNeverWaitAndTheServerGetsTheExactSum) {
         EXPECT_EQ(progress->retry_after_ms, 100u);
       }
     }
-    if (server_->AllResponded()) ASSERT_TRUE(server_->AdvancePhase().ok());
+    if (server_->AllResponded()) {
+      ASSERT_TRUE(server_->AdvancePhase().ok());
+    }
   }
   ASSERT_EQ(server_->phase(), SecAggServerPhase::kCompleted)
       << server_->abort_reason();
@@ -203,7 +205,9 @@ TEST_F(SecureUploadTest, BusyCoordinatorGetsTheMaskedInputAgainNextStep) {
       ASSERT_TRUE(progress.ok()) << progress.status();
       done[i] = progress->done;
     }
-    if (server_->AllResponded()) ASSERT_TRUE(server_->AdvancePhase().ok());
+    if (server_->AllResponded()) {
+      ASSERT_TRUE(server_->AdvancePhase().ok());
+    }
   }
   EXPECT_TRUE(refused);
   ASSERT_EQ(server_->phase(), SecAggServerPhase::kCompleted)

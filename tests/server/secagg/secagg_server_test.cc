@@ -172,8 +172,9 @@ TEST_F(SecAggServerUnmaskingTest, RefusesTheOtherKindOfShareOfASurvivor) {
   v1::SecAggClientMessage m = ReachUnmasking();
   v1::RevealedShare* s = ShareOf(m, h_->id(1));
   ASSERT_TRUE(s && s->has_self_mask_seed_share());
-  *s->mutable_masking_key_share() =
-      s->self_mask_seed_share();  // the oneof flips
+  // Copy first: mutable_* of the other oneof member frees the source.
+  const v1::SecretShare share = s->self_mask_seed_share();
+  *s->mutable_masking_key_share() = share;  // the oneof flips
   absl::Status status = h_->server->HandleMessage(h_->id(0), m);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()),
@@ -185,7 +186,8 @@ TEST_F(SecAggServerUnmaskingTest, RefusesTheSeedShareOfADroppedClient) {
   v1::SecAggClientMessage m = ReachUnmasking();
   v1::RevealedShare* s = ShareOf(m, h_->id(4));
   ASSERT_TRUE(s && s->has_masking_key_share());
-  *s->mutable_self_mask_seed_share() = s->masking_key_share();
+  const v1::SecretShare share = s->masking_key_share();  // copy: see above
+  *s->mutable_self_mask_seed_share() = share;
   EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(h_->server->ClientsWithBothSecretsForTesting(), IsEmpty());
@@ -195,7 +197,8 @@ TEST_F(SecAggServerUnmaskingTest, AClientMayNotUnmaskItself) {
   v1::SecAggClientMessage m = ReachUnmasking();
   v1::RevealedShare* own = ShareOf(m, h_->id(0));
   ASSERT_TRUE(own != nullptr);
-  *own->mutable_masking_key_share() = own->self_mask_seed_share();
+  const v1::SecretShare share = own->self_mask_seed_share();  // copy first
+  *own->mutable_masking_key_share() = share;
   absl::Status status = h_->server->HandleMessage(h_->id(0), m);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()),
@@ -205,7 +208,8 @@ TEST_F(SecAggServerUnmaskingTest, AClientMayNotUnmaskItself) {
 TEST_F(SecAggServerUnmaskingTest, RefusesBothSharesOfOneOwnerInOneResponse) {
   v1::SecAggClientMessage m = ReachUnmasking();
   v1::RevealedShare extra = *ShareOf(m, h_->id(4));
-  *extra.mutable_self_mask_seed_share() = extra.masking_key_share();
+  const v1::SecretShare share = extra.masking_key_share();  // copy first
+  extra.mutable_self_mask_seed_share()->CopyFrom(share);
   *m.mutable_unmasking_response()->add_shares() = extra;
   EXPECT_EQ(h_->server->HandleMessage(h_->id(0), m).code(),
             absl::StatusCode::kInvalidArgument);
