@@ -1,5 +1,9 @@
 #include "server/identity/client_authorizer.h"
 
+#include <algorithm>
+#include <iterator>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
@@ -164,11 +168,52 @@ std::string ClientAuthorizer::SerialInUse(const std::string& client_id) const {
   return it == serial_in_use_.end() ? "" : it->second;
 }
 
+namespace {
+
+// `after` minus `before`, as a JSON array (sorted: both are sets).
+nlohmann::json Difference(const std::set<std::string>& after,
+                          const std::set<std::string>& before) {
+  nlohmann::json out = nlohmann::json::array();
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+void ClientAuthorizer::RecordChange(const char* event,
+                                    const std::set<std::string>& before,
+                                    const std::set<std::string>& after,
+                                    const char* added, const char* removed) {
+  if (options_.audit == nullptr || before == after) return;
+  AuditEvent change;
+  change.event = event;
+  change.details[added] = Difference(after, before);
+  change.details[removed] = Difference(before, after);
+  change.details["count"] = after.size();
+  options_.audit->Record(change);
+}
+
 std::vector<Eviction> ClientAuthorizer::Reload(bool force) {
+  const std::set<std::string> enrolled_before = enrolment_->ids();
+  const std::set<std::string> revoked_before = crl_->revoked();
   for (absl::StatusOr<bool> changed :
        {enrolment_->Reload(force), crl_->Reload(force)}) {
-    if (!changed.ok()) spdlog::error("{}", changed.status().message());
+    if (changed.ok()) continue;
+    spdlog::error("{}", changed.status().message());
+    if (options_.audit != nullptr) {
+      AuditEvent refused;
+      refused.event = "identity_reload_refused";
+      refused.details["reason"] = std::string(changed.status().message());
+      options_.audit->Record(refused);
+    }
   }
+  // Enrolment changes and new revocations are on the record before the
+  // sessions they end.
+  RecordChange("enrolment_changed", enrolled_before, enrolment_->ids(), "added",
+               "removed");
+  RecordChange("revocation_list_changed", revoked_before, crl_->revoked(),
+               "revoked_serials", "unrevoked_serials");
   std::vector<Eviction> evictions;
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = serial_in_use_.begin(); it != serial_in_use_.end();) {

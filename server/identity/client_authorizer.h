@@ -101,6 +101,11 @@ class ClientAuthorizer {
                        const std::string& serial);
   // Role "site" or an accepted legacy certificate.
   absl::Status CheckSiteRole(const PeerCertificate& peer);
+  // Audits `event` with the ids that entered (`added`) and left
+  // (`removed`) between `before` and `after`, if any did.
+  void RecordChange(const char* event, const std::set<std::string>& before,
+                    const std::set<std::string>& after, const char* added,
+                    const char* removed);
 
   const Options options_;
   const PeerCertificateInspector inspector_;

@@ -69,11 +69,13 @@ bool EnrolmentList::Contains(const std::string& client_id) const {
   return from_file_.count(client_id) > 0;
 }
 
-size_t EnrolmentList::size() const {
+size_t EnrolmentList::size() const { return ids().size(); }
+
+std::set<std::string> EnrolmentList::ids() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> all = from_file_;
   all.insert(from_config_.begin(), from_config_.end());
-  return all.size();
+  return all;
 }
 
 absl::StatusOr<bool> EnrolmentList::Reload(bool force) {

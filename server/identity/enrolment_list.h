@@ -41,6 +41,8 @@ class EnrolmentList {
   // list stays in force).
   absl::StatusOr<bool> Reload(bool force);
   size_t size() const;
+  // Every enrolled id (configuration and file), sorted.
+  std::set<std::string> ids() const;
 
  private:
   EnrolmentList(std::set<std::string> from_config, std::string file,

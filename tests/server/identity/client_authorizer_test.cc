@@ -130,6 +130,12 @@ TEST_F(ClientAuthorizerTest, RevocationRefusesAndEvictsTheLiveIdentityOnce) {
   EXPECT_EQ(audit_.Named("revoked")[0].details["serial"],
             *SerialOfCertificate(a));
 
+  ASSERT_THAT(audit_.Named("revocation_list_changed"), SizeIs(1));
+  EXPECT_EQ(audit_.Named("revocation_list_changed")[0].details,
+            (nlohmann::json{{"revoked_serials", {*SerialOfCertificate(a)}},
+                            {"unrevoked_serials", nlohmann::json::array()},
+                            {"count", 1}}));
+
   EXPECT_THAT(reloader.PollOnce(), IsEmpty());  // named once
   absl::StatusOr<AuthorizedPeer> again = authorizer->AuthorizeClient(a);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied);
@@ -144,6 +150,8 @@ TEST_F(ClientAuthorizerTest, ABadCrlIsRefusedAndTheOldOneKept) {
   auto authorizer = Make(identity);
   ASSERT_TRUE(WriteFileAtomically(identity.crl_file, "not a crl").ok());
   EXPECT_THAT(authorizer->Reload(true), IsEmpty());
+  EXPECT_THAT(audit_.Named("identity_reload_refused"), SizeIs(1));
+  EXPECT_THAT(audit_.Named("revocation_list_changed"), IsEmpty());
   EXPECT_EQ(authorizer->AuthorizeClient(a).status().code(),
             absl::StatusCode::kPermissionDenied);
 }
@@ -159,6 +167,13 @@ TEST_F(ClientAuthorizerTest, DroppingAnIdentityFromTheEnrolmentFileEvictsIt) {
   ASSERT_THAT(evicted, SizeIs(1));
   EXPECT_THAT(evicted[0].reason, HasSubstr("no longer enrolled"));
   EXPECT_THAT(audit_.Named("evicted"), SizeIs(1));
+  ASSERT_THAT(audit_.Named("enrolment_changed"), SizeIs(1));
+  EXPECT_EQ(
+      audit_.Named("enrolment_changed")[0].details,
+      (nlohmann::json{
+          {"added", {"site-bb"}}, {"removed", {"site-a"}}, {"count", 1}}));
+  EXPECT_THAT(authorizer->Reload(true), IsEmpty());
+  EXPECT_THAT(audit_.Named("enrolment_changed"), SizeIs(1));  // no change
 }
 
 TEST_F(ClientAuthorizerTest, WithNothingConfiguredNobodyIsAdmitted) {
