@@ -1,10 +1,7 @@
 #include "common/wire/run_contract.h"
 
-#include <openssl/evp.h>
-
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
+#include "common/crypto/sha256.h"
 #include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -168,17 +165,7 @@ std::string ContractDigest(const v1::RunContract& contract) {
     coded.SetSerializationDeterministic(true);
     contract.SerializeToCodedStream(&coded);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(2 * md_len);
-  for (unsigned int i = 0; i < md_len; ++i) {
-    char buf[3];
-    std::snprintf(buf, sizeof(buf), "%02x", md[i]);
-    hex += buf;
-  }
-  return hex;
+  return Sha256Hex(bytes);
 }
 
 absl::Status CheckModelMatchesContract(const ModelSpec& local,

@@ -1,7 +1,5 @@
 #include "server/audit/audit_chain.h"
 
-#include <openssl/evp.h>
-
 #include <ctime>
 #include <fstream>
 #include <set>
@@ -73,18 +71,6 @@ std::string CheckLine(const std::string& line, uint64_t seq,
 std::string CanonicalAuditJson(const json& value) {
   return value.dump(-1, ' ', /*ensure_ascii=*/true,
                     json::error_handler_t::replace);
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(2 * md_len);
-  for (unsigned int i = 0; i < md_len; ++i) {
-    absl::StrAppend(&hex, absl::Hex(md[i], absl::kZeroPad2));
-  }
-  return hex;
 }
 
 std::string Rfc3339UtcMillis(int64_t unix_ms) {

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/crypto/sha256.h"  // IWYU pragma: export (Sha256Hex)
 #include "nlohmann/json.hpp"
 #include "server/audit/audit_sink.h"
 
@@ -57,8 +58,6 @@ struct AuditHead {
 
 // Canonical JSON (see above).
 std::string CanonicalAuditJson(const nlohmann::json& value);
-// Lowercase hex SHA-256 (OpenSSL EVP).
-std::string Sha256Hex(std::string_view bytes);
 // "2023-11-14T22:13:20.000Z".
 std::string Rfc3339UtcMillis(int64_t unix_ms);
 

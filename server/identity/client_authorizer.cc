@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/sha256.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
@@ -57,7 +58,7 @@ ClientAuthorizer::ClientAuthorizer(Options options,
 
 absl::StatusOr<PeerCertificate> ClientAuthorizer::Inspect(
     std::string_view cert_pem) {
-  const std::string key = CertificateDigest(cert_pem);
+  const std::string key = Sha256Hex(cert_pem);
   const int64_t now = clock_->UnixMillis() / 1000;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -46,17 +46,6 @@ int64_t NotAfterUnix(X509* leaf) {
 
 }  // namespace
 
-std::string CertificateDigest(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
-                 nullptr) != 1) {
-    return "";
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
-
 absl::StatusOr<PeerCertificateInspector> PeerCertificateInspector::Create(
     std::string_view ca_pem) {
   if (ca_pem.empty()) return PeerCertificateInspector(nullptr);

@@ -53,9 +53,6 @@ class PeerCertificateInspector {
   std::unique_ptr<TrustAnchors> anchors_;
 };
 
-// SHA-256 of `bytes` in lowercase hex (the cache key of a certificate).
-std::string CertificateDigest(std::string_view bytes);
-
 }  // namespace fedlearn
 
 #endif  // FEDLEARN_SERVER_IDENTITY_PEER_CERTIFICATE_H_

@@ -91,11 +91,5 @@ TEST_F(PeerCertificateTest, WithoutACaOnlyTheChainCheckIsSkipped) {
   EXPECT_FALSE(inspector->Inspect("not a certificate").ok());
 }
 
-TEST(CertificateDigestTest, KnownAnswer) {
-  // FIPS 180-2 test vector "abc".
-  EXPECT_EQ(CertificateDigest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
 }  // namespace
 }  // namespace fedlearn
