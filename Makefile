@@ -23,13 +23,18 @@ JOBS      ?= $(shell nproc)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Every dependency is a Debian 12 package.
+# Except kubectl, for the K8s.* manifest tests (tests/deploy): Debian 12's
+# kubernetes-client 1.20 embeds kustomize 2.0, older than the manifests'
+# kustomization fields (labels, patches): install a current kubectl (the
+# tests ran with 1.32, kustomize 5.5) from Kubernetes' apt repository,
+# pkgs.k8s.io. Without it those tests fail; they do not skip.
 DEB_PACKAGES := cmake make g++ pkg-config zlib1g-dev \
   libtorch-dev libopenblas0-pthread \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libssl-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libspdlog-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
-  libcsv-dev dataset-fashion-mnist \
-  systemd clang-format python3 git \
+  libcsv-dev dataset-fashion-mnist prometheus chromium \
+  systemd clang-format python3 python3-yaml shellcheck git \
   clang libfuzzer-14-dev
 
 # make install: programs into $(PREFIX)/bin, units into

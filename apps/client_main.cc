@@ -7,9 +7,11 @@
 #include "CLI/CLI.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "client/client_config.h"
 #include "client/client_daemon.h"
+#include "client/client_metrics.h"
 #include "client/client_session.h"
 #include "client/fault_injecting_transport.h"
 #include "client/grpc_coordinator_transport.h"
@@ -17,14 +19,16 @@
 #include "client/training/torch_trainer.h"
 #include "common/data/data_source.h"
 #include "common/data/partition.h"
+#include "common/metrics/metrics_http_server.h"
 #include "common/util/log.h"
 #include "common/util/status_class.h"
 #include "common/util/version.h"
 
 namespace {
 
+// On stderr, as a JSON record once --log-format json is in force.
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "fedlearn-client: %s\n", status.ToString().c_str());
+  fedlearn::ReportError("fedlearn-client", status.ToString());
   return 1;
 }
 
@@ -67,7 +71,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = ApplyClientFlags(flags, &config); !s.ok())
     return Fail(s);
   if (absl::Status s = ValidateClientConfig(config); !s.ok()) return Fail(s);
-  ConfigureLogging(config.log_level);
+  if (absl::Status s = ConfigureLogging(config.log_level, config.log_format);
+      !s.ok())
+    return Fail(s);
   // A bad address fails now, not after the data has loaded.
   if (auto target = ParseCoordinatorTarget(config.coordinator); !target.ok())
     return Fail(target.status());
@@ -88,7 +94,14 @@ int main(int argc, char** argv) {
   SetTorchThreads(config.threads);
   SitePreparer preparer(std::move(site));
 
+  // --metrics-listen: Prometheus text on /metrics, ready once registered.
+  MetricsRegistry registry;
+  std::unique_ptr<ClientMetrics> metrics;
+  if (!config.metrics_listen.empty()) {
+    metrics = std::make_unique<ClientMetrics>(&registry);
+  }
   GrpcTransportOptions transport_options;
+  transport_options.traffic = metrics.get();
   transport_options.target = config.coordinator;
   transport_options.server_name_override = config.server_name;
   if (config.insecure) {
@@ -117,6 +130,7 @@ int main(int argc, char** argv) {
   session_options.privacy.min_noise_multiplier = config.min_noise_multiplier;
   session_options.record_updates_dir = record_updates_dir;
   session_options.identity = transport_options.tls;
+  session_options.observer = metrics.get();
   if (!record_updates_dir.empty()) {
     spdlog::warn(
         "--record-updates-dir writes raw updates to disk: testing only");
@@ -130,6 +144,19 @@ int main(int argc, char** argv) {
     coordinator_link = fault_injection.get();
   }
   ClientSession session(coordinator_link, &preparer, nullptr, session_options);
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (metrics != nullptr) {
+    MetricsHttpServer::Options http;
+    http.listen = config.metrics_listen;
+    http.ready = [m = metrics.get()] { return m->registered(); };
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(&registry, std::move(http));
+    if (!started.ok()) return Fail(started.status());
+    metrics_server = *std::move(started);
+    // Tests and scripts read the bound port from this line (port 0).
+    std::printf("metrics on port %d\n", metrics_server->port());
+    std::fflush(stdout);
+  }
 
   // One thread trains, one talks to the coordinator (heartbeats included,
   // so a long training never goes silent).
@@ -143,8 +170,14 @@ int main(int argc, char** argv) {
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   int stop_signal = 0;
+  bool daemon_finished = false;
+  // site.metrics_linger_s: after the run, so the last scrapes see the final
+  // counts; a signal ends it early.
+  boost::asio::steady_timer linger(io);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
+    linger.cancel();
+    if (daemon_finished) return;
     spdlog::info("signal {}: abandoning current work and exiting", signo);
     stop_signal = signo;
     daemon.Stop();
@@ -152,6 +185,15 @@ int main(int argc, char** argv) {
   absl::Status outcome;
   daemon.Start([&](const absl::Status& s) {
     outcome = s;
+    daemon_finished = true;
+    if (metrics_server != nullptr && config.metrics_linger_s > 0 &&
+        stop_signal == 0) {
+      linger.expires_after(std::chrono::milliseconds(
+          static_cast<int64_t>(config.metrics_linger_s * 1000)));
+      linger.async_wait(
+          [&](const boost::system::error_code&) { signals.cancel(); });
+      return;
+    }
     signals.cancel();
   });
   io.run();
@@ -163,10 +205,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (IsPermanent(outcome)) {
-    std::fprintf(stderr,
-                 "fedlearn-client: stopped: %s\n(permanent: fix this site's "
-                 "configuration; retrying cannot help)\n",
-                 std::string(outcome.message()).c_str());
+    ReportError("fedlearn-client",
+                absl::StrCat("stopped: ", outcome.message(),
+                             "\n(permanent: fix this site's configuration; "
+                             "retrying cannot help)"));
     return kExitPermanentFailure;
   }
   if (!outcome.ok()) return Fail(outcome);

@@ -17,8 +17,9 @@
 
 namespace {
 
+// On stderr, as a JSON record once --log-format json is in force.
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "fedlearn-coordinator: %s\n", status.ToString().c_str());
+  fedlearn::ReportError("fedlearn-coordinator", status.ToString());
   return 1;
 }
 
@@ -46,9 +47,13 @@ int main(int argc, char** argv) {
   double timeout_s = 0, linger_s = 3;
   bool insecure = false;
   std::string eval_dataset = "-";
-  std::string log_level;
+  std::string log_level, log_format;
   app.add_option("-c,--config", config_path, "TOML configuration file");
   app.add_option("--listen", listen, "address to listen on, e.g. 0.0.0.0:7443");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Prometheus endpoint HOST:PORT, e.g. 127.0.0.1:9464 "
+                 "(overrides [metrics] listen; no TLS: keep it on loopback)");
   app.add_option("--state-dir", state_dir,
                  "where models, metrics and checkpoints go");
   app.add_option("--run-id", run_id, "run identifier");
@@ -75,6 +80,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level,
                  "log verbosity (overrides [run] log_level)")
       ->check(CLI::IsMember(LogLevelNames()));
+  app.add_option("--log-format", log_format,
+                 "text or json lines on stderr (overrides [run] log_format)")
+      ->check(CLI::IsMember(LogFormatNames()));
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the configuration reference (every key with its "
@@ -84,6 +92,8 @@ int main(int argc, char** argv) {
     std::fputs(CoordinatorConfigReference().c_str(), stdout);
     return 0;
   }
+  // The format asked for from the first line on (the file may set it too).
+  if (!log_format.empty()) (void)ConfigureLogging("info", log_format);
 
   absl::StatusOr<CoordinatorConfig> loaded =
       LoadCoordinatorConfigOrDefaults(config_path);
@@ -91,6 +101,7 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) return Fail(loaded.status());
   CoordinatorConfig config = *std::move(loaded);
   if (!listen.empty()) config.listen = listen;
+  if (!metrics_listen.empty()) config.metrics_listen = metrics_listen;
   if (!state_dir.empty()) config.state_dir = state_dir;
   if (!run_id.empty()) config.engine.run_id = run_id;
   if (!certs_dir.empty())
@@ -109,10 +120,13 @@ int main(int argc, char** argv) {
     config.evaluation.kind = eval_dataset;
   }
   if (!log_level.empty()) config.log_level = log_level;
+  if (!log_format.empty()) config.log_format = log_format;
   // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (absl::Status s = ConfigureLogging(config.log_level, config.log_format);
+      !s.ok())
+    return Fail(s);
   if (!config.tls.insecure) {
     // Unusable files stop here with their names (the server would otherwise
     // fail to bind with no reason); a certificate from another CA than the
@@ -142,6 +156,9 @@ int main(int argc, char** argv) {
   if (!coordinator.ok()) return Fail(coordinator.status());
   // Tests and scripts read the bound port from this line (--listen :0).
   std::printf("listening on port %d\n", (*coordinator)->port());
+  if (const std::string url = (*coordinator)->metrics_url(); !url.empty()) {
+    std::printf("metrics on %s\n", url.c_str());
+  }
   std::fflush(stdout);
 
   RoundProgressPrinter printer(config.engine.num_rounds);

@@ -133,6 +133,26 @@ void AddSiteAndPrivacy(Schema& s) {
        [](auto& c) -> auto& { return c.log_level; })
       .OneOf(LogLevelNames())
       .Flag("--log-level");
+  s.Field(
+       "site.log_format",
+       "text (human-readable lines) or json (one object per line, for\n"
+       "log shippers)",
+       [](auto& c) -> auto& { return c.log_format; })
+      .OneOf(LogFormatNames())
+      .Flag("--log-format");
+  s.Field(
+       "site.metrics_listen",
+       "HOST:PORT serving Prometheus metrics at /metrics (port 0: the OS\n"
+       "picks); \"\" = off. No TLS: keep it on 127.0.0.1",
+       [](auto& c) -> auto& { return c.metrics_listen; })
+      .Flag("--metrics-listen");
+  s.Field(
+       "site.metrics_linger_s",
+       "keep serving /metrics this long after the run ends, so the last\n"
+       "scrape sees the final counts (a scrape interval or two)",
+       [](auto& c) -> auto& { return c.metrics_linger_s; })
+      .AtLeast(0)
+      .Flag("--metrics-linger-s");
   s.Section("partition",
             "use one shard of the data (simulating a site); testing");
   s.Field(

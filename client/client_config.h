@@ -60,6 +60,9 @@ struct ClientConfig {
   int threads = 1;
   int max_failures = 0;  // consecutive; 0 = retry forever
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json
+  std::string metrics_listen;       // "" = no metrics endpoint
+  double metrics_linger_s = 0;      // after the run, still serving metrics
   // [partition]: play one shard of the data (simulating a site).
   std::string partition;  // "", iid, dirichlet:A, shards:K
   int num_partitions = 1;

@@ -43,6 +43,16 @@ ClientSession::StepResult FailedCall(absl::Status status) {
       "a new certificate)"))));
 }
 
+// Why an upload that will not be resent was lost: an answer from the
+// coordinator, or its deadline, or no answer at all.
+TaskRefusal UploadLost(const absl::Status& status) {
+  if (absl::IsDeadlineExceeded(status)) return TaskRefusal::kStale;
+  if (absl::IsUnavailable(status) || absl::IsCancelled(status)) {
+    return TaskRefusal::kOther;
+  }
+  return TaskRefusal::kCoordinatorRefused;
+}
+
 }  // namespace
 
 ClientSession::ClientSession(CoordinatorTransport* transport,
@@ -118,6 +128,27 @@ bool ClientSession::NextStepComputes() const {
 }
 
 ClientSession::StepResult ClientSession::Step(const std::atomic<bool>& cancel) {
+  StepResult result = StepOnce(cancel);
+  if (options_.observer != nullptr) options_.observer->OnState(State());
+  return result;
+}
+
+SessionState ClientSession::State() const {
+  if (!registered_) return SessionState::kPreparing;
+  if (secure_upload_ != nullptr || plain_upload_) {
+    return SessionState::kUploading;
+  }
+  return task_ ? SessionState::kTraining : SessionState::kIdle;
+}
+
+ClientSession::StepResult ClientSession::Refused(TaskRefusal reason,
+                                                 StepResult r) {
+  if (options_.observer != nullptr) options_.observer->OnTaskRefused(reason);
+  return r;
+}
+
+ClientSession::StepResult ClientSession::StepOnce(
+    const std::atomic<bool>& cancel) {
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
   if (secure_upload_ != nullptr) return AdvanceSecureUpload();
   if (plain_upload_) return PushPlainUpload();
@@ -141,6 +172,7 @@ ClientSession::StepResult ClientSession::RegisterWithRun() {
   client_id_ = reply->client_id;
   spdlog::info("registered with run '{}' as '{}' ({} local examples)", run_id_,
                client_id_, trainer_->NumExamples());
+  if (options_.observer != nullptr) options_.observer->OnRegistered();
   return Result(StepKind::kRegistered);
 }
 
@@ -178,24 +210,28 @@ std::optional<ClientSession::StepResult> ClientSession::RefuseTask(
       task.contract_digest != contract_digest_) {
     trainer_ = nullptr;
     registered_ = false;
-    return Failed(absl::FailedPreconditionError(
-        "the run's contract changed since this client prepared; preparing "
-        "again"));
+    return Refused(TaskRefusal::kContractMismatch,
+                   Failed(absl::FailedPreconditionError(
+                       "the run's contract changed since this client "
+                       "prepared; preparing again")));
   }
   if (!task.model.spec.CompatibleWith(trainer_->Spec())) {
-    return Failed(absl::FailedPreconditionError(
-        absl::StrCat("round ", task.round,
-                     ": the coordinator's model does not match the "
-                     "local model (",
-                     trainer_->Spec().DescribeMismatch(task.model.spec),
-                     "); check that both sides use the same architecture")));
+    return Refused(TaskRefusal::kContractMismatch,
+                   Failed(absl::FailedPreconditionError(absl::StrCat(
+                       "round ", task.round,
+                       ": the coordinator's model does not match the "
+                       "local model (",
+                       trainer_->Spec().DescribeMismatch(task.model.spec),
+                       "); check that both sides use the same architecture"))));
   }
-  if (absl::Status s = CheckDeadline(task); !s.ok()) return Failed(s);
+  if (absl::Status s = CheckDeadline(task); !s.ok()) {
+    return Refused(TaskRefusal::kStale, Failed(s));
+  }
   if (absl::Status s = CheckPrivacyRequirement(task, options_.privacy);
       !s.ok()) {
     // The run's privacy settings are fixed: every later task would be
     // refused too.
-    return FailPermanently(s);
+    return Refused(TaskRefusal::kPrivacyFloor, FailPermanently(s));
   }
   return std::nullopt;
 }
@@ -213,28 +249,43 @@ ClientSession::StepResult ClientSession::Train(
     const std::atomic<bool>& cancel) {
   ReceivedTask task = *std::move(task_);
   task_.reset();
-  if (absl::Status s = CheckDeadline(task); !s.ok()) return Failed(s);
+  if (absl::Status s = CheckDeadline(task); !s.ok()) {
+    return Refused(TaskRefusal::kStale, Failed(s));
+  }
   if (slots_ != nullptr && !slots_->Acquire(cancel)) {
     return Failed(absl::CancelledError("client stopping"));
+  }
+  if (options_.observer != nullptr) {
+    options_.observer->OnState(SessionState::kTraining);
   }
   training_ = true;
   absl::StatusOr<TrainingResult> result =
       trainer_->Train(task.model.values, task.training, cancel);
   training_ = false;
   if (slots_ != nullptr) slots_->Release();
-  if (!result.ok()) return Failed(result.status());
+  if (!result.ok()) {
+    // A training cancelled on shutdown is not this task's failure.
+    if (absl::IsCancelled(result.status())) return Failed(result.status());
+    return Refused(TaskRefusal::kTrainingError, Failed(result.status()));
+  }
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  if (options_.observer != nullptr)
+    options_.observer->OnTrained(result->seconds);
   task.model.values = FlatVector();  // the global model is no longer needed
 
   absl::StatusOr<ClipOutcome> clip = ClipUpdateForRound(task, &*result);
-  if (!clip.ok()) return Failed(clip.status());
+  if (!clip.ok()) {
+    return Refused(TaskRefusal::kTrainingError, Failed(clip.status()));
+  }
   if (task.dp) {
     spdlog::info("round {}: update norm {:.4f}, clip norm {:.4f}{}", task.round,
                  clip->norm_before, task.dp->clip_norm(),
                  clip->clipped ? " (clipped)" : "");
   }
   if (!options_.record_updates_dir.empty()) {
-    if (absl::Status s = RecordUpdate(task, *result); !s.ok()) return Failed(s);
+    if (absl::Status s = RecordUpdate(task, *result); !s.ok()) {
+      return Refused(TaskRefusal::kOther, Failed(s));
+    }
   }
   summary_ = {result->num_examples, result->train_loss, result->seconds};
   if (task.secagg) return StartSecureUpload(std::move(task), *result, *clip);
@@ -258,16 +309,27 @@ ClientSession::StepResult ClientSession::StartSecureUpload(
       task.secagg->min_survivors() < task.dp->min_clients()) {
     task.secagg->set_min_survivors(task.dp->min_clients());
   }
-  absl::StatusOr<std::vector<uint32_t>> encoded =
-      EncodeForSecureAggregation(task, result, clip);
-  if (!encoded.ok()) return Failed(encoded.status());
+  std::optional<SecretBytes> rounding_seed;
+  if (options_.simulation_rounding_seed.has_value()) {
+    rounding_seed = SimulationRoundingSeed(*options_.simulation_rounding_seed,
+                                           client_id_, task.run_id, task.round);
+  }
+  absl::StatusOr<std::vector<uint32_t>> encoded = EncodeForSecureAggregation(
+      task, result, clip, rounding_seed ? &*rounding_seed : nullptr);
+  if (!encoded.ok()) {
+    return Refused(TaskRefusal::kTrainingError, Failed(encoded.status()));
+  }
   absl::StatusOr<SecAggIdentity> identity =
       LoadSecAggIdentity(client_id_, options_.identity);
-  if (!identity.ok()) return Failed(identity.status());
+  if (!identity.ok()) {
+    return Refused(TaskRefusal::kOther, Failed(identity.status()));
+  }
   absl::StatusOr<std::unique_ptr<SecureUpload>> upload =
       SecureUpload::Start(task, *std::move(encoded), *std::move(identity),
                           clock_->Now() + options_.secagg_timeout);
-  if (!upload.ok()) return Failed(upload.status());
+  if (!upload.ok()) {
+    return Refused(TaskRefusal::kOther, Failed(upload.status()));
+  }
   secure_upload_ = *std::move(upload);
   return Result(StepKind::kUploading, task.round);
 }
@@ -280,12 +342,16 @@ ClientSession::StepResult ClientSession::PushPlainUpload() {
     // A busy coordinator (RESOURCE_EXHAUSTED: upload buffers or this
     // client's rate) refuses before it reads a value: the same update goes
     // again at the next step, after the daemon's backoff.
-    if (absl::IsResourceExhausted(s)) plain_upload_ = std::move(upload);
-    return Failed(s);
+    if (absl::IsResourceExhausted(s)) {
+      plain_upload_ = std::move(upload);
+      return Failed(s);
+    }
+    return Refused(UploadLost(s), Failed(s));
   }
   spdlog::info("round {}: pushed update ({} examples, loss {:.4f}, {:.2f} s)",
                upload.header.round, summary_.num_examples, summary_.train_loss,
                summary_.seconds);
+  if (options_.observer != nullptr) options_.observer->OnUpdateDelivered(false);
   return Delivered(upload.header.round);
 }
 
@@ -295,8 +361,9 @@ ClientSession::StepResult ClientSession::AdvanceSecureUpload() {
       secure_upload_->Advance(transport_, clock_->Now());
   if (!progress.ok()) {
     // A transient failure keeps the upload: the next step resends.
-    if (secure_upload_->ended()) secure_upload_.reset();
-    return Failed(progress.status());
+    if (!secure_upload_->ended()) return Failed(progress.status());
+    secure_upload_.reset();
+    return Refused(UploadLost(progress.status()), Failed(progress.status()));
   }
   if (!progress->done) {
     StepResult r = Result(StepKind::kIdle, round);
@@ -307,6 +374,7 @@ ClientSession::StepResult ClientSession::AdvanceSecureUpload() {
   spdlog::info(
       "round {}: securely aggregated update ({} examples, {:.2f} s training)",
       round, summary_.num_examples, summary_.seconds);
+  if (options_.observer != nullptr) options_.observer->OnUpdateDelivered(true);
   return Delivered(round);
 }
 

@@ -41,6 +41,7 @@
 #include "client/coordinator_transport.h"
 #include "client/run_preparer.h"
 #include "client/secure_upload.h"
+#include "client/session_observer.h"
 #include "client/training/local_trainer.h"
 #include "client/training_slots.h"
 #include "client/update_encoding.h"
@@ -65,6 +66,14 @@ class ClientSession {
     // Time for secagg_timeout; null = the system clock. Must outlive the
     // session.
     const Clock* clock = nullptr;
+    // Hears registrations, trainings, deliveries, refusals and the state
+    // (client/session_observer.h); null = nobody. Must outlive the session.
+    SessionObserver* observer = nullptr;
+    // fedlearn-sim only: seed the stochastic rounding of secure, non-DP
+    // updates from this value (SimulationRoundingSeed), so a seeded
+    // simulation is reproducible byte for byte. Never set by
+    // fedlearn-client: a deployment always rounds with OS randomness.
+    std::optional<uint64_t> simulation_rounding_seed;
   };
 
   enum class StepKind {
@@ -122,6 +131,11 @@ class ClientSession {
     double seconds = 0;
   };
 
+  // Step() without telling the observer the state it leaves.
+  StepResult StepOnce(const std::atomic<bool>& cancel);
+  SessionState State() const;
+  // Tells the observer (if any) why the task was not completed; returns `r`.
+  StepResult Refused(TaskRefusal reason, StepResult r);
   StepResult Prepare();
   StepResult RegisterWithRun();
   StepResult FetchTask();

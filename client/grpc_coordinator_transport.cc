@@ -104,6 +104,13 @@ GrpcCoordinatorTransport::GrpcCoordinatorTransport(
       stub_(std::move(stub)),
       session_id_(NewSessionId()) {}
 
+void GrpcCoordinatorTransport::Count(size_t sent_bytes,
+                                     size_t received_bytes) const {
+  if (options_.traffic != nullptr && (sent_bytes > 0 || received_bytes > 0)) {
+    options_.traffic->OnTraffic(sent_bytes, received_bytes);
+  }
+}
+
 void GrpcCoordinatorTransport::CancelInFlight() {
   std::lock_guard<std::mutex> lock(mu_);
   cancelled_ = true;
@@ -117,6 +124,7 @@ absl::StatusOr<ReceivedContract> GrpcCoordinatorTransport::GetContract() {
   v1::GetContractResponse response;
   grpc::Status status = stub_->GetContract(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "get contract");
+  Count(request.ByteSizeLong(), response.ByteSizeLong());
   ReceivedContract out;
   out.contract = std::move(*response.mutable_contract());
   out.digest = response.contract_digest();
@@ -135,6 +143,7 @@ absl::StatusOr<RegisterReply> GrpcCoordinatorTransport::Register(
   v1::RegisterResponse response;
   grpc::Status status = stub_->Register(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "register");
+  Count(request.ByteSizeLong(), response.ByteSizeLong());
   RegisterReply reply;
   reply.run_id = response.ref().run_id();
   reply.round = response.ref().round();
@@ -157,6 +166,7 @@ absl::Status GrpcCoordinatorTransport::Leave(bool permanent,
   v1::LeaveResponse response;
   grpc::Status status = stub_->Leave(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, "leave");
+  Count(request.ByteSizeLong(), response.ByteSizeLong());
   return absl::OkStatus();
 }
 
@@ -206,6 +216,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   if (!reader->Read(&chunk)) {
     return FromGrpc(reader->Finish(), "fetch task");
   }
+  Count(request.ByteSizeLong(), chunk.ByteSizeLong());
   if (chunk.has_no_task()) {
     reply.run_finished = chunk.no_task().run_finished();
     reply.run_failed = chunk.no_task().run_failed();
@@ -221,6 +232,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     ASSIGN_OR_RETURN(ReceivedTask task, TaskFromHeader(header));
     size_t received = 0;
     while (reader->Read(&chunk)) {
+      Count(0, chunk.ByteSizeLong());
       if (!chunk.has_model_data() || chunk.model_data().size() % 4 != 0 ||
           chunk.model_data().size() / 4 > header.num_values() - received) {
         protocol_error = absl::DataLossError("malformed model stream");
@@ -257,6 +269,7 @@ absl::Status GrpcCoordinatorTransport::PushStream(
   std::unique_ptr<grpc::ClientWriter<v1::ResultChunk>> writer =
       stub_->PushResult(call.context(), &response);
   bool open = writer->Write(header);
+  if (open) Count(header.ByteSizeLong(), 0);
   absl::Status encoded = absl::OkStatus();
   // One chunk is encoded at a time: the model is never copied whole.
   for (size_t offset = 0; open && offset < num_values; offset += kChunkValues) {
@@ -269,11 +282,13 @@ absl::Status GrpcCoordinatorTransport::PushStream(
       break;
     }
     open = writer->Write(data);
+    if (open) Count(data.ByteSizeLong(), 0);
   }
   if (open && encoded.ok()) writer->WritesDone();
   grpc::Status status = writer->Finish();
   RETURN_IF_ERROR(encoded);
   if (!status.ok()) return FromGrpc(status, "push result");
+  Count(0, response.ByteSizeLong());
   if (!response.accepted()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "coordinator did not accept the upload: ", response.message()));
@@ -337,6 +352,7 @@ absl::StatusOr<SecAggExchangeReply> GrpcCoordinatorTransport::SecAggExchange(
   grpc::Status status =
       stub_->SecAggExchange(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "secure aggregation");
+  Count(request.ByteSizeLong(), response.ByteSizeLong());
   SecAggExchangeReply result;
   if (response.has_message()) {
     result.message = std::move(*response.mutable_message());
@@ -357,6 +373,7 @@ absl::StatusOr<bool> GrpcCoordinatorTransport::Heartbeat(
   v1::HeartbeatResponse response;
   grpc::Status status = stub_->Heartbeat(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "heartbeat");
+  Count(request.ByteSizeLong(), response.ByteSizeLong());
   return response.run_finished();
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "client/coordinator_dial.h"
 #include "client/coordinator_transport.h"
+#include "client/session_observer.h"
 #include "common/transport/tls_config.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
 
@@ -34,6 +35,9 @@ struct GrpcTransportOptions {
   std::chrono::milliseconds rpc_timeout{std::chrono::seconds(30)};
   // Generous: a 100 MB model over a slow link.
   std::chrono::milliseconds transfer_timeout{std::chrono::minutes(10)};
+  // Hears the bytes of every message exchanged (client/session_observer.h);
+  // null = nobody. Must outlive the transport.
+  TrafficObserver* traffic = nullptr;
 };
 
 class GrpcCoordinatorTransport : public CoordinatorTransport {
@@ -65,6 +69,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
 
   // Registers a context so CancelInFlight can reach it.
   class ScopedCall;
+  // Tells options_.traffic (if set) about one exchange's message bytes.
+  void Count(size_t sent_bytes, size_t received_bytes) const;
   // DescribeRpcFailure with this channel's name and certificate verdict.
   absl::Status FromGrpc(const grpc::Status& status,
                         absl::string_view what) const;

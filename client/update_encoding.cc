@@ -1,7 +1,11 @@
 #include "client/update_encoding.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crypto/mask_prg.h"
+#include "common/crypto/sha256.h"
 #include "common/dp/noise_source.h"
 #include "common/dp/private_input_codec.h"
 #include "common/secagg/encoding_proto.h"
@@ -47,7 +51,7 @@ absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
 
 absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
     const ReceivedTask& task, const TrainingResult& result,
-    const ClipOutcome& clip) {
+    const ClipOutcome& clip, const SecretBytes* rounding_seed) {
   if (task.dp) {
     ASSIGN_OR_RETURN(PrivateInputCodec codec,
                      PrivateInputCodec::Create(*task.dp, task.encoding,
@@ -61,8 +65,24 @@ absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
       InputEncoder::Create(EncodingParametersFromProto(task.encoding)));
   ASSIGN_OR_RETURN(EncodedUpdate encoded,
                    encoder.Encode(result.delta.span(), result.num_examples,
-                                  result.train_loss));
+                                  result.train_loss, rounding_seed));
   return std::move(encoded.values);
+}
+
+SecretBytes SimulationRoundingSeed(uint64_t simulation_seed,
+                                   const std::string& client_id,
+                                   const std::string& run_id, uint64_t round) {
+  // Length-prefixed fields: no two inputs share an encoding.
+  const std::string material = absl::StrCat(
+      "fedlearn/sim/rounding-seed/v1|", simulation_seed, "|", client_id.size(),
+      ":", client_id, "|", run_id.size(), ":", run_id, "|", round);
+  const std::string hex = Sha256Hex(material);
+  SecretBytes seed(kPrgSeedBytes);
+  for (size_t i = 0; i < kPrgSeedBytes; ++i) {
+    seed.data()[i] =
+        static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  return seed;
 }
 
 }  // namespace fedlearn

@@ -10,11 +10,13 @@
 #define FEDLEARN_CLIENT_UPDATE_ENCODING_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/coordinator_transport.h"
 #include "client/training/local_trainer.h"
+#include "common/crypto/secret_bytes.h"
 #include "common/dp/l2_clipping.h"
 
 namespace fedlearn {
@@ -45,9 +47,20 @@ absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
 
 // The vector to mask for a secure round. `clip` is ClipUpdateForRound's
 // outcome (its `clipped` bit feeds adaptive clipping in DP rounds).
+// `rounding_seed` null: stochastic rounding from the OS CSPRNG (every
+// deployment). Set only by fedlearn-sim for a reproducible seeded run
+// (SimulationRoundingSeed); DP rounds ignore it: their noise and rounding
+// always come from the OS.
 absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(
     const ReceivedTask& task, const TrainingResult& result,
-    const ClipOutcome& clip);
+    const ClipOutcome& clip, const SecretBytes* rounding_seed = nullptr);
+
+// The rounding seed of one client's update in a seeded simulation:
+// SHA-256 of (domain, simulation seed, client id, run id, round), so every
+// client and round has its own coins and a rerun draws the same ones.
+SecretBytes SimulationRoundingSeed(uint64_t simulation_seed,
+                                   const std::string& client_id,
+                                   const std::string& run_id, uint64_t round);
 
 }  // namespace fedlearn
 

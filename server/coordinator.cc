@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,7 +10,9 @@
 #include "common/util/atomic_file.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
+#include "common/util/version.h"
 #include "common/wire/run_contract.h"
+#include "server/strategy/server_optimizer_config.h"
 
 namespace fedlearn {
 namespace {
@@ -89,6 +92,10 @@ absl::StatusOr<uint64_t> ResumeOrStartRun(const CoordinatorConfig& config,
           "holds a privacy ledger); resume it with the same [dp] settings"));
     }
     if (cp.dp) engine_config->dp_state = *cp.dp;
+    // The server optimizer continues from its saved moments, bit for bit.
+    RETURN_IF_ERROR(CheckStrategyResumable(config.engine.strategy, cp.strategy,
+                                           cp.completed_round, cp.run_id));
+    engine_config->strategy_state = std::move(cp.strategy);
     *initial = std::move(cp.model);
     spdlog::info("resuming run '{}' after round {} from {}",
                  config.engine.run_id, cp.completed_round, config.state_dir);
@@ -133,6 +140,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   ASSIGN_OR_RETURN(
       const uint64_t start_round,
       ResumeOrStartRun(config, *c->store_, &engine_config, &initial));
+  // The effective configuration (file + flags) beside the run's history,
+  // for fedlearn-report and an operator; written once the state directory
+  // is known to hold this run, so another run's copy is never replaced.
+  RETURN_IF_ERROR(WriteFileAtomically(config.state_dir + "/run-config.toml",
+                                      RenderCoordinatorConfig(config)));
 
   // The contract every site checks before it registers.
   *engine_config.contract.mutable_model() =
@@ -163,12 +175,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   service_options.authorizer = c->authorizer_.get();
   service_options.limits = config.limits;
   service_options.limits.max_concurrent_uploads = config.max_concurrent_uploads;
+  c->CreateMetrics(config);
+  service_options.metrics = c->metrics_.get();
   c->service_ =
       std::make_unique<CoordinatorService>(c->engine_.get(), service_options);
+  c->StartAdminService(config, start_round, service_options.limits);
   ASSIGN_OR_RETURN(c->server_,
-                   StartGrpcServer(config.listen, config.tls, c->service_.get(),
+                   StartGrpcServer(config.listen, config.tls,
+                                   {c->service_.get(), c->admin_service_.get()},
                                    service_options.limits));
+  c->serving_ = true;
   c->StartIdentityReloader(config);
+  RETURN_IF_ERROR(c->StartMetricsEndpoint(config));
   spdlog::info("coordinator listening on port {} ({}), run '{}', {} rounds",
                c->server_.port, config.tls.insecure ? "INSECURE" : "mutual TLS",
                config.engine.run_id, config.engine.num_rounds);
@@ -194,6 +212,26 @@ absl::Status Coordinator::StartAuthorizer(const CoordinatorConfig& config) {
           ? ""
           : absl::StrCat(", revocations from ", config.identity.crl_file));
   return absl::OkStatus();
+}
+
+void Coordinator::StartAdminService(const CoordinatorConfig& config,
+                                    uint64_t start_round,
+                                    const ServiceLimits& limits) {
+  RunStatusTracker::Options tracker;
+  tracker.run_id = config.engine.run_id;
+  tracker.coordinator_version = VersionLine("coordinator");
+  tracker.num_rounds = config.engine.num_rounds;
+  tracker.start_round = start_round;
+  tracker.clock = &clock_;
+  status_tracker_ = std::make_unique<RunStatusTracker>(std::move(tracker));
+  engine_->AddListener(status_tracker_.get());
+  AdminService::Options options;
+  options.insecure = config.tls.insecure;
+  options.authorizer = authorizer_.get();
+  options.limits = limits;
+  options.clock = &clock_;
+  admin_service_ = std::make_unique<AdminService>(status_tracker_.get(),
+                                                  engine_.get(), options);
 }
 
 void Coordinator::StartIdentityReloader(const CoordinatorConfig& config) {
@@ -223,10 +261,64 @@ absl::Status Coordinator::Run(const std::atomic<bool>& stop) {
   const AuditHead head = audit_->head();
   spdlog::info("audit log {}: {} entries, head {}:{}", audit_->path(), head.seq,
                head.seq, head.hash);
+  LingerForScrapes(stop);
   return outcome;
 }
 
+void Coordinator::CreateMetrics(const CoordinatorConfig& config) {
+  if (config.metrics_listen.empty()) return;
+  CoordinatorMetrics::Options options;
+  options.run_id = config.engine.run_id;
+  options.num_rounds = config.engine.num_rounds;
+  options.secure_aggregation = config.engine.secagg.enabled;
+  options.dp_mode = DpModeName(config.engine.dp.mode);
+  options.clock = &clock_;
+  metrics_ = std::make_unique<CoordinatorMetrics>(std::move(options));
+  engine_->AddListener(metrics_.get());
+}
+
+absl::Status Coordinator::StartMetricsEndpoint(
+    const CoordinatorConfig& config) {
+  if (metrics_ == nullptr) return absl::OkStatus();
+  MetricsHttpServer::Options options;
+  options.listen = config.metrics_listen;
+  options.ready = [this] {
+    return serving_.load() && engine_->phase() != RoundEngine::Phase::kFailed;
+  };
+  options.on_scrape = [this] {
+    metrics_->ObserveStatus(engine_->status_view());
+  };
+  ASSIGN_OR_RETURN(metrics_server_,
+                   MetricsHttpServer::Start(&metrics_->registry(), options));
+  metrics_host_ =
+      config.metrics_listen.substr(0, config.metrics_listen.rfind(':'));
+  metrics_linger_ = config.metrics_linger;
+  spdlog::info("metrics endpoint on {}", metrics_url());
+  return absl::OkStatus();
+}
+
+void Coordinator::LingerForScrapes(const std::atomic<bool>& stop) const {
+  if (metrics_server_ == nullptr || metrics_linger_.count() <= 0) return;
+  spdlog::info("serving the final metrics for {} s",
+               metrics_linger_.count() / 1000.0);
+  const auto until = std::chrono::steady_clock::now() + metrics_linger_;
+  while (!stop.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+int Coordinator::metrics_port() const {
+  return metrics_server_ != nullptr ? metrics_server_->port() : 0;
+}
+
+std::string Coordinator::metrics_url() const {
+  if (metrics_server_ == nullptr) return "";
+  return absl::StrCat("http://", metrics_host_, ":", metrics_server_->port(),
+                      "/metrics");
+}
+
 void Coordinator::Shutdown() {
+  serving_ = false;
   if (server_.server) {
     server_.server->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::seconds(2));
@@ -234,6 +326,7 @@ void Coordinator::Shutdown() {
 }
 
 Coordinator::~Coordinator() {
+  metrics_server_.reset();  // its callbacks read engine_ and metrics_
   Shutdown();
   if (server_.server) server_.server->Wait();
 }

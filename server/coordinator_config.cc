@@ -8,6 +8,7 @@
 #include "common/util/atomic_file.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
+#include "server/coordinator_config_robust.h"
 
 namespace fedlearn {
 namespace {
@@ -250,7 +251,41 @@ absl::Status ValidateModelAndData(const CoordinatorConfig& c) {
   return ValidateDataSource(c.simulation.train_data, "simulation", false);
 }
 
+// [data] and its [[data.columns]], in the form ParseDataSchema reads.
+std::string RenderDataSchema(const TableSchema& schema) {
+  std::string out = absl::StrCat(
+      "\n[data]\nlabel_column = ", FormatConfigValue(schema.label_column),
+      "\nclasses = ", FormatConfigValue(schema.classes), "\nlabel_match = ",
+      FormatConfigValue(std::string(LabelMatchName(schema.label_match))),
+      "\nmissing_values = ",
+      FormatConfigValue(std::string(MissingValuePolicyName(schema.missing))),
+      "\nmissing_markers = ", FormatConfigValue(schema.missing_markers), "\n");
+  for (const FeatureColumn& f : schema.features) {
+    absl::StrAppend(
+        &out, "\n[[data.columns]]\nname = ", FormatConfigValue(f.name),
+        "\ntype = ", FormatConfigValue(std::string(FeatureTypeName(f.type))),
+        "\n");
+    if (f.type == FeatureColumn::Type::kCategorical) {
+      absl::StrAppend(&out, "categories = ", FormatConfigValue(f.categories),
+                      "\n");
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string RenderCoordinatorConfig(const CoordinatorConfig& config) {
+  std::string out = CoordinatorConfigSchema().RenderValues(
+      config,
+      "The effective configuration of this run (file and command line), as "
+      "the\ncoordinator started it. Written at every start; it parses back "
+      "with\n`fedlearn-coordinator --config`.");
+  if (config.data_schema.has_value()) {
+    out += RenderDataSchema(*config.data_schema);
+  }
+  return out;
+}
 
 CoordinatorConfig DefaultCoordinatorConfig() {
   CoordinatorConfig config;
@@ -298,6 +333,9 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(
 absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
   RETURN_IF_ERROR(CoordinatorConfigSchema().Check(c));
   RETURN_IF_ERROR(ValidateRounds(c));
+  // [strategy]: its keys are its field names (server_optimizer_config.h).
+  RETURN_IF_ERROR(c.engine.strategy.Validate(c.engine.server_learning_rate));
+  RETURN_IF_ERROR(ValidateRobustAggregationAndProx(c));
   RETURN_IF_ERROR(ValidateSecAgg(c));
   RETURN_IF_ERROR(ValidateDp(c));
   return ValidateModelAndData(c);

@@ -46,6 +46,12 @@ struct CoordinatorConfig {
   std::string state_dir = "state";
   // [audit] path: the hash-chained audit log; "" = <state_dir>/audit.jsonl.
   std::string audit_path;
+  // [metrics] listen: HOST:PORT of the Prometheus endpoint (/metrics,
+  // /healthz, /readyz); "" = off. No TLS, no auth: keep it on loopback.
+  std::string metrics_listen;
+  // [metrics] linger_s: keep serving the endpoint this long after the run
+  // ended (Coordinator::Run), so a scraper sees the final values.
+  Duration metrics_linger{0};
   int max_concurrent_uploads = 4;
   // [limits]: streams, rates, sizes, deadlines of the gRPC service
   // (limits.max_concurrent_uploads comes from max_concurrent_uploads).
@@ -59,6 +65,7 @@ struct CoordinatorConfig {
   DataSourceConfig evaluation{"fashion-mnist", "", "label"};
   SimulationConfig simulation;
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (run.log_format)
 };
 
 // Defaults suitable for the Fashion-MNIST demo.
@@ -69,6 +76,11 @@ const ConfigSchema<CoordinatorConfig>& CoordinatorConfigSchema();
 
 // The commented reference: every key with its default (--print-config).
 std::string CoordinatorConfigReference();
+
+// `config` as a TOML file that ParseCoordinatorConfig reads back into the
+// same config: every key's value (not the defaults), [data] included. The
+// coordinator writes it to <state_dir>/run-config.toml at start.
+std::string RenderCoordinatorConfig(const CoordinatorConfig& config);
 
 // Reads a TOML file on top of the defaults (see above: not validated).
 // InvalidArgument naming the file and key; NotFound for a missing file.

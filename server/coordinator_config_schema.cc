@@ -3,9 +3,12 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/log.h"
 #include "server/coordinator_config.h"
 #include "server/coordinator_config_limits.h"
+#include "server/coordinator_config_robust.h"
 #include "server/identity/identity_config_keys.h"
+#include "server/strategy/strategy_config_keys.h"
 
 namespace fedlearn {
 namespace {
@@ -75,6 +78,12 @@ void AddRunAndServer(Schema& s) {
   s.Field(
       "run.log_level", "trace, debug, info, warn, error",
       [](auto& c) -> auto& { return c.log_level; });
+  s.Field(
+       "run.log_format",
+       "text (human-readable lines) or json (one object per line on\n"
+       "stderr, for log shippers)",
+       [](auto& c) -> auto& { return c.log_format; })
+      .OneOf(LogFormatNames());
   s.Field(
       "server.listen", "use 0.0.0.0:7443 to accept remote daemons",
       [](auto& c) -> auto& { return c.listen; });
@@ -231,6 +240,12 @@ void AddTrainingAndEvaluation(Schema& s) {
   s.Field(
       "training.seed", "base seed; each client and round derives its own",
       [](auto& c) -> auto& { return c.engine.training.seed; });
+  s.Field(
+       "training.proximal_mu",
+       "FedProx: mu of the proximal term mu/2 ||w - w_global||^2 in each\n"
+       "client's local objective; 0 = FedAvg (docs/strategies.md)",
+       [](auto& c) -> auto& { return c.engine.training.proximal_mu; })
+      .AtLeast(0);
 
   s.Section("evaluation", "server-side test set; dataset = \"\" disables it");
   s.Field(
@@ -373,6 +388,9 @@ void AddDp(Schema& s) {
       });
   seed.min_int = 0;
   seed.Commented();
+  s.RenderOnlyIf(seed, [](const CoordinatorConfig& c) {
+    return c.engine.dp.testing_seed.has_value();
+  });
 }
 
 void AddSimulation(Schema& s) {
@@ -399,6 +417,22 @@ void AddSimulation(Schema& s) {
       [](auto& c) -> auto& { return c.simulation.train_data.label_column; });
 }
 
+void AddMetrics(Schema& s) {
+  s.Section("metrics",
+            "Prometheus endpoint: /metrics, /healthz, /readyz over plain HTTP "
+            "(no TLS, no auth; a non-loopback host logs a warning)");
+  s.Field(
+      "metrics.listen",
+      "HOST:PORT, e.g. 127.0.0.1:9464 (port 0: the OS picks); \"\" = off",
+      [](auto& c) -> auto& { return c.metrics_listen; });
+  Seconds(
+      s, "metrics.linger_s",
+      "keep serving the final values this long after the run ends (a "
+      "scrape interval or two)",
+      [](auto& c) -> auto& { return c.metrics_linger; })
+      .AtLeast(0);
+}
+
 void AddAudit(Schema& s) {
   s.Section("audit", "append-only, hash-chained; `fedlearn-audit verify PATH`");
   s.Field(
@@ -410,11 +444,18 @@ Schema* BuildSchema() {
   auto* s = new Schema(kHeader);
   AddRunAndServer(*s);
   AddAudit(*s);
+  AddMetrics(*s);
   AddRounds(*s);
   AddModelAndData(*s);
   AddTrainingAndEvaluation(*s);
   AddSecAgg(*s);
   AddDp(*s);
+  AddStrategyKeys(
+      *s, [](auto& c) -> auto& { return c.engine.strategy; });
+  // [strategy] continued: the robust aggregators right after the server
+  // optimizer's keys (the reference prints a section where its keys are
+  // declared, so the two must stay adjacent).
+  AddRobustAggregationKeys(*s);
   AddSimulation(*s);
   AddServiceLimitKeys(*s);
   AddIdentityKeys(

@@ -59,6 +59,7 @@ CoordinatorService::CoordinatorService(RoundEngine* engine, Options options)
   streams_.admission = &admission_;
   streams_.watchdog = &watchdog_;
   streams_.limits = options_.limits;
+  streams_.metrics = options_.metrics;
   streams_.admit = [this](grpc::ServerContextBase* context,
                           const std::string& claimed) {
     return AdmitRpc(context, claimed);
@@ -142,6 +143,7 @@ v1::RoundRef CoordinatorService::CurrentRef() const {
 grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
                                           const v1::RegisterRequest* request,
                                           v1::RegisterResponse* response) {
+  CountedRpc counted(options_.metrics, "Register", *request, *response);
   absl::StatusOr<std::string> id =
       AdmitRpc(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());
@@ -172,6 +174,7 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
 grpc::Status CoordinatorService::GetContract(
     grpc::ServerContext* context, const v1::GetContractRequest* request,
     v1::GetContractResponse* response) {
+  CountedRpc counted(options_.metrics, "GetContract", *request, *response);
   absl::StatusOr<std::string> id =
       AdmitRpc(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());
@@ -184,6 +187,7 @@ grpc::Status CoordinatorService::GetContract(
 grpc::Status CoordinatorService::Leave(grpc::ServerContext* context,
                                        const v1::LeaveRequest* request,
                                        v1::LeaveResponse* response) {
+  CountedRpc counted(options_.metrics, "Leave", *request, *response);
   absl::StatusOr<std::string> id =
       AdmitRpc(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());
@@ -194,6 +198,7 @@ grpc::Status CoordinatorService::Leave(grpc::ServerContext* context,
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
                                            const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
+  CountedRpc counted(options_.metrics, "Heartbeat", *request, *response);
   absl::StatusOr<std::string> id =
       AdmitRpc(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());
@@ -212,6 +217,7 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
 grpc::Status CoordinatorService::SecAggExchange(
     grpc::ServerContext* context, const v1::SecAggRequest* request,
     v1::SecAggResponse* response) {
+  CountedRpc counted(options_.metrics, "SecAggExchange", *request, *response);
   absl::StatusOr<std::string> id =
       AdmitRpc(context, request->claimed_client_id());
   if (!id.ok()) return ToGrpcStatus(id.status());

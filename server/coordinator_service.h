@@ -38,6 +38,7 @@
 #include "server/admission/stream_watchdog.h"
 #include "server/audit/audit_sink.h"
 #include "server/identity/client_authorizer.h"
+#include "server/metrics/coordinator_metrics.h"
 #include "server/round/round_engine.h"
 #include "server/stream_services.h"
 
@@ -66,6 +67,9 @@ class CoordinatorService final : public CoordinatorServiceBase {
     const Clock* clock = nullptr;
     // False: no watchdog thread; the owner calls SweepStreams() (tests).
     bool run_watchdog = true;
+    // Counts payload bytes per RPC and refused uploads; null: none. Not
+    // owned.
+    CoordinatorMetrics* metrics = nullptr;
   };
 
   CoordinatorService(RoundEngine* engine, Options options);

@@ -43,6 +43,13 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
                                               const TlsConfig& tls,
                                               grpc::Service* service,
                                               const ServiceLimits& limits) {
+  return StartGrpcServer(address, tls, std::vector<grpc::Service*>{service},
+                         limits);
+}
+
+absl::StatusOr<RunningServer> StartGrpcServer(
+    const std::string& address, const TlsConfig& tls,
+    const std::vector<grpc::Service*>& services, const ServiceLimits& limits) {
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls.insecure) {
     spdlog::warn(
@@ -57,7 +64,7 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
   RunningServer running;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, credentials, &running.port);
-  builder.RegisterService(service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   // gRPC enables SO_REUSEPORT by default: a second coordinator (or any
   // process) could then bind the same port and silently receive half of the
   // connections. One port, one coordinator: a clash is a startup error.

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/transport/tls_config.h"
@@ -27,7 +28,15 @@ struct RunningServer {
   int port = 0;  // the bound port (useful with ":0")
 };
 
-// `address` like "127.0.0.1:0" or "0.0.0.0:7443".
+// `address` like "127.0.0.1:0" or "0.0.0.0:7443". Every service in
+// `services` (not owned; none null) is served on the one port, behind the
+// same TLS and limits (the sites' Coordinator and the operators' Admin).
+absl::StatusOr<RunningServer> StartGrpcServer(
+    const std::string& address, const TlsConfig& tls,
+    const std::vector<grpc::Service*>& services,
+    const ServiceLimits& limits = {});
+
+// One service.
 absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
                                               const TlsConfig& tls,
                                               grpc::Service* service,

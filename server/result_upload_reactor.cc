@@ -31,6 +31,9 @@ void ResultUploadReactor::OnReadDone(bool ok) {
     if (finished_) return;
   }
   if (ok) services_->watchdog->Touch(watch_id_);
+  if (ok && services_->metrics != nullptr) {
+    services_->metrics->CountReceived("PushResult", chunk_.ByteSizeLong());
+  }
   const absl::Status status = ok ? OnMessage() : OnEnd();
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
@@ -131,6 +134,10 @@ void ResultUploadReactor::Expire(const absl::Status& why) {
 void ResultUploadReactor::FinishLocked(const absl::Status& status) {
   finished_ = true;
   LogStreamEnd("upload", id_, status);
+  if (services_->metrics != nullptr) {
+    services_->metrics->CountRejectedUpload(status);  // if not OK
+    services_->metrics->CountSent("PushResult", response_->ByteSizeLong());
+  }
   Finish(ToGrpcStatus(status));
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crypto/sha256.h"
 #include "common/util/atomic_file.h"
 #include "common/util/clock.h"
 #include "common/util/escape.h"
@@ -39,6 +40,62 @@ std::string FileRunStore::ModelPath(uint64_t round) const {
   return absl::StrFormat("%s/models/round-%06d.fmodel", state_dir_, round);
 }
 
+std::string FileRunStore::StrategyStatePath(uint64_t round) const {
+  return absl::StrFormat("%s/strategy/round-%06d.fstate", state_dir_, round);
+}
+
+absl::StatusOr<nlohmann::json> FileRunStore::SaveStrategyState(
+    const RoundSummary& summary) const {
+  const ServerOptimizerState& state = *summary.strategy_state;
+  const std::string bytes = EncodeOptimizerState(
+      SavedOptimizerState{summary.run_id, summary.round, state});
+  RETURN_IF_ERROR(MakeDirectories(state_dir_ + "/strategy"));
+  RETURN_IF_ERROR(WriteFileAtomically(StrategyStatePath(summary.round), bytes));
+  // The file name relative to the state directory, so a moved directory
+  // still resumes; the digest binds this checkpoint to this very file.
+  return nlohmann::json{
+      {"optimizer", state.optimizer},
+      {"steps", state.steps},
+      {"file", absl::StrFormat("strategy/round-%06d.fstate", summary.round)},
+      {"sha256", Sha256Hex(bytes)}};
+}
+
+absl::Status FileRunStore::LoadStrategyState(const nlohmann::json& j,
+                                             RunCheckpoint* cp) const {
+  if (!j.is_object() || !j.contains("file") || !j["file"].is_string() ||
+      !j.contains("sha256") || !j["sha256"].is_string()) {
+    return absl::DataLossError(absl::StrCat(
+        CheckpointPath(), ": its server optimizer entry is corrupt"));
+  }
+  const std::string file = j["file"].get<std::string>();
+  const std::string path = absl::StrCat(state_dir_, "/", file);
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  if (!bytes.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint names the server optimizer state ", path,
+                     " but it cannot be read: ", bytes.status().message()));
+  }
+  if (Sha256Hex(*bytes) != j["sha256"].get<std::string>()) {
+    return absl::DataLossError(
+        absl::StrCat(path,
+                     " is not the optimizer state the checkpoint names (its "
+                     "SHA-256 differs): it is corrupt or was replaced"));
+  }
+  absl::StatusOr<SavedOptimizerState> saved = DecodeOptimizerState(*bytes);
+  if (!saved.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": ", saved.status().message()));
+  }
+  if (saved->run_id != cp->run_id || saved->round != cp->completed_round) {
+    return absl::DataLossError(absl::StrCat(
+        path, " holds the optimizer state of run '",
+        EscapeUntrusted(saved->run_id, 64), "' round ", saved->round,
+        ", not of round ", cp->completed_round, " of this run"));
+  }
+  cp->strategy = std::move(saved->state);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
     const {
   absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
@@ -69,6 +126,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
         EscapeUntrusted(cp.run_id, 64), "'"));
   }
   cp.model = std::move(saved->model);
+  if (j.contains("strategy"))
+    RETURN_IF_ERROR(LoadStrategyState(j["strategy"], &cp));
   if (j.contains("dp")) {
     const nlohmann::json& d = j["dp"];
     auto corrupt = [&] {
@@ -114,7 +173,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
 }
 
 absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
-                                           uint64_t round, const DpState* dp) {
+                                           uint64_t round, const DpState* dp,
+                                           const nlohmann::json* strategy) {
   nlohmann::json j;
   j["run_id"] = run_id;
   j["completed_round"] = round;
@@ -134,6 +194,7 @@ absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
       j["dp"]["distributed_rounds"] = dp->distributed_rounds;
     }
   }
+  if (strategy != nullptr) j["strategy"] = *strategy;
   j["written_unix_ms"] = WallClockUnixMillis();
   return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
 }
@@ -148,10 +209,15 @@ absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
                                             const FlatModel& global) {
   RETURN_IF_ERROR(WriteModelFile(ModelPath(summary.round),
                                  Ref(summary.run_id, summary.round), global));
+  std::optional<nlohmann::json> strategy;
+  if (summary.strategy_state != nullptr) {
+    ASSIGN_OR_RETURN(strategy, SaveStrategyState(summary));
+  }
   RETURN_IF_ERROR(AppendLineDurably(
       MetricsPath(), RoundSummaryToJson(summary, WallClockUnixMillis())));
   return WriteCheckpoint(summary.run_id, summary.round,
-                         summary.dp ? &summary.dp->state : nullptr);
+                         summary.dp ? &summary.dp->state : nullptr,
+                         strategy ? &*strategy : nullptr);
 }
 
 std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
@@ -168,6 +234,9 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
   j["seconds"] = summary.seconds;
   j["secure_aggregation"] = summary.secure;
   j["dropped"] = summary.dropped;
+  if (summary.strategy_state != nullptr) {
+    j["strategy"] = summary.strategy_state->optimizer;
+  }
   if (!summary.failed_sites.empty()) {
     nlohmann::json failed = nlohmann::json::array();
     for (const DepartedClient& d : summary.failed_sites) {

@@ -16,6 +16,7 @@
 #include "server/admission/service_limits.h"
 #include "server/admission/stream_admission.h"
 #include "server/admission/stream_watchdog.h"
+#include "server/metrics/coordinator_metrics.h"
 #include "server/round/round_engine.h"
 
 namespace fedlearn {
@@ -25,6 +26,7 @@ struct StreamServices {
   StreamAdmission* admission = nullptr;
   StreamWatchdog* watchdog = nullptr;
   ServiceLimits limits;
+  CoordinatorMetrics* metrics = nullptr;  // may be null
   // The caller's identity (certificate or, insecure, `claimed`), after the
   // per-identity rate limit: UNAUTHENTICATED, RESOURCE_EXHAUSTED or the id.
   std::function<absl::StatusOr<std::string>(grpc::ServerContextBase*,

@@ -12,6 +12,9 @@ TaskDownloadReactor::TaskDownloadReactor(StreamServices* services,
                                          const v1::FetchTaskRequest* request)
     : services_(services), context_(context) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (services_->metrics != nullptr) {
+    services_->metrics->CountReceived("FetchTask", request->ByteSizeLong());
+  }
   if (absl::Status s = Start(*request); !s.ok()) {
     FinishLocked(s);
     return;
@@ -19,6 +22,13 @@ TaskDownloadReactor::TaskDownloadReactor(StreamServices* services,
   watch_id_ = services_->watchdog->Watch(
       services_->limits.stream_idle_timeout, services_->limits.stream_deadline,
       [this](const absl::Status& why) { Expire(why); });
+  WriteChunk();
+}
+
+void TaskDownloadReactor::WriteChunk() {
+  if (services_->metrics != nullptr) {
+    services_->metrics->CountSent("FetchTask", chunk_.ByteSizeLong());
+  }
   write_pending_ = true;
   StartWrite(&chunk_);
 }
@@ -82,8 +92,7 @@ void TaskDownloadReactor::OnWriteDone(bool ok) {
   chunk_.Clear();
   AppendFloat32LE(values.subspan(offset_, n), chunk_.mutable_model_data());
   offset_ += n;
-  write_pending_ = true;
-  StartWrite(&chunk_);
+  WriteChunk();
 }
 
 void TaskDownloadReactor::Expire(const absl::Status& why) {

@@ -39,6 +39,8 @@ class TaskDownloadReactor final
   // Admits the stream and asks the engine: the task (or NoTask).
   absl::Status Start(const v1::FetchTaskRequest& request);
   void WriteHeader(const Task& task);
+  // Counts chunk_ (metrics) and starts writing it.
+  void WriteChunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Expire(const absl::Status& why);
   void FinishLocked(const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -29,6 +29,9 @@ absl::Status ValidateConfig(const TrainingConfig& config) {
     return absl::InvalidArgumentError(
         "learning_rate, momentum and weight_decay must be >= 0");
   }
+  if (!(config.proximal_mu >= 0) || !std::isfinite(config.proximal_mu)) {
+    return absl::InvalidArgumentError("proximal_mu must be finite and >= 0");
+  }
   return absl::OkStatus();
 }
 
@@ -43,6 +46,31 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(
       params, torch::optim::SGDOptions(config.learning_rate)
                   .momentum(config.momentum)
                   .weight_decay(config.weight_decay));
+}
+
+std::vector<torch::Tensor> DetachedCopies(
+    const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& t : tensors) out.push_back(t.detach().clone());
+  return out;
+}
+
+// FedProx (Li et al. 2020): the gradient of mu/2 ||w - w_global||^2, that is
+// mu (w - w_global), added to each trainable parameter's gradient before the
+// optimizer step, as the reference implementation's PerturbedGradientDescent
+// does (grad + mu (w - w*)). It is exactly the gradient adding the term to
+// the loss would give, so with momentum, weight decay or Adam it enters the
+// optimizer like the data gradient; adding it here keeps the autograd graph
+// and the reported loss those of the data. A parameter without a gradient
+// (frozen) is left alone; buffers are not parameters and never in the term.
+void AddProximalGradient(const std::vector<torch::Tensor>& params,
+                         const std::vector<torch::Tensor>& anchor, double mu) {
+  torch::NoGradGuard no_grad;
+  for (size_t k = 0; k < params.size(); ++k) {
+    torch::Tensor grad = params[k].mutable_grad();
+    if (!grad.defined()) continue;
+    grad.add_(params[k] - anchor[k], mu);
+  }
 }
 
 }  // namespace
@@ -82,6 +110,12 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
     model_->SetTraining(true);
     std::unique_ptr<torch::optim::Optimizer> optimizer =
         MakeOptimizer(config, model_->Parameters());
+    // FedProx's w_global: the parameters as loaded, before any step. With
+    // mu = 0 nothing is copied or added (bit-identical to FedAvg training).
+    const double mu = config.proximal_mu;
+    const std::vector<torch::Tensor> anchor =
+        mu > 0 ? DetachedCopies(model_->Parameters())
+               : std::vector<torch::Tensor>();
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(config.seed);
     const int64_t n = data_->labels.size(0);
     double epoch_loss = 0.0;
@@ -109,6 +143,7 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
               " at sample ", begin, "; lower the learning rate"));
         }
         loss.backward();
+        if (mu > 0) AddProximalGradient(model_->Parameters(), anchor, mu);
         optimizer->step();
         loss_sum += batch_loss * idx.size(0);
       }

@@ -11,6 +11,13 @@
 // diverged"). Optimizer state starts fresh in every Train() call. LibTorch
 // exceptions become statuses.
 //
+// FedProx (config.proximal_mu = mu > 0, Li et al. 2020): the local objective
+// is the data loss + mu/2 ||w - w_global||^2 over the trainable parameters
+// (w_global: the parameters Train() loaded), applied as mu (w - w_global)
+// added to each gradient before every optimizer step, as in the paper's
+// reference implementation. The reported train_loss is the data loss alone.
+// mu = 0 runs exactly the FedAvg loop (bit-identical results).
+//
 // Buffers (see torch_model.h): the model trains in train mode, so BatchNorm
 // normalises with batch statistics and updates its running ones. Under
 // kFederated, Train() first loads the global buffers with the parameters and

@@ -407,6 +407,18 @@ std::string FormatConfigValue(const ConfigValue& value) {
   return std::visit(Formatter{}, value);
 }
 
+std::string FormatCommentLines(const std::string& text) {
+  std::string out;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    out += line.empty() ? "#\n" : "# " + line + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
 std::string FormatReferenceLine(const std::string& lhs, const std::string& doc,
                                 bool commented) {
   std::string line = (commented ? "# " : "") + lhs;

@@ -8,7 +8,9 @@
 //   * checks a finished config (Check: ranges, allowed values), after the
 //     command line has overridden the file, naming the key (and its flag);
 //   * prints the commented reference (PrintReference: `key = default # doc`,
-//     the defaults read from a default-constructed config).
+//     the defaults read from a default-constructed config);
+//   * renders a finished config's own values as a TOML file that parses back
+//     into the same bound fields (RenderValues; hook keys are the program's).
 // Cross-key rules stay with the program's own Validate function.
 //
 // Assumes: keys are "section.name" (one level); sections appear in the
@@ -16,10 +18,11 @@
 // ([[section.name]], type kTableList) holds rows of scalar and list values
 // only; the program reads it from ConfigValues in a hook.
 // Thread-safety: a schema is immutable after it is built; Read, Apply,
-// Check and PrintReference may be called from any thread.
+// Check, PrintReference and RenderValues may be called from any thread.
 #ifndef FEDLEARN_COMMON_CONFIG_CONFIG_SCHEMA_H_
 #define FEDLEARN_COMMON_CONFIG_CONFIG_SCHEMA_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -274,6 +277,23 @@ class ConfigSchema {
   // The commented TOML reference, values taken from `defaults`.
   std::string PrintReference(const Config& defaults) const;
 
+  // Leaves `spec` (a key of this schema) out of RenderValues for a config in
+  // which `present` is false: an optional field that is unset, whose getter
+  // can only show a stand-in value.
+  void RenderOnlyIf(const ConfigKeySpec& spec,
+                    std::function<bool(const Config&)> present) {
+    for (Entry& e : entries_) {
+      if (&e.spec == &spec) e.present = std::move(present);
+    }
+  }
+
+  // `config`'s values as TOML that Parse reads back into the same bound
+  // fields: every bound key (hooks and RenderOnlyIf omissions aside), live
+  // (never commented out), grouped by section in declaration order, each
+  // with its doc comment. `header` opens the text as comment lines.
+  std::string RenderValues(const Config& config,
+                           const std::string& header) const;
+
   std::vector<const ConfigKeySpec*> Specs() const {
     std::vector<const ConfigKeySpec*> out;
     for (const Entry& e : entries_) out.push_back(&e.spec);
@@ -286,6 +306,8 @@ class ConfigSchema {
     Getter get;                   // null for hooks
     Setter set;                   // null for hooks
     bool check_on_apply = false;  // Enum keys
+    // RenderOnlyIf's predicate; null = always rendered.
+    std::function<bool(const Config&)> present;
   };
   struct SectionDoc {
     std::string doc;
@@ -357,16 +379,37 @@ class ConfigSchema {
   std::deque<Entry> entries_;  // stable addresses: specs are handed out
 };
 
+// `text` as '#' comment lines.
+std::string FormatCommentLines(const std::string& text);
+
+template <typename Config>
+std::string ConfigSchema<Config>::RenderValues(
+    const Config& config, const std::string& header) const {
+  std::vector<std::string> sections;  // in the order first declared
+  for (const Entry& e : entries_) {
+    if (std::find(sections.begin(), sections.end(), e.spec.section()) ==
+        sections.end()) {
+      sections.push_back(e.spec.section());
+    }
+  }
+  std::string out = FormatCommentLines(header);
+  for (const std::string& section : sections) {
+    std::string lines;
+    for (const Entry& e : entries_) {
+      if (e.spec.section() != section || !e.get) continue;
+      if (e.present && !e.present(config)) continue;
+      lines += FormatReferenceLine(
+          e.spec.name() + " = " + FormatConfigValue(e.get(config)), e.spec.doc,
+          false);
+    }
+    if (!lines.empty()) out += "\n[" + section + "]\n" + lines;
+  }
+  return out;
+}
+
 template <typename Config>
 std::string ConfigSchema<Config>::PrintReference(const Config& defaults) const {
-  std::string out;
-  for (size_t start = 0; start < header_.size();) {
-    size_t end = header_.find('\n', start);
-    if (end == std::string::npos) end = header_.size();
-    const std::string line = header_.substr(start, end - start);
-    out += line.empty() ? "#\n" : "# " + line + "\n";
-    start = end + 1;
-  }
+  std::string out = FormatCommentLines(header_);
   std::string section;
   for (const Entry& e : entries_) {
     if (e.spec.section() != section) {

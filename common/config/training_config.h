@@ -16,6 +16,10 @@ struct TrainingConfig {
   int local_epochs = 1;
   int batch_size = 32;
   uint64_t seed = 0;
+  // FedProx (Li et al. 2020): mu of the proximal term mu/2 ||w - w_global||^2
+  // added to the local objective over the trainable parameters; 0 is plain
+  // FedAvg local training. >= 0 and finite.
+  double proximal_mu = 0.0;
 };
 
 }  // namespace fedlearn

@@ -7,35 +7,48 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/mask_prg.h"
 
 namespace fedlearn {
 namespace {
 
-// Unbiased stochastic rounding coins from the OS CSPRNG, fetched in bulk.
+// Unbiased stochastic rounding coins, fetched in bulk: from the OS CSPRNG,
+// or from ExpandMask(seed, domain/<block>) when a seed is given.
 class CoinStream {
  public:
+  explicit CoinStream(const SecretBytes* seed) : seed_(seed) {}
+
   double Next() {
-    if (pos_ == buffer_.size()) {
-      if (RAND_bytes(reinterpret_cast<unsigned char*>(buffer_.data()),
-                     static_cast<int>(buffer_.size() * sizeof(uint64_t))) !=
-          1) {
-        failed_ = true;  // Encode refuses the whole vector
-      }
-      pos_ = 0;
-    }
+    if (pos_ == buffer_.size()) Refill();
     // 53 random bits -> uniform in [0, 1).
     return static_cast<double>(buffer_[pos_++] >> 11) * 0x1.0p-53;
   }
-
- private:
-  std::vector<uint64_t> buffer_ = std::vector<uint64_t>(4096);
-  bool failed_ = false;
-
- public:
   bool failed() const { return failed_; }
 
  private:
+  void Refill() {
+    pos_ = 0;
+    if (seed_ == nullptr) {
+      failed_ |=
+          RAND_bytes(reinterpret_cast<unsigned char*>(buffer_.data()),
+                     static_cast<int>(buffer_.size() * sizeof(uint64_t))) != 1;
+      return;
+    }
+    std::vector<uint32_t> words(buffer_.size() * 2);
+    failed_ |=
+        !ExpandMask(*seed_, absl::StrCat(kSeededRoundingDomain, "/", block_++),
+                    absl::MakeSpan(words))
+             .ok();
+    for (size_t i = 0; i < buffer_.size(); ++i) {
+      buffer_[i] = (uint64_t{words[2 * i + 1]} << 32) | words[2 * i];
+    }
+  }
+
+  const SecretBytes* seed_;
+  std::vector<uint64_t> buffer_ = std::vector<uint64_t>(4096);
   size_t pos_ = 4096;
+  uint64_t block_ = 0;
+  bool failed_ = false;
 };
 
 int64_t StochasticRound(double x, CoinStream& coins) {
@@ -179,8 +192,8 @@ InputEncoder::InputEncoder(const EncodingParameters& p)
 }
 
 absl::StatusOr<EncodedUpdate> InputEncoder::Encode(
-    absl::Span<const float> update, uint64_t num_examples,
-    double train_loss) const {
+    absl::Span<const float> update, uint64_t num_examples, double train_loss,
+    const SecretBytes* rounding_seed) const {
   if (num_examples == 0) {
     return absl::InvalidArgumentError(
         "cannot encode an update with zero examples");
@@ -194,7 +207,7 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(
   const double c = params_.clip_range;
   EncodedUpdate out;
   out.values.resize(encoded_length(update.size()));
-  CoinStream coins;
+  CoinStream coins(rounding_seed);
   size_t clipped = 0;
   for (size_t j = 0; j < update.size(); ++j) {
     const double x = update[j];
@@ -223,7 +236,9 @@ absl::StatusOr<EncodedUpdate> InputEncoder::Encode(
       update.empty() ? 0.0 : static_cast<double>(clipped) / update.size();
   if (coins.failed()) {
     return absl::InternalError(
-        "the OS random generator failed while rounding the update");
+        rounding_seed == nullptr
+            ? "the OS random generator failed while rounding the update"
+            : "the seeded rounding generator failed");
   }
   return out;
 }

@@ -9,8 +9,10 @@
 //   out_j    = SR(w * clip(δ_j, -c, c) * scale) mod 2^b, j < D (two's compl.)
 //   out_D    = SR(w * min(L, kMaxLoss) * loss_scale)     (the loss rides along)
 //   out_D+1+k = limb k of m, k < K                       (the exact count)
-// where SR is unbiased stochastic rounding with coins from the OS CSPRNG,
-// scale = (2^(q-1) - 1) / c and loss_scale = (2^(q-1) - 1) / kMaxLoss.
+// where SR is unbiased stochastic rounding with coins from the OS CSPRNG
+// (or, in a simulation that asks for reproducible runs, from a seeded PRG:
+// Encode's `rounding_seed`), scale = (2^(q-1) - 1) / c and loss_scale =
+// (2^(q-1) - 1) / kMaxLoss.
 //
 // No sum wraps: each out_j (j <= D) lies in [-(2^(q-1)-1), 2^(q-1)-1], so N
 // of them cannot reach 2^(b-1) iff N * (2^(q-1)-1) < 2^(b-1); the count is
@@ -45,6 +47,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/crypto/secret_bytes.h"
 #include "common/flat/flat_vector.h"
 
 namespace fedlearn {
@@ -59,6 +62,8 @@ struct EncodingParameters {
 };
 
 inline constexpr double kMaxEncodedLoss = 100.0;
+// The PRG domain of seeded rounding coins (Encode's rounding_seed).
+inline constexpr char kSeededRoundingDomain[] = "fedlearn/sim/rounding/v1";
 
 // Bytes per masked value on the wire: values live in Z_(2^b), so b <= 16
 // fits two bytes (SecAgg at 16 bits then costs 2 bytes per parameter).
@@ -135,9 +140,15 @@ class InputEncoder {
   static size_t EncodedLength(size_t d) { return d + 2; }
 
   // InvalidArgument for non-finite values or loss, or a zero example count.
-  absl::StatusOr<EncodedUpdate> Encode(absl::Span<const float> update,
-                                       uint64_t num_examples,
-                                       double train_loss = 0) const;
+  // `rounding_seed` null: rounding coins from the OS CSPRNG (always, in a
+  // deployment). Non-null (fedlearn-sim only, to make a seeded simulation
+  // reproducible byte for byte): coins from ExpandMask(*rounding_seed,
+  // kSeededRoundingDomain), the same for the same seed. The coins hide
+  // nothing (the masks do), so seeding them costs no privacy without DP;
+  // DP noise is never drawn from here.
+  absl::StatusOr<EncodedUpdate> Encode(
+      absl::Span<const float> update, uint64_t num_examples,
+      double train_loss = 0, const SecretBytes* rounding_seed = nullptr) const;
   // `sum` has encoded_length(D) values, D >= 1. FailedPrecondition if the
   // total count is zero; InvalidArgument if a count limb's sum is outside
   // what `max_clients` honest encodings can produce.

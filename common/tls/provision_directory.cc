@@ -132,6 +132,11 @@ absl::Status ProvisionLeaves(const PemKeyPair& ca,
                              const std::vector<std::string>& client_ids,
                              bool reissue_all, ProvisionReport* report) {
   const std::string& dir = options.out_dir;
+  const int total = static_cast<int>(client_ids.size()) + 1;
+  int done = 0;
+  auto progress = [&] {
+    if (options.on_progress) options.on_progress(++done, total);
+  };
   RETURN_IF_ERROR(ProvisionPair(
       dir, "server", reissue_all,
       [&] {
@@ -139,11 +144,13 @@ absl::Status ProvisionLeaves(const PemKeyPair& ca,
                                       options.server_ips, options.valid_days);
       },
       report));
+  progress();
   for (const std::string& id : client_ids) {
     RETURN_IF_ERROR(ProvisionPair(
         dir, id, reissue_all,
         [&] { return IssueClientCertificate(ca, id, options.valid_days); },
         report));
+    progress();
   }
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #ifndef FEDLEARN_COMMON_TLS_PROVISION_DIRECTORY_H_
 #define FEDLEARN_COMMON_TLS_PROVISION_DIRECTORY_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct ProvisionOptions {
   int valid_days = 365;
   // Regenerate the CA and every certificate even if the files exist.
   bool force = false;
+  // Optional progress report (a terminal progress bar): called after each
+  // leaf pair is issued or kept, the server's first, with the pairs done so
+  // far and the total (1 + the number of client ids).
+  std::function<void(int done, int total)> on_progress;
 };
 
 // Paths written and paths left untouched by ProvisionDirectory.

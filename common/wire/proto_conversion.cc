@@ -96,6 +96,7 @@ v1::TrainingConfig ToProto(const TrainingConfig& config) {
   proto.set_local_epochs(static_cast<uint32_t>(config.local_epochs));
   proto.set_batch_size(static_cast<uint32_t>(config.batch_size));
   proto.set_seed(config.seed);
+  proto.set_proximal_mu(config.proximal_mu);
   return proto;
 }
 
@@ -121,6 +122,10 @@ absl::StatusOr<TrainingConfig> FromProto(const v1::TrainingConfig& proto) {
     return absl::InvalidArgumentError(
         "momentum and weight decay must be non-negative and finite");
   }
+  if (!(proto.proximal_mu() >= 0) || !std::isfinite(proto.proximal_mu())) {
+    return absl::InvalidArgumentError(
+        "proximal_mu (FedProx) must be non-negative and finite");
+  }
   if (proto.local_epochs() == 0 || proto.local_epochs() > 1000) {
     return absl::InvalidArgumentError("local epochs must be in [1, 1000]");
   }
@@ -133,6 +138,7 @@ absl::StatusOr<TrainingConfig> FromProto(const v1::TrainingConfig& proto) {
   config.local_epochs = static_cast<int>(proto.local_epochs());
   config.batch_size = static_cast<int>(proto.batch_size());
   config.seed = proto.seed();
+  config.proximal_mu = proto.proximal_mu();
   return config;
 }
 

@@ -54,6 +54,8 @@ class ClientRegistry {
                      const std::string& session_id, bool permanent,
                      const std::string& reason);
 
+  // Clients that ever registered in this process (live, silent or left).
+  size_t size() const { return clients_.size(); }
   bool Contains(const std::string& client_id) const {
     return clients_.count(client_id) > 0;
   }

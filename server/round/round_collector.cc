@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
 #include "server/round/plain_collector.h"
+#include "server/round/robust_collector.h"
 #include "server/round/round_errors.h"
 #include "server/round/secure_collector.h"
 
@@ -38,6 +39,10 @@ absl::StatusOr<std::unique_ptr<RoundCollector>> StartRoundCollector(
     ASSIGN_OR_RETURN(std::unique_ptr<SecureCollector> secure,
                      SecureCollector::Start(setup));
     return std::unique_ptr<RoundCollector>(std::move(secure));
+  }
+  if (setup.config->robust.robust()) {
+    return std::unique_ptr<RoundCollector>(
+        std::make_unique<RobustCollector>(setup));
   }
   std::optional<double> clip_norm;
   if (setup.dp_plan != nullptr) clip_norm = setup.dp_plan->task.clip_norm();

@@ -10,8 +10,10 @@
 // engine's. A new aggregation strategy is a new RoundCollector, chosen in
 // StartRoundCollector(), not a branch in the engine.
 //
-// Implementations: PlainCollector (plaintext FedAvg, optionally DP-clipped)
-// and SecureCollector (secure aggregation, optionally with DP encodings).
+// Implementations: PlainCollector (plaintext FedAvg, optionally DP-clipped),
+// RobustCollector (plaintext median / trimmed mean / Krum, keeping every
+// update) and SecureCollector (secure aggregation, optionally with DP
+// encodings).
 //
 // Thread-compatible: the engine calls every method under its lock.
 #ifndef FEDLEARN_SERVER_ROUND_ROUND_COLLECTOR_H_
@@ -123,6 +125,16 @@ class RoundCollector {
   // Encoded length of a masked input in this attempt (0: none expected).
   virtual size_t MaskedInputLength() const { return 0; }
 
+  // The phases the attempt entered since the last call, in order, for
+  // RoundListener::OnPhaseStarted: "Training" on the first call (the
+  // attempt opened), then the collector's own (SecureCollector: the
+  // secure-aggregation phases).
+  virtual std::vector<std::string> TakePhasesEntered() {
+    if (opened_reported_) return {};
+    opened_reported_ = true;
+    return {"Training"};
+  }
+
   // Who must sit out the round's remaining attempts, as far as this attempt
   // shows (none by default). Called once, before Close().
   virtual std::vector<ClientExclusion> TakeExclusions() { return {}; }
@@ -136,6 +148,7 @@ class RoundCollector {
   const uint64_t round_;
   const int attempt_;
   Cohort cohort_;
+  bool opened_reported_ = false;  // TakePhasesEntered() said "Training"
 };
 
 // What an attempt's collector is built from.
@@ -152,7 +165,8 @@ struct AttemptSetup {
 };
 
 // The collector the configuration asks for: secure aggregation when
-// config->secagg.enabled, else plaintext. FailedPrecondition if this cohort
+// config->secagg.enabled, else a RobustCollector when config->robust names
+// a robust rule, else plaintext FedAvg. FailedPrecondition if this cohort
 // cannot be securely aggregated (its encoding or graph cannot be built).
 absl::StatusOr<std::unique_ptr<RoundCollector>> StartRoundCollector(
     const AttemptSetup& setup);

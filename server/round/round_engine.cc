@@ -52,6 +52,8 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
   RETURN_IF_ERROR(config.Validate());
   if (clock == nullptr) return absl::InvalidArgumentError("clock is null");
   RETURN_IF_ERROR(CheckInitialModel(initial));
+  RETURN_IF_ERROR(config.robust.CheckMemory(config.clients_per_round,
+                                            initial.values.size()));
   if (start_round < 1) {
     return absl::InvalidArgumentError("start_round must be >= 1");
   }
@@ -61,21 +63,27 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
                      DpPlanner::Create(config.dp, config.num_rounds,
                                        config.secagg.enabled, config.dp_state));
   }
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ServerOptimizer> optimizer,
+      CreateServerOptimizer(config.strategy, config.server_learning_rate,
+                            initial.values.size(), config.strategy_state));
   return std::unique_ptr<RoundEngine>(
       new RoundEngine(std::move(config), std::move(initial), start_round, clock,
-                      evaluator, std::move(dp)));
+                      evaluator, std::move(dp), std::move(optimizer)));
 }
 
 RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
                          uint64_t start_round, const Clock* clock,
                          ModelEvaluator* evaluator,
-                         std::unique_ptr<DpPlanner> dp)
+                         std::unique_ptr<DpPlanner> dp,
+                         std::unique_ptr<ServerOptimizer> optimizer)
     : config_(std::move(config)),
       clock_(clock),
       evaluator_(evaluator),
       spec_(initial.spec),
       dimension_(initial.values.size()),
       dp_(std::move(dp)),
+      optimizer_(std::move(optimizer)),
       registry_({config_.run_id, config_.max_registered_clients,
                  config_.client_liveness, config_.session_takeover},
                 MakeContractOffer(config_, initial.spec), clock_),
@@ -308,6 +316,7 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
   }
   absl::StatusOr<SecAggExchangeReply> reply =
       collector_->SecAggExchange(client_id, message);
+  if (message != nullptr) NotifyPhasesLocked();  // e.g. the first advertisement
   if (message != nullptr) wake_.notify_all();
   if (reply.ok()) reply->retry_after_ms = retry_after_ms;
   return reply;
@@ -359,6 +368,28 @@ absl::Status RoundEngine::outcome() const {
 std::shared_ptr<const FlatModel> RoundEngine::global_model() const {
   std::lock_guard<std::mutex> lock(mu_);
   return global_;
+}
+
+RoundEngine::StatusView RoundEngine::status_view() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusView view;
+  view.phase = phase_;
+  view.round = round_;
+  view.attempt = attempt_;
+  view.num_rounds = config_.num_rounds;
+  view.registered = registry_.size();
+  view.live = registry_.LiveClients().size();
+  if (dp_ != nullptr) {
+    const DpConfig& dp = dp_->config();
+    view.dp = true;
+    view.epsilon_spent = dp_->EpsilonSpent();
+    view.epsilon_budget =
+        dp.epsilon_budget > 0 ? dp.epsilon_budget : dp.target_epsilon;
+    view.delta = dp.delta;
+  }
+  view.finished_reason = finished_reason_;
+  if (!outcome_.ok()) view.failure = std::string(outcome_.message());
+  return view;
 }
 
 }  // namespace fedlearn

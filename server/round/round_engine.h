@@ -152,10 +152,29 @@ class RoundEngine {
   std::string finished_reason() const;
   std::shared_ptr<const FlatModel> global_model() const;
 
+  // What an operator's status query shows of the engine, read under one
+  // lock: counts and totals, never a client's id. O(registered clients).
+  struct StatusView {
+    Phase phase = Phase::kWaitingForClients;
+    uint64_t round = 0;  // being run or next to run
+    int attempt = 0;
+    int num_rounds = 0;
+    size_t registered = 0;
+    size_t live = 0;
+    bool dp = false;
+    double epsilon_spent = 0;   // DP runs (the whole run, resumes included)
+    double epsilon_budget = 0;  // 0: none
+    double delta = 0;
+    std::string finished_reason;
+    std::string failure;  // the outcome's message when the run failed
+  };
+  StatusView status_view() const;
+
  private:
   RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
               const Clock* clock, ModelEvaluator* evaluator,
-              std::unique_ptr<DpPlanner> dp);
+              std::unique_ptr<DpPlanner> dp,
+              std::unique_ptr<ServerOptimizer> optimizer);
 
   // The open attempt of `round` in `run_id`, if a client's message names
   // them: FailedPrecondition otherwise (or if the client is unknown:
@@ -197,6 +216,11 @@ class RoundEngine {
   // last round, e.g. the privacy budget.
   void EndRunLocked(absl::Status outcome, std::string finished_early = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the listeners (OnPhaseStarted, under the lock) of the phases the
+  // open attempt entered since the last call (collector_->TakePhasesEntered).
+  void NotifyPhasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyPhaseLocked(const std::string& phase)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records the closing attempt's exclusions (collector_->TakeExclusions)
   // for the round's later attempts and queues them for OnClientBlamed.
   void RecordExclusionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -214,6 +238,8 @@ class RoundEngine {
   const ModelSpec spec_;
   const size_t dimension_;
   const std::unique_ptr<DpPlanner> dp_;  // null without DP
+  // config_.strategy, stepped once per released round (ReleaseRound).
+  const std::unique_ptr<ServerOptimizer> optimizer_ ABSL_PT_GUARDED_BY(mu_);
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -75,6 +75,12 @@ absl::Status RoundEngineConfig::Validate() const {
         "secagg_error.max_relative_error (secagg.max_relative_error) must be "
         ">= 0 (0 disables the check)");
   }
+  RETURN_IF_ERROR(
+      robust.Validate(clients_per_round, secagg.enabled, dp.enabled()));
+  if (!(training.proximal_mu >= 0) || !std::isfinite(training.proximal_mu)) {
+    return Invalid("training.proximal_mu must be finite and >= 0");
+  }
+  RETURN_IF_ERROR(strategy.Validate(server_learning_rate));
   return dp.Validate(num_rounds, secagg.enabled);
 }
 

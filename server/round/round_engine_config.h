@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,7 +22,10 @@
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/dp_planner.h"
+#include "server/round/robust_aggregation_config.h"
 #include "server/round/secagg_round_config.h"
+#include "server/strategy/server_optimizer_config.h"
+#include "server/strategy/server_optimizer_state.h"
 
 namespace fedlearn {
 
@@ -72,8 +76,17 @@ struct RoundEngineConfig {
   // Poisson sampling at dp.sampling_rate (clients_per_round and fraction are
   // ignored) and every update has weight 1 (DP-FedAvg).
   DpConfig dp;
+  // How a plaintext round aggregates: weighted FedAvg (kMean), or a robust
+  // rule that keeps every update (robust_aggregation_config.h; refused
+  // with secure aggregation and with DP).
+  RobustAggregationConfig robust;
   // Restored privacy ledger and clip norm when resuming a run.
   DpState dp_state;
+  // The server optimizer that turns each round's mean delta into the next
+  // model (server/strategy/server_optimizer.h; FedAvg by default), and its
+  // restored state when resuming a run (nullopt: fresh, zero moments).
+  ServerOptimizerConfig strategy;
+  std::optional<ServerOptimizerState> strategy_state;
   // The run's contract (model definition, data schema), handed to every
   // client before it registers; run_id is filled in by the engine.
   v1::RunContract contract;

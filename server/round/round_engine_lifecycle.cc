@@ -103,6 +103,7 @@ bool RoundEngine::TryStartRoundLocked() {
   }
   collector_ = *std::move(collector);
   phase_ = Phase::kTraining;
+  NotifyPhasesLocked();  // "Training"
   spdlog::info("{}: selected {} of {} live clients{}", where, selected,
                population, sampler_.poisson() ? " (Poisson sampling)" : "");
   return true;
@@ -127,6 +128,17 @@ std::vector<std::string> RoundEngine::EligibleLocked(
     return live;
   }
   return eligible;
+}
+
+void RoundEngine::NotifyPhasesLocked() {
+  for (const std::string& phase : collector_->TakePhasesEntered()) {
+    NotifyPhaseLocked(phase);
+  }
+}
+
+void RoundEngine::NotifyPhaseLocked(const std::string& phase) {
+  for (RoundListener* l : listeners_)
+    l->OnPhaseStarted(round_, attempt_, phase);
 }
 
 void RoundEngine::RecordExclusionsLocked() {
@@ -209,12 +221,13 @@ void RoundEngine::CloseAttempt(std::unique_lock<std::mutex>& lock) {
                       failure->advice);
     return;
   }
+  NotifyPhaseLocked("Releasing");
   absl::StatusOr<ReleasedRound> released =
       ReleaseRound(std::get<RoundAggregate>(*std::move(result)), *global_,
                    ReleaseContext{config_.run_id, round_, attempt_,
                                   config_.server_learning_rate, dp_.get(),
                                   dp_plan_.has_value() ? &*dp_plan_ : nullptr,
-                                  registry_.departures()});
+                                  registry_.departures(), optimizer_.get()});
   if (!released.ok()) {
     RetryOrFailLocked(lock,
                       absl::StrCat(where, ": ", released.status().message()),
@@ -294,12 +307,15 @@ void RoundEngine::Tick() {
     case Phase::kWaitingForClients:
       start();
       return;
-    case Phase::kTraining:
-      if (!collector_->Poll(clock_->Now())) return;
+    case Phase::kTraining: {
+      const bool may_close = collector_->Poll(clock_->Now());
+      NotifyPhasesLocked();  // secure aggregation's phases move in Poll()
+      if (!may_close) return;
       CloseAttempt(lock);
       NotifyBlamed(lock);
       if (phase_ == Phase::kWaitingForClients) start();
       return;
+    }
     case Phase::kClosing:
     case Phase::kFinished:
     case Phase::kFailed:

@@ -5,32 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
+#include "server/strategy/fedavg.h"
 
 namespace fedlearn {
 namespace {
-
-// global + learning_rate * update_sum / divisor, in one pass, computed in
-// double and rounded once. OutOfRange if a value of the result is not a
-// finite float: such a model is never released (nor saved, nor built upon).
-absl::StatusOr<FlatModel> ApplyUpdate(const FlatModel& global,
-                                      const std::vector<float>& update_sum,
-                                      double divisor, double learning_rate) {
-  FlatModel next{global.spec, global.values.Clone()};
-  const double factor = learning_rate / divisor;
-  size_t non_finite = 0;
-  for (size_t i = 0; i < next.values.size(); ++i) {
-    const float value = static_cast<float>(static_cast<double>(next.values[i]) +
-                                           factor * update_sum[i]);
-    if (!std::isfinite(value)) ++non_finite;
-    next.values[i] = value;
-  }
-  if (non_finite > 0) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "the aggregated model has ", non_finite, " of ", next.values.size(),
-        " values that are not finite; it is not released"));
-  }
-  return next;
-}
 
 RoundSummary::Dp SummarizeRelease(const DpRelease& release, const DpPlanner& dp,
                                   const DpRoundPlan& plan) {
@@ -81,8 +59,14 @@ absl::StatusOr<ReleasedRound> ReleaseRound(RoundAggregate aggregate,
     update = std::move(release.mean_update);
     divisor = 1.0;
   }
-  ASSIGN_OR_RETURN(FlatModel next, ApplyUpdate(global, update, divisor,
-                                               context.server_learning_rate));
+  // Without an optimizer (callers that predate them): FedAvg, the same
+  // arithmetic the engine always used.
+  FedAvgOptimizer fedavg(context.server_learning_rate);
+  ServerOptimizer* optimizer =
+      context.optimizer != nullptr ? context.optimizer : &fedavg;
+  ASSIGN_OR_RETURN(FlatModel next,
+                   optimizer->Step(global, AggregatedDelta{update, divisor}));
+  summary.strategy_state = optimizer->state();
   return ReleasedRound{std::move(next), std::move(summary)};
 }
 

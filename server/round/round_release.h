@@ -2,20 +2,23 @@
 // attempt's aggregate becomes the next global model and the round's
 // summary.
 //
-//   next = global + server_learning_rate * update
+//   next = ServerOptimizer::Step(global, update)
+//        = global + server_learning_rate * update    (FedAvg, the default)
 //
 // where the update is the aggregate's weighted mean, or in DP rounds what
 // the DpPlanner releases from the private sum (noised, divided by the fixed
-// denominator, charged to the accountant). The summary is filled here and
-// nowhere else (the engine adds only the evaluation and the elapsed time,
-// which are measured after release).
+// denominator, charged to the accountant): every server optimizer is
+// post-processing of that mean (server/strategy/server_optimizer.h). The
+// summary is filled here and nowhere else (the engine adds only the
+// evaluation and the elapsed time, which are measured after release).
 //
 // Refuses (and charges nothing): a DP release the planner refuses, e.g. a
 // distributed sum carrying too few clients' noise. Refuses (OutOfRange) a
 // next model with a value that is not finite: it is never released, so never
 // saved or built upon (a DP round's budget is then charged, which only
 // overstates what was spent). The engine retries the round either way.
-// Stateless apart from the DpPlanner it is given; thread-compatible.
+// Stateless apart from the DpPlanner and optimizer it is given;
+// thread-compatible.
 #ifndef FEDLEARN_SERVER_ROUND_ROUND_RELEASE_H_
 #define FEDLEARN_SERVER_ROUND_ROUND_RELEASE_H_
 
@@ -28,6 +31,7 @@
 #include "server/round/dp_planner.h"
 #include "server/round/round_collector.h"
 #include "server/round/round_types.h"
+#include "server/strategy/server_optimizer.h"
 
 namespace fedlearn {
 
@@ -37,7 +41,8 @@ inline constexpr char kDpReleaseAdvice[] =
 
 // What to change when the aggregated model is not finite.
 inline constexpr char kNonFiniteModelAdvice[] =
-    "lower rounds.max_update_l2_norm or rounds.server_learning_rate";
+    "lower rounds.max_update_l2_norm, rounds.server_learning_rate or "
+    "strategy.eta";
 
 // The advice for a failed ReleaseRound().
 const char* ReleaseFailureAdvice(const absl::Status& failure);
@@ -51,6 +56,9 @@ struct ReleaseContext {
   DpPlanner* dp = nullptr;
   const DpRoundPlan* dp_plan = nullptr;
   std::vector<DepartedClient> failed_sites;
+  // The run's server optimizer (stepped on success); null: FedAvg with
+  // server_learning_rate.
+  ServerOptimizer* optimizer = nullptr;
 };
 
 struct ReleasedRound {

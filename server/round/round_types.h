@@ -30,6 +30,7 @@
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/dp_planner.h"
 #include "server/round/model_evaluator.h"
+#include "server/strategy/server_optimizer_state.h"
 
 namespace fedlearn {
 
@@ -116,6 +117,9 @@ struct RoundSummary {
     DpState state;                  // ledger and next clip norm
   };
   std::optional<Dp> dp;
+  // Stateful server optimizers (server/strategy): their state after this
+  // round, to persist with it. Null for FedAvg, which has none.
+  std::shared_ptr<const ServerOptimizerState> strategy_state;
 };
 
 // Notified, in registration order, after each aggregated round (outside the
@@ -139,6 +143,21 @@ class RoundListener {
   virtual void OnClientBlamed(uint64_t round, int attempt,
                               const std::string& client_id,
                               const std::string& reason) {}
+  // An attempt of `round` entered `phase`: "Training" when it opens (the
+  // cohort trains and uploads; the only phase of a plain round), then, in a
+  // secure round, "AdvertiseKeys" when the first key advertisement is
+  // accepted (a first client finished training) and each later
+  // SecAggServerPhaseName ("ShareKeys", "MaskedInputCollection",
+  // "ConsistencyCheck", "Unmasking") as the secure-aggregation server enters
+  // it, and "Releasing" once the attempt has its aggregate (release,
+  // evaluation, the listeners; the round ends with OnRoundCompleted). An
+  // attempt that fails ends with OnRoundRetried or OnRunEnded. Unlike the
+  // other hooks it may be called from any thread that moved the attempt on
+  // (the driver's Tick, a transport thread's SecAggExchange), with the
+  // engine's lock held: it must be cheap, must not block and must not call
+  // back into the engine.
+  virtual void OnPhaseStarted(uint64_t round, int attempt,
+                              const std::string& phase) {}
 };
 
 }  // namespace fedlearn

@@ -127,6 +127,13 @@ absl::Status SecureCollector::SubmitMaskedInput(const std::string& client_id,
   return secure_->HandleMaskedInput(client_id, masked);
 }
 
+std::vector<std::string> SecureCollector::TakePhasesEntered() {
+  std::vector<std::string> entered = RoundCollector::TakePhasesEntered();
+  for (std::string& phase : secure_->TakePhasesEntered())
+    entered.push_back(std::move(phase));
+  return entered;
+}
+
 std::vector<ClientExclusion> SecureCollector::TakeExclusions() {
   std::vector<ClientExclusion> out;
   for (BlameExclusion& e : secure_->Exclusions()) {

@@ -57,6 +57,8 @@ class SecureCollector : public RoundCollector {
   // Senders of advertisements the coordinator refused and the clients
   // ResolveBlame picks from the attempt's blame (SecureRound::Exclusions).
   std::vector<ClientExclusion> TakeExclusions() override;
+  // "Training", then SecureRound::TakePhasesEntered().
+  std::vector<std::string> TakePhasesEntered() override;
   bool Poll(TimePoint now) override;
   absl::StatusOr<CollectionResult> Close() override;
 

@@ -25,6 +25,10 @@ class IncidentRecordingListener final : public SecAggServerListener {
   void OnPhaseEntered(SecAggServerPhase phase,
                       SecAggServerPhase previous) override {
     log_.OnPhaseEntered(phase, previous);
+    if (phase != SecAggServerPhase::kCompleted &&
+        phase != SecAggServerPhase::kAborted) {
+      incidents_->phases_entered.push_back(SecAggServerPhaseName(phase));
+    }
   }
   void OnClientExcluded(const std::string& client_id) override {
     log_.OnClientExcluded(client_id);
@@ -120,7 +124,13 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
 
 absl::Status SecureRound::HandleMessage(
     const std::string& client_id, const v1::SecAggClientMessage& message) {
-  return server_->HandleMessage(client_id, message);
+  RETURN_IF_ERROR(server_->HandleMessage(client_id, message));
+  if (message.has_advertise_keys() && !advertised_) {
+    advertised_ = true;
+    incidents_.phases_entered.push_back(
+        SecAggServerPhaseName(SecAggServerPhase::kAdvertiseKeys));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SecureRound::HandleMaskedInput(const std::string& client_id,
@@ -166,6 +176,12 @@ absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
   }
   ASSIGN_OR_RETURN(const std::vector<uint32_t> sum, server_->TakeResult());
   return dp_codec_->Decode(sum);
+}
+
+std::vector<std::string> SecureRound::TakePhasesEntered() {
+  std::vector<std::string> entered = std::move(incidents_.phases_entered);
+  incidents_.phases_entered.clear();
+  return entered;
 }
 
 std::vector<std::string> SecureRound::survivors() const {

@@ -72,11 +72,18 @@ class SecureRound {
   // why: senders of advertisements the coordinator refused, and the outcome
   // of ResolveBlame over the blame lodged so far. Sorted by id, each once.
   std::vector<BlameExclusion> Exclusions() const;
+  // The phases entered since the last call, in order (for
+  // RoundListener::OnPhaseStarted): "AdvertiseKeys" once the first key
+  // advertisement is accepted (before it the cohort is still training),
+  // then each later SecAggServerPhaseName as the server enters it; never
+  // "Completed" or "Aborted".
+  std::vector<std::string> TakePhasesEntered();
 
   // What the attempt's server reported that the engine acts on.
   struct Incidents {
     std::vector<BlameExclusion> rejected_advertisements;
     std::vector<BlameEdge> blame;
+    std::vector<std::string> phases_entered;  // see TakePhasesEntered()
   };
 
  private:
@@ -93,6 +100,7 @@ class SecureRound {
   Incidents incidents_;  // filled by server_'s listener
   std::unique_ptr<SecAggServer> server_;
   TimePoint phase_deadline_;
+  bool advertised_ = false;  // an advertisement was accepted
 };
 
 }  // namespace fedlearn

@@ -56,7 +56,8 @@ class CoordinatorServiceTest : public ::testing::Test {
     delete other_;
   }
 
-  void StartServer(size_t model_size, int clients_per_round) {
+  void StartServer(size_t model_size, int clients_per_round,
+                   CoordinatorMetrics* metrics = nullptr) {
     RoundEngineConfig config;
     config.secagg.enabled =
         false;  // plaintext path; secure rounds tested elsewhere
@@ -70,8 +71,10 @@ class CoordinatorServiceTest : public ::testing::Test {
         RoundEngine::Create(config, MakeModel(model_size), 1, &clock_, nullptr);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
-    service_ = std::make_unique<CoordinatorService>(
-        engine_.get(), CoordinatorService::Options{});
+    CoordinatorService::Options service_options;
+    service_options.metrics = metrics;
+    service_ =
+        std::make_unique<CoordinatorService>(engine_.get(), service_options);
     auto server = StartGrpcServer("127.0.0.1:0",
                                   TlsConfig::FromDirectory(*certs_, "server"),
                                   service_.get());
@@ -240,6 +243,56 @@ TEST_F(CoordinatorServiceTest,
   for (size_t i = 0; i < kSize; ++i) {
     ASSERT_FLOAT_EQ(global->values[i], initial.values[i] + 1.0f) << i;
   }
+}
+
+// The metrics value in `text` of the series `line_start`, or -1.
+double MetricValue(const std::string& text, const std::string& line_start) {
+  const size_t at = text.find("\n" + line_start + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + line_start.size() + 2));
+}
+
+TEST_F(CoordinatorServiceTest, MetricsCountPayloadBytesAndRefusedUploads) {
+  constexpr size_t kSize = 1000;
+  CoordinatorMetrics metrics(CoordinatorMetrics::Options{});
+  StartServer(kSize, 2, &metrics);
+  std::vector<std::string> ids = {"hospital-a", "hospital-b"};
+  std::map<std::string, std::unique_ptr<GrpcCoordinatorTransport>> clients;
+  for (const std::string& id : ids) {
+    clients[id] = Client(TlsConfig::FromDirectory(*certs_, id));
+    ASSERT_TRUE(clients[id]->Register(10, engine_->GetContract().digest).ok());
+  }
+  engine_->Tick();
+  for (const std::string& id : ids) {
+    absl::StatusOr<FetchReply> reply = clients[id]->FetchTask("svc-test", 0);
+    ASSERT_TRUE(reply.ok() && reply->task.has_value());
+  }
+  FlatVector nan_delta(kSize);
+  nan_delta[7] = std::nanf("");
+  OutgoingUpdate bad{"svc-test", 1, 0, 10, 0.5, 1.0, &nan_delta};
+  EXPECT_FALSE(clients["hospital-a"]->PushResult(bad).ok());
+  FlatVector good(kSize);
+  OutgoingUpdate ok{"svc-test", 1, 0, 10, 0.5, 1.0, &good};
+  ASSERT_TRUE(clients["hospital-b"]->PushResult(ok).ok());
+  EXPECT_FALSE(clients["hospital-b"]->PushResult(ok).ok());  // a replay
+
+  const std::string text = metrics.registry().Render();
+  const std::string rejected = "fedlearn_updates_rejected_total{reason=";
+  EXPECT_EQ(MetricValue(text, rejected + "\"malformed\"}"), 1) << text;
+  EXPECT_EQ(MetricValue(text, rejected + "\"duplicate\"}"), 1) << text;
+  // Two models of 1000 float32 out and two updates in (the replay is refused
+  // at its header, before its values).
+  EXPECT_GT(
+      MetricValue(text, "fedlearn_rpc_sent_bytes_total{rpc=\"FetchTask\"}"),
+      2 * 4 * kSize);
+  EXPECT_GT(MetricValue(
+                text, "fedlearn_rpc_received_bytes_total{rpc=\"PushResult\"}"),
+            2 * 4 * kSize);
+  EXPECT_GT(
+      MetricValue(text, "fedlearn_rpc_received_bytes_total{rpc=\"Register\"}"),
+      0);
+  EXPECT_GT(
+      MetricValue(text, "fedlearn_rpc_sent_bytes_total{rpc=\"Register\"}"), 0);
 }
 
 TEST_F(CoordinatorServiceTest, OversizedAndGarbageStreamsGetClearErrors) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -241,6 +242,67 @@ TEST(ConfigSchemaTest, ReferenceParsesBackToTheDefaults) {
   ASSERT_TRUE(
       schema.Parse(schema.PrintReference(defaults), "ref.toml", &parsed).ok());
   EXPECT_EQ(schema.Values(parsed), schema.Values(defaults));
+}
+
+TEST(ConfigSchemaTest, RenderedValuesParseBackToTheSameConfig) {
+  const ConfigSchema<Settings> schema = MakeSchema();
+  Settings run;
+  run.verbose = true;
+  run.workers = 12;
+  run.rate = 0.125;
+  run.name = "run \"7\"\nsecond line";
+  run.tags = {"x"};
+  run.shape = {3, 32, 32};
+  run.color = Color::kBlue;
+  run.timeout_ms = 2250;
+  const std::string text = schema.RenderValues(run, "Effective config.");
+  EXPECT_THAT(text, HasSubstr("# Effective config.\n"));
+  EXPECT_THAT(text, HasSubstr("workers = 12"));
+  EXPECT_THAT(text, HasSubstr("color = \"blue\""));
+  Settings parsed;
+  ASSERT_TRUE(schema.Parse(text, "run-config.toml", &parsed).ok()) << text;
+  EXPECT_EQ(schema.Values(parsed), schema.Values(run));
+}
+
+struct Interleaved {
+  int64_t x = 1, y = 2, z = 3;
+  std::optional<int64_t> seed;
+};
+
+TEST(ConfigSchemaTest, RenderGroupsASectionDeclaredInPiecesUnderOneHeader) {
+  ConfigSchema<Interleaved> s("");
+  s.Field(
+      "a.x", "", [](auto& c) -> auto& { return c.x; });
+  s.Field(
+      "b.y", "", [](auto& c) -> auto& { return c.y; });
+  s.Field(
+      "a.z", "", [](auto& c) -> auto& { return c.z; });
+  Interleaved v;
+  v.z = 30;
+  const std::string text = s.RenderValues(v, "");
+  EXPECT_EQ(text, "\n[a]\nx = 1\nz = 30\n\n[b]\ny = 2\n");
+  Interleaved parsed;
+  ASSERT_TRUE(s.Parse(text, "t.toml", &parsed).ok());
+  EXPECT_EQ(parsed.z, 30);
+}
+
+TEST(ConfigSchemaTest, RenderOnlyIfLeavesOutAnUnsetOptionalField) {
+  ConfigSchema<Interleaved> s("");
+  ConfigKeySpec& seed = s.Mapped<int64_t>(
+      "a.seed", "testing only",
+      [](const Interleaved& c) { return c.seed.value_or(1); },
+      [](int64_t seed, Interleaved& c) {
+        c.seed = seed;
+        return absl::OkStatus();
+      });
+  s.RenderOnlyIf(seed, [](const Interleaved& c) { return c.seed.has_value(); });
+  Interleaved unset;
+  EXPECT_EQ(s.RenderValues(unset, ""), "");
+  Interleaved set;
+  set.seed = 1;
+  Interleaved parsed;
+  ASSERT_TRUE(s.Parse(s.RenderValues(set, ""), "t.toml", &parsed).ok());
+  EXPECT_EQ(parsed.seed, std::optional<int64_t>(1));
 }
 
 TEST(ConfigSchemaTest, DoublesPrintShortestAndAlwaysAsFloats) {

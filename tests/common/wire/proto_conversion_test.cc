@@ -176,6 +176,31 @@ TEST(TrainingConfigConversionTest, RoundTripPreservesEverything) {
 
 v1::TrainingConfig ValidTrainingProto() { return ToProto(TrainingConfig()); }
 
+TEST(TrainingConfigConversionTest, ProximalMuRoundTripsAndDefaultsToZero) {
+  TrainingConfig config;
+  config.proximal_mu = 0.25;
+  absl::StatusOr<TrainingConfig> back = FromProto(ToProto(config));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->proximal_mu, 0.25);
+  // A coordinator that never sets the field (or predates it) means FedAvg.
+  v1::TrainingConfig proto = ValidTrainingProto();
+  proto.clear_proximal_mu();
+  back = FromProto(proto);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->proximal_mu, 0.0);
+}
+
+TEST(TrainingConfigConversionTest, RejectsANegativeOrNonFiniteProximalMu) {
+  for (double mu : {-0.01, std::numeric_limits<double>::quiet_NaN(),
+                    std::numeric_limits<double>::infinity()}) {
+    v1::TrainingConfig proto = ValidTrainingProto();
+    proto.set_proximal_mu(mu);
+    EXPECT_EQ(FromProto(proto).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << mu;
+  }
+}
+
 TEST(TrainingConfigConversionTest, DefaultConfigIsValid) {
   EXPECT_TRUE(FromProto(ValidTrainingProto()).ok());
 }

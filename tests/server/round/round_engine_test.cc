@@ -133,7 +133,13 @@ class RecordingListener : public RoundListener {
   void OnRunEnded(const absl::Status& outcome) override {
     ended.push_back(outcome);
   }
+  void OnPhaseStarted(uint64_t round, int attempt,
+                      const std::string& phase) override {
+    phases.push_back(std::to_string(round) + "/" + std::to_string(attempt) +
+                     " " + phase);
+  }
 
+  std::vector<std::string> phases;  // "round/attempt phase"
   std::vector<Completed> completed;
   std::vector<Retried> retried;
   std::vector<absl::Status> ended;
@@ -387,6 +393,23 @@ TEST_F(RoundEngineTest, ServerLearningRateScalesTheAveragedStep) {
   TickAndFetch();
   // mean = {(2 + 18) / 4, (4 - 12) / 4} = {5, -2}; global = 1 + 0.5 * mean.
   EXPECT_THAT(Global(), ElementsAre(3.5f, 0.0f));
+}
+
+TEST_F(RoundEngineTest, PlainAttemptReportsTrainingThenReleasing) {
+  RoundEngineConfig config = BaseConfig();
+  config.num_rounds = 2;
+  Start(config, {0.0f, 0.0f});
+  RegisterAll({"a"});
+  for (uint64_t round = 1; round <= 2; ++round) {
+    TickAndFetch();
+    ASSERT_TRUE(
+        engine_->SubmitUpdate("a", Submission(round, 2, 0, {1.0f, -2.0f}))
+            .ok());
+  }
+  TickAndFetch();
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);
+  EXPECT_THAT(listener_.phases, ElementsAre("1/1 Training", "1/1 Releasing",
+                                            "2/1 Training", "2/1 Releasing"));
 }
 
 TEST_F(RoundEngineTest, RunFinishesAfterNumRounds) {

@@ -278,6 +278,11 @@ class RecordingListener : public RoundListener {
                       const std::string& reason) override {
     blamed.push_back({round, attempt, client_id, reason});
   }
+  void OnPhaseStarted(uint64_t round, int attempt,
+                      const std::string& phase) override {
+    phases.push_back(absl::StrCat(round, "/", attempt, " ", phase));
+  }
+  std::vector<std::string> phases;  // "round/attempt phase"
   struct Blame {
     uint64_t round;
     int attempt;
@@ -466,6 +471,19 @@ INSTANTIATE_TEST_SUITE_P(CohortSizes, FullSecureRoundTest,
                          [](const ::testing::TestParamInfo<int>& info) {
                            return absl::StrCat(info.param, "Clients");
                          });
+
+TEST_F(SecureRoundEngineTest, SecureAttemptReportsEachPhaseInOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartRound(SecureConfig(3)));
+  EXPECT_THAT(listener_.phases, ElementsAre("1/1 Training"));
+  Clients clients = BeginAll(RandomPlans(3, 5));
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Pump(*engine_, clients);
+  ASSERT_THAT(listener_.summaries, SizeIs(1));
+  EXPECT_THAT(listener_.phases,
+              ElementsAre("1/1 Training", "1/1 AdvertiseKeys", "1/1 ShareKeys",
+                          "1/1 MaskedInputCollection", "1/1 ConsistencyCheck",
+                          "1/1 Unmasking", "1/1 Releasing"));
+}
 
 TEST_F(SecureRoundEngineTest,
        PlaintextUpdateInSecureRoundIsRefusedAndChangesNothing) {
