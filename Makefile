@@ -78,10 +78,12 @@ format:
 # DP) and masked (secure aggregation), over mutual TLS on loopback; epsilon
 # is printed every round and the budget enforced (deploy/dp-demo.toml).
 # Certificates persist in demo-certs/; every run starts afresh in demo-state/.
+# Then writes the run report, demo-state/report.html (fedlearn-report).
 demo: build
 	rm -rf demo-state
 	$(BUILD_DIR)/bin/fedlearn-sim --config deploy/dp-demo.toml \
 	  --state-dir demo-state --certs demo-certs
+	$(BUILD_DIR)/bin/fedlearn-report demo-state
 
 # Ten clients, Dirichlet(0.5) label skew, LeNet-5, secure aggregation without
 # differential privacy (client-level DP needs cohorts far larger than ten).
