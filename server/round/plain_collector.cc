@@ -1,6 +1,7 @@
 #include "server/round/plain_collector.h"
 
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/dp/l2_clipping.h"
@@ -59,31 +60,14 @@ absl::Status CheckDeclaredExamples(uint64_t num_examples, uint64_t declared) {
 
 PlainCollector::PlainCollector(const AttemptSetup& setup,
                                std::optional<double> dp_clip_norm)
-    : RoundCollector(setup.round, setup.attempt, Cohort(setup.cohort)),
-      deadline_(setup.deadline),
-      min_updates_(setup.config->min_updates),
+    : UpdateCollector(setup),
       dp_clip_norm_(dp_clip_norm),
       aggregator_(setup.dimension) {}
-
-absl::Status PlainCollector::CheckMayUpload(
-    const std::string& client_id) const {
-  RETURN_IF_ERROR(RoundCollector::CheckMayUpload(client_id));
-  if (!cohort().Pending(client_id)) {
-    return AlreadyAnsweredError(client_id, round());
-  }
-  return absl::OkStatus();
-}
 
 absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
                                           UpdateSubmission submission,
                                           const absl::Status& content) {
-  RETURN_IF_ERROR(CheckMayUpload(client_id));
-  if (!content.ok()) {
-    cohort().Set(client_id, ClientRoundState::kRejected);
-    spdlog::warn("round {}: rejected update from {}: {}", round(), client_id,
-                 content.message());
-    return content;
-  }
+  RETURN_IF_ERROR(AdmitUpdate(client_id, content));
   double weight = static_cast<double>(submission.num_examples);
   if (dp_clip_norm_.has_value()) {
     absl::StatusOr<ClipOutcome> clip =
@@ -105,29 +89,12 @@ absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
   return absl::OkStatus();
 }
 
-void PlainCollector::OnLeave(const std::string& client_id) {
-  cohort().RejectIfPending(client_id);
-}
-
-bool PlainCollector::Poll(TimePoint now) {
-  return cohort().Complete() || now >= deadline_;
-}
-
 absl::StatusOr<CollectionResult> PlainCollector::Close() {
   const int accepted = static_cast<int>(aggregator_.count());
-  const int rejected = cohort().rejected();
-  if (accepted < min_updates_) {
-    return AttemptFailure{
-        absl::StrCat(accepted, " accepted update(s) of ", cohort().size(),
-                     " selected (", rejected,
-                     " rejected), need min_updates=", min_updates_),
-        kTooFewUpdatesAdvice};
+  if (std::optional<AttemptFailure> failure = TooFewUpdates(accepted)) {
+    return *std::move(failure);
   }
-  RoundAggregate out;
-  out.selected = static_cast<int>(cohort().size());
-  out.participants = accepted;
-  out.rejected = rejected;
-  out.dropped = cohort().NotAccepted();
+  RoundAggregate out = CountedAggregate(accepted);
   if (dp_clip_norm_.has_value()) {
     PrivateSum sum;
     sum.update_sum = aggregator_.TakeSum();

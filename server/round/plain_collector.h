@@ -6,11 +6,8 @@
 // client declared at registration; in DP rounds every
 // update weighs 1 and is clipped to the round's clip norm here too, so a
 // client that skipped its own clipping gains nothing (DP-FedAvg), and the
-// clip indicators are summed for adaptive clipping. Any rejection counts as
-// the client's answer. The attempt closes when every selected client
-// answered or the deadline passed; with fewer than min_updates accepted
-// updates it has nothing to release (a round is never averaged over
-// nobody).
+// clip indicators are summed for adaptive clipping. The answering rules
+// (one answer per client, deadline, min_updates) are UpdateCollector's.
 //
 // Thread-compatible (see round_collector.h).
 #ifndef FEDLEARN_SERVER_ROUND_PLAIN_COLLECTOR_H_
@@ -22,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "server/round/fedavg_aggregator.h"
-#include "server/round/round_collector.h"
+#include "server/round/update_collector.h"
 
 namespace fedlearn {
 
@@ -41,25 +38,17 @@ absl::Status CheckUpdateContent(const UpdateSubmission& submission,
 // InvalidArgument otherwise.
 absl::Status CheckDeclaredExamples(uint64_t num_examples, uint64_t declared);
 
-class PlainCollector : public RoundCollector {
+class PlainCollector : public UpdateCollector {
  public:
   // `dp_clip_norm`: set in DP rounds.
   PlainCollector(const AttemptSetup& setup, std::optional<double> dp_clip_norm);
 
-  // The base rule (the task was fetched), then AlreadyExists once the
-  // client answered (accepted, rejected or left).
-  absl::Status CheckMayUpload(const std::string& client_id) const override;
   absl::Status SubmitUpdate(const std::string& client_id,
                             UpdateSubmission submission,
                             const absl::Status& content) override;
-  // A selected client that left has answered (nothing will come from it).
-  void OnLeave(const std::string& client_id) override;
-  bool Poll(TimePoint now) override;
   absl::StatusOr<CollectionResult> Close() override;
 
  private:
-  const TimePoint deadline_;
-  const int min_updates_;
   const std::optional<double> dp_clip_norm_;
   FedAvgAggregator aggregator_;
   double loss_sum_ = 0.0;          // sum of weight * reported loss

@@ -1,5 +1,7 @@
 #include "server/round/robust_collector.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
@@ -13,32 +15,14 @@ namespace fedlearn {
 using Aggregator = RobustAggregationConfig::Aggregator;
 
 RobustCollector::RobustCollector(const AttemptSetup& setup)
-    : RoundCollector(setup.round, setup.attempt, Cohort(setup.cohort)),
-      deadline_(setup.deadline),
-      min_updates_(setup.config->min_updates),
-      config_(setup.config->robust) {
+    : UpdateCollector(setup), config_(setup.config->robust) {
   updates_.reserve(setup.cohort.size());
-}
-
-absl::Status RobustCollector::CheckMayUpload(
-    const std::string& client_id) const {
-  RETURN_IF_ERROR(RoundCollector::CheckMayUpload(client_id));
-  if (!cohort().Pending(client_id)) {
-    return AlreadyAnsweredError(client_id, round());
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RobustCollector::SubmitUpdate(const std::string& client_id,
                                            UpdateSubmission submission,
                                            const absl::Status& content) {
-  RETURN_IF_ERROR(CheckMayUpload(client_id));
-  if (!content.ok()) {
-    cohort().Set(client_id, ClientRoundState::kRejected);
-    spdlog::warn("round {}: rejected update from {}: {}", round(), client_id,
-                 content.message());
-    return content;
-  }
+  RETURN_IF_ERROR(AdmitUpdate(client_id, content));
   const double examples = static_cast<double>(submission.num_examples);
   total_examples_ += examples;
   loss_sum_ += examples * submission.train_loss;
@@ -46,14 +30,6 @@ absl::Status RobustCollector::SubmitUpdate(const std::string& client_id,
   senders_.push_back(client_id);
   cohort().Set(client_id, ClientRoundState::kAccepted);
   return absl::OkStatus();
-}
-
-void RobustCollector::OnLeave(const std::string& client_id) {
-  cohort().RejectIfPending(client_id);
-}
-
-bool RobustCollector::Poll(TimePoint now) {
-  return cohort().Complete() || now >= deadline_;
 }
 
 absl::StatusOr<std::vector<float>> RobustCollector::Aggregate() const {
@@ -96,13 +72,8 @@ absl::StatusOr<std::vector<float>> RobustCollector::Aggregate() const {
 
 absl::StatusOr<CollectionResult> RobustCollector::Close() {
   const int accepted = static_cast<int>(updates_.size());
-  const int rejected = cohort().rejected();
-  if (accepted < min_updates_) {
-    return AttemptFailure{
-        absl::StrCat(accepted, " accepted update(s) of ", cohort().size(),
-                     " selected (", rejected,
-                     " rejected), need min_updates=", min_updates_),
-        kTooFewUpdatesAdvice};
+  if (std::optional<AttemptFailure> failure = TooFewUpdates(accepted)) {
+    return *std::move(failure);
   }
   absl::StatusOr<std::vector<float>> aggregate = Aggregate();
   if (absl::IsFailedPrecondition(aggregate.status())) {
@@ -110,11 +81,7 @@ absl::StatusOr<CollectionResult> RobustCollector::Close() {
                           kKrumTooFewAdvice};
   }
   if (!aggregate.ok()) return aggregate.status();
-  RoundAggregate out;
-  out.selected = static_cast<int>(cohort().size());
-  out.participants = accepted;
-  out.rejected = rejected;
-  out.dropped = cohort().NotAccepted();
+  RoundAggregate out = CountedAggregate(accepted);
   out.total_examples = total_examples_;
   out.train_loss = loss_sum_ / total_examples_;
   out.update_sum = *std::move(aggregate);

@@ -12,7 +12,8 @@
 // the reported train loss stays example-weighted. Close() returns the
 // aggregate as a mean delta (divisor 1), released by the same path as
 // FedAvg (round_release.h). The answering rules (one answer per client, a
-// rejection or a departure counts) and min_updates are PlainCollector's.
+// rejection or a departure counts, deadline, min_updates) are
+// UpdateCollector's, as for PlainCollector.
 // Krum with too few accepted updates (n <= 2f+2) or Multi-Krum asked for
 // more than n - f fails the attempt with the reason (the engine retries it).
 // Never used with secure aggregation or DP (RobustAggregationConfig refuses
@@ -28,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "common/flat/flat_vector.h"
 #include "server/round/robust_aggregation_config.h"
-#include "server/round/round_collector.h"
+#include "server/round/update_collector.h"
 
 namespace fedlearn {
 
@@ -37,27 +38,20 @@ inline constexpr char kKrumTooFewAdvice[] =
     "raise min_updates above 2 x krum_byzantine + 2, lower krum_byzantine, "
     "or add clients";
 
-class RobustCollector : public RoundCollector {
+class RobustCollector : public UpdateCollector {
  public:
   // REQUIRES: setup.config->robust.robust(), no DP plan.
   explicit RobustCollector(const AttemptSetup& setup);
 
-  // The base rule (the task was fetched), then AlreadyExists once the
-  // client answered (accepted, rejected or left).
-  absl::Status CheckMayUpload(const std::string& client_id) const override;
   absl::Status SubmitUpdate(const std::string& client_id,
                             UpdateSubmission submission,
                             const absl::Status& content) override;
-  void OnLeave(const std::string& client_id) override;
-  bool Poll(TimePoint now) override;
   absl::StatusOr<CollectionResult> Close() override;
 
  private:
   // The configured rule over updates_, or why it cannot run.
   absl::StatusOr<std::vector<float>> Aggregate() const;
 
-  const TimePoint deadline_;
-  const int min_updates_;
   const RobustAggregationConfig config_;
   std::vector<FlatVector> updates_;  // accepted, in arrival order
   std::vector<std::string> senders_;
