@@ -7,6 +7,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,8 +19,20 @@ namespace fedlearn {
 namespace {
 
 using crypto_internal::EvpMdCtxPtr;
+using crypto_internal::EvpPkeyPtr;
 using crypto_internal::OpenSslError;
 using crypto_internal::X509Ptr;
+
+// How many PEM certificates `pem` holds.
+size_t CertificateCount(std::string_view pem) {
+  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  size_t count = 0;
+  for (size_t at = pem.find(kBegin); at != std::string_view::npos;
+       at = pem.find(kBegin, at + kBegin.size())) {
+    ++count;
+  }
+  return count;
+}
 
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -93,12 +106,26 @@ absl::StatusOr<std::string> SignMessage(std::string_view private_key_pem,
 
 absl::StatusOr<CertificateVerifier> CertificateVerifier::Create(
     std::string_view ca_pem) {
-  ASSIGN_OR_RETURN(TrustAnchors anchors, TrustAnchors::Create(ca_pem));
+  ASSIGN_OR_RETURN(std::shared_ptr<const CachedAnchors> anchors,
+                   SharedAnchors(ca_pem));
   return CertificateVerifier(std::move(anchors));
 }
 
 absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
     std::string_view cert_pem, std::string_view expected_identity) const {
+  if (anchors_ == nullptr) {
+    return absl::FailedPreconditionError("certificate verifier was moved from");
+  }
+  // 0. The same certificate, CA and identity passed steps 1-2 before and
+  //    the whole chain is still within its validity period: the same key.
+  VerifiedKeyCache& cache = VerifiedKeyCache::Shared();
+  const std::string cache_key =
+      VerifiedKeyCache::Key(*anchors_, cert_pem, expected_identity);
+  const std::time_t now = std::time(nullptr);
+  if (EvpPkeyPtr cached = cache.Find(cache_key, now)) {
+    return VerifiedIdentity(std::string(expected_identity),
+                            VerifiedIdentity::KeyPtr(cached.release()));
+  }
   // 1. The certificate chains to the federation's CA, every certificate on
   //    the path is valid now, it is meant for TLS clients (so the server's
   //    own certificate cannot stand in for a client), and its only CN is the
@@ -106,7 +133,8 @@ absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
   ChainRequirements requirements;
   requirements.purpose = CertificatePurpose::kTlsClient;
   requirements.common_name = expected_identity;
-  ASSIGN_OR_RETURN(X509Ptr cert, anchors_.VerifyLeaf(cert_pem, requirements));
+  ASSIGN_OR_RETURN(X509Ptr cert,
+                   anchors_->anchors.VerifyLeaf(cert_pem, requirements));
 
   // 2. Its key is one of the schemes the header names. X509_get_pubkey takes
   //    a reference, so the key outlives the certificate.
@@ -117,6 +145,12 @@ absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
   }
   absl::StatusOr<const EVP_MD*> md = DigestFor(key.get());
   if (!md.ok()) return absl::UnauthenticatedError(md.status().message());
+  // Memoised only for a lone leaf signed by an anchor (how this federation
+  // issues them), where the chain's window is the leaf's and the anchors'.
+  absl::StatusOr<ValidityWindow> window = ValidityOf(cert.get());
+  if (window.ok() && CertificateCount(cert_pem) == 1) {
+    cache.Insert(cache_key, key.get(), window->Intersect(anchors_->window));
+  }
   return VerifiedIdentity(std::string(expected_identity), std::move(key));
 }
 

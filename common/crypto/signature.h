@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate_chain.h"
+#include "common/crypto/verification_cache.h"
 
 namespace fedlearn {
 
@@ -102,8 +103,11 @@ class VerifiedIdentity {
 
 // The federation's CA parsed once (TrustAnchors, certificate_chain.h), for
 // a party that checks many certificates against it (a secure-aggregation
-// client checks every neighbour's). Move-only; thread-compatible (Verify is
-// const and builds its own verification context).
+// client checks every neighbour's). The CA's store and every leaf that
+// passed are memoised process-wide (verification_cache.h): a certificate
+// seen again within its validity window is not parsed or re-verified.
+// Move-only; thread-compatible (Verify is const and builds its own
+// verification context).
 class CertificateVerifier {
  public:
   // Unauthenticated unless `ca_pem` parses as a certificate.
@@ -120,10 +124,11 @@ class CertificateVerifier {
       std::string_view cert_pem, std::string_view expected_identity) const;
 
  private:
-  explicit CertificateVerifier(TrustAnchors anchors)
+  explicit CertificateVerifier(std::shared_ptr<const CachedAnchors> anchors)
       : anchors_(std::move(anchors)) {}
 
-  TrustAnchors anchors_;
+  // Parsed once per CA per process (verification_cache.h).
+  std::shared_ptr<const CachedAnchors> anchors_;
 };
 
 // OK iff `cert_pem` chains to `ca_pem`, its CN equals `expected_identity`,
