@@ -10,11 +10,23 @@
 namespace fedlearn {
 
 std::chrono::milliseconds BackoffPolicy::Delay(int failures,
-                                               std::mt19937_64& rng) const {
+                                               std::mt19937_64& rng,
+                                               bool in_run) const {
   const int shift = std::clamp(failures - 1, 0, 20);
-  const int64_t exp = std::min<int64_t>(max.count(), initial.count() << shift);
+  const int64_t cap = in_run ? std::min(max, in_run_max).count() : max.count();
+  const int64_t exp = std::min<int64_t>(cap, initial.count() << shift);
   std::uniform_int_distribution<int64_t> jitter(0, exp / 2);
   return std::chrono::milliseconds(exp - exp / 2 + jitter(rng));
+}
+
+std::chrono::milliseconds BackoffPolicy::NominalWait(int failures) const {
+  std::chrono::milliseconds total(0);
+  for (int f = 1; f < failures; ++f) {
+    const int shift = std::clamp(f - 1, 0, 20);
+    total += std::chrono::milliseconds(
+        std::min<int64_t>(max.count(), initial.count() << shift));
+  }
+  return total;
 }
 
 ClientDaemon::ClientDaemon(boost::asio::io_context& io,
@@ -98,16 +110,18 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
   }
   using Kind = ClientSession::StepKind;
   switch (result.kind) {
-    case Kind::kPrepared:
     case Kind::kRegistered:
+      in_run_ = true;
+      [[fallthrough]];
+    case Kind::kPrepared:
     case Kind::kTaskReceived:
     case Kind::kUploading:
     case Kind::kTrained:
-      consecutive_failures_ = 0;
+      ResetFailures();
       ScheduleStep(std::chrono::milliseconds(0));
       return;
     case Kind::kIdle:
-      consecutive_failures_ = 0;
+      ResetFailures();
       ScheduleStep(result.retry_after_ms > 0
                        ? std::chrono::milliseconds(result.retry_after_ms)
                        : options_.default_poll);
@@ -119,35 +133,49 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
       Finish(result.status);
       return;
     case Kind::kFailed:
-      break;
+      OnFailure(result.status);
+      return;
   }
-  if (IsPermanent(result.status)) {
+}
+
+void ClientDaemon::OnFailure(const absl::Status& status) {
+  if (IsPermanent(status)) {
     // Retrying cannot help (the site does not meet the run's contract, or
     // the run is below its privacy floor): stop with the reason.
-    Finish(result.status);
+    Finish(status);
     return;
   }
-  if (absl::IsNotFound(result.status)) {
+  if (absl::IsNotFound(status)) {
     // The coordinator answered but no longer knows us (it restarted):
     // register again right away rather than backing off.
-    spdlog::info("{}; registering again", result.status.message());
-    consecutive_failures_ = 0;
+    spdlog::info("{}; registering again", status.message());
+    ResetFailures();
     ScheduleStep(std::chrono::milliseconds(0));
     return;
   }
   ++consecutive_failures_;
   const int limit = options_.backoff.max_consecutive_failures;
-  if (limit > 0 && consecutive_failures_ >= limit) {
-    Finish(absl::UnavailableError(absl::StrCat(
-        "giving up after ", consecutive_failures_,
-        " consecutive failures; last: ", result.status.message())));
+  // In a run the attempts come faster (in_run_max): give up only after as
+  // long as `limit` attempts of the normal schedule would have taken.
+  if (limit > 0 && consecutive_failures_ >= limit &&
+      (!in_run_ || waited_ >= options_.backoff.NominalWait(limit))) {
+    Finish(absl::UnavailableError(
+        absl::StrCat("giving up after ", consecutive_failures_,
+                     " consecutive failures; last: ", status.message())));
     return;
   }
   const std::chrono::milliseconds delay =
-      options_.backoff.Delay(consecutive_failures_, rng_);
-  spdlog::warn("{} (retry {} in {} ms)", result.status.message(),
+      options_.backoff.Delay(consecutive_failures_, rng_, in_run_);
+  waited_ += delay;
+  spdlog::warn("{} (retry {} in {} ms)", status.message(),
                consecutive_failures_, delay.count());
+  if (options_.on_backoff) options_.on_backoff(delay);
   ScheduleStep(delay);
+}
+
+void ClientDaemon::ResetFailures() {
+  consecutive_failures_ = 0;
+  waited_ = std::chrono::milliseconds(0);
 }
 
 void ClientDaemon::Finish(absl::Status outcome) {

@@ -4,8 +4,18 @@
 // retry delay (also between the phases of a secure upload, whose steps never
 // wait), exponential backoff with jitter after any failure (the client's one
 // retry policy: unreachable coordinator, a failed secure-aggregation
-// exchange alike), heartbeats while a long training runs. The steps
-// themselves run on two worker executors: trainings
+// exchange alike), heartbeats while a long training runs. Once this client
+// has registered with a run it is part of a run in progress, and a failure
+// is most likely the coordinator restarting (it resumes from its
+// checkpoint, and a round cannot start until its clients are back): the
+// backoff is then capped at `in_run_max` (2 s) instead of `max` (30 s), so
+// the client is back within 2 to 3 s of the coordinator (the gRPC channel's
+// own reconnect backoff is capped likewise: grpc_coordinator_transport.cc).
+// A coordinator that halted the run because it could not write its state (a
+// full disk) is such a transient failure too: the daemon keeps retrying,
+// since the operator's fix and restart resume the run. The daemon finishes
+// with OK only when the coordinator says the run is over and did not fail.
+// The steps themselves run on two worker executors: trainings
 // (ClientSession::NextStepComputes) on `compute_workers`, every other step
 // (RPCs) and the heartbeats on `rpc_workers`. No step sleeps, so many daemons
 // share a few threads: the simulation runs 1,000 on a fixed-size pair of pools.
@@ -37,12 +47,20 @@ namespace fedlearn {
 struct BackoffPolicy {
   std::chrono::milliseconds initial{500};
   std::chrono::milliseconds max{30'000};
+  // The cap once the client has registered with the run (see above).
+  std::chrono::milliseconds in_run_max{2'000};
   // Give up after this many consecutive failures (0 = never).
   int max_consecutive_failures = 0;
 
   // "Equal jitter": half the exponential delay fixed, half uniform random, so
   // a fleet of clients does not reconnect in lockstep after an outage.
-  std::chrono::milliseconds Delay(int failures, std::mt19937_64& rng) const;
+  // Capped at `max`, or at min(max, in_run_max) when `in_run`.
+  std::chrono::milliseconds Delay(int failures, std::mt19937_64& rng,
+                                  bool in_run = false) const;
+  // The longest total wait of the normal (not in-run) schedule before its
+  // `failures`-th failure (the capped exponential delays, no jitter): how
+  // long max_consecutive_failures lasts, kept for the faster in-run retries.
+  std::chrono::milliseconds NominalWait(int failures) const;
 };
 
 class ClientDaemon {
@@ -52,6 +70,9 @@ class ClientDaemon {
     std::chrono::milliseconds default_poll{500};
     std::chrono::milliseconds heartbeat_interval{10'000};
     uint64_t jitter_seed = std::random_device{}();
+    // Hears each backoff delay the daemon schedules after a failure (tests,
+    // diagnostics); runs on the io_context. Null = nobody.
+    std::function<void(std::chrono::milliseconds)> on_backoff;
   };
 
   // The two pools may be the same one when the session never trains while
@@ -75,6 +96,9 @@ class ClientDaemon {
  private:
   void ScheduleStep(std::chrono::milliseconds delay);
   void OnStepDone(ClientSession::StepResult result);
+  // A kFailed step: stop (permanent), register again, or back off.
+  void OnFailure(const absl::Status& status);
+  void ResetFailures();
   void ScheduleHeartbeat();
   void Finish(absl::Status outcome);
 
@@ -95,6 +119,11 @@ class ClientDaemon {
   bool step_running_ = false;
   bool done_ = false;
   int consecutive_failures_ = 0;
+  // Registered with the run at least once (and not finished): a run is in
+  // progress for this client, so the backoff is capped at in_run_max.
+  bool in_run_ = false;
+  // The backoff delays scheduled since the last success.
+  std::chrono::milliseconds waited_{0};
   std::function<void(const absl::Status&)> on_done_;
 };
 

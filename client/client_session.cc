@@ -185,6 +185,14 @@ ClientSession::StepResult ClientSession::FetchTask() {
     return FailedCall(reply.status());
   }
   if (!reply->task) {
+    if (reply->run_halted) {
+      // Not the end of the run: the operator fixes the coordinator's storage
+      // and restarts it, and it resumes. Transient: the daemon backs off.
+      return Failed(absl::UnavailableError(absl::StrCat(
+          "the coordinator halted the run (it could not write its state: ",
+          EscapeUntrusted(reply->reason, 500),
+          "); waiting for it to be restarted")));
+    }
     StepResult r =
         Result(reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle);
     r.retry_after_ms = reply->retry_after_ms;

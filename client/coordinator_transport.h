@@ -60,6 +60,9 @@ struct FetchReply {
   std::optional<ReceivedTask> task;
   bool run_finished = false;
   bool run_failed = false;  // with run_finished
+  // The coordinator halted the run (it could not write its state): not
+  // finished; a restarted coordinator resumes it.
+  bool run_halted = false;
   uint32_t retry_after_ms = 0;
   std::string reason;
 };

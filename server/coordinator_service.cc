@@ -205,10 +205,14 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
   if (absl::Status s = engine_->Heartbeat(*id); !s.ok()) return ToGrpcStatus(s);
   *response->mutable_ref() = CurrentRef();
   const RoundEngine::Phase phase = engine_->phase();
-  response->set_run_finished(phase == RoundEngine::Phase::kFinished ||
-                             phase == RoundEngine::Phase::kFailed);
+  // Halted (its state could not be written) is not finished: see NoTask.
+  const bool halted = engine_->halted();
+  response->set_run_halted(halted);
+  response->set_run_finished(!halted &&
+                             (phase == RoundEngine::Phase::kFinished ||
+                              phase == RoundEngine::Phase::kFailed));
   if (phase == RoundEngine::Phase::kFailed) {
-    response->set_run_failed(true);
+    response->set_run_failed(!halted);
     response->set_reason(std::string(engine_->outcome().message()));
   }
   return grpc::Status::OK;

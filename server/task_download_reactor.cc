@@ -46,6 +46,7 @@ absl::Status TaskDownloadReactor::Start(const v1::FetchTaskRequest& request) {
     no_task->set_retry_after_ms(outcome.retry_after_ms);
     no_task->set_run_finished(outcome.run_finished);
     no_task->set_run_failed(outcome.run_failed);
+    no_task->set_run_halted(outcome.run_halted);
     no_task->set_reason(outcome.reason);
     return absl::OkStatus();
   }

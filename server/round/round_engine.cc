@@ -192,8 +192,12 @@ absl::StatusOr<FetchOutcome> RoundEngine::FetchTask(
   FetchOutcome out;
   out.retry_after_ms = config_.poll_interval_ms;
   if (phase_ != Phase::kTraining) {
-    out.run_finished = phase_ == Phase::kFinished || phase_ == Phase::kFailed;
-    out.run_failed = phase_ == Phase::kFailed;
+    // A halted run is not over: clients keep polling until a restarted
+    // coordinator resumes it.
+    out.run_halted = phase_ == Phase::kFailed && halted_;
+    out.run_finished =
+        phase_ == Phase::kFinished || (phase_ == Phase::kFailed && !halted_);
+    out.run_failed = out.run_finished && phase_ == Phase::kFailed;
     out.reason = IdleReasonLocked();
     return out;
   }
@@ -343,6 +347,11 @@ size_t RoundEngine::MaskedInputLength() const {
 RoundEngine::Phase RoundEngine::phase() const {
   std::lock_guard<std::mutex> lock(mu_);
   return phase_;
+}
+
+bool RoundEngine::halted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return phase_ == Phase::kFailed && halted_;
 }
 
 uint64_t RoundEngine::current_round() const {

@@ -143,6 +143,9 @@ class RoundEngine {
                             Duration tick = std::chrono::milliseconds(100));
 
   Phase phase() const;
+  // kFailed because a round could not be recorded (storage): halted, not
+  // over; a restarted coordinator resumes the run.
+  bool halted() const;
   uint64_t current_round() const;
   uint64_t model_version() const;
   std::string run_id() const { return config_.run_id; }
@@ -249,6 +252,9 @@ class RoundEngine {
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kWaitingForClients;
   absl::Status outcome_ ABSL_GUARDED_BY(mu_);
   std::string finished_reason_ ABSL_GUARDED_BY(mu_);
+  // kFailed because a round could not be recorded (storage): the run is
+  // halted, not over; a restarted coordinator resumes it.
+  bool halted_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t round_ ABSL_GUARDED_BY(mu_);  // the round being run or next to run
   int attempt_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const FlatModel> global_ ABSL_GUARDED_BY(mu_);

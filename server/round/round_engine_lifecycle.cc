@@ -273,6 +273,7 @@ void RoundEngine::FinishRound(std::unique_lock<std::mutex>& lock,
   lock.lock();
 
   if (!failure.ok()) {
+    halted_ = true;  // the last recorded round stays the resume point
     EndRunLocked(failure);
     return;
   }

@@ -70,6 +70,9 @@ struct FetchOutcome {
   std::optional<Task> task;
   bool run_finished = false;
   bool run_failed = false;  // with run_finished
+  // The run stopped because its state could not be recorded (a listener's
+  // OnRoundCompleted failed): not finished, a restart resumes it.
+  bool run_halted = false;
   uint32_t retry_after_ms = 0;
   std::string reason;  // why there is no task
 };

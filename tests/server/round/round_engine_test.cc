@@ -988,9 +988,15 @@ TEST_F(RoundEngineTest, ListenerErrorFailsTheRunAndKeepsTheGlobalModel) {
   EXPECT_EQ(engine_->model_version(), 0u);
   EXPECT_TRUE(later.completed.empty())
       << "a round that failed to persist was published";
+  // Halted, not finished: a restarted coordinator resumes from the last
+  // recorded round, so clients must keep polling (issue 13).
   absl::StatusOr<FetchOutcome> out = engine_->FetchTask("a");
   ASSERT_TRUE(out.ok());
-  EXPECT_TRUE(out->run_finished);
+  EXPECT_TRUE(out->run_halted);
+  EXPECT_FALSE(out->run_finished);
+  EXPECT_FALSE(out->run_failed);
+  EXPECT_THAT(out->reason, HasSubstr("disk full"));
+  EXPECT_TRUE(engine_->halted());
 }
 
 TEST_F(RoundEngineTest, ClientNotSeenWithinLivenessIsNotSampled) {
