@@ -156,11 +156,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       c->engine_,
       RoundEngine::Create(std::move(engine_config), std::move(initial),
                           start_round, &c->clock_, c->evaluator_.get()));
-  // Audited before persisted: a round the audit log cannot record is not
-  // released (AuditingRoundListener fails closed).
+  // The store first: its checkpoint commits the round and its privacy
+  // charge before any listener publishes it (run_store.h). The audit
+  // listener still fails closed: a round the audit log cannot record fails
+  // the run before the engine hands out the next round's task.
   c->audit_listener_ = std::make_unique<AuditingRoundListener>(c->audit_.get());
-  c->engine_->AddListener(c->audit_listener_.get());
   c->engine_->AddListener(c->store_.get());
+  c->engine_->AddListener(c->audit_listener_.get());
   c->audit_->Record(AuditEvent{"coordinator_started",
                                "",
                                {{"run_id", config.engine.run_id},

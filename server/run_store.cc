@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,17 +28,46 @@ v1::RoundRef Ref(const std::string& run_id, uint64_t round) {
 
 }  // namespace
 
+const char* StoreStepName(StoreStep step) {
+  switch (step) {
+    case StoreStep::kStageModel:
+      return "stage model";
+    case StoreStep::kWriteStrategy:
+      return "write optimizer state";
+    case StoreStep::kWriteCheckpoint:
+      return "write checkpoint";
+    case StoreStep::kPublishModel:
+      return "publish model";
+    case StoreStep::kAppendMetrics:
+      return "append metrics line";
+  }
+  return "?";
+}
+
 absl::StatusOr<std::unique_ptr<FileRunStore>> FileRunStore::Open(
-    std::string state_dir) {
+    std::string state_dir, FileRunStoreOptions options) {
   if (state_dir.empty()) {
     return absl::InvalidArgumentError("state directory is empty");
   }
   RETURN_IF_ERROR(MakeDirectories(state_dir + "/models"));
-  return std::unique_ptr<FileRunStore>(new FileRunStore(std::move(state_dir)));
+  std::unique_ptr<FileRunStore> store(
+      new FileRunStore(std::move(state_dir), std::move(options)));
+  RETURN_IF_ERROR(store->Recover());
+  return store;
+}
+
+absl::Status FileRunStore::BeforeStep(StoreStep step, const std::string& path,
+                                      std::string_view bytes) const {
+  if (!options_.before_step_for_testing) return absl::OkStatus();
+  return options_.before_step_for_testing(step, path, bytes);
 }
 
 std::string FileRunStore::ModelPath(uint64_t round) const {
   return absl::StrFormat("%s/models/round-%06d.fmodel", state_dir_, round);
+}
+
+std::string FileRunStore::StagedModelPath(uint64_t round) const {
+  return ModelPath(round) + ".staged";
 }
 
 std::string FileRunStore::StrategyStatePath(uint64_t round) const {
@@ -50,6 +80,8 @@ absl::StatusOr<nlohmann::json> FileRunStore::SaveStrategyState(
   const std::string bytes = EncodeOptimizerState(
       SavedOptimizerState{summary.run_id, summary.round, state});
   RETURN_IF_ERROR(MakeDirectories(state_dir_ + "/strategy"));
+  RETURN_IF_ERROR(
+      BeforeStep(StoreStep::kWriteStrategy, StrategyStatePath(summary.round)));
   RETURN_IF_ERROR(WriteFileAtomically(StrategyStatePath(summary.round), bytes));
   // The file name relative to the state directory, so a moved directory
   // still resumes; the digest binds this checkpoint to this very file.
@@ -174,7 +206,8 @@ absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
 
 absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
                                            uint64_t round, const DpState* dp,
-                                           const nlohmann::json* strategy) {
+                                           const nlohmann::json* strategy,
+                                           const nlohmann::json* metrics) {
   nlohmann::json j;
   j["run_id"] = run_id;
   j["completed_round"] = round;
@@ -195,29 +228,82 @@ absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
     }
   }
   if (strategy != nullptr) j["strategy"] = *strategy;
+  // The round's metrics line, so a crash between this commit and the
+  // append cannot lose it (Open re-appends it).
+  if (metrics != nullptr) j["metrics"] = *metrics;
   j["written_unix_ms"] = WallClockUnixMillis();
+  RETURN_IF_ERROR(BeforeStep(StoreStep::kWriteCheckpoint, CheckpointPath()));
   return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
 }
 
 absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
                                             const FlatModel& model) {
-  RETURN_IF_ERROR(WriteModelFile(ModelPath(0), Ref(run_id, 0), model));
-  return WriteCheckpoint(run_id, 0);
+  RETURN_IF_ERROR(BeforeStep(StoreStep::kStageModel, StagedModelPath(0)));
+  RETURN_IF_ERROR(WriteModelFile(StagedModelPath(0), Ref(run_id, 0), model));
+  RETURN_IF_ERROR(WriteCheckpoint(run_id, 0));
+  return PublishModel(0);
 }
 
 absl::Status FileRunStore::OnRoundCompleted(const RoundSummary& summary,
                                             const FlatModel& global) {
-  RETURN_IF_ERROR(WriteModelFile(ModelPath(summary.round),
-                                 Ref(summary.run_id, summary.round), global));
+  const uint64_t round = summary.round;
+  const std::string line = RoundSummaryToJson(summary, WallClockUnixMillis());
+  const nlohmann::json record = nlohmann::json::parse(line);
+  if (absl::Status s = StageAndCommit(summary, global, record); !s.ok()) {
+    AbandonRound(round);
+    return s;
+  }
+  // Steps 4-5 publish what is committed; Open completes them after a crash.
+  absl::Status status = PublishModel(round);
+  if (status.ok()) {
+    status = BeforeStep(StoreStep::kAppendMetrics, MetricsPath(), line + "\n");
+  }
+  if (status.ok()) status = AppendLineDurably(MetricsPath(), line);
+  if (!status.ok()) {
+    return absl::Status(
+        status.code(),
+        absl::StrCat("round ", round,
+                     " is committed (checkpoint written) but not yet fully "
+                     "published: ",
+                     status.message(),
+                     "; restarting the coordinator completes it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileRunStore::StageAndCommit(const RoundSummary& summary,
+                                          const FlatModel& global,
+                                          const nlohmann::json& record) {
+  const uint64_t round = summary.round;
+  // Steps 1-2: nothing here is part of the run until the checkpoint is.
+  RETURN_IF_ERROR(BeforeStep(StoreStep::kStageModel, StagedModelPath(round)));
+  RETURN_IF_ERROR(WriteModelFile(StagedModelPath(round),
+                                 Ref(summary.run_id, round), global));
   std::optional<nlohmann::json> strategy;
   if (summary.strategy_state != nullptr) {
     ASSIGN_OR_RETURN(strategy, SaveStrategyState(summary));
   }
-  RETURN_IF_ERROR(AppendLineDurably(
-      MetricsPath(), RoundSummaryToJson(summary, WallClockUnixMillis())));
-  return WriteCheckpoint(summary.run_id, summary.round,
+  // Step 3, the commit: the round, its privacy charge and its record.
+  return WriteCheckpoint(summary.run_id, round,
                          summary.dp ? &summary.dp->state : nullptr,
-                         strategy ? &*strategy : nullptr);
+                         strategy ? &*strategy : nullptr, &record);
+}
+
+void FileRunStore::AbandonRound(uint64_t round) {
+  // A checkpoint renamed into place before a later failure (its directory
+  // fsync) does commit the round: then Open completes it instead.
+  absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
+  if (text.ok()) {
+    const nlohmann::json j =
+        nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("completed_round", uint64_t{0}) == round &&
+        round > 0) {
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove(StagedModelPath(round), ec);
+  std::filesystem::remove(StrategyStatePath(round), ec);
 }
 
 std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {

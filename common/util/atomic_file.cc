@@ -21,15 +21,25 @@ absl::Status ErrnoStatus(std::string_view what, const std::string& path,
   std::string message =
       absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(message);
+  }
   if (err == EACCES || err == EPERM) {
     return absl::PermissionDeniedError(message);
   }
   return absl::InternalError(message);
 }
 
+std::atomic<WriteSyscallForTesting> write_syscall{nullptr};
+
+ssize_t Write(int fd, const void* buf, size_t n) {
+  const WriteSyscallForTesting fn = write_syscall.load();
+  return fn != nullptr ? fn(fd, buf, n) : ::write(fd, buf, n);
+}
+
 absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
+    const ssize_t n = Write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("write", path);
@@ -115,12 +125,42 @@ absl::Status WriteFileAtomically(const std::string& path,
   return FsyncDirectoryOf(path);
 }
 
+void SetWriteSyscallForTesting(WriteSyscallForTesting fn) {
+  write_syscall.store(fn);
+}
+
 absl::Status AppendLineDurably(const std::string& path, std::string_view line) {
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("open for append", path);
-  absl::Status status = WriteAll(fd, std::string(line) + "\n", path);
-  if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus("stat", path, err);
+  }
+  const std::string bytes = std::string(line) + "\n";
+  // One write(2): a line is never interleaved with another writer's, and
+  // a short one (a full disk) is undone below, so the file ends on a
+  // complete line whatever happens short of a crash.
+  ssize_t n;
+  do {
+    n = Write(fd, bytes.data(), bytes.size());
+  } while (n < 0 && errno == EINTR);
+  absl::Status status;
+  if (n < 0) {
+    status = ErrnoStatus("append to", path);
+  } else if (static_cast<size_t>(n) != bytes.size()) {
+    status = absl::ResourceExhaustedError(
+        absl::StrCat("append to ", path, ": only ", n, " of ", bytes.size(),
+                     " bytes written (disk full?); the line was not added"));
+  }
+  if (!status.ok() && n > 0 && ::ftruncate(fd, st.st_size) != 0) {
+    status = ErrnoStatus(
+        absl::StrCat(status.message(), "; and truncating it back failed:"),
+        path);
+  }
+  if (::fsync(fd) != 0 && status.ok()) status = ErrnoStatus("fsync", path);
   ::close(fd);
   return status;
 }

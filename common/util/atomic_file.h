@@ -29,7 +29,10 @@ namespace fedlearn {
 // the directory does not exist, PermissionDenied if it is not writable.
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view contents, mode_t mode = 0644);
-// Appends one line (a trailing '\n' is added) and fsyncs.
+// Appends one line (a trailing '\n' is added) in a single write(2) and
+// fsyncs. All or nothing: on a failed or short write (a full disk) the file
+// is truncated back to its previous size, so no torn line is left behind,
+// and the error names `path`.
 absl::Status AppendLineDurably(const std::string& path, std::string_view line);
 // The whole file. It is read straight into the returned string, sized from
 // fstat, with no intermediate buffer, so a caller reading a key has exactly
@@ -37,6 +40,12 @@ absl::Status AppendLineDurably(const std::string& path, std::string_view line);
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // mkdir -p.
 absl::Status MakeDirectories(const std::string& path);
+
+// Testing seam: the write(2) every function above calls (nullptr restores
+// ::write), so a test can make a write fail or come up short as on a full
+// disk. Process-wide; set it only in tests, while no other thread writes.
+using WriteSyscallForTesting = ssize_t (*)(int fd, const void* buf, size_t n);
+void SetWriteSyscallForTesting(WriteSyscallForTesting fn);
 
 }  // namespace fedlearn
 

@@ -15,8 +15,10 @@
 // values, a key or a share.
 //
 // Fail closed: OnRoundCompleted returns an error (which fails the run
-// before any later listener persists or publishes the round) if the sink
-// reports that it cannot record events. Register it before the run store.
+// before any later listener publishes the round and before the engine
+// hands out the next round's task) if the sink reports that it cannot
+// record events. Register it after the run store, whose checkpoint commits
+// the round (server/run_store.h), and before the listeners that publish.
 //
 // Thread-safety: called from the engine's driver thread; the sink is
 // thread-safe.
