@@ -167,8 +167,14 @@ void ClientDaemon::OnFailure(const absl::Status& status) {
   const std::chrono::milliseconds delay =
       options_.backoff.Delay(consecutive_failures_, rng_, in_run_);
   waited_ += delay;
-  spdlog::warn("{} (retry {} in {} ms)", status.message(),
-               consecutive_failures_, delay.count());
+  // A busy coordinator asking for a retry is flow control, not trouble:
+  // worth a warning only when it keeps happening.
+  const auto level =
+      absl::IsResourceExhausted(status) && consecutive_failures_ == 1
+          ? spdlog::level::info
+          : spdlog::level::warn;
+  spdlog::log(level, "{} (retry {} in {} ms)", status.message(),
+              consecutive_failures_, delay.count());
   if (options_.on_backoff) options_.on_backoff(delay);
   ScheduleStep(delay);
 }
