@@ -14,15 +14,15 @@
 namespace fedlearn {
 
 absl::StatusOr<KeyShares> MaskedInputState::OpenShares(
-    const v1::EncryptedKeyShares& envelope, int sender) const {
+    const v1::EncryptedKeyShares& envelope, int sender,
+    const X25519PrivateKey& own) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   const std::string& sender_id = params.cohort[sender];
   ASSIGN_OR_RETURN(
       SecretBytes key,
-      DeriveKeySharesKey(encryption_private_key_,
-                         neighbours_.at(sender).encryption_public_key, params,
-                         ctx.self_index, sender));
+      DeriveKeySharesKey(own, neighbours_.at(sender).encryption_public_key,
+                         params, ctx.self_index, sender));
   auto plaintext =
       AeadOpen(key, envelope.ciphertext(),
                KeySharesAssociatedData(params.session_id, params.round,
@@ -51,6 +51,8 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
     const v1::MaskedInputRequest& request) {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
+  ASSIGN_OR_RETURN(X25519PrivateKey own_key,
+                   X25519PrivateKey::Create(encryption_private_key_));
   std::map<int, KeyShares> received;
   std::set<int> failed;
   absl::Status first_failure;
@@ -77,7 +79,7 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
       return absl::PermissionDeniedError(
           absl::StrCat("key shares from '", sender_text, "' arrived twice"));
     }
-    absl::StatusOr<KeyShares> shares = OpenShares(envelope, *sender);
+    absl::StatusOr<KeyShares> shares = OpenShares(envelope, *sender, own_key);
     if (!shares.ok()) {
       if (first_failure.ok()) {
         first_failure =
@@ -117,8 +119,10 @@ absl::StatusOr<SecAggClientState::Transition> MaskedInputState::Handle(
   absl::Span<uint32_t> acc(masked);
   RETURN_IF_ERROR(
       AddSelfMask(self_mask_seed_, params, ctx.self_index, +1, acc));
+  ASSIGN_OR_RETURN(X25519PrivateKey masking_key,
+                   X25519PrivateKey::Create(masking_private_key_));
   for (const auto& [v, shares] : received) {
-    RETURN_IF_ERROR(AddPairwiseMask(masking_private_key_,
+    RETURN_IF_ERROR(AddPairwiseMask(masking_key,
                                     neighbours_.at(v).masking_public_key,
                                     params, ctx.self_index, v, +1, acc));
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "client/secagg/client_state.h"
+#include "common/crypto/key_agreement.h"
 #include "common/crypto/shamir.h"
 #include "common/secagg/key_shares.h"
 
@@ -55,8 +56,10 @@ class MaskedInputState : public SecAggClientState {
   absl::StatusOr<std::map<int, KeyShares>> DecryptShares(
       const v1::MaskedInputRequest& request);
   // Opens the ciphertext of cohort client `sender`, an advertised neighbour.
+  // `own`: this client's encryption key, parsed once for every sender.
   absl::StatusOr<KeyShares> OpenShares(const v1::EncryptedKeyShares& envelope,
-                                       int sender) const;
+                                       int sender,
+                                       const X25519PrivateKey& own) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;

@@ -82,12 +82,12 @@ ShareKeysState::VerifyNeighbourKeys(const v1::ShareKeysRequest& request) const {
 }
 
 absl::StatusOr<std::string> ShareKeysState::SealShares(
-    const KeyShares& plain, int holder, const NeighbourKeys& keys) const {
+    const KeyShares& plain, int holder, const NeighbourKeys& keys,
+    const X25519PrivateKey& own) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   ASSIGN_OR_RETURN(SecretBytes key,
-                   DeriveKeySharesKey(encryption_keys_.private_key,
-                                      keys.encryption_public_key, params,
+                   DeriveKeySharesKey(own, keys.encryption_public_key, params,
                                       ctx.self_index, holder));
   SecretBytes plaintext = EncodeKeyShares(plain);
   return AeadSeal(
@@ -126,6 +126,8 @@ absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
   v1::SecAggClientMessage reply = ctx.NewMessage();
   v1::ShareKeysResponse* response = reply.mutable_share_keys_response();
   ShamirShare own_seed_share;
+  ASSIGN_OR_RETURN(X25519PrivateKey own_key,
+                   X25519PrivateKey::Create(encryption_keys_.private_key));
   absl::Status status = absl::OkStatus();
   for (size_t i = 0; i < xs.size() && status.ok(); ++i) {
     const int holder = static_cast<int>(xs[i]) - 1;
@@ -140,7 +142,8 @@ absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
     plain.recipient = params.cohort[holder];
     plain.self_mask_seed_share = std::move(seed_shares[i]);
     plain.masking_key_share = std::move(key_shares[i]);
-    absl::StatusOr<std::string> sealed = SealShares(plain, holder, it->second);
+    absl::StatusOr<std::string> sealed =
+        SealShares(plain, holder, it->second, own_key);
     if (!sealed.ok()) {
       status = sealed.status();
       break;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/secagg/client_state.h"
+#include "common/crypto/key_agreement.h"
 #include "common/secagg/key_shares.h"
 
 namespace fedlearn {
@@ -39,8 +40,10 @@ class ShareKeysState : public SecAggClientState {
       const v1::ShareKeysRequest& request) const;
   // The AEAD ciphertext of `plain` for `holder`, under the key both derive
   // from X25519(c_sk, c_pk_holder).
+  // `own`: this client's encryption key, parsed once for every holder.
   absl::StatusOr<std::string> SealShares(const KeyShares& plain, int holder,
-                                         const NeighbourKeys& keys) const;
+                                         const NeighbourKeys& keys,
+                                         const X25519PrivateKey& own) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;

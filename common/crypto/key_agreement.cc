@@ -73,14 +73,42 @@ absl::StatusOr<X25519KeyPair> X25519KeyPairFromPrivate(
   return pair;
 }
 
+absl::StatusOr<X25519PrivateKey> X25519PrivateKey::Create(
+    const SecretBytes& private_key) {
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, PrivateKeyFromRaw(private_key));
+  return X25519PrivateKey(key.release());
+}
+
+X25519PrivateKey::X25519PrivateKey(X25519PrivateKey&& other) noexcept
+    : key_(std::exchange(other.key_, nullptr)) {}
+
+X25519PrivateKey& X25519PrivateKey::operator=(
+    X25519PrivateKey&& other) noexcept {
+  if (this != &other) {
+    EVP_PKEY_free(key_);
+    key_ = std::exchange(other.key_, nullptr);
+  }
+  return *this;
+}
+
+X25519PrivateKey::~X25519PrivateKey() { EVP_PKEY_free(key_); }
+
 absl::StatusOr<SecretBytes> X25519SharedSecret(
     const SecretBytes& private_key, std::string_view peer_public_key) {
+  ASSIGN_OR_RETURN(X25519PrivateKey key, X25519PrivateKey::Create(private_key));
+  return key.SharedSecret(peer_public_key);
+}
+
+absl::StatusOr<SecretBytes> X25519PrivateKey::SharedSecret(
+    std::string_view peer_public_key) const {
+  if (key_ == nullptr) {
+    return absl::FailedPreconditionError("X25519 key was moved from");
+  }
   if (peer_public_key.size() != kX25519KeyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("X25519 public key must be ", kX25519KeyBytes,
                      " bytes, got ", peer_public_key.size()));
   }
-  ASSIGN_OR_RETURN(EvpPkeyPtr own, PrivateKeyFromRaw(private_key));
   EvpPkeyPtr peer(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_X25519, nullptr,
       reinterpret_cast<const unsigned char*>(peer_public_key.data()),
@@ -89,7 +117,7 @@ absl::StatusOr<SecretBytes> X25519SharedSecret(
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "X25519 peer public key rejected");
   }
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_, nullptr));
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "EVP_PKEY_derive_init");
   }

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/crypto/key_agreement.h"
 #include "common/crypto/secret_bytes.h"
 #include "common/secagg/secagg_config.h"
 
@@ -36,6 +37,11 @@ absl::StatusOr<SecretBytes> DeriveKeySharesKey(
     const SecretBytes& encryption_private_key,
     std::string_view peer_encryption_public_key, const SecAggParameters& params,
     int self_index, int peer_index);
+// The same with the private key parsed once (one per neighbour loop).
+absl::StatusOr<SecretBytes> DeriveKeySharesKey(
+    const X25519PrivateKey& encryption_private_key,
+    std::string_view peer_encryption_public_key, const SecAggParameters& params,
+    int self_index, int peer_index);
 
 // acc += sign * PRG(seed, self domain of `owner_index`).
 absl::Status AddSelfMask(const SecretBytes& self_mask_seed,
@@ -45,6 +51,12 @@ absl::Status AddSelfMask(const SecretBytes& self_mask_seed,
 // acc += direction * sign(owner, peer) * PRG(KA(s_sk_owner, s_pk_peer)): with
 // direction +1 the mask `owner` adds towards `peer`; -1 removes it.
 absl::Status AddPairwiseMask(const SecretBytes& masking_private_key,
+                             std::string_view peer_masking_public_key,
+                             const SecAggParameters& params, int owner_index,
+                             int peer_index, int direction,
+                             absl::Span<uint32_t> acc);
+// The same with the private key parsed once (one per neighbour loop).
+absl::Status AddPairwiseMask(const X25519PrivateKey& masking_private_key,
                              std::string_view peer_masking_public_key,
                              const SecAggParameters& params, int owner_index,
                              int peer_index, int direction,

@@ -180,7 +180,8 @@ UnmaskingServerState::Advance() {
   for (const auto& [u, seed] : seeds) {
     RETURN_IF_ERROR(AddSelfMask(seed, params, u, -1, sum));
   }
-  for (const auto& [v, key] : masking_keys) {
+  for (const auto& [v, raw_key] : masking_keys) {
+    ASSIGN_OR_RETURN(X25519PrivateKey key, X25519PrivateKey::Create(raw_key));
     for (int u : NeighboursIn(params, v, u3_)) {
       RETURN_IF_ERROR(AddPairwiseMask(
           key, context_->advertised[u]->masking_public_key(), params,

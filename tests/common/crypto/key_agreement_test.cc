@@ -139,6 +139,33 @@ TEST(X25519Test, RandomPairsAgreeAndDiffer) {
 }
 
 // RFC 5869 appendix A, test cases 1-3 (SHA-256).
+// The parsed key gives the RFC 7748 secret, agrees with many peers, and
+// refuses what X25519SharedSecret refuses.
+TEST(X25519PrivateKeyTest, ParsedOnceItMatchesRfc7748AndServesManyPeers) {
+  auto alice = X25519PrivateKey::Create(SecretFromHex(kAlicePrivate));
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  for (int i = 0; i < 3; ++i) {
+    auto shared = alice->SharedSecret(Unhex(kBobPublic));
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    EXPECT_EQ(Hex(shared->ToString()), kSharedSecret);
+  }
+  auto pair = GenerateX25519KeyPair();
+  ASSERT_TRUE(pair.ok());
+  auto with_parsed = alice->SharedSecret(pair->public_key);
+  auto one_shot =
+      X25519SharedSecret(SecretFromHex(kAlicePrivate), pair->public_key);
+  ASSERT_TRUE(with_parsed.ok() && one_shot.ok());
+  EXPECT_TRUE(*with_parsed == *one_shot);
+  EXPECT_EQ(alice->SharedSecret(std::string(32, '\0')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(alice->SharedSecret("short").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(X25519PrivateKey::Create(SecretFromString("short")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  X25519PrivateKey moved = *std::move(alice);
+  EXPECT_TRUE(moved.SharedSecret(Unhex(kBobPublic)).ok());
+}
+
 TEST(HkdfSha256Test, MatchesRfc5869TestCase1) {
   auto okm = HkdfSha256(
       SecretFromHex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
