@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "common/models/scripted_model_builder.h"
 #include "common/util/atomic_file.h"
@@ -297,13 +298,23 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
   coordinator->Wait(10s);
 
   // Restart on the same port: clients reconnect (backoff) and re-register.
-  auto restarted = std::make_unique<Process>(
-      std::vector<std::string>{
-          Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
-          "--certs", dir_ + "/certs", "--listen",
-          "127.0.0.1:" + std::to_string(port), "--state-dir", dir_ + "/state",
-          "--linger-s", "4"},
-      dir_ + "/coordinator2");
+  // The port is an ephemeral one, so for a moment another test's outgoing
+  // connection may hold it; the coordinator then rightly refuses to start
+  // ("cannot listen on"), and the restart is tried again.
+  std::unique_ptr<Process> restarted;
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    restarted = std::make_unique<Process>(
+        std::vector<std::string>{
+            Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
+            "--certs", dir_ + "/certs", "--listen",
+            "127.0.0.1:" + std::to_string(port), "--state-dir", dir_ + "/state",
+            "--linger-s", "4"},
+        dir_ + "/coordinator2-" + std::to_string(attempt));
+    if (restarted->WaitForOutput("listening on port ", 60s)) break;
+    ASSERT_NE(restarted->Stderr().find("cannot listen on"), std::string::npos)
+        << restarted->Stderr();
+    std::this_thread::sleep_for(500ms);
+  }
   EXPECT_EQ(restarted->Wait(180s), 0) << restarted->Stderr();
   EXPECT_NE(restarted->Stderr().find("resuming run 'e2e' after round"),
             std::string::npos)
