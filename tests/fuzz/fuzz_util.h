@@ -24,12 +24,15 @@ inline void FuzzCheck(bool condition, const char* what) {
   }
 }
 
-// A file under /tmp unique to this process and `tag`, rewritten per input
-// and removed at exit.
+// A file under $TMPDIR (default /tmp) unique to this process and `tag`,
+// rewritten per input and removed at a normal exit. libFuzzer ends a timed
+// run without running destructors, so run_fuzzers.sh gives each target its
+// own TMPDIR and removes it afterwards.
 class ScratchFile {
  public:
   explicit ScratchFile(const std::string& tag)
-      : path_("/tmp/fedlearn-fuzz-" + std::to_string(getpid()) + "-" + tag) {}
+      : path_(TempDir() + "/fedlearn-fuzz-" + std::to_string(getpid()) + "-" +
+              tag) {}
   ~ScratchFile() { std::remove(path_.c_str()); }
   ScratchFile(const ScratchFile&) = delete;
   ScratchFile& operator=(const ScratchFile&) = delete;
@@ -45,6 +48,11 @@ class ScratchFile {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string TempDir() {
+    const char* dir = std::getenv("TMPDIR");
+    return dir != nullptr && *dir != '\0' ? dir : "/tmp";
+  }
+
   std::string path_;
 };
 

@@ -16,7 +16,12 @@ mkdir -p "$build/fuzz-logs"
 
 run_one() {
   local t=$1 log="$build/fuzz-logs/$1.log"
-  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  # The targets' scratch files (fuzz_util.h) go here, removed afterwards:
+  # libFuzzer's timed exit skips the destructors that would delete them.
+  local scratch="$build/fuzz-scratch/$t"
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t" "$scratch"
+  export TMPDIR="$scratch"
+  trap 'rm -rf "$scratch"' RETURN
   local -a args=(-rss_limit_mb=2048 -timeout=60 -print_final_stats=1
                  "-artifact_prefix=$build/artifacts/$t/")
   [ -f "$here/dicts/$t.dict" ] && args+=("-dict=$here/dicts/$t.dict")
