@@ -116,8 +116,13 @@ TEST_F(DpSimulationE2eTest,
                 Epsilon(0.5, z, r + 1, 1e-5), 1e-12);
     EXPECT_TRUE(metrics[r]["secure_aggregation"].get<bool>());
     EXPECT_TRUE(metrics[r]["train_loss"].is_null());  // never reported
-    EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.3);
+    // Above chance (0.1) every round. The clients' noise is drawn from the
+    // OS, so round 1 varies: 0.27 to 0.57 over 21 runs here (it once fell
+    // below the 0.3 this test used to ask of every round).
+    EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.2);
   }
+  // And learning: round 2 was 0.50 to 0.68 over the same runs.
+  EXPECT_GT(metrics[1]["test_accuracy"].get<double>(), 0.4);
   EXPECT_LE(metrics.back()["dp"]["epsilon"].get<double>(), budget);
 
   // The checkpoint carries the ledger; a restart spends nothing more and
@@ -173,8 +178,13 @@ TEST_F(DpSimulationE2eTest,
     EXPECT_EQ(metrics[r]["dp"]["mode"], "distributed");
     EXPECT_NEAR(metrics[r]["dp"]["epsilon"].get<double>() / ddg_epsilon(r + 1),
                 1.0, 1e-6);
-    EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.3);
+    // Above chance (0.1) every round. The clients' noise is drawn from the
+    // OS, so round 1 varies: 0.27 to 0.57 over 21 runs here (it once fell
+    // below the 0.3 this test used to ask of every round).
+    EXPECT_GT(metrics[r]["test_accuracy"].get<double>(), 0.2);
   }
+  // And learning: round 2 was 0.50 to 0.68 over the same runs.
+  EXPECT_GT(metrics[1]["test_accuracy"].get<double>(), 0.4);
   absl::StatusOr<std::string> cp =
       ReadFileToString(dir_ + "/state/checkpoint.json");
   ASSERT_TRUE(cp.ok());
