@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/mask_prg.h"
@@ -76,13 +77,9 @@ SecretBytes SimulationRoundingSeed(uint64_t simulation_seed,
   const std::string material = absl::StrCat(
       "fedlearn/sim/rounding-seed/v1|", simulation_seed, "|", client_id.size(),
       ":", client_id, "|", run_id.size(), ":", run_id, "|", round);
-  const std::string hex = Sha256Hex(material);
-  SecretBytes seed(kPrgSeedBytes);
-  for (size_t i = 0; i < kPrgSeedBytes; ++i) {
-    seed.data()[i] =
-        static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  }
-  return seed;
+  std::string digest = absl::HexStringToBytes(Sha256Hex(material));
+  static_assert(kPrgSeedBytes == 32, "a SHA-256 digest is the whole seed");
+  return SecretBytes::FromString(std::move(digest));
 }
 
 }  // namespace fedlearn

@@ -18,9 +18,9 @@
 //     _bucket{le=...} lines ending with le="+Inf", then _sum and _count.
 //
 // Thread-safety: every method of every class here is thread-safe. Updates
-// are lock-free on an existing series (atomics); the first use of a label
-// combination and Render() take the family's mutex. References returned by
-// the registry and by WithLabels() stay valid for the registry's lifetime.
+// of a series are lock-free (atomics); looking a series up (WithLabels,
+// Get) and Render() take the family's mutex, so a hot path keeps the
+// reference, which stays valid for the registry's lifetime.
 #ifndef FEDLEARN_COMMON_METRICS_METRICS_REGISTRY_H_
 #define FEDLEARN_COMMON_METRICS_METRICS_REGISTRY_H_
 

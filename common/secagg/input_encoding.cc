@@ -34,18 +34,19 @@ class CoinStream {
                      static_cast<int>(buffer_.size() * sizeof(uint64_t))) != 1;
       return;
     }
-    std::vector<uint32_t> words(buffer_.size() * 2);
+    words_.resize(buffer_.size() * 2);
     failed_ |=
         !ExpandMask(*seed_, absl::StrCat(kSeededRoundingDomain, "/", block_++),
-                    absl::MakeSpan(words))
+                    absl::MakeSpan(words_))
              .ok();
     for (size_t i = 0; i < buffer_.size(); ++i) {
-      buffer_[i] = (uint64_t{words[2 * i + 1]} << 32) | words[2 * i];
+      buffer_[i] = (uint64_t{words_[2 * i + 1]} << 32) | words_[2 * i];
     }
   }
 
   const SecretBytes* seed_;
   std::vector<uint64_t> buffer_ = std::vector<uint64_t>(4096);
+  std::vector<uint32_t> words_;  // seeded refills: the PRG's output words
   size_t pos_ = 4096;
   uint64_t block_ = 0;
   bool failed_ = false;

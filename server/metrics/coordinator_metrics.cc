@@ -1,7 +1,9 @@
 #include "server/metrics/coordinator_metrics.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 namespace fedlearn {
 namespace {
@@ -261,12 +263,31 @@ void CoordinatorMetrics::ObserveStatus(const RoundEngine::StatusView& status) {
   }
 }
 
+Counter& CoordinatorMetrics::SeriesFor(CounterFamily& family, RpcSeries& cache,
+                                       const char* rpc) {
+  static constexpr std::array<std::string_view, kRpcCount> kRpcNames = {
+      "Register",       "GetContract", "Leave",     "Heartbeat",
+      "SecAggExchange", "FetchTask",   "PushResult"};
+  for (int i = 0; i < kRpcCount; ++i) {
+    if (kRpcNames[i] != rpc) continue;
+    Counter* series = cache[i].load(std::memory_order_acquire);
+    if (series == nullptr) {
+      series = &family.WithLabels({rpc});  // stable for the registry's life
+      cache[i].store(series, std::memory_order_release);
+    }
+    return *series;
+  }
+  return family.WithLabels({rpc});
+}
+
 void CoordinatorMetrics::CountReceived(const char* rpc, size_t bytes) {
-  received_bytes_.WithLabels({rpc}).Increment(static_cast<double>(bytes));
+  SeriesFor(received_bytes_, received_by_rpc_, rpc)
+      .Increment(static_cast<double>(bytes));
 }
 
 void CoordinatorMetrics::CountSent(const char* rpc, size_t bytes) {
-  sent_bytes_.WithLabels({rpc}).Increment(static_cast<double>(bytes));
+  SeriesFor(sent_bytes_, sent_by_rpc_, rpc)
+      .Increment(static_cast<double>(bytes));
 }
 
 void CoordinatorMetrics::CountRejectedUpload(const absl::Status& why) {

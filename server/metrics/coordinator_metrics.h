@@ -16,6 +16,8 @@
 #ifndef FEDLEARN_SERVER_METRICS_COORDINATOR_METRICS_H_
 #define FEDLEARN_SERVER_METRICS_COORDINATOR_METRICS_H_
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -78,6 +80,14 @@ class CoordinatorMetrics final : public RoundListener {
  private:
   // Ends the timed phase, if any, into the phase histogram.
   void EndPhaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The series of `family` for `rpc`, looked up once per RPC name and then
+  // read from `cache` without a lock (bytes are counted per message and
+  // per chunk; WithLabels locks the family). Names outside the service's
+  // method list take WithLabels each time.
+  static constexpr int kRpcCount = 7;
+  using RpcSeries = std::array<std::atomic<Counter*>, kRpcCount>;
+  static Counter& SeriesFor(CounterFamily& family, RpcSeries& cache,
+                            const char* rpc);
 
   SystemClock system_clock_;
   const Clock* const clock_;
@@ -102,6 +112,8 @@ class CoordinatorMetrics final : public RoundListener {
   CounterFamily& updates_rejected_;
   CounterFamily& received_bytes_;
   CounterFamily& sent_bytes_;
+  RpcSeries received_by_rpc_{};
+  RpcSeries sent_by_rpc_{};
   Gauge& train_loss_;
   Gauge& test_accuracy_;
   Gauge& test_loss_;
