@@ -19,6 +19,7 @@ Usage: docker_scripts_test.py SOURCE_DIR CASE [BUILD_DIR]
 """
 
 import http.server
+import ipaddress
 import os
 import queue
 import re
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 
 HEALTHCHECK = "deploy/docker/fedlearn-healthcheck"
 STARTED = []  # programs started by real-programs: none outlives the test
@@ -243,10 +245,15 @@ def case_real_programs(src, build):
         if errors:
             return errors
         text = open(os.path.join(src, "deploy/k8s/scale-out/sim.toml")).read()
-        if 'listen = "0.0.0.0:9464"' not in text:
-            return errors + ["sim.toml: no [metrics] listen = \"0.0.0.0:9464\" (the probes)"]
+        # The pod's probes need the metrics port on every interface; this
+        # test serves it on loopback only.
+        shipped = tomllib.loads(text).get("metrics", {}).get("listen", "")
+        host, _, mport = shipped.rpartition(":")
+        if not host or not ipaddress.ip_address(host).is_unspecified or mport != "9464":
+            return errors + [f"sim.toml: [metrics] listen is {shipped!r}, not all "
+                             "interfaces on port 9464 (the probes)"]
         with open(os.path.join(tmp, "sim.toml"), "w") as f:
-            f.write(text.replace('listen = "0.0.0.0:9464"', 'listen = "127.0.0.1:0"'))
+            f.write(text.replace(f'listen = "{shipped}"', 'listen = "127.0.0.1:0"'))
         proc, port, log, _ = start([os.path.join(bindir, "fedlearn-sim"), "--coordinator-only",
                                  "--config", "sim.toml", "--certs", ca, "--state-dir",
                                  os.path.join(tmp, "scale-out"), "--listen", "127.0.0.1:0"], tmp)
