@@ -10,11 +10,15 @@
 //    "binary": {"precision", "recall", "f1", "roc_auc", "pr_auc",
 //               "tp", "fp", "tn", "fn"},                 (binary tasks)
 //    "groups": [{"name", "examples", "accuracy", "positive_rate",
-//                "true_positive_rate"}, ...],            (with groups)
+//                "true_positive_rate"}, ...],            (with groups;
+//                                    the two rates in binary tasks only)
 //    "accuracy_gap", "demographic_parity_difference",
 //    "equal_opportunity_difference"}                     (when defined)
 //
-// Non-finite numbers are written as null. Pure functions; thread-safe.
+// Non-finite numbers (undefined metrics, eval_statistics.h) are written as
+// null. Keys come out sorted (nlohmann::json objects); counts are
+// integers. Group names are written as given (the coordinator's own
+// config, not client input). Pure functions; thread-safe.
 #ifndef FEDLEARN_COMMON_EVALUATION_EVAL_STATISTICS_JSON_H_
 #define FEDLEARN_COMMON_EVALUATION_EVAL_STATISTICS_JSON_H_
 

@@ -26,8 +26,8 @@ namespace fedlearn {
 
 class EvalVectorCodec {
  public:
-  // InvalidArgument if no limb fits (b too small for N) or max_examples is
-  // zero.
+  // InvalidArgument if b is outside [2, 32], no limb fits (b too small for
+  // N), max_examples is zero or >= 2^60, or N x B_v could exceed 64 bits.
   static absl::StatusOr<EvalVectorCodec> Create(const EvalLayout& layout,
                                                 int modulus_bits,
                                                 int max_clients,
@@ -35,7 +35,13 @@ class EvalVectorCodec {
 
   // Masked values the report takes.
   size_t length() const;
-  // Values < 2^b, length() of them.
+  // L of the header comment, and each report value's public bound B_v
+  // (SiteReportBounds) and limb count, in ToVector() order.
+  int limb_bits() const { return limb_bits_; }
+  const std::vector<uint64_t>& bounds() const { return bounds_; }
+  const std::vector<int>& limbs() const { return limbs_; }
+  // Values < 2^b, length() of them. InvalidArgument if the report's shape
+  // is not the layout's; OutOfRange if a value exceeds its bound.
   absl::StatusOr<std::vector<uint32_t>> Encode(
       const SiteEvalReport& report) const;
   // `sum`: length() values, the mod-2^b sum of at most max_clients
@@ -48,7 +54,8 @@ class EvalVectorCodec {
   EvalLayout layout_;
   int modulus_bits_ = 0;
   int limb_bits_ = 0;
-  std::vector<int> limbs_;   // per report value, in ToVector() order
+  uint64_t max_clients_ = 0;
+  std::vector<int> limbs_;        // per report value, in ToVector() order
   std::vector<uint64_t> bounds_;  // per report value
   size_t length_ = 0;
 };

@@ -47,11 +47,21 @@ struct EvalLayout {
   double accuracy_threshold = 0;  // sites below it are counted
 
   // From the run's contract; InvalidArgument if it asks for no evaluation
-  // or its EvaluationSpec is out of range (names the field).
+  // or its EvaluationSpec is out of range (names the field). Checks only
+  // what the layout uses: model.num_classes >= 2; score_bins in [1,
+  // kMaxEvalBins] for binary tasks (ignored, and set to 0, otherwise);
+  // accuracy_bins and loss_bins in [1, kMaxEvalBins]; max_loss finite in
+  // (0, kMaxEvalLoss]; accuracy_threshold in [0, 1]; at most kMaxEvalGroups
+  // groups. holdout_fraction and split_seed are the sites' business.
   static absl::StatusOr<EvalLayout> FromContract(const v1::RunContract& c);
+  bool binary() const { return num_classes == 2; }
   // Number of values of ToVector().
   size_t length() const;
 };
+
+inline constexpr int kMaxEvalBins = 10000;
+inline constexpr int kMaxEvalGroups = 1000;
+inline constexpr double kMaxEvalLoss = 1e6;
 
 struct SiteEvalReport {
   // Example-level.
@@ -64,9 +74,10 @@ struct SiteEvalReport {
   uint64_t true_positives = 0, false_positives = 0;
   uint64_t true_negatives = 0, false_negatives = 0;
   std::vector<uint64_t> positive_score_bins, negative_score_bins;
-  // Per group (num_groups each, group index = position in the spec).
+  // Per group (num_groups each, group index = position in the spec; the
+  // three binary-only vectors are empty in multi-class tasks).
   std::vector<uint64_t> group_examples, group_correct;
-  std::vector<uint64_t> group_predicted_positive;  // binary tasks
+  std::vector<uint64_t> group_predicted_positive;               // binary tasks
   std::vector<uint64_t> group_positives, group_true_positives;  // binary
   // Site-level: 1 for one site (so the sum counts sites).
   uint64_t sites = 0;
@@ -85,16 +96,36 @@ struct SiteEvalReport {
   // A report of `layout`'s shape with every field zero.
   static SiteEvalReport Zero(const EvalLayout& layout);
   // Element-wise sum; InvalidArgument on a shape mismatch, OutOfRange on
-  // overflow.
+  // overflow (then *this is unchanged).
   absl::Status Add(const SiteEvalReport& other);
+  bool operator==(const SiteEvalReport& other) const;
+  bool operator!=(const SiteEvalReport& other) const {
+    return !(*this == other);
+  }
 };
 
+// The largest value each entry of one honest site's ToVector() can take
+// when it evaluates at most `max_examples` examples, in ToVector() order:
+// max_examples for example counts (examples, correct, confusion matrix,
+// score bins, group counts); floor(max_examples * max_loss /
+// kEvalLossUnit) + 1 for loss_units; 1 for sites, sites_below_threshold
+// and the one-hot histogram bins; round(1 / kEvalFractionUnit) for
+// accuracy_units and accuracy_sq_units. (EvalVectorCodec sizes its limbs
+// from these.)
+std::vector<uint64_t> SiteReportBounds(const EvalLayout& layout,
+                                       uint64_t max_examples);
+
 // Whether `report` is one honest site's report of `layout` evaluated on at
-// most `max_examples` examples: sites is 0 or 1, each one-hot histogram
-// sums to `sites`, counts are consistent (correct <= examples, the
-// confusion matrix and score bins add up to examples, group counts to at
-// most examples, loss_units <= examples * max_loss / kEvalLossUnit + 1).
+// most `max_examples` examples: vector sizes match the layout; sites is 1
+// iff examples > 0 (a site without examples reports all zeros); each
+// one-hot histogram sums to `sites`; counts are consistent (correct <=
+// examples, the confusion matrix and score bins add up to examples,
+// correct = TP + TN in binary tasks, group counts to at most examples,
+// loss_units <= examples * max_loss / kEvalLossUnit + 1); the site-level
+// accuracy fields (units within 1 of SiteEvalBuilder's, the accuracy bin,
+// below-threshold) agree with correct / examples.
 // InvalidArgument naming the first field that is not.
+// REQUIRES: max_examples < 2^60.
 absl::Status ValidateSiteReport(const EvalLayout& layout,
                                 const SiteEvalReport& report,
                                 uint64_t max_examples);
@@ -105,8 +136,12 @@ class SiteEvalBuilder {
   explicit SiteEvalBuilder(const EvalLayout& layout);
   // `label`, `predicted` in [0, num_classes); `positive_probability` the
   // model's P(class 1) (binary tasks; ignored otherwise); `loss` the
-  // example's cross-entropy (clipped at max_loss; NaN counts as max_loss);
-  // `group` in [0, num_groups) or -1 (no group / unknown value).
+  // example's cross-entropy (clipped to [0, max_loss]; NaN counts as
+  // max_loss); `group` in [0, num_groups) or -1 (no group / unknown value).
+  // Binary tasks: the prediction is P(1) >= 0.5 (the argmax, ties to class
+  // 1), for accuracy, the confusion matrix and the group rates alike, so
+  // correct = TP + TN; `predicted` is only range-checked. P(1) is clamped to
+  // [0, 1]; NaN counts as 0 (a diverged model still gets a report).
   // InvalidArgument on an out-of-range label, prediction or group.
   absl::Status Add(int label, int predicted, double positive_probability,
                    double loss, int group = -1);
