@@ -32,6 +32,35 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Record-level DP settings; the ledger defaults to state_dir, else the
+// directory of --config (it must outlive the process: a budget that resets
+// on restart guarantees nothing).
+absl::StatusOr<fedlearn::RecordDpSettings> RecordDpFromConfig(
+    const fedlearn::ClientConfig& config, const std::string& config_path) {
+  fedlearn::RecordDpSettings dp;
+  dp.noise_multiplier = config.record_dp_noise_multiplier;
+  dp.clip_norm = config.record_dp_clip;
+  dp.delta = config.record_dp_delta;
+  dp.epsilon_budget = config.record_epsilon_budget;
+  dp.ledger_path = config.record_dp_ledger;
+  if (dp.ledger_path.empty() && !config.state_dir.empty()) {
+    dp.ledger_path = config.state_dir + "/record_dp_ledger.json";
+  } else if (dp.ledger_path.empty() && !config_path.empty()) {
+    dp.ledger_path = (std::filesystem::path(config_path).parent_path() /
+                      "record_dp_ledger.json")
+                         .string();
+  } else if (dp.ledger_path.empty()) {
+    return absl::InvalidArgumentError(
+        "record-level DP needs a place for its privacy ledger, so that the "
+        "budget survives a restart: set site.state_dir (--state-dir), "
+        "site.record_dp_ledger (--record-dp-ledger), or use --config");
+  }
+  if (absl::Status s = fedlearn::ValidateRecordDpSettings(dp); !s.ok()) {
+    return s;
+  }
+  return dp;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,19 +116,34 @@ int main(int argc, char** argv) {
   site.partition_index = config.partition_index;
   site.partition_seed = config.partition_seed;
   site.torchscript_path = config.torchscript_path;
+  site.base_weights_path = config.base_weights;
+  if (!config.eval_data.empty()) {
+    site.eval_data = site.data;  // the training data's format and columns
+    site.eval_data.path = config.eval_data;
+  }
   site.expected_architecture = config.torchscript_path.empty()
                                    ? config.expected_architecture
                                    : "torchscript";
   site.state_dir = config.state_dir;
+  if (config.record_dp_noise_multiplier > 0) {
+    absl::StatusOr<RecordDpSettings> dp =
+        RecordDpFromConfig(config, config_path);
+    if (!dp.ok()) return Fail(dp.status());
+    site.record_dp = *std::move(dp);
+  }
   SetTorchThreads(config.threads);
-  SitePreparer preparer(std::move(site));
 
   // --metrics-listen: Prometheus text on /metrics, ready once registered.
   MetricsRegistry registry;
   std::unique_ptr<ClientMetrics> metrics;
   if (!config.metrics_listen.empty()) {
-    metrics = std::make_unique<ClientMetrics>(&registry);
+    metrics =
+        std::make_unique<ClientMetrics>(&registry, site.record_dp.enabled());
+    site.on_record_epsilon = [m = metrics.get()](double eps) {
+      m->OnRecordEpsilon(eps);
+    };
   }
+  SitePreparer preparer(std::move(site));
   GrpcTransportOptions transport_options;
   transport_options.traffic = metrics.get();
   transport_options.target = config.coordinator;

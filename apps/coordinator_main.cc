@@ -12,6 +12,7 @@
 #include "common/transport/tls_config.h"
 #include "common/util/log.h"
 #include "common/util/version.h"
+#include "common/wire/model_file.h"
 #include "server/coordinator.h"
 #include "server/evaluation/torch_evaluator.h"
 
@@ -28,6 +29,26 @@ int StoppedBeforeStart(const fedlearn::StopSignals& signals) {
   spdlog::info("stopped by {} before the run started",
                fedlearn::StopSignals::Name(signals.signal()));
   return 0;
+}
+
+// --evaluate-model: the job evaluates `path` (a model of the configured
+// architecture) instead of training from `*initial`.
+absl::Status LoadModelToEvaluate(const std::string& path,
+                                 fedlearn::FlatModel* initial) {
+  absl::StatusOr<fedlearn::SavedModel> saved = fedlearn::ReadModelFile(path);
+  if (!saved.ok()) {
+    return absl::Status(saved.status().code(),
+                        absl::StrCat("--evaluate-model ", path, ": ",
+                                     saved.status().message()));
+  }
+  if (!saved->model.spec.CompatibleWith(initial->spec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--evaluate-model ", path,
+                     " is not a model of the configured [model] (",
+                     initial->spec.DescribeMismatch(saved->model.spec), ")"));
+  }
+  *initial = std::move(saved->model);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,6 +104,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format,
                  "text or json lines on stderr (overrides [run] log_format)")
       ->check(CLI::IsMember(LogFormatNames()));
+  std::string evaluate_model;
+  app.add_option("--evaluate-model", evaluate_model,
+                 "evaluate this model file (.fmodel) on every live site's "
+                 "held-out split without training, then end; results in "
+                 "<state-dir>/evaluation.jsonl ([evaluation] keys apply)");
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the configuration reference (every key with its "
@@ -121,9 +147,17 @@ int main(int argc, char** argv) {
   }
   if (!log_level.empty()) config.log_level = log_level;
   if (!log_format.empty()) config.log_format = log_format;
+  // The evaluation-only job: one evaluation-only round on every live site.
+  if (!evaluate_model.empty()) config.engine.evaluation.job = true;
   // The one validation of this run's settings (file + flags).
   if (absl::Status s = ValidateCoordinatorConfig(config); !s.ok())
     return Fail(s);
+  if (config.engine.evaluation.job) {
+    config.engine.num_rounds = 0;  // it trains no round
+    config.engine.clients_per_round = 0;
+    config.engine.fraction = 1.0;  // every live site
+    config.engine.evaluation.model_file = evaluate_model;
+  }
   if (absl::Status s = ConfigureLogging(config.log_level, config.log_format);
       !s.ok())
     return Fail(s);
@@ -140,9 +174,14 @@ int main(int argc, char** argv) {
   }
 
   if (signals.stopped()) return StoppedBeforeStart(signals);
-  absl::StatusOr<FlatModel> initial =
-      CreateInitialModel(config.model, config.model_seed);
+  absl::StatusOr<FlatModel> initial = CreateInitialModel(
+      config.model, config.model_seed, &config.model.base_weights_sha256);
   if (!initial.ok()) return Fail(initial.status());
+  if (!evaluate_model.empty()) {
+    if (absl::Status s = LoadModelToEvaluate(evaluate_model, &*initial);
+        !s.ok())
+      return Fail(s);
+  }
 
   absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =
       CreateConfiguredEvaluator(
@@ -174,8 +213,13 @@ int main(int argc, char** argv) {
         !early.empty()) {
       std::printf("stopped early: %s\n", early.c_str());
     }
-    std::printf("run '%s' finished; models and metrics in %s\n",
-                config.engine.run_id.c_str(), config.state_dir.c_str());
+    if (config.engine.evaluation.job) {
+      std::printf("evaluated %s; results in %s/evaluation.jsonl\n",
+                  evaluate_model.c_str(), config.state_dir.c_str());
+    } else {
+      std::printf("run '%s' finished; models and metrics in %s\n",
+                  config.engine.run_id.c_str(), config.state_dir.c_str());
+    }
   }
   (*coordinator)->Shutdown();
   if (outcome.ok()) return 0;
@@ -185,8 +229,12 @@ int main(int argc, char** argv) {
     spdlog::info("stopped by {} after round {}; the server is closed",
                  StopSignals::Name(signals.signal()),
                  (*coordinator)->model_version());
-    std::printf("stopped by signal; run '%s' resumes from %s on restart\n",
-                config.engine.run_id.c_str(), config.state_dir.c_str());
+    if (config.engine.evaluation.job) {
+      std::printf("stopped by signal before the evaluation completed\n");
+    } else {
+      std::printf("stopped by signal; run '%s' resumes from %s on restart\n",
+                  config.engine.run_id.c_str(), config.state_dir.c_str());
+    }
     return 0;
   }
   return Fail(outcome);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fedlearn-predict: apply a federated model to local records"};
   app.set_version_flag("--version", VersionLine("predict"));
   std::string model_path, site_state, data_path, out_path, torchscript;
+  std::string base_weights;
   std::string delimiter = ",";
   std::vector<std::string> ignore_columns;
   bool evaluate = false;
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--torchscript", torchscript,
                  "the site's module file, for a TorchScript run");
+  app.add_option("--base-weights", base_weights,
+                 "the pre-trained base of a run that froze parameters (the "
+                 "model file holds only the trained ones)");
   app.add_flag("--evaluate", evaluate,
                "the records are labelled: print accuracy and loss");
   CLI11_PARSE(app, argc, argv);
@@ -111,6 +115,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<ModelSource> source =
       ModelSourceFromDefinition(contract.model(), torchscript);
   if (!source.ok()) return Fail(source.status());
+  source->initial_weights = base_weights;
+  if (!source->base_weights_sha256.empty() && base_weights.empty() &&
+      source->architecture != "torchscript") {
+    return Fail(absl::FailedPreconditionError(
+        "the run froze parameters of a pre-trained model and its model files "
+        "hold only the trained ones: give the base with --base-weights FILE"));
+  }
   absl::StatusOr<std::unique_ptr<TorchModel>> model =
       TorchModel::Create(*source, /*seed=*/0);
   if (!model.ok()) return Fail(model.status());

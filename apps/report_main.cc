@@ -1,7 +1,9 @@
 // fedlearn-report: writes a self-contained HTML report of a run from the
 // coordinator's state directory (server/report/): a summary, SVG charts of
 // accuracy, loss, privacy spent against the budget, clients and duration per
-// round, and the run's configuration (run-config.toml).
+// round, federated evaluation (accuracy across sites, PR-AUC, fairness and
+// per-site tables, from metrics.jsonl and evaluation.jsonl), and the run's
+// configuration (run-config.toml).
 //
 //   fedlearn-report state/                       # writes state/report.html
 //   fedlearn-report state/ --out /tmp/run.html
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
   std::string out;
   app.add_option("state_dir", state_dir,
                  "The coordinator's state directory (metrics.jsonl, "
-                 "checkpoint.json, run-config.toml)")
+                 "checkpoint.json, run-config.toml, evaluation.jsonl)")
       ->required();
   app.add_option("--out", out,
                  "The HTML file to write (default: "

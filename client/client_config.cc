@@ -96,6 +96,64 @@ void AddDataAndModel(Schema& s) {
       .Flag("--torchscript");
 }
 
+// [site] record-level DP: the site's own guarantee to its records.
+void AddRecordDp(Schema& s) {
+  s.Field(
+       "site.record_dp_noise_multiplier",
+       "record-level DP: train with DP-SGD (per-example clipping, Gaussian\n"
+       "noise, Poisson lots) at this noise multiplier; 0 = off",
+       [](auto& c) -> auto& { return c.record_dp_noise_multiplier; })
+      .AtLeast(0)
+      .Flag("--record-dp-noise-multiplier");
+  s.Field(
+       "site.record_dp_clip", "record-level DP: per-example gradient L2 bound",
+       [](auto& c) -> auto& { return c.record_dp_clip; })
+      .AtLeast(0)
+      .Flag("--record-dp-clip");
+  s.Field(
+       "site.record_dp_delta", "record-level DP: the delta of (epsilon, delta)",
+       [](auto& c) -> auto& { return c.record_dp_delta; })
+      .AtLeast(0)
+      .Flag("--record-dp-delta");
+  s.Field(
+       "site.record_epsilon_budget",
+       "record-level DP: refuse (and leave the run) before a task that\n"
+       "would take this site's epsilon above this",
+       [](auto& c) -> auto& { return c.record_epsilon_budget; })
+      .AtLeast(0)
+      .Flag("--record-epsilon-budget");
+  s.Field(
+       "site.record_dp_ledger",
+       "record-level DP: the privacy ledger file, kept across restarts;\n"
+       "\"\" = record_dp_ledger.json in state_dir, else beside --config",
+       [](auto& c) -> auto& { return c.record_dp_ledger; })
+      .Flag("--record-dp-ledger");
+}
+
+// The site's copy of a fine-tuning run's frozen base
+// (docs/pretrained-weights.md).
+void AddBaseWeights(Schema& s) {
+  s.Field(
+       "site.base_weights",
+       "this site's copy of the pre-trained base weights (.fmodel or\n"
+       "safetensors) for a run that freezes parameters; checked against the\n"
+       "run's SHA-256; \"\" = none (a TorchScript module's own weights)",
+       [](auto& c) -> auto& { return c.base_weights; })
+      .Flag("--base-weights");
+}
+
+// Federated evaluation's held-out data, if the site has its own.
+void AddEvalData(Schema& s) {
+  s.Field(
+       "site.eval_data",
+       "federated evaluation: this site's own evaluation data, in\n"
+       "data.kind's format (a CSV file with the run's columns, or an IDX\n"
+       "directory whose test files are used); the site then trains on all\n"
+       "of data.path. \"\" = hold out part of data.path (the run's fraction)",
+       [](auto& c) -> auto& { return c.eval_data; })
+      .Flag("--eval-data");
+}
+
 void AddSiteAndPrivacy(Schema& s) {
   s.Section("privacy", "this site's floor: refuse rounds that offer less");
   s.Field(
@@ -117,6 +175,9 @@ void AddSiteAndPrivacy(Schema& s) {
        "statistics (for fedlearn-predict); \"\" = nowhere",
        [](auto& c) -> auto& { return c.state_dir; })
       .Flag("--state-dir");
+  AddBaseWeights(s);
+  AddEvalData(s);
+  AddRecordDp(s);
   s.Field(
        "site.threads", "LibTorch intra-op threads",
        [](auto& c) -> auto& { return c.threads; })
@@ -243,6 +304,37 @@ absl::Status ApplyClientFlags(const ClientFlags& flags, ClientConfig* config) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Record-level DP is all or nothing: a noise multiplier with its clip norm,
+// delta and budget, or none of them.
+absl::Status ValidateRecordDp(const ClientConfig& c) {
+  if (c.record_dp_noise_multiplier == 0) {
+    if (c.record_dp_clip > 0 || c.record_epsilon_budget > 0) {
+      return absl::InvalidArgumentError(
+          "site.record_dp_clip and site.record_epsilon_budget need "
+          "site.record_dp_noise_multiplier (--record-dp-noise-multiplier) "
+          "> 0: without noise there is no record-level guarantee");
+    }
+    return absl::OkStatus();
+  }
+  if (!(c.record_dp_clip > 0) || !(c.record_epsilon_budget > 0)) {
+    return absl::InvalidArgumentError(
+        "record-level DP (--record-dp-noise-multiplier) needs "
+        "site.record_dp_clip (--record-dp-clip) > 0 and "
+        "site.record_epsilon_budget (--record-epsilon-budget) > 0");
+  }
+  if (!(c.record_dp_delta > 0 && c.record_dp_delta < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("site.record_dp_delta (--record-dp-delta) must be in "
+                     "(0, 1), got ",
+                     c.record_dp_delta));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateClientConfig(const ClientConfig& c) {
   RETURN_IF_ERROR(ClientConfigSchema().Check(c));
   if (c.delimiter.size() != 1) {
@@ -260,6 +352,7 @@ absl::Status ValidateClientConfig(const ClientConfig& c) {
         "partition.index (--partition-index) ", c.partition_index,
         " is not below partition.count (--num-partitions) ", c.num_partitions));
   }
+  RETURN_IF_ERROR(ValidateRecordDp(c));
   if (c.data_kind == "csv") {
     // A missing data file is a setup error to report before dialling out.
     if (c.data_path.empty()) {
@@ -271,6 +364,11 @@ absl::Status ValidateClientConfig(const ClientConfig& c) {
     if (!std::filesystem::is_regular_file(c.data_path, ec)) {
       return absl::NotFoundError(absl::StrCat("data.path (--data-path) ",
                                               c.data_path, ": no such file"));
+    }
+    if (!c.eval_data.empty() &&
+        !std::filesystem::is_regular_file(c.eval_data, ec)) {
+      return absl::NotFoundError(absl::StrCat("site.eval_data (--eval-data) ",
+                                              c.eval_data, ": no such file"));
     }
   }
   return absl::OkStatus();

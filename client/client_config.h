@@ -55,8 +55,19 @@ struct ClientConfig {
   // [privacy]: the site's floor, never weaker than this.
   std::string require_privacy = "none";  // none | dp | distributed-dp
   double min_noise_multiplier = 0;
+  // [site] record-level DP-SGD (client/training/record_dp_trainer.h): off
+  // unless record_dp_noise_multiplier > 0.
+  double record_dp_noise_multiplier = 0;
+  double record_dp_clip = 0;
+  double record_dp_delta = 1e-5;
+  double record_epsilon_budget = 0;
+  std::string record_dp_ledger;  // "" = state_dir/record_dp_ledger.json
   // [site]
   std::string state_dir;
+  std::string base_weights;  // the pre-trained base of a run that freezes
+  // Federated evaluation: this site's own evaluation data (data.kind's
+  // format and the run's schema) instead of a held-out part of data.path.
+  std::string eval_data;
   int threads = 1;
   int max_failures = 0;  // consecutive; 0 = retry forever
   std::string log_level = "info";

@@ -2,7 +2,7 @@
 
 namespace fedlearn {
 
-ClientMetrics::ClientMetrics(MetricsRegistry* registry)
+ClientMetrics::ClientMetrics(MetricsRegistry* registry, bool record_dp)
     : completed_(registry
                      ->AddCounter("fedlearn_client_tasks_completed_total",
                                   "Tasks whose update reached the "
@@ -57,6 +57,18 @@ ClientMetrics::ClientMetrics(MetricsRegistry* registry)
     refused_.WithLabels({TaskRefusalName(reason)});
   }
   OnState(SessionState::kPreparing);
+  if (record_dp) {
+    record_epsilon_ =
+        &registry
+             ->AddGauge("fedlearn_client_record_epsilon",
+                        "Record-level epsilon this site has spent on its "
+                        "records (DP-SGD, at the site's delta).")
+             .Get();
+  }
+}
+
+void ClientMetrics::OnRecordEpsilon(double epsilon) {
+  if (record_epsilon_ != nullptr) record_epsilon_->Set(epsilon);
 }
 
 void ClientMetrics::OnRegistered() { registrations_.Increment(); }

@@ -15,8 +15,9 @@
 // SessionState), so the series are bounded; no metric carries an update, a
 // key or anything the coordinator sent. Every series exists (at 0) from
 // construction, so a scrape shows the full set at once.
-// Record-level epsilon is not exported: the client does not run DP-SGD yet
-// (issue 12); add fedlearn_client_epsilon when it does, not before.
+// With record-level DP (constructed with record_dp = true) also
+//   fedlearn_client_record_epsilon             the site's epsilon so far
+// (client/training/record_dp_trainer.h); without it the series is absent.
 // Thread-safety: every method is thread-safe (the registry's atomics).
 #ifndef FEDLEARN_CLIENT_CLIENT_METRICS_H_
 #define FEDLEARN_CLIENT_CLIENT_METRICS_H_
@@ -33,7 +34,7 @@ class ClientMetrics : public SessionObserver, public TrafficObserver {
  public:
   // Registers the families in `registry` (which must outlive this and must
   // not hold them yet: a second ClientMetrics on it is a logic_error).
-  explicit ClientMetrics(MetricsRegistry* registry);
+  explicit ClientMetrics(MetricsRegistry* registry, bool record_dp = false);
 
   void OnRegistered() override;
   void OnTrained(double seconds) override;
@@ -41,6 +42,9 @@ class ClientMetrics : public SessionObserver, public TrafficObserver {
   void OnTaskRefused(TaskRefusal reason) override;
   void OnState(SessionState state) override;
   void OnTraffic(uint64_t sent_bytes, uint64_t received_bytes) override;
+  // The site's record-level epsilon after a training (ignored unless
+  // constructed with record_dp).
+  void OnRecordEpsilon(double epsilon);
 
   // Readiness (/readyz): registered with the coordinator, i.e. the last
   // state reported is not kPreparing.
@@ -56,6 +60,7 @@ class ClientMetrics : public SessionObserver, public TrafficObserver {
   Counter& secagg_rounds_;
   Counter& registrations_;
   GaugeFamily& state_;
+  Gauge* record_epsilon_ = nullptr;
   std::atomic<bool> registered_{false};
 };
 

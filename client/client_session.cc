@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/training/record_privacy_budget.h"
 #include "client/update_encoding.h"
+#include "common/config/qffl_update.h"
 #include "common/util/atomic_file.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
@@ -99,6 +101,20 @@ ClientSession::StepResult ClientSession::Prepare() {
                      EscapeUntrusted(offer->contract.run_id(), 64),
                      "': ", trainer.status().message())));
   }
+  eval_layout_.reset();
+  evaluator_ = nullptr;
+  if (offer->contract.has_evaluation()) {
+    absl::StatusOr<EvalLayout> layout =
+        EvalLayout::FromContract(offer->contract);
+    if (!layout.ok()) {
+      return FailPermanently(absl::Status(
+          layout.status().code(),
+          absl::StrCat("the run's federated evaluation spec is invalid: ",
+                       layout.status().message())));
+    }
+    eval_layout_ = *layout;
+    evaluator_ = preparer_->Evaluator();
+  }
   trainer_ = *trainer;
   contract_digest_ = offer->digest;
   registered_ = false;
@@ -108,6 +124,10 @@ ClientSession::StepResult ClientSession::Prepare() {
       contract_digest_.substr(0, 12),
       EscapeUntrusted(offer->contract.model().architecture(), 32),
       trainer_->NumExamples());
+  if (eval_layout_.has_value()) {
+    spdlog::info("federated evaluation: {} held-out examples",
+                 evaluator_ != nullptr ? evaluator_->NumExamples() : 0);
+  }
   return Result(StepKind::kPrepared);
 }
 
@@ -267,19 +287,31 @@ ClientSession::StepResult ClientSession::Train(
     options_.observer->OnState(SessionState::kTraining);
   }
   training_ = true;
+  std::optional<SiteEvalReport> report;
   absl::StatusOr<TrainingResult> result =
-      trainer_->Train(task.model.values, task.training, cancel);
+      EvaluateAndTrain(task, cancel, &report);
   training_ = false;
   if (slots_ != nullptr) slots_->Release();
   if (!result.ok()) {
     // A training cancelled on shutdown is not this task's failure.
     if (absl::IsCancelled(result.status())) return Failed(result.status());
+    // Refused untrained by the site's record-level budget: a privacy floor.
+    if (IsRecordBudgetRefusal(result.status())) {
+      return Refused(TaskRefusal::kPrivacyFloor,
+                     FailPermanently(result.status()));
+    }
     return Refused(TaskRefusal::kTrainingError, Failed(result.status()));
   }
   if (cancel.load()) return Failed(absl::CancelledError("client stopping"));
+  task.model.values = FlatVector();  // the global model is no longer needed
+  if (task.evaluation && task.evaluation->evaluate_only()) {
+    // Nothing trained: no clipping, transform or record of a zero update.
+    summary_ = {result->num_examples, 0, 0};
+    return Upload(std::move(task), *std::move(result), ClipOutcome{},
+                  std::move(report));
+  }
   if (options_.observer != nullptr)
     options_.observer->OnTrained(result->seconds);
-  task.model.values = FlatVector();  // the global model is no longer needed
 
   absl::StatusOr<ClipOutcome> clip = ClipUpdateForRound(task, &*result);
   if (!clip.ok()) {
@@ -296,21 +328,60 @@ ClientSession::StepResult ClientSession::Train(
     }
   }
   summary_ = {result->num_examples, result->train_loss, result->seconds};
-  if (task.secagg) return StartSecureUpload(std::move(task), *result, *clip);
+  // q-FFL: the D + 1 q-FedAvg values replace the delta (a no-op otherwise).
+  if (absl::Status s = PrepareQfflUpdate(task, &*result); !s.ok()) {
+    return Refused(TaskRefusal::kTrainingError, Failed(s));
+  }
+  return Upload(std::move(task), *std::move(result), *clip, std::move(report));
+}
+
+absl::StatusOr<TrainingResult> ClientSession::EvaluateAndTrain(
+    const ReceivedTask& task, const std::atomic<bool>& cancel,
+    std::optional<SiteEvalReport>* report) {
+  if (task.evaluation) {
+    ASSIGN_OR_RETURN(*report,
+                     EvaluateForTask(task, eval_layout_, evaluator_, cancel));
+    spdlog::info(
+        "round {}: evaluated model version {}: {} of {} held-out "
+        "examples correct",
+        task.round, task.model_version, (*report)->correct,
+        (*report)->examples);
+    if (task.evaluation->evaluate_only()) {
+      TrainingResult zero;  // the round leaves the model as it is
+      // q-FFL tasks: the coordinator expects its D + 1 values, here zero.
+      const size_t d = task.model.values.size();
+      zero.delta =
+          FlatVector(QfflEnabled(task.training) ? QfflUpdateValues(d) : d);
+      zero.num_examples = trainer_->NumExamples();
+      return zero;
+    }
+  }
+  return trainer_->Train(task.model.values, task.training, cancel);
+}
+
+ClientSession::StepResult ClientSession::Upload(
+    ReceivedTask task, TrainingResult result, const ClipOutcome& clip,
+    std::optional<SiteEvalReport> report) {
+  if (task.secagg) {
+    return StartSecureUpload(std::move(task), result, clip,
+                             report ? &*report : nullptr);
+  }
   PlainUpload upload;
   upload.header.run_id = task.run_id;
   upload.header.round = task.round;
   upload.header.model_version = task.model_version;
-  upload.header.num_examples = result->num_examples;
-  upload.header.train_loss = result->train_loss;
-  upload.header.train_seconds = result->seconds;
-  upload.delta = std::move(result->delta);
+  upload.header.num_examples = result.num_examples;
+  upload.header.train_loss = result.train_loss;
+  upload.header.train_seconds = result.seconds;
+  if (report) upload.header.eval_report = report->ToVector(*eval_layout_);
+  upload.delta = std::move(result.delta);
   plain_upload_ = std::move(upload);
   return Result(StepKind::kUploading, task.round);
 }
 
 ClientSession::StepResult ClientSession::StartSecureUpload(
-    ReceivedTask task, const TrainingResult& result, const ClipOutcome& clip) {
+    ReceivedTask task, const TrainingResult& result, const ClipOutcome& clip,
+    const SiteEvalReport* report) {
   // Distributed DP: never help unmask a sum with less noise than planned,
   // whatever the secure-aggregation config says.
   if (task.dp && task.dp->mode() == v1::DpTaskConfig::DISTRIBUTED &&
@@ -327,14 +398,27 @@ ClientSession::StepResult ClientSession::StartSecureUpload(
   if (!encoded.ok()) {
     return Refused(TaskRefusal::kTrainingError, Failed(encoded.status()));
   }
+  // Federated evaluation: the report's codec values after the update's.
+  if (report != nullptr) {
+    if (absl::Status s =
+            AppendEvalReport(task, *eval_layout_, *report, &*encoded);
+        !s.ok()) {
+      return Refused(TaskRefusal::kTrainingError, Failed(s));
+    }
+  }
   absl::StatusOr<SecAggIdentity> identity =
       LoadSecAggIdentity(client_id_, options_.identity);
   if (!identity.ok()) {
     return Refused(TaskRefusal::kOther, Failed(identity.status()));
   }
-  absl::StatusOr<std::unique_ptr<SecureUpload>> upload =
-      SecureUpload::Start(task, *std::move(encoded), *std::move(identity),
-                          clock_->Now() + options_.secagg_timeout);
+  // Per-site federated evaluation: the report also goes in the clear.
+  std::vector<uint64_t> clear_report;
+  if (report != nullptr && task.evaluation && task.evaluation->per_site()) {
+    clear_report = report->ToVector(*eval_layout_);
+  }
+  absl::StatusOr<std::unique_ptr<SecureUpload>> upload = SecureUpload::Start(
+      task, *std::move(encoded), *std::move(identity),
+      clock_->Now() + options_.secagg_timeout, std::move(clear_report));
   if (!upload.ok()) {
     return Refused(TaskRefusal::kOther, Failed(upload.status()));
   }

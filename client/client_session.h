@@ -42,6 +42,7 @@
 #include "client/run_preparer.h"
 #include "client/secure_upload.h"
 #include "client/session_observer.h"
+#include "client/site_evaluation.h"
 #include "client/training/local_trainer.h"
 #include "client/training_slots.h"
 #include "client/update_encoding.h"
@@ -143,8 +144,19 @@ class ClientSession {
   std::optional<StepResult> RefuseTask(const ReceivedTask& task);
   absl::Status CheckDeadline(const ReceivedTask& task) const;
   StepResult Train(const std::atomic<bool>& cancel);
+  // Federated evaluation first when the task asks for it (`report`), then
+  // training, or, evaluate_only, a zero update.
+  absl::StatusOr<TrainingResult> EvaluateAndTrain(
+      const ReceivedTask& task, const std::atomic<bool>& cancel,
+      std::optional<SiteEvalReport>* report);
+  // Hands the trained update (and the report, if any) to the plain or the
+  // secure upload.
+  StepResult Upload(ReceivedTask task, TrainingResult result,
+                    const ClipOutcome& clip,
+                    std::optional<SiteEvalReport> report);
   StepResult StartSecureUpload(ReceivedTask task, const TrainingResult& result,
-                               const ClipOutcome& clip);
+                               const ClipOutcome& clip,
+                               const SiteEvalReport* report);
   StepResult PushPlainUpload();
   StepResult AdvanceSecureUpload();
   // The update of `round` reached the coordinator.
@@ -158,6 +170,10 @@ class ClientSession {
   std::unique_ptr<RunPreparer> owned_preparer_;
   RunPreparer* const preparer_;
   LocalTrainer* trainer_ = nullptr;  // set once prepared
+  // Set once prepared for a contract with federated evaluation; the
+  // evaluator stays null when this site holds nothing out.
+  std::optional<EvalLayout> eval_layout_;
+  LocalEvaluator* evaluator_ = nullptr;
   std::string contract_digest_;
   TrainingSlots* const slots_;
   const Options options_;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/config/training_config.h"
@@ -54,6 +55,9 @@ struct ReceivedTask {
   std::optional<v1::DpTaskConfig> dp;
   // The contract this task belongs to.
   std::string contract_digest;
+  // Set when the coordinator asks for federated evaluation of `model` on
+  // the held-out split (before training; evaluate_only: instead of it).
+  std::optional<v1::EvaluationTask> evaluation;
 };
 
 struct FetchReply {
@@ -75,6 +79,9 @@ struct OutgoingUpdate {
   double train_loss = 0.0;
   double train_seconds = 0.0;
   const FlatVector* delta = nullptr;
+  // Plaintext rounds with evaluation: the SiteEvalReport in its flat order
+  // (UpdateHeader.eval_report); empty otherwise.
+  std::vector<uint64_t> eval_report;
 };
 
 class CoordinatorTransport {
@@ -99,11 +106,13 @@ class CoordinatorTransport {
       const v1::SecAggClientMessage* message) = 0;
   // Secure aggregation: uploads the masked vector, whole or not at all,
   // `value_bytes` (2 when modulus_bits <= 16, else 4) per value, in the
-  // wire form of common/wire/masked_value_codec.h.
-  virtual absl::Status PushMaskedInput(const std::string& run_id,
-                                       uint64_t round, uint64_t model_version,
-                                       absl::Span<const uint32_t> masked,
-                                       int value_bytes) = 0;
+  // wire form of common/wire/masked_value_codec.h. `clear_eval_report`
+  // (empty unless the task's EvaluationTask.per_site is set) goes in the
+  // clear in the upload's header: this site's own evaluation report.
+  virtual absl::Status PushMaskedInput(
+      const std::string& run_id, uint64_t round, uint64_t model_version,
+      absl::Span<const uint32_t> masked, int value_bytes,
+      absl::Span<const uint64_t> clear_eval_report) = 0;
   // Returns whether the run has finished.
   virtual absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                          std::string_view activity) = 0;

@@ -68,12 +68,12 @@ class FaultInjectingTransport : public CoordinatorTransport {
     }
     return reply;
   }
-  absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
-                               uint64_t model_version,
-                               absl::Span<const uint32_t> masked,
-                               int value_bytes) override {
+  absl::Status PushMaskedInput(
+      const std::string& run_id, uint64_t round, uint64_t model_version,
+      absl::Span<const uint32_t> masked, int value_bytes,
+      absl::Span<const uint64_t> clear_eval_report) override {
     return inner_->PushMaskedInput(run_id, round, model_version, masked,
-                                   value_bytes);
+                                   value_bytes, clear_eval_report);
   }
   absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                  std::string_view activity) override {

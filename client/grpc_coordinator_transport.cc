@@ -200,6 +200,7 @@ absl::StatusOr<ReceivedTask> TaskFromHeader(const v1::TaskHeader& header) {
     task.encoding = header.encoding();
   }
   if (header.has_dp()) task.dp = header.dp();
+  if (header.has_evaluation()) task.evaluation = header.evaluation();
   task.contract_digest = header.contract_digest();
   task.model.spec = std::move(spec);
   task.model.values = FlatVector(header.num_values());
@@ -320,6 +321,7 @@ absl::Status GrpcCoordinatorTransport::PushResult(
   header->set_train_loss(update.train_loss);
   header->set_train_seconds(update.train_seconds);
   header->set_claimed_client_id(options_.claimed_client_id);
+  for (uint64_t v : update.eval_report) header->add_eval_report(v);
   const absl::Span<const float> values = update.delta->span();
   return PushStream(std::move(chunk), values.size(),
                     [&](size_t offset, size_t n, std::string* out) {
@@ -330,7 +332,8 @@ absl::Status GrpcCoordinatorTransport::PushResult(
 
 absl::Status GrpcCoordinatorTransport::PushMaskedInput(
     const std::string& run_id, uint64_t round, uint64_t model_version,
-    absl::Span<const uint32_t> masked, int value_bytes) {
+    absl::Span<const uint32_t> masked, int value_bytes,
+    absl::Span<const uint64_t> clear_eval_report) {
   RETURN_IF_ERROR(CheckMaskedValueWidth(value_bytes));
   v1::ResultChunk chunk;
   v1::UpdateHeader* header = chunk.mutable_header();
@@ -341,6 +344,8 @@ absl::Status GrpcCoordinatorTransport::PushMaskedInput(
   header->set_claimed_client_id(options_.claimed_client_id);
   header->set_masked(true);
   header->set_masked_value_bytes(static_cast<uint32_t>(value_bytes));
+  header->mutable_eval_report()->Add(clear_eval_report.begin(),
+                                     clear_eval_report.end());
   return PushStream(std::move(chunk), masked.size(),
                     [&](size_t offset, size_t n, std::string* out) {
                       return AppendMaskedValues(masked.subspan(offset, n),

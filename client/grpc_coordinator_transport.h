@@ -57,10 +57,10 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) override;
-  absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
-                               uint64_t model_version,
-                               absl::Span<const uint32_t> masked,
-                               int value_bytes) override;
+  absl::Status PushMaskedInput(
+      const std::string& run_id, uint64_t round, uint64_t model_version,
+      absl::Span<const uint32_t> masked, int value_bytes,
+      absl::Span<const uint64_t> clear_eval_report) override;
   void CancelInFlight() override;
 
  private:

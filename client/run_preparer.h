@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "client/training/local_evaluator.h"
 #include "client/training/local_trainer.h"
 #include "common/util/status_macros.h"
 #include "common/wire/run_contract.h"
@@ -28,13 +29,20 @@ class RunPreparer {
   virtual ~RunPreparer() = default;
   virtual absl::StatusOr<LocalTrainer*> Prepare(
       const v1::RunContract& contract) = 0;
+  // Federated evaluation: the evaluator of the held-out split the last
+  // successful Prepare() set aside, valid as long as its trainer; null when
+  // the contract asks for no evaluation or this site holds nothing out.
+  virtual LocalEvaluator* Evaluator() { return nullptr; }
 };
 
 // A trainer built up front (tests; the simulation's shards): the contract's
 // tensor spec must equal the trainer's.
 class FixedTrainerPreparer : public RunPreparer {
  public:
-  explicit FixedTrainerPreparer(LocalTrainer* trainer) : trainer_(trainer) {}
+  // `evaluator` may be null (no held-out split).
+  explicit FixedTrainerPreparer(LocalTrainer* trainer,
+                                LocalEvaluator* evaluator = nullptr)
+      : trainer_(trainer), evaluator_(evaluator) {}
   absl::StatusOr<LocalTrainer*> Prepare(
       const v1::RunContract& contract) override {
     if (contract.model().has_spec()) {
@@ -43,9 +51,11 @@ class FixedTrainerPreparer : public RunPreparer {
     }
     return trainer_;
   }
+  LocalEvaluator* Evaluator() override { return evaluator_; }
 
  private:
   LocalTrainer* const trainer_;
+  LocalEvaluator* const evaluator_;
 };
 
 }  // namespace fedlearn

@@ -44,7 +44,8 @@ absl::StatusOr<SecAggIdentity> LoadSecAggIdentity(const std::string& client_id,
 
 absl::StatusOr<std::unique_ptr<SecureUpload>> SecureUpload::Start(
     const ReceivedTask& task, std::vector<uint32_t> encoded,
-    SecAggIdentity identity, TimePoint deadline) {
+    SecAggIdentity identity, TimePoint deadline,
+    std::vector<uint64_t> clear_eval_report) {
   if (!task.secagg) {
     return absl::InvalidArgumentError(
         absl::StrCat("round ", task.round, " does not use secure aggregation"));
@@ -53,8 +54,10 @@ absl::StatusOr<std::unique_ptr<SecureUpload>> SecureUpload::Start(
                    SecAggClient::Create(*task.secagg, std::move(identity),
                                         std::move(encoded)));
   ASSIGN_OR_RETURN(v1::SecAggClientMessage first, client->Start());
-  return std::unique_ptr<SecureUpload>(
+  auto upload = std::unique_ptr<SecureUpload>(
       new SecureUpload(task, std::move(client), std::move(first), deadline));
+  upload->clear_eval_report_ = std::move(clear_eval_report);
+  return upload;
 }
 
 SecureUpload::SecureUpload(const ReceivedTask& task,
@@ -151,7 +154,8 @@ absl::Status SecureUpload::PushPendingMaskedInput(
     CoordinatorTransport* transport) {
   if (!masked_input_) return absl::OkStatus();
   RETURN_IF_ERROR(Fail(transport->PushMaskedInput(
-      run_id_, round_, model_version_, *masked_input_, masked_value_bytes_)));
+      run_id_, round_, model_version_, *masked_input_, masked_value_bytes_,
+      clear_eval_report_)));
   masked_input_.reset();
   return absl::OkStatus();
 }

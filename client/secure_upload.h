@@ -50,10 +50,12 @@ class SecureUpload {
 
   // REQUIRES: task.secagg is set. InvalidArgument (from SecAggClient) when
   // `encoded` or `identity` does not fit the round's configuration. Nothing
-  // is sent yet.
+  // is sent yet. `clear_eval_report` (per-site federated evaluation only)
+  // travels in the clear with the masked input.
   static absl::StatusOr<std::unique_ptr<SecureUpload>> Start(
       const ReceivedTask& task, std::vector<uint32_t> encoded,
-      SecAggIdentity identity, TimePoint deadline);
+      SecAggIdentity identity, TimePoint deadline,
+      std::vector<uint64_t> clear_eval_report = {});
 
   SecureUpload(const SecureUpload&) = delete;
   SecureUpload& operator=(const SecureUpload&) = delete;
@@ -89,6 +91,7 @@ class SecureUpload {
   std::unique_ptr<SecAggClient> client_;
   std::optional<v1::SecAggClientMessage> outgoing_;
   std::optional<std::vector<uint32_t>> masked_input_;
+  std::vector<uint64_t> clear_eval_report_;
   // The server keeps offering a phase's request until the phase closes; each
   // kind of request is handled once (they come in a fixed order).
   v1::SecAggServerMessage::MessageCase last_handled_ =

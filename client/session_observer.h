@@ -24,6 +24,7 @@ namespace fedlearn {
 // metric label.
 enum class TaskRefusal {
   kPrivacyFloor,        // the round offers less privacy than this site asks
+                        // (or would exceed its record-level budget)
   kContractMismatch,    // another contract, or a model spec that differs
   kStale,               // its deadline (or the secure upload's) passed
   kTrainingError,       // local training or clipping/encoding failed

@@ -1,16 +1,20 @@
 #include "client/update_encoding.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/training/qffl_transform.h"
+#include "common/config/qffl_update.h"
 #include "common/crypto/mask_prg.h"
 #include "common/crypto/sha256.h"
 #include "common/dp/noise_source.h"
 #include "common/dp/private_input_codec.h"
 #include "common/secagg/encoding_proto.h"
 #include "common/secagg/input_encoding.h"
+#include "common/util/log.h"
 #include "common/util/status_macros.h"
 
 namespace fedlearn {
@@ -48,6 +52,28 @@ absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
                                                TrainingResult* result) {
   if (!task.dp) return ClipOutcome{};  // nothing to clip, nothing to log
   return ClipToL2Norm(result->delta.span(), task.dp->clip_norm());
+}
+
+absl::Status PrepareQfflUpdate(const ReceivedTask& task,
+                               TrainingResult* result) {
+  if (!QfflEnabled(task.training)) return absl::OkStatus();
+  const double clip_range =
+      task.secagg.has_value() ? task.encoding.clip_range() : 0.0;
+  RETURN_IF_ERROR(ApplyQfflTransform(task.training, task.dp.has_value(),
+                                     clip_range, result));
+  // F^q scales the delta: say when the encoding will clip it (the secure
+  // step then differs from the plaintext one; docs/strategies.md).
+  size_t clipped = 0;
+  for (size_t j = 0; clip_range > 0 && j + 1 < result->delta.size(); ++j) {
+    if (std::abs(result->delta[j]) > clip_range) ++clipped;
+  }
+  if (clipped > 0) {
+    spdlog::warn(
+        "round {}: q-FFL: {} of {} values F^q * delta exceed "
+        "secagg.clip_range {} and are clipped; raise it for the exact step",
+        task.round, clipped, result->delta.size() - 1, clip_range);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<uint32_t>> EncodeForSecureAggregation(

@@ -45,6 +45,14 @@ absl::Status CheckPrivacyRequirement(const ReceivedTask& task,
 absl::StatusOr<ClipOutcome> ClipUpdateForRound(const ReceivedTask& task,
                                                TrainingResult* result);
 
+// q-FFL tasks (QfflEnabled(task.training)): replaces result->delta by the
+// q-FedAvg values and the example count by 1 (client/training/
+// qffl_transform.h; refused with DP, and in a secure round when the
+// denominator value exceeds the encoding's clip range). OK and a no-op for
+// any other task.
+absl::Status PrepareQfflUpdate(const ReceivedTask& task,
+                               TrainingResult* result);
+
 // The vector to mask for a secure round. `clip` is ClipUpdateForRound's
 // outcome (its `clipped` bit feeds adaptive clipping in DP rounds).
 // `rounding_seed` null: stochastic rounding from the OS CSPRNG (every

@@ -43,10 +43,22 @@ absl::Status RoundProgressPrinter::OnRoundCompleted(const RoundSummary& s,
       s.dp ? absl::StrFormat("eps %6.3f (delta %.0e) | clip %.3f",
                              s.dp->epsilon, s.dp->delta, s.dp->clip_norm)
            : absl::StrFormat("train loss %.4f", s.train_loss);
-  std::printf("%s round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s\n",
-              LocalTimestamp().c_str(), static_cast<int>(s.round), num_rounds_,
-              s.participants, s.selected, middle.c_str(), eval.c_str(),
-              s.seconds);
+  std::printf(
+      "%s round %3d/%d | participants %3d/%-3d | %s | %s | %6.2f s%s\n",
+      LocalTimestamp().c_str(), static_cast<int>(s.round), num_rounds_,
+      s.participants, s.selected, middle.c_str(), eval.c_str(), s.seconds,
+      s.federated_eval ? DescribeEvalStatistics(s.federated_eval->stats).c_str()
+                       : "");
+  std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+absl::Status RoundProgressPrinter::OnEvaluationCompleted(
+    const FederatedEvalSummary& s) {
+  std::printf("%s evaluation of model version %d | participants %3d/%-3d%s\n",
+              LocalTimestamp().c_str(), static_cast<int>(s.model_version),
+              s.participants, s.selected,
+              DescribeEvalStatistics(s.stats).c_str());
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -112,6 +124,38 @@ absl::StatusOr<uint64_t> ResumeOrStartRun(const CoordinatorConfig& config,
   return uint64_t{1};
 }
 
+// ResumeOrStartRun and the run's recorded configuration, then federated
+// evaluation's part: the contract's EvaluationSpec and, for a run whose
+// rounds are all done, whether its final evaluation is already recorded.
+// The evaluation-only job neither resumes nor records a run (its one round
+// leaves a line in evaluation.jsonl): it starts at round 1.
+absl::StatusOr<uint64_t> PrepareRunState(const CoordinatorConfig& config,
+                                         FileRunStore& store,
+                                         RoundEngineConfig* engine_config,
+                                         FlatModel* initial) {
+  const FederatedEvaluationConfig& evaluation = config.engine.evaluation;
+  uint64_t start_round = 1;
+  if (!evaluation.job) {
+    ASSIGN_OR_RETURN(start_round,
+                     ResumeOrStartRun(config, store, engine_config, initial));
+    // The effective configuration (file + flags) beside the run's history,
+    // for fedlearn-report and an operator; written once the state directory
+    // is known to hold this run, so another run's copy is never replaced.
+    RETURN_IF_ERROR(WriteFileAtomically(config.state_dir + "/run-config.toml",
+                                        RenderCoordinatorConfig(config)));
+  }
+  if (evaluation.enabled()) {
+    *engine_config->contract.mutable_evaluation() = ToEvaluationSpec(config);
+  }
+  if (evaluation.every > 0 && !evaluation.job &&
+      start_round > static_cast<uint64_t>(config.engine.num_rounds)) {
+    ASSIGN_OR_RETURN(
+        engine_config->evaluation.final_done,
+        store.HasFinalEvaluation(config.engine.run_id, start_round - 1));
+  }
+  return start_round;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
@@ -139,12 +183,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   }
   ASSIGN_OR_RETURN(
       const uint64_t start_round,
-      ResumeOrStartRun(config, *c->store_, &engine_config, &initial));
-  // The effective configuration (file + flags) beside the run's history,
-  // for fedlearn-report and an operator; written once the state directory
-  // is known to hold this run, so another run's copy is never replaced.
-  RETURN_IF_ERROR(WriteFileAtomically(config.state_dir + "/run-config.toml",
-                                      RenderCoordinatorConfig(config)));
+      PrepareRunState(config, *c->store_, &engine_config, &initial));
 
   // The contract every site checks before it registers.
   *engine_config.contract.mutable_model() =
@@ -274,6 +313,7 @@ void Coordinator::CreateMetrics(const CoordinatorConfig& config) {
   options.num_rounds = config.engine.num_rounds;
   options.secure_aggregation = config.engine.secagg.enabled;
   options.dp_mode = DpModeName(config.engine.dp.mode);
+  options.federated_evaluation = config.engine.evaluation.enabled();
   options.clock = &clock_;
   metrics_ = std::make_unique<CoordinatorMetrics>(std::move(options));
   engine_->AddListener(metrics_.get());

@@ -35,6 +35,10 @@ class RoundProgressPrinter : public RoundListener {
                                 const FlatModel& global) override;
   void OnRoundRetried(uint64_t round, int attempt,
                       const std::string& reason) override;
+  // An evaluation-only round: "... evaluation of model version R | sites
+  // ..." (federated_evaluation.h DescribeEvalStatistics).
+  absl::Status OnEvaluationCompleted(
+      const FederatedEvalSummary& summary) override;
 
  private:
   const int num_rounds_;

@@ -8,7 +8,10 @@
 #include "common/util/atomic_file.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
+#include "server/coordinator_config_lora.h"
+#include "server/coordinator_config_pretrained.h"
 #include "server/coordinator_config_robust.h"
+#include "server/strategy/qffl.h"
 
 namespace fedlearn {
 namespace {
@@ -236,12 +239,14 @@ absl::Status ValidateDp(const CoordinatorConfig& c) {
 }
 
 absl::Status ValidateModelAndData(const CoordinatorConfig& c) {
+  RETURN_IF_ERROR(ValidatePretrainedModel(c.model));
   if (c.model.architecture == "torchscript" &&
       c.model.torchscript_path.empty()) {
     return absl::InvalidArgumentError(
         "model.torchscript (a file path) is required for architecture "
         "torchscript");
   }
+  RETURN_IF_ERROR(ValidateLoraModel(c.model));
   RETURN_IF_ERROR(ValidateDataSource(c.evaluation, "evaluation", true));
   if (c.evaluation.kind == "csv" && !c.data_schema.has_value()) {
     return absl::InvalidArgumentError(
@@ -335,9 +340,12 @@ absl::Status ValidateCoordinatorConfig(const CoordinatorConfig& c) {
   RETURN_IF_ERROR(ValidateRounds(c));
   // [strategy]: its keys are its field names (server_optimizer_config.h).
   RETURN_IF_ERROR(c.engine.strategy.Validate(c.engine.server_learning_rate));
+  RETURN_IF_ERROR(CheckQfflCombination(c.engine.strategy, c.engine.dp.enabled(),
+                                       c.engine.robust.robust()));
   RETURN_IF_ERROR(ValidateRobustAggregationAndProx(c));
   RETURN_IF_ERROR(ValidateSecAgg(c));
   RETURN_IF_ERROR(ValidateDp(c));
+  RETURN_IF_ERROR(ValidateFederatedEvaluation(c));
   return ValidateModelAndData(c);
 }
 

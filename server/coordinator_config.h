@@ -25,6 +25,7 @@
 #include "common/models/model_source.h"
 #include "common/transport/tls_config.h"
 #include "server/admission/service_limits.h"
+#include "server/coordinator_config_evaluation.h"
 #include "server/identity/identity_config.h"
 #include "server/round/round_engine_config.h"
 
@@ -35,6 +36,13 @@ struct SimulationConfig {
   std::string partition = "dirichlet:0.5";
   int workers = 0;  // concurrent trainings; 0 = number of cores
   DataSourceConfig train_data{"fashion-mnist", "", "label"};
+  // fedlearn-sim --record-dp-*: every virtual site trains with record-level
+  // DP-SGD (client/training/record_dp_trainer.h; off at noise 0), its
+  // ledger in memory, its lots and noise seeded from the run's seed.
+  double record_dp_noise_multiplier = 0;
+  double record_dp_clip = 0;
+  double record_dp_delta = 1e-5;
+  double record_epsilon_budget = 0;
 };
 
 struct CoordinatorConfig {
@@ -63,6 +71,9 @@ struct CoordinatorConfig {
   std::optional<TableSchema> data_schema;
   // Optional server-side test set.
   DataSourceConfig evaluation{"fashion-mnist", "", "label"};
+  // Federated evaluation's EvaluationSpec ([evaluation]; its schedule is
+  // engine.evaluation). Used only when engine.evaluation.every > 0.
+  FederatedEvalSpecConfig federated_eval_spec;
   SimulationConfig simulation;
   std::string log_level = "info";
   std::string log_format = "text";  // text | json (run.log_format)

@@ -5,7 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/util/log.h"
 #include "server/coordinator_config.h"
+#include "server/coordinator_config_evaluation.h"
 #include "server/coordinator_config_limits.h"
+#include "server/coordinator_config_lora.h"
+#include "server/coordinator_config_pretrained.h"
 #include "server/coordinator_config_robust.h"
 #include "server/identity/identity_config_keys.h"
 #include "server/strategy/strategy_config_keys.h"
@@ -193,6 +196,8 @@ void AddModelAndData(Schema& s) {
       {{"federated", BufferPolicy::kFederated},
        {"local", BufferPolicy::kLocal}},
       [](auto& c) -> auto& { return c.model.buffers; });
+  AddPretrainedModelKeys(s);
+  AddLoraModelKeys(s);
 
   s.Section("data", "", kDataExample);
   s.Hook("data.label_column", ConfigType::kString, "the class column");
@@ -247,7 +252,9 @@ void AddTrainingAndEvaluation(Schema& s) {
        [](auto& c) -> auto& { return c.engine.training.proximal_mu; })
       .AtLeast(0);
 
-  s.Section("evaluation", "server-side test set; dataset = \"\" disables it");
+  s.Section("evaluation",
+            "server-side test set (dataset = \"\" disables it) and federated\n"
+            "evaluation on the sites' held-out splits (every > 0)");
   s.Field(
       "evaluation.dataset", "fashion-mnist or csv",
       [](auto& c) -> auto& { return c.evaluation.kind; });
@@ -258,6 +265,9 @@ void AddTrainingAndEvaluation(Schema& s) {
   s.Field(
       "evaluation.label_column", "csv only",
       [](auto& c) -> auto& { return c.evaluation.label_column; });
+  // [evaluation] continued: federated evaluation on the sites (the
+  // reference prints a section where its keys are declared).
+  AddFederatedEvaluationKeys(s);
 }
 
 void AddSecAgg(Schema& s) {

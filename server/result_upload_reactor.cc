@@ -69,7 +69,7 @@ absl::Status ResultUploadReactor::OnHeader(const v1::UpdateHeader& header) {
   const size_t masked_length =
       header.masked() ? engine->MaskedInputLength() : 0;
   const absl::Status shape =
-      UploadAssembler::CheckHeader(header, engine->spec().NumElements(),
+      UploadAssembler::CheckHeader(header, engine->update_length(),
                                    masked_length, engine->MaskedValueBytes());
   RejectIfMalformed(shape);
   RETURN_IF_ERROR(shape);
@@ -83,7 +83,7 @@ absl::Status ResultUploadReactor::OnHeader(const v1::UpdateHeader& header) {
       header.masked()
           ? UploadAssembler::ForMaskedInput(
                 header, masked_length, engine->MaskedValueBytes(), max_chunks)
-          : UploadAssembler::ForUpdate(header, engine->spec().NumElements(),
+          : UploadAssembler::ForUpdate(header, engine->update_length(),
                                        max_chunks));
   return absl::OkStatus();
 }
@@ -102,8 +102,11 @@ absl::Status ResultUploadReactor::OnEnd() {
   RoundEngine* engine = services_->engine;
   const uint64_t round = header_.ref().round();
   if (assembler_->masked()) {
+    // With per-site evaluation the site's report also comes in the clear.
     RETURN_IF_ERROR(engine->SubmitMaskedInput(
-        id_, header_.ref().run_id(), round, assembler_->TakeMaskedInput()));
+        id_, header_.ref().run_id(), round, assembler_->TakeMaskedInput(),
+        std::vector<uint64_t>(header_.eval_report().begin(),
+                              header_.eval_report().end())));
     response_->set_message("masked input accepted");
   } else {
     RETURN_IF_ERROR(engine->SubmitUpdate(id_, assembler_->TakeUpdate()));

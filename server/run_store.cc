@@ -14,6 +14,7 @@
 #include "common/util/status_macros.h"
 #include "common/wire/model_file.h"
 #include "nlohmann/json.hpp"
+#include "server/round/federated_evaluation.h"
 
 namespace fedlearn {
 namespace {
@@ -40,6 +41,8 @@ const char* StoreStepName(StoreStep step) {
       return "publish model";
     case StoreStep::kAppendMetrics:
       return "append metrics line";
+    case StoreStep::kAppendEvaluation:
+      return "append evaluation line";
   }
   return "?";
 }
@@ -351,6 +354,11 @@ std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms) {
                {"clip_norm", dp.clip_norm},
                {"next_clip_norm", dp.state.clip_norm},
                {"unclipped_fraction", dp.unclipped_fraction}};
+  }
+  if (summary.federated_eval) {
+    const FederatedEvalSummary& e = *summary.federated_eval;
+    j["federated_eval"] =
+        FederatedEvalJson(e.model_version, e.secure, e.stats, e.per_site);
   }
   if (summary.eval) {
     j["test_accuracy"] = summary.eval->accuracy;

@@ -5,6 +5,10 @@
 //                                        each round (stateful optimizers only;
 //                                        server/strategy/server_optimizer_state.h)
 //   <state>/metrics.jsonl                one JSON object per committed round
+//   <state>/evaluation.jsonl             one JSON object per evaluation-only
+//                                        round (federated evaluation of the
+//                                        final model, or the evaluation-only
+//                                        job), appended durably
 //   <state>/checkpoint.json              the last committed round (atomic):
 //                                        its metrics record, the privacy
 //                                        ledger in DP runs, and the optimizer
@@ -39,6 +43,11 @@
 //    earlier versions, which wrote the model first), metrics lines after
 //    the checkpoint's round, a torn last metrics line (no newline or not
 //    JSON), and stale temporary files of the atomic writer (*.tmp.<pid>.<n>).
+// An evaluation-only round is not a round of the model's history: it is one
+// durable append to evaluation.jsonl (OnEvaluationCompleted), after the
+// checkpoint of the model it evaluated. Open cuts a torn last line; an
+// interrupted evaluation therefore left either its whole line or nothing,
+// and HasFinalEvaluation tells a resumed run whether to redo it.
 // Refuses (DataLoss) a metrics.jsonl with a corrupt line before its last.
 // A failed write (e.g. a full disk) returns an error naming the file and
 // leaves the last committed state as it was.
@@ -80,6 +89,7 @@ enum class StoreStep {
   kWriteCheckpoint,
   kPublishModel,
   kAppendMetrics,
+  kAppendEvaluation,  // evaluation.jsonl (evaluation-only rounds)
 };
 const char* StoreStepName(StoreStep step);
 
@@ -114,11 +124,21 @@ class FileRunStore : public RoundListener {
 
   absl::Status OnRoundCompleted(const RoundSummary& summary,
                                 const FlatModel& global) override;
+  // One line in evaluation.jsonl (EvaluationSummaryToJson), durably.
+  absl::Status OnEvaluationCompleted(
+      const FederatedEvalSummary& summary) override;
+  // Whether evaluation.jsonl records the final evaluation (not the job's)
+  // of `run_id`'s model version `model_version`.
+  absl::StatusOr<bool> HasFinalEvaluation(const std::string& run_id,
+                                          uint64_t model_version) const;
 
   std::string ModelPath(uint64_t round) const;
   std::string StagedModelPath(uint64_t round) const;
   std::string StrategyStatePath(uint64_t round) const;
   std::string MetricsPath() const { return state_dir_ + "/metrics.jsonl"; }
+  std::string EvaluationPath() const {
+    return state_dir_ + "/evaluation.jsonl";
+  }
   std::string CheckpointPath() const { return state_dir_ + "/checkpoint.json"; }
   // What Open repaired, one sentence each (also logged as warnings).
   const std::vector<std::string>& recovery_notes() const {
@@ -155,6 +175,8 @@ class FileRunStore : public RoundListener {
   // Truncates a torn last line and lines after `committed`; re-appends
   // `record` when the committed round's line is missing.
   absl::Status RepairMetrics(uint64_t committed, const nlohmann::json* record);
+  // Cuts a torn last line of evaluation.jsonl (run_store_evaluation.cc).
+  absl::Status RepairEvaluations();
   void Note(std::string note);
   // Writes the state file of `summary`'s round; returns its checkpoint
   // entry.
@@ -171,6 +193,11 @@ class FileRunStore : public RoundListener {
 
 // One metrics line (JSON) for a completed round.
 std::string RoundSummaryToJson(const RoundSummary& summary, int64_t unix_ms);
+// One evaluation.jsonl line: {"run_id", "round", "model_version", "kind":
+// "evaluation", "secure", "selected", "participants", "model_file" (the
+// job only), "federated_eval": {...}, "unix_ms"}.
+std::string EvaluationSummaryToJson(const FederatedEvalSummary& summary,
+                                    int64_t unix_ms);
 
 }  // namespace fedlearn
 

@@ -99,6 +99,7 @@ absl::Status FileRunStore::PublishModel(uint64_t round) {
 absl::Status FileRunStore::Recover() {
   RETURN_IF_ERROR(RemoveStaleTemporaries());
   absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
+  RETURN_IF_ERROR(RepairEvaluations());
   if (absl::IsNotFound(text.status())) {
     RETURN_IF_ERROR(RemoveUncommittedFiles(std::nullopt));
     return RepairMetrics(0, nullptr);

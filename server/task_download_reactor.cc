@@ -70,6 +70,8 @@ void TaskDownloadReactor::WriteHeader(const Task& task) {
     *header->mutable_encoding() = task.encoding;
   }
   if (task.dp != nullptr) *header->mutable_dp() = *task.dp;
+  if (task.evaluation.has_value())
+    *header->mutable_evaluation() = *task.evaluation;
   header->set_contract_digest(task.contract_digest);
   header->set_chunk_values(kChunkValues);
 }

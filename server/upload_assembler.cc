@@ -55,6 +55,8 @@ UploadAssembler UploadAssembler::ForUpdate(const v1::UpdateHeader& header,
   a.update_.model_version = header.ref().model_version();
   a.update_.num_examples = header.num_examples();
   a.update_.train_loss = header.train_loss();
+  a.update_.eval_report.assign(header.eval_report().begin(),
+                               header.eval_report().end());
   a.update_.delta = FlatVector(dimension);
   return a;
 }

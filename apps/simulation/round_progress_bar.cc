@@ -14,6 +14,10 @@ std::string RoundProgressBar::Describe(const RoundSummary& summary,
     absl::StrAppendFormat(&text, " | acc %.2f%%",
                           100.0 * summary.eval->accuracy);
   }
+  if (summary.federated_eval.has_value()) {
+    absl::StrAppendFormat(&text, " | sites acc %.1f%%",
+                          100.0 * summary.federated_eval->stats.accuracy);
+  }
   if (summary.dp.has_value()) {
     absl::StrAppendFormat(&text, " | eps %.3g", summary.dp->epsilon);
   }

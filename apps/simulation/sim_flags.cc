@@ -52,6 +52,15 @@ void AddSimFlags(CLI::App& app, SimFlags* f) {
   app.add_option("--server-name", f->server_name,
                  "--clients-only: name the server certificate carries "
                  "(default: the coordinator's host)");
+  app.add_option("--record-dp-noise-multiplier", f->record_dp_noise_multiplier,
+                 "record-level DP-SGD at every virtual site at this noise "
+                 "multiplier (0 = off; as fedlearn-client's)");
+  app.add_option("--record-dp-clip", f->record_dp_clip,
+                 "record-level DP: per-example gradient L2 bound");
+  app.add_option("--record-dp-delta", f->record_dp_delta,
+                 "record-level DP: delta (default 1e-5)");
+  app.add_option("--record-epsilon-budget", f->record_epsilon_budget,
+                 "record-level DP: each site's epsilon budget");
   app.add_flag("--coordinator-only", f->coordinator_only,
                "scale-out: run only the coordinator, for client pools");
   app.add_option("--listen", f->listen,
@@ -147,6 +156,10 @@ absl::StatusOr<CoordinatorConfig> LoadSimulationConfig(const SimFlags& f,
     config.engine.training.seed = f.seed;
   }
   if (f.insecure) config.tls.insecure = true;
+  config.simulation.record_dp_noise_multiplier = f.record_dp_noise_multiplier;
+  config.simulation.record_dp_clip = f.record_dp_clip;
+  config.simulation.record_dp_delta = f.record_dp_delta;
+  config.simulation.record_epsilon_budget = f.record_epsilon_budget;
   if (!f.log_format.empty()) config.log_format = f.log_format;
   config.listen = mode == SimMode::kCoordinatorOnly && !f.listen.empty()
                       ? f.listen

@@ -44,6 +44,9 @@ struct SimFlags {
   std::string client_range;  // --clients-only: "A:B"
   std::string server_name;   // --clients-only: name on the server cert
   std::string listen;        // --coordinator-only: address to bind
+  // Record-level DP-SGD at every virtual site (0: off).
+  double record_dp_noise_multiplier = 0, record_dp_clip = 0;
+  double record_dp_delta = 1e-5, record_epsilon_budget = 0;
 };
 
 enum class SimMode { kSingleProcess, kClientsOnly, kCoordinatorOnly };

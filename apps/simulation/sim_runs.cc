@@ -69,9 +69,12 @@ absl::StatusOr<std::string> ProvisionSimulation(const SimFlags& flags,
 // The coordinator with the run's initial model and test-set evaluator, as
 // fedlearn-coordinator builds them.
 absl::StatusOr<std::unique_ptr<Coordinator>> StartCoordinator(
-    const CoordinatorConfig& config, int64_t* num_params) {
+    const CoordinatorConfig& run_config, int64_t* num_params) {
+  // The contract carries the digest of a frozen base (if any).
+  CoordinatorConfig config = run_config;
   ASSIGN_OR_RETURN(FlatModel initial,
-                   CreateInitialModel(config.model, config.model_seed));
+                   CreateInitialModel(config.model, config.model_seed,
+                                      &config.model.base_weights_sha256));
   ASSIGN_OR_RETURN(
       std::unique_ptr<ModelEvaluator> evaluator,
       CreateConfiguredEvaluator(

@@ -17,13 +17,19 @@ namespace {
 absl::StatusOr<Dataset> LoadTrainingData(const CoordinatorConfig& config) {
   ProgressBar bar("loading training data", 0);
   bar.Update(0, config.simulation.train_data.kind);
+  // Federated evaluation's group column: each row's group travels with its
+  // shard into the virtual site's held-out split, as a real site loads it.
+  DataSourceConfig source = config.simulation.train_data;
+  if (config.engine.evaluation.enabled()) {
+    source.group_column = config.federated_eval_spec.group_column;
+    source.groups = config.federated_eval_spec.groups;
+  }
   TableLoadReport table_report;
-  ASSIGN_OR_RETURN(
-      Dataset train,
-      LoadDataSource(
-          config.simulation.train_data, "train",
-          config.data_schema.has_value() ? &*config.data_schema : nullptr,
-          &table_report));
+  ASSIGN_OR_RETURN(Dataset train, LoadDataSource(source, "train",
+                                                 config.data_schema.has_value()
+                                                     ? &*config.data_schema
+                                                     : nullptr,
+                                                 &table_report));
   bar.Finish(absl::StrCat(train.size(), " examples"));
   if (config.data_schema.has_value()) {
     spdlog::info("{}: {}", config.simulation.train_data.path,
@@ -55,12 +61,25 @@ absl::StatusOr<VirtualSites> PrepareVirtualSites(
   ASSIGN_OR_RETURN(ClientIndices parts,
                    Partition(spec, train.labels, train.num_classes,
                              config.simulation.clients, config.engine.seed));
+  RecordDpSettings dp;  // in memory: a simulated site lives for one run
+  dp.noise_multiplier = config.simulation.record_dp_noise_multiplier;
+  dp.clip_norm = config.simulation.record_dp_clip;
+  dp.delta = config.simulation.record_dp_delta;
+  dp.epsilon_budget = config.simulation.record_epsilon_budget;
+  if (dp.enabled()) RETURN_IF_ERROR(ValidateRecordDpSettings(dp));
   VirtualSites sites;
   sites.mean_label_skew = MeanLabelSkew(parts, train.labels, train.num_classes);
   ProgressBar bar("preparing virtual sites", range.size());
   for (int i = range.begin; i < range.end; ++i) {
     SitePreparerOptions site;
     site.torchscript_path = config.model.torchscript_path;
+    site.record_dp = dp;
+    if (dp.enabled())
+      site.record_dp.seed_for_testing = config.engine.seed * 7919 + i;
+    // The virtual sites share the coordinator's pre-trained base.
+    if (config.model.initial_weights != "torchscript") {
+      site.base_weights_path = config.model.initial_weights;
+    }
     sites.preparers.push_back(
         std::make_unique<SitePreparer>(site, train.Subset(parts[i])));
     bar.Advance();

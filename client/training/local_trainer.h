@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@ struct TrainingResult {
   // Mean training loss over the last local epoch.
   double train_loss = 0.0;
   double seconds = 0.0;
+  // q-FFL (config.qffl_lipschitz > 0): F_k, the mean loss of the global
+  // model on the whole training set, in eval mode, before any step.
+  std::optional<double> global_loss;
 };
 
 class LocalTrainer {

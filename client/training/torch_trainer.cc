@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "client/training/dp_sgd.h"
 #include "common/models/torch_model.h"
 #include "common/util/status_macros.h"
 
@@ -73,6 +75,27 @@ void AddProximalGradient(const std::vector<torch::Tensor>& params,
   }
 }
 
+// q-FFL's F_k (Li et al. 2020, Algorithm 2): the mean cross-entropy of the
+// model as loaded, in eval mode (BatchNorm on its running statistics), over
+// the whole training set in batches of `batch_size`. Leaves eval mode set.
+double MeanLossInEvalMode(TorchModel& model, const LabeledTensors& data,
+                          int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  model.SetTraining(false);
+  const int64_t n = data.labels.size(0);
+  double sum = 0.0;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, n);
+    torch::Tensor loss = torch::nn::functional::cross_entropy(
+        model.Forward(data.features.slice(0, begin, end)),
+        data.labels.slice(0, begin, end),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(
+            torch::kSum));
+    sum += loss.item<double>();
+  }
+  return sum / static_cast<double>(n);
+}
+
 }  // namespace
 
 TorchTrainer::TorchTrainer(std::unique_ptr<TorchModel> model,
@@ -80,6 +103,11 @@ TorchTrainer::TorchTrainer(std::unique_ptr<TorchModel> model,
     : model_(std::move(model)), data_(std::move(data)) {}
 
 TorchTrainer::~TorchTrainer() = default;
+
+absl::Status TorchTrainer::EnableDpSgd(const DpSgdOptions& options) {
+  ASSIGN_OR_RETURN(dp_sgd_, DpSgd::Create(options, *model_));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<TorchTrainer>> TorchTrainer::Create(
     const ModelSource& source, Dataset train_data) {
@@ -98,6 +126,8 @@ FlatVector TorchTrainer::LocalBuffers() const {
   return model_->BuffersToFlat();
 }
 
+FlatModel TorchTrainer::FullModel() const { return model_->ToFullModel(); }
+
 uint64_t TorchTrainer::NumExamples() const { return data_->labels.size(0); }
 
 absl::StatusOr<TrainingResult> TorchTrainer::Train(
@@ -107,6 +137,10 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
   RETURN_IF_ERROR(ValidateConfig(config));
   RETURN_IF_ERROR(model_->LoadFlat(global));
   try {
+    std::optional<double> global_loss;  // q-FFL's F_k, before any step
+    if (config.qffl_lipschitz > 0) {
+      global_loss = MeanLossInEvalMode(*model_, *data_, config.batch_size);
+    }
     model_->SetTraining(true);
     std::unique_ptr<torch::optim::Optimizer> optimizer =
         MakeOptimizer(config, model_->Parameters());
@@ -119,7 +153,15 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(config.seed);
     const int64_t n = data_->labels.size(0);
     double epoch_loss = 0.0;
-    for (int epoch = 0; epoch < config.local_epochs; ++epoch) {
+    if (dp_sgd_ != nullptr) {  // record-level DP replaces the loop below
+      auto proximal = [&] {
+        if (mu > 0) AddProximalGradient(model_->Parameters(), anchor, mu);
+      };
+      ASSIGN_OR_RETURN(epoch_loss, RunDpSgd(*dp_sgd_, *data_, config,
+                                            *optimizer, proximal, cancel));
+    }
+    for (int epoch = 0; dp_sgd_ == nullptr && epoch < config.local_epochs;
+         ++epoch) {
       const torch::Tensor order = torch::randperm(n, gen);
       double loss_sum = 0.0;
       for (int64_t begin = 0, end = 0; begin < n; begin = end) {
@@ -161,6 +203,7 @@ absl::StatusOr<TrainingResult> TorchTrainer::Train(
     }
     result.num_examples = n;
     result.train_loss = epoch_loss;
+    result.global_loss = global_loss;
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

@@ -18,6 +18,10 @@
 // reference implementation. The reported train_loss is the data loss alone.
 // mu = 0 runs exactly the FedAvg loop (bit-identical results).
 //
+// q-FFL (config.qffl_lipschitz > 0): before training, the global model's mean
+// loss over the whole training set, in eval mode, is reported as
+// TrainingResult::global_loss (F_k); training itself is unchanged.
+//
 // Buffers (see torch_model.h): the model trains in train mode, so BatchNorm
 // normalises with batch statistics and updates its running ones. Under
 // kFederated, Train() first loads the global buffers with the parameters and
@@ -47,6 +51,8 @@ namespace fedlearn {
 
 class TorchModel;
 struct LabeledTensors;
+class DpSgd;
+struct DpSgdOptions;
 
 class TorchTrainer : public LocalTrainer {
  public:
@@ -62,9 +68,17 @@ class TorchTrainer : public LocalTrainer {
   // Train(), or the initial ones), in named_buffers() order, whatever the
   // buffer policy; empty for a model without buffers.
   FlatVector LocalBuffers() const;
+  // The local model with its frozen tensors (TorchModel::ToFullModel).
+  FlatModel FullModel() const;
   absl::StatusOr<TrainingResult> Train(
       const FlatVector& global, const TrainingConfig& config,
       const std::atomic<bool>& cancel) override;
+  // Record-level DP: from now on Train() runs DP-SGD (dp_sgd.h) instead of
+  // its mini-batch loop, with PlanDpSgd's schedule for the task's batch size
+  // and epochs. FailedPrecondition for a model DP-SGD refuses (BatchNorm).
+  // Its lots and noise come from the OS CSPRNG, not config.seed, so Train()
+  // is then not reproducible (unless options.seed_for_testing).
+  absl::Status EnableDpSgd(const DpSgdOptions& options);
 
  private:
   TorchTrainer(std::unique_ptr<TorchModel> model,
@@ -72,6 +86,7 @@ class TorchTrainer : public LocalTrainer {
 
   std::unique_ptr<TorchModel> model_;
   std::unique_ptr<LabeledTensors> data_;
+  std::unique_ptr<DpSgd> dp_sgd_;  // null: plain training
 };
 
 // Sets LibTorch's intra-op thread count for the whole process, and on the

@@ -20,6 +20,11 @@ struct TrainingConfig {
   // added to the local objective over the trainable parameters; 0 is plain
   // FedAvg local training. >= 0 and finite.
   double proximal_mu = 0.0;
+  // q-FFL (Li et al. 2020): the client sends the q-FedAvg update
+  // (common/config/qffl_update.h) iff qffl_lipschitz > 0; qffl_q >= 0.
+  // Both 0 (off) unless the coordinator runs [strategy] name = "qffl".
+  double qffl_q = 0.0;
+  double qffl_lipschitz = 0.0;
 };
 
 }  // namespace fedlearn

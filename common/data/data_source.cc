@@ -27,6 +27,8 @@ absl::StatusOr<Dataset> LoadDataSource(const DataSourceConfig& source,
       options.path = source.path;
       options.delimiter = source.delimiter;
       options.ignore_columns = source.ignore_columns;
+      options.group_column = source.group_column;
+      options.groups = source.groups;
       return LoadTable(*schema, options, report);
     }
     CsvOptions options;

@@ -32,6 +32,10 @@ struct DataSourceConfig {
   std::string label_column = "label";       // CSV without a schema only
   char delimiter = ',';                     // CSV
   std::vector<std::string> ignore_columns;  // CSV: header names to skip
+  // CSV with a schema only: federated evaluation's group attribute
+  // (SiteTableOptions::group_column), from the run's contract.
+  std::string group_column;
+  std::vector<std::string> groups;
 };
 
 // `split` is "train" or "test" (Fashion-MNIST only; a CSV is one split).

@@ -3,7 +3,7 @@
 // partitioners can be used (and tested) without LibTorch.
 //
 // Invariant: features.size() == size() * SampleNumel(), labels in
-// [0, num_classes).
+// [0, num_classes); groups is empty or has size() entries.
 #ifndef FEDLEARN_COMMON_DATA_DATASET_H_
 #define FEDLEARN_COMMON_DATA_DATASET_H_
 
@@ -22,6 +22,10 @@ struct Dataset {
   int32_t num_classes = 0;
   // Optional human-readable class names (CSV label values), index = label.
   std::vector<std::string> class_names;
+  // Optional, federated evaluation only: each sample's group index (the
+  // contract's EvaluationSpec.groups position of its group_column value),
+  // -1 when missing or not declared. Empty: no groups.
+  std::vector<int32_t> groups;
 
   size_t size() const { return labels.size(); }
   int64_t SampleNumel() const {
@@ -42,6 +46,7 @@ struct Dataset {
       out.features.insert(out.features.end(), features.begin() + i * numel,
                           features.begin() + (i + 1) * numel);
       out.labels.push_back(labels[i]);
+      if (!groups.empty()) out.groups.push_back(groups[i]);
     }
     return out;
   }

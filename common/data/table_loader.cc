@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -51,6 +52,7 @@ struct RowCells {
   bool undeclared = false;  // A label or category value not declared.
   bool label_missing = false;
   std::vector<size_t> missing_plans;  // Ascending plan indices.
+  int32_t group = -1;                 // SiteTableOptions::group_column
 };
 
 class TableLoader {
@@ -76,6 +78,9 @@ class TableLoader {
   }
 
   absl::Status ReadHeader(const CsvRecord& header);
+  // Finds the group column (if any) and declares its values.
+  void PlanGroups(const CsvRecord& header);
+  int32_t GroupOf(const CsvRecord& row) const;
   absl::Status ReadRow(const CsvRecord& row);
   // Parses every cell of `row` into row_, noting missing and undeclared
   // values; refuses a bad numeric cell.
@@ -115,14 +120,53 @@ class TableLoader {
   std::vector<MissingCell> fatal_missing_;
   size_t fatal_missing_count_ = 0;
   std::vector<float> row_;  // Scratch: the row being encoded.
+  // The group column: its file index (npos: absent) and values.
+  bool with_groups_ = false;
+  size_t group_index_ = std::string::npos;
+  std::map<std::string, int32_t> group_keys_;
+  std::vector<int32_t> groups_;
 };
+
+void TableLoader::PlanGroups(const CsvRecord& header) {
+  with_groups_ = !options_.group_column.empty();
+  if (!with_groups_) return;
+  const absl::string_view name = Trimmed(options_.group_column);
+  for (size_t i = 0; i < header.fields.size(); ++i) {
+    if (Trimmed(header.fields[i]) == name) {
+      group_index_ = i;
+      break;
+    }
+  }
+  for (size_t g = 0; g < options_.groups.size(); ++g) {
+    group_keys_.emplace(schema_.ValueKey(Trimmed(options_.groups[g])),
+                        static_cast<int32_t>(g));
+  }
+}
+
+int32_t TableLoader::GroupOf(const CsvRecord& row) const {
+  if (group_index_ == std::string::npos) return -1;
+  const std::string& cell = row.fields[group_index_];
+  if (schema_.IsMissing(cell)) return -1;
+  const auto it = group_keys_.find(schema_.ValueKey(Trimmed(cell)));
+  return it == group_keys_.end() ? -1 : it->second;
+}
 
 absl::Status TableLoader::ReadHeader(const CsvRecord& header) {
   header_width_ = header.fields.size();
   plans_ =
       table_internal::PlanColumns(schema_, header, options_.label_optional);
+  PlanGroups(header);
+  // A group column outside the schema is read, not encoded: not "extra".
+  std::vector<std::string> ignored = options_.ignore_columns;
+  const bool group_planned =
+      std::any_of(plans_.begin(), plans_.end(), [this](const ColumnPlan& plan) {
+        return plan.name == Trimmed(options_.group_column);
+      });
+  if (with_groups_ && !group_planned) {
+    ignored.emplace_back(Trimmed(options_.group_column));
+  }
   const HeaderMismatch mismatch =
-      table_internal::MatchHeader(header, options_.ignore_columns, plans_);
+      table_internal::MatchHeader(header, ignored, plans_);
   if (!mismatch.empty()) {
     return Error(table_internal::HeaderMismatchMessage(mismatch, header));
   }
@@ -149,6 +193,7 @@ absl::Status TableLoader::ReadRow(const CsvRecord& row) {
 absl::StatusOr<RowCells> TableLoader::EncodeCells(const CsvRecord& row) {
   std::fill(row_.begin(), row_.end(), 0.0f);
   RowCells cells;
+  if (with_groups_) cells.group = GroupOf(row);
   // Unlabelled records (label_optional, no label column) get class 0.
   cells.label = plans_.empty() || !plans_[0].is_label ? 0 : -1;
   for (size_t p = 0; p < plans_.size(); ++p) {
@@ -245,6 +290,7 @@ void TableLoader::KeepRow(const RowCells& cells) {
   }
   features_.insert(features_.end(), row_.begin(), row_.end());
   labels_.push_back(cells.label);
+  if (with_groups_) groups_.push_back(cells.group);
 }
 
 absl::Status TableLoader::CheckCells() const {
@@ -286,6 +332,7 @@ Dataset TableLoader::TakeDataset() {
   out.sample_shape = {width_};
   out.features = std::move(features_);
   out.labels = std::move(labels_);
+  out.groups = std::move(groups_);
   out.num_classes = static_cast<int32_t>(schema_.classes.size());
   if (!plans_.empty() && plans_[0].is_label) {
     out.class_names = plans_[0].declared;

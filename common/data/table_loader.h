@@ -24,7 +24,8 @@
 //
 // Standardisation is not done here: fit a FeatureStandardizer on the result
 // with TableSchema::NumericPositions(), save it, and apply the saved one at
-// inference. Thread-safety: reentrant.
+// inference. Group attribute: see SiteTableOptions::group_column.
+// Thread-safety: reentrant.
 #ifndef FEDLEARN_COMMON_DATA_TABLE_LOADER_H_
 #define FEDLEARN_COMMON_DATA_TABLE_LOADER_H_
 
@@ -51,6 +52,15 @@ struct SiteTableOptions {
   // Inference on new records: a file without the label column loads, every
   // row with label 0 (TableLoadReport::labelled says which happened).
   bool label_optional = false;
+  // Federated evaluation's group attribute (the contract's EvaluationSpec
+  // group_column and groups). When set, Dataset::groups holds each row's
+  // group index: the position in `groups` of its trimmed cell, compared as
+  // labels are (the schema's label_match), or -1 for a missing cell, an
+  // undeclared value, or a file without the column (never a load error).
+  // The column may be a feature, the label, or neither (then it is read,
+  // not encoded, and need not be in ignore_columns). Empty: no groups.
+  std::string group_column;
+  std::vector<std::string> groups;
 };
 
 struct TableLoadReport {

@@ -7,6 +7,7 @@
 #define FEDLEARN_COMMON_MODELS_MODEL_FACTORY_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/flat/flat_vector.h"
@@ -16,9 +17,14 @@ namespace fedlearn {
 
 // The spec and initial parameters of `source`. Zoo models are initialised
 // from `seed` (equal seeds give identical models); a TorchScript model keeps
-// the parameters stored in its file. Errors as TorchModel::Create.
-absl::StatusOr<FlatModel> CreateInitialModel(const ModelSource& source,
-                                             uint64_t seed);
+// the parameters stored in its file; source.initial_weights, if set,
+// replaces both. With parameters frozen, the model holds only the trainable
+// tensors, and `frozen_base_sha256` (if not null) receives the digest of
+// the frozen ones (the contract's base_weights_sha256; "" when nothing is
+// frozen). Errors as TorchModel::Create.
+absl::StatusOr<FlatModel> CreateInitialModel(
+    const ModelSource& source, uint64_t seed,
+    std::string* frozen_base_sha256 = nullptr);
 
 }  // namespace fedlearn
 

@@ -39,6 +39,20 @@ inline absl::StatusOr<BufferPolicy> ParseBufferPolicy(absl::string_view name) {
                    name.substr(0, 64), "\""));
 }
 
+// Low-rank adapters (LoRA, Hu et al., ICLR 2022) on chosen linear layers of
+// a zoo model: layer(x) = W x + b + (alpha / rank) B A x, with A [rank, in]
+// and B [out, rank]. Off when rank is 0. See common/models/lora_linear.h.
+struct LoraConfig {
+  uint32_t rank = 0;
+  // The scaling is alpha / rank (default 8, as Hugging Face PEFT's).
+  double alpha = 8.0;
+  // Globs (fnmatch: * ? [...]) over the linear layers' module names ("fc*")
+  // or weight names ("fc1.weight"); empty: every linear layer.
+  std::vector<std::string> targets;
+
+  bool enabled() const { return rank > 0; }
+};
+
 struct ModelSource {
   // "logreg", "mlp", "mlp-bn", "lenet5" or "torchscript".
   std::string architecture = "lenet5";
@@ -51,6 +65,22 @@ struct ModelSource {
   int32_t hidden_units = 128;
   // Coordinator and clients must agree: the policy decides the spec.
   BufferPolicy buffers = BufferPolicy::kFederated;
+  // Pre-trained weights loaded over the initial ones (model_weights.h): a
+  // model file (.fmodel) or a safetensors file; "" or "torchscript" = none
+  // (a TorchScript module then keeps the weights stored in its file). On the
+  // coordinator the run's initial model; at a site its copy of the base.
+  std::string initial_weights;
+  // Which parameters train (parameter_selection.h); at most one is set.
+  // Frozen parameters (and the buffers of modules whose parameters are all
+  // frozen) keep the base's values and are not in the spec.
+  std::vector<std::string> trainable;
+  std::vector<std::string> frozen;
+  // SHA-256 of the frozen base tensors (FrozenBaseSha256). If non-empty,
+  // building the model refuses a base whose digest differs ("" = unchecked).
+  std::string base_weights_sha256;
+  // Zoo models only; a TorchScript module carries its own adapters
+  // (examples/finetune/make_lora_model.py).
+  LoraConfig lora;
 };
 
 }  // namespace fedlearn

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/models/lora_linear.h"
 #include "common/models/model_factory.h"
 #include "common/util/status_macros.h"
 
@@ -72,7 +73,16 @@ class ZooModel : public TorchModel {
   torch::Tensor Forward(const torch::Tensor& x) override {
     return net_->forward(x);
   }
-  void SetTraining(bool training) override { net_->train(training); }
+  void SetTraining(bool training) override {
+    net_->train(training);
+    if (training) KeepFrozenModulesInEval();
+  }
+  void SetModuleTraining(const std::string& module, bool training) override {
+    for (const auto& item : net_->named_modules()) {
+      if (item.key() == module) item.value()->train(training);
+    }
+  }
+  torch::nn::Module* ZooNetwork() override { return net_.ptr().get(); }
 
  private:
   torch::nn::Sequential net_;
@@ -89,7 +99,15 @@ class ScriptedModel : public TorchModel {
   torch::Tensor Forward(const torch::Tensor& x) override {
     return module_.forward({x}).toTensor();
   }
-  void SetTraining(bool training) override { module_.train(training); }
+  void SetTraining(bool training) override {
+    module_.train(training);
+    if (training) KeepFrozenModulesInEval();
+  }
+  void SetModuleTraining(const std::string& module, bool training) override {
+    for (auto item : module_.named_modules()) {
+      if (item.name == module) item.value.train(training);
+    }
+  }
 
  private:
   torch::jit::Module module_;
@@ -226,7 +244,13 @@ TorchModel::TorchModel(std::string architecture, NamedTensors named_params,
     if (policy == BufferPolicy::kFederated) {
       add_to_spec(name, tensor, TensorKind::kBuffer);
     }
+    buffer_names_.push_back(name);
     buffers_.push_back(std::move(tensor));
+  }
+  full_spec_ = spec_;
+  full_tensors_ = params_;
+  if (policy == BufferPolicy::kFederated) {
+    full_tensors_.insert(full_tensors_.end(), buffers_.begin(), buffers_.end());
   }
 }
 
@@ -234,7 +258,15 @@ absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
     const ModelSource& source, uint64_t seed) {
   try {
     if (source.architecture == "torchscript") {
-      return LoadScripted(source.torchscript_path, source.buffers);
+      if (source.lora.enabled()) {
+        return absl::InvalidArgumentError(
+            "lora_rank applies to zoo models; a TorchScript module carries "
+            "its own adapters (examples/finetune/make_lora_model.py)");
+      }
+      ASSIGN_OR_RETURN(std::unique_ptr<TorchModel> scripted,
+                       LoadScripted(source.torchscript_path, source.buffers));
+      RETURN_IF_ERROR(scripted->ApplyBaseAndSelection(source));
+      return scripted;
     }
     if (source.num_classes < 2) {
       return absl::InvalidArgumentError(
@@ -252,11 +284,18 @@ absl::StatusOr<std::unique_ptr<TorchModel>> TorchModel::Create(
     }
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     ASSIGN_OR_RETURN(torch::nn::Sequential net, BuildZooNet(source, gen));
+    if (source.lora.enabled()) {
+      ASSIGN_OR_RETURN(net, AddLoraAdapters(std::move(net), source.lora, seed,
+                                            source.architecture));
+    }
     ASSIGN_OR_RETURN(NamedTensors float_buffers,
                      SelectFloatBuffers(ZooModel::Named(net->named_buffers()),
                                         source.buffers, source.architecture));
-    return std::make_unique<ZooModel>(source.architecture, std::move(net),
-                                      std::move(float_buffers), source.buffers);
+    std::unique_ptr<TorchModel> zoo =
+        std::make_unique<ZooModel>(source.architecture, std::move(net),
+                                   std::move(float_buffers), source.buffers);
+    RETURN_IF_ERROR(zoo->ApplyBaseAndSelection(source));
+    return zoo;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(
         "building ", source.architecture, " failed: ", DescribeTorchError(e)));
@@ -311,6 +350,24 @@ FlatVector TorchModel::BuffersToFlat() const {
   FlatVector out(n);
   CopyOut(buffers_, out.data());
   return out;
+}
+
+absl::Status TorchModel::LoadBuffers(const FlatVector& values) {
+  int64_t n = 0;
+  for (const torch::Tensor& b : buffers_) n += b.numel();
+  if (static_cast<int64_t>(values.size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("buffer vector has ", values.size(), " values; ",
+                     spec_.architecture, " model has ", n));
+  }
+  torch::NoGradGuard no_grad;
+  // from_blob does not write through the pointer; copy_ converts the dtype.
+  float* src = const_cast<float*>(values.data());
+  for (torch::Tensor& b : buffers_) {
+    b.copy_(torch::from_blob(src, b.sizes(), torch::kFloat32));
+    src += b.numel();
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LabeledTensors> PrepareDataset(Dataset data, TorchModel& model) {
@@ -373,9 +430,13 @@ std::string DescribeTorchError(const std::exception& e) {
 }
 
 absl::StatusOr<FlatModel> CreateInitialModel(const ModelSource& source,
-                                             uint64_t seed) {
+                                             uint64_t seed,
+                                             std::string* frozen_base_sha256) {
   ASSIGN_OR_RETURN(std::unique_ptr<TorchModel> model,
                    TorchModel::Create(source, seed));
+  if (frozen_base_sha256 != nullptr) {
+    *frozen_base_sha256 = model->FrozenBaseSha256();
+  }
   return FlatModel{model->Spec(), model->ToFlat()};
 }
 

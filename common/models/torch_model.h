@@ -70,6 +70,10 @@
 #include "common/flat/flat_vector.h"
 #include "common/models/model_source.h"
 
+namespace torch::nn {
+class Module;
+}  // namespace torch::nn
+
 namespace fedlearn {
 
 class TorchModel {
@@ -91,6 +95,9 @@ class TorchModel {
   // never the buffers, which have no gradient.
   const std::vector<torch::Tensor>& Parameters() const { return params_; }
   BufferPolicy buffer_policy() const { return buffer_policy_; }
+  // The zoo's network, a torch::nn::SequentialImpl whose layers per-example
+  // gradients walk (client/training/dp_sgd_parts.h); null for TorchScript.
+  virtual torch::nn::Module* ZooNetwork() { return nullptr; }
 
   // Copies `values` into the parameters and, under kFederated, the buffers;
   // InvalidArgument on a size mismatch (the model is then unchanged).
@@ -101,6 +108,23 @@ class TorchModel {
   // converted to float32, whatever the policy: under kLocal, the site's own
   // statistics. Empty for a model without buffers.
   FlatVector BuffersToFlat() const;
+  // The inverse: copies `values` (BuffersToFlat()'s layout, e.g. a trainer's
+  // own statistics under kLocal) into the buffers, whatever the policy;
+  // InvalidArgument on a size mismatch (the model is then unchanged).
+  absl::Status LoadBuffers(const FlatVector& values);
+
+  // Freezing (ModelSource trainable/frozen, torch_model_freezing.cc): the
+  // frozen parameters have requires_grad false and are neither in Spec(),
+  // Parameters(), ToFlat() nor LoadFlat(); nor are the float buffers of a
+  // module whose parameters are all frozen, and such modules (BatchNorm)
+  // stay in eval mode in SetTraining(true). Their values are the base's
+  // (ModelSource::initial_weights, or a TorchScript file's own).
+  // The whole model, frozen tensors included: every parameter, then the
+  // buffers that are federated or frozen, in module order. Equal to
+  // {Spec(), ToFlat()} when nothing is frozen.
+  FlatModel ToFullModel() const;
+  // FrozenBaseSha256() of the frozen tensors; "" when nothing is frozen.
+  const std::string& FrozenBaseSha256() const { return frozen_sha256_; }
 
  protected:
   using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -109,12 +133,27 @@ class TorchModel {
   // (all float32 when `policy` is kFederated).
   TorchModel(std::string architecture, NamedTensors named_params,
              NamedTensors float_buffers, BufferPolicy policy);
+  // Subclasses call it at the end of SetTraining(true): the modules whose
+  // parameters are all frozen go back to eval mode.
+  void KeepFrozenModulesInEval();
+  // Sets the training flag of the submodule named `module` ("bn1").
+  virtual void SetModuleTraining(const std::string& module, bool training) {}
 
  private:
+  // Loads source.initial_weights, then freezes by source.trainable/frozen
+  // and checks source.base_weights_sha256 (torch_model_freezing.cc).
+  absl::Status ApplyBaseAndSelection(const ModelSource& source);
+
   ModelSpec spec_;
   BufferPolicy buffer_policy_;
   std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> buffers_;  // all floating-point buffers
+  std::vector<torch::Tensor> buffers_;     // all floating-point buffers
+  std::vector<std::string> buffer_names_;  // of buffers_
+  // The whole model (ToFullModel) and its live tensors, in that order.
+  ModelSpec full_spec_;
+  std::vector<torch::Tensor> full_tensors_;
+  std::vector<std::string> frozen_modules_;
+  std::string frozen_sha256_;
 };
 
 // A dataset as tensors: features [N, sample_shape...] float32, labels [N]

@@ -97,6 +97,8 @@ v1::TrainingConfig ToProto(const TrainingConfig& config) {
   proto.set_batch_size(static_cast<uint32_t>(config.batch_size));
   proto.set_seed(config.seed);
   proto.set_proximal_mu(config.proximal_mu);
+  proto.set_qffl_q(config.qffl_q);
+  proto.set_qffl_lipschitz(config.qffl_lipschitz);
   return proto;
 }
 
@@ -126,6 +128,12 @@ absl::StatusOr<TrainingConfig> FromProto(const v1::TrainingConfig& proto) {
     return absl::InvalidArgumentError(
         "proximal_mu (FedProx) must be non-negative and finite");
   }
+  if (!(proto.qffl_q() >= 0) || !std::isfinite(proto.qffl_q()) ||
+      !(proto.qffl_lipschitz() >= 0) ||
+      !std::isfinite(proto.qffl_lipschitz())) {
+    return absl::InvalidArgumentError(
+        "qffl_q and qffl_lipschitz (q-FFL) must be non-negative and finite");
+  }
   if (proto.local_epochs() == 0 || proto.local_epochs() > 1000) {
     return absl::InvalidArgumentError("local epochs must be in [1, 1000]");
   }
@@ -139,6 +147,8 @@ absl::StatusOr<TrainingConfig> FromProto(const v1::TrainingConfig& proto) {
   config.batch_size = static_cast<int>(proto.batch_size());
   config.seed = proto.seed();
   config.proximal_mu = proto.proximal_mu();
+  config.qffl_q = proto.qffl_q();
+  config.qffl_lipschitz = proto.qffl_lipschitz();
   return config;
 }
 

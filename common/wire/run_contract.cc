@@ -1,5 +1,7 @@
 #include "common/wire/run_contract.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/sha256.h"
 #include "common/util/status_macros.h"
@@ -18,6 +20,15 @@ v1::ModelDefinition ToModelDefinition(const ModelSource& source,
   if (source.architecture == "mlp") out.set_hidden_units(source.hidden_units);
   out.set_buffers(BufferPolicyName(source.buffers));
   *out.mutable_spec() = ToProto(spec);
+  for (const std::string& p : source.trainable) out.add_trainable(p);
+  for (const std::string& p : source.frozen) out.add_frozen(p);
+  out.set_base_weights_sha256(source.base_weights_sha256);
+  if (source.lora.enabled()) {
+    v1::LoraSpec* lora = out.mutable_lora();
+    lora->set_rank(source.lora.rank);
+    lora->set_alpha(source.lora.alpha);
+    for (const std::string& t : source.lora.targets) lora->add_targets(t);
+  }
   return out;
 }
 
@@ -68,6 +79,20 @@ absl::StatusOr<ModelSource> ModelSourceFromDefinition(
           "federated and local");
     }
     source.buffers = *policy;
+  }
+  source.trainable.assign(definition.trainable().begin(),
+                          definition.trainable().end());
+  source.frozen.assign(definition.frozen().begin(), definition.frozen().end());
+  source.base_weights_sha256 = definition.base_weights_sha256();
+  if (definition.has_lora()) {
+    const v1::LoraSpec& lora = definition.lora();
+    if (lora.rank() == 0 || !std::isfinite(lora.alpha()) || lora.alpha() <= 0) {
+      return absl::InvalidArgumentError(
+          "the run contract's LoRA adapters need rank >= 1 and alpha > 0");
+    }
+    source.lora.rank = lora.rank();
+    source.lora.alpha = lora.alpha();
+    source.lora.targets.assign(lora.targets().begin(), lora.targets().end());
   }
   return source;
 }

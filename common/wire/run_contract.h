@@ -22,6 +22,8 @@
 namespace fedlearn {
 
 // `spec` is the tensor spec of the coordinator's model (the initial model).
+// `source`'s trainable/frozen patterns and base_weights_sha256 (the digest
+// of its frozen base) become fields 7-9; empty ones leave the digest as is.
 v1::ModelDefinition ToModelDefinition(const ModelSource& source,
                                       const ModelSpec& spec);
 // The model a site builds for `definition`; `torchscript_path` is the site's

@@ -146,6 +146,26 @@ CoordinatorMetrics::CoordinatorMetrics(Options options)
   registry_.AddGauge("fedlearn_rounds_configured", "Rounds the run asks for.")
       .Get()
       .Set(options.num_rounds);
+  if (options.federated_evaluation) {
+    federated_accuracy_ = &Unset(
+        registry_
+            .AddGauge("fedlearn_federated_accuracy",
+                      "Example-weighted accuracy (0..1) on the sites' held-out "
+                      "splits, latest federated evaluation.")
+            .Get());
+    federated_accuracy_min_ = &Unset(
+        registry_
+            .AddGauge("fedlearn_federated_accuracy_min",
+                      "Lowest site accuracy (0..1), latest federated "
+                      "evaluation (to the histogram's resolution under secure "
+                      "aggregation).")
+            .Get());
+    federated_sites_ = &Unset(
+        registry_
+            .AddGauge("fedlearn_federated_sites",
+                      "Sites counted in the latest federated evaluation.")
+            .Get());
+  }
   if (options.dp_mode == "off") return;
   epsilon_spent_ = &registry_
                         .AddGauge("fedlearn_dp_epsilon_spent",
@@ -214,6 +234,7 @@ absl::Status CoordinatorMetrics::OnRoundCompleted(const RoundSummary& s,
     test_accuracy_.Set(s.eval->accuracy);
     test_loss_.Set(s.eval->loss);
   }
+  if (s.federated_eval) ObserveFederatedEval(*s.federated_eval);
   if (s.dp && epsilon_spent_ != nullptr) {
     epsilon_spent_->Set(s.dp->epsilon);
     delta_->Set(s.dp->delta);
@@ -222,6 +243,25 @@ absl::Status CoordinatorMetrics::OnRoundCompleted(const RoundSummary& s,
     noise_multiplier_->Set(s.dp->noise_multiplier);
   }
   return absl::OkStatus();
+}
+
+absl::Status CoordinatorMetrics::OnEvaluationCompleted(
+    const FederatedEvalSummary& summary) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EndPhaseLocked();
+    attempt_open_ = false;
+  }
+  ObserveFederatedEval(summary);
+  return absl::OkStatus();
+}
+
+void CoordinatorMetrics::ObserveFederatedEval(const FederatedEvalSummary& s) {
+  if (federated_accuracy_ == nullptr) return;
+  federated_accuracy_->Set(s.stats.examples > 0 ? s.stats.accuracy : kNaN);
+  federated_accuracy_min_->Set(s.stats.sites > 0 ? s.stats.accuracy_spread.min
+                                                 : kNaN);
+  federated_sites_->Set(static_cast<double>(s.stats.sites));
 }
 
 void CoordinatorMetrics::OnRoundRetried(uint64_t round, int attempt,

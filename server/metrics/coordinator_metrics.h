@@ -40,6 +40,9 @@ class CoordinatorMetrics final : public RoundListener {
     int num_rounds = 0;
     bool secure_aggregation = false;
     std::string dp_mode = "off";  // DpModeName(): off, central, distributed
+    // [evaluation] every > 0 (or the evaluation-only job): the federated
+    // evaluation gauges are registered.
+    bool federated_evaluation = false;
     // Phase durations are measured on it; null: the system clock. Not owned.
     const Clock* clock = nullptr;
   };
@@ -53,6 +56,8 @@ class CoordinatorMetrics final : public RoundListener {
                                 const FlatModel& global) override;
   void OnRoundRetried(uint64_t round, int attempt,
                       const std::string& reason) override;
+  absl::Status OnEvaluationCompleted(
+      const FederatedEvalSummary& summary) override;
   void OnRunEnded(const absl::Status& outcome) override;
   void OnRoundStarted(uint64_t round, int attempt,
                       const std::vector<std::string>& cohort) override;
@@ -123,6 +128,11 @@ class CoordinatorMetrics final : public RoundListener {
   Gauge* delta_ = nullptr;
   Gauge* clip_norm_ = nullptr;
   Gauge* noise_multiplier_ = nullptr;
+  // Federated evaluation runs only (null otherwise).
+  Gauge* federated_accuracy_ = nullptr;
+  Gauge* federated_accuracy_min_ = nullptr;
+  Gauge* federated_sites_ = nullptr;
+  void ObserveFederatedEval(const FederatedEvalSummary& summary);
 
   std::mutex mu_;
   std::string phase_ ABSL_GUARDED_BY(mu_);  // "" when no attempt is open

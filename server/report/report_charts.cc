@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "server/report/federated_eval_report.h"
+
 namespace fedlearn {
 namespace {
 
@@ -58,6 +60,7 @@ RunCharts BuildRunCharts(const RunReport& report) {
                  {{"test loss", "/test_loss"},
                   {"train loss (clients' mean)", "/train_loss"}}},
                 &c);
+  AddFederatedEvalCharts(report, &c);
   if (AddRoundChart(report,
                     {"Privacy spent (\u03b5) per round",
                      "\u03b5 (cumulative)",

@@ -47,7 +47,9 @@ struct RunCharts {
   std::vector<std::string> notes;  // why an expected chart is not there
 };
 
-// The report's plots, in order: test accuracy, loss, epsilon per round
+// The report's plots, in order: test accuracy, loss, federated accuracy
+// across sites and PR-AUC/ROC-AUC (runs with federated evaluation,
+// federated_eval_report.h), epsilon per round
 // against the budget (DP runs), clip norm (DP runs), clients per round,
 // round duration, attempts per round (only if a round was retried).
 RunCharts BuildRunCharts(const RunReport& report);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/report/federated_eval_html.h"
 #include "server/report/report_charts.h"
 #include "server/report/svg_chart.h"
 
@@ -123,6 +124,7 @@ std::string SummaryTable(const RunReport& report) {
   if (LastValue(report, "/test_loss", &v, &r)) {
     row("Final test loss", absl::StrFormat("%.4f (round %d)", v, r));
   }
+  out += FederatedEvaluationSummaryRow(report);
   row("Secure aggregation", Esc(SecureAggregationText(report)));
   out += PrivacyRows(report);
   double total = 0;
@@ -172,7 +174,8 @@ std::string BuildReportHtml(const RunReport& report,
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width\">"
       "<title>Run report: ",
-      Esc(report.run_id), "</title><style>", kStyle, "</style></head><body>");
+      Esc(report.run_id), "</title><style>", kStyle, kFederatedEvalStyle,
+      "</style></head><body>");
   absl::StrAppend(&out, "<h1>Run report: ", Esc(report.run_id),
                   "</h1><p class=\"meta\">State directory ",
                   Esc(report.state_dir), " &middot; generated ",
@@ -191,6 +194,7 @@ std::string BuildReportHtml(const RunReport& report,
     }
     out += "</div>" + ListSection("notes", charts.notes);
   }
+  out += FederatedEvaluationSection(report);
   out += ConfigSection(report);
   absl::StrAppend(&out, "<footer>", Esc(options.generated_by),
                   "</footer></body></html>\n");

@@ -1,10 +1,12 @@
 // The run report as one self-contained HTML page: a summary table, the
-// charts of report_charts.h as inline SVG, any warnings from reading the
-// state directory, and the run's configuration (run-config.toml).
+// charts of report_charts.h as inline SVG, the federated-evaluation tables
+// (federated_eval_html.h; runs with federated evaluation only), any warnings
+// from reading the state directory, and the run's configuration
+// (run-config.toml).
 //
 // Guarantees: no JavaScript, no external fetch (styles inline, no fonts,
 // images or links to load); every string from the state directory (run id,
-// configuration text, warnings) is HTML-escaped.
+// configuration text, warnings, site and group names) is HTML-escaped.
 // Thread-safety: pure function.
 #ifndef FEDLEARN_SERVER_REPORT_REPORT_HTML_H_
 #define FEDLEARN_SERVER_REPORT_REPORT_HTML_H_

@@ -10,6 +10,7 @@
 #include "common/util/atomic_file.h"
 #include "common/util/escape.h"
 #include "common/util/status_macros.h"
+#include "server/report/federated_eval_report.h"
 #include "toml++/toml.h"
 
 namespace fedlearn {
@@ -50,7 +51,7 @@ absl::Status LineError(const std::string& origin, int line,
 // The types of the keys the report reads (see kNumberKeys).
 absl::Status CheckRecordTypes(const nlohmann::json& j,
                               const std::string& origin, int line) {
-  for (const char* key : {"dp"}) {
+  for (const char* key : {"dp", "federated_eval"}) {
     if (j.contains(key) && !j[key].is_object() && !j[key].is_null()) {
       return LineError(origin, line,
                        absl::StrCat("'", key, "' must be an object, got ",
@@ -255,6 +256,7 @@ absl::StatusOr<RunConfigFile> ParseRunConfig(std::string_view text,
     c.secure_aggregation = v->get();
   }
   c.delta = TomlNumber(root, "dp.delta");
+  c.accuracy_threshold = TomlNumber(root, "evaluation.accuracy_threshold");
   // The budget the engine enforces: epsilon_budget, else target_epsilon.
   for (const char* key : {"dp.epsilon_budget", "dp.target_epsilon"}) {
     std::optional<double> v = TomlNumber(root, key);
@@ -297,6 +299,15 @@ absl::StatusOr<RunReport> LoadRunReport(const std::string& state_dir) {
   ASSIGN_OR_RETURN(report.rounds,
                    ParseMetricsJsonl(*text, metrics, &report.warnings));
   RETURN_IF_ERROR(CrossCheck(metrics, &report));
+  const std::string evaluations = state_dir + "/evaluation.jsonl";
+  absl::StatusOr<std::string> eval_text = ReadFileToString(evaluations);
+  if (eval_text.ok()) {
+    ASSIGN_OR_RETURN(report.evaluations,
+                     ParseEvaluationJsonl(*eval_text, evaluations,
+                                          report.run_id, &report.warnings));
+  } else if (!absl::IsNotFound(eval_text.status())) {
+    return eval_text.status();
+  }
   absl::StatusOr<std::string> config_text = ReadFileToString(config);
   if (config_text.ok()) {
     ASSIGN_OR_RETURN(report.config, ParseRunConfig(*config_text, config));

@@ -1,15 +1,19 @@
 // Reads a coordinator's state directory (server/run_store.h) into the data
 // of a run report: one record per completed round from metrics.jsonl, the
-// checkpoint's run id and round, and the effective configuration the
-// coordinator wrote to run-config.toml at start (server/coordinator.cc).
+// checkpoint's run id and round, the effective configuration the
+// coordinator wrote to run-config.toml at start (server/coordinator.cc),
+// and the evaluation-only rounds of evaluation.jsonl, if any
+// (federated_eval_report.h).
 //
 // Strict about bad input, each error naming the file (and line):
 //   * a missing directory or checkpoint.json is NotFound, and so is a
 //     missing metrics.jsonl once the checkpoint records a round (before
 //     round 1 completes there is none: the report has no rounds);
 //   * a metrics line that is not a JSON object, lacks an integer "round",
-//     holds a known key of the wrong type, names another run, or goes back
-//     to an earlier round is DataLoss with its line number;
+//     holds a known key of the wrong type ("federated_eval" not an object
+//     included), names another run, or goes back to an earlier round is
+//     DataLoss with its line number; so is a bad evaluation.jsonl line
+//     (federated_eval_report.h ParseEvaluationJsonl);
 //   * a corrupt checkpoint.json or run-config.toml is DataLoss.
 // Tolerated, each as a warning in RunReport::warnings (shown in the report):
 //   * a torn LAST line (not newline-terminated, not valid JSON): a crash in
@@ -47,20 +51,22 @@ struct RoundRecord {
 // What the report needs from run-config.toml, and the file itself.
 struct RunConfigFile {
   std::string text;  // as written, for the report to show (escaped)
-  std::optional<int64_t> rounds;           // run.rounds
-  std::optional<std::string> dp_mode;      // dp.mode
-  std::optional<double> epsilon_budget;    // dp.epsilon_budget, else
-                                           // dp.target_epsilon; unset if 0
-  std::optional<double> delta;             // dp.delta
-  std::optional<bool> secure_aggregation;  // secagg.enabled
+  std::optional<int64_t> rounds;             // run.rounds
+  std::optional<std::string> dp_mode;        // dp.mode
+  std::optional<double> epsilon_budget;      // dp.epsilon_budget, else
+                                             // dp.target_epsilon; unset if 0
+  std::optional<double> delta;               // dp.delta
+  std::optional<bool> secure_aggregation;    // secagg.enabled
+  std::optional<double> accuracy_threshold;  // evaluation.accuracy_threshold
 };
 
 struct RunReport {
   std::string state_dir;
-  std::string run_id;                   // checkpoint.json
-  uint64_t completed_round = 0;         // checkpoint.json
-  std::vector<RoundRecord> rounds;      // ascending, one per round
-  std::optional<RunConfigFile> config;  // absent: no run-config.toml
+  std::string run_id;                    // checkpoint.json
+  uint64_t completed_round = 0;          // checkpoint.json
+  std::vector<RoundRecord> rounds;       // ascending, one per round
+  std::vector<RoundRecord> evaluations;  // evaluation.jsonl, file order
+  std::optional<RunConfigFile> config;   // absent: no run-config.toml
   std::vector<std::string> warnings;
 };
 

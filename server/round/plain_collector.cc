@@ -68,6 +68,8 @@ absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
                                           UpdateSubmission submission,
                                           const absl::Status& content) {
   RETURN_IF_ERROR(AdmitUpdate(client_id, content));
+  ASSIGN_OR_RETURN(std::optional<SiteEvalReport> report,
+                   AdmitEvalReport(client_id, submission.eval_report));
   double weight = static_cast<double>(submission.num_examples);
   if (dp_clip_norm_.has_value()) {
     absl::StatusOr<ClipOutcome> clip =
@@ -85,6 +87,7 @@ absl::Status PlainCollector::SubmitUpdate(const std::string& client_id,
     return s;
   }
   loss_sum_ += weight * submission.train_loss;
+  KeepEvalReport(client_id, std::move(report));
   cohort().Set(client_id, ClientRoundState::kAccepted);
   return absl::OkStatus();
 }

@@ -23,6 +23,9 @@ absl::Status RobustCollector::SubmitUpdate(const std::string& client_id,
                                            UpdateSubmission submission,
                                            const absl::Status& content) {
   RETURN_IF_ERROR(AdmitUpdate(client_id, content));
+  ASSIGN_OR_RETURN(std::optional<SiteEvalReport> report,
+                   AdmitEvalReport(client_id, submission.eval_report));
+  KeepEvalReport(client_id, std::move(report));
   const double examples = static_cast<double>(submission.num_examples);
   total_examples_ += examples;
   loss_sum_ += examples * submission.train_loss;

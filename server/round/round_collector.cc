@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
+#include "server/round/evaluation_only_collector.h"
 #include "server/round/plain_collector.h"
 #include "server/round/robust_collector.h"
 #include "server/round/round_errors.h"
@@ -29,7 +30,8 @@ absl::StatusOr<SecAggExchangeReply> RoundCollector::SecAggExchange(
 }
 
 absl::Status RoundCollector::SubmitMaskedInput(const std::string&,
-                                               std::vector<uint32_t>) {
+                                               std::vector<uint32_t>,
+                                               std::vector<uint64_t>) {
   return NoSecureRoundError(round_, round_);
 }
 
@@ -39,6 +41,10 @@ absl::StatusOr<std::unique_ptr<RoundCollector>> StartRoundCollector(
     ASSIGN_OR_RETURN(std::unique_ptr<SecureCollector> secure,
                      SecureCollector::Start(setup));
     return std::unique_ptr<RoundCollector>(std::move(secure));
+  }
+  if (setup.evaluation != nullptr && setup.evaluation->evaluate_only) {
+    return std::unique_ptr<RoundCollector>(
+        std::make_unique<EvaluationOnlyCollector>(setup));
   }
   if (setup.config->robust.robust()) {
     return std::unique_ptr<RoundCollector>(

@@ -36,6 +36,7 @@
 #include "server/round/client_registry.h"
 #include "server/round/cohort.h"
 #include "server/round/dp_planner.h"
+#include "server/round/federated_evaluation.h"
 #include "server/round/round_engine_config.h"
 #include "server/round/round_types.h"
 
@@ -58,6 +59,9 @@ struct RoundAggregate {
   bool secure = false;
   std::optional<QuantizationErrorBound> quantization_error;
   std::vector<std::string> dropped;  // selected but not in the aggregate
+  // Attempts that carried an evaluation task: the sites' reports. In an
+  // evaluation-only attempt this is all there is (update_sum is empty).
+  std::optional<CollectedEvaluation> evaluation;
 };
 
 // Why an attempt has nothing to release. The engine retries the round, or
@@ -119,9 +123,11 @@ class RoundCollector {
   // telling it to stop.
   virtual absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& client_id, const v1::SecAggClientMessage* message);
-  // REQUIRES: AcceptsSecAgg(client_id) is OK.
+  // REQUIRES: AcceptsSecAgg(client_id) is OK. `eval_report`: the site's
+  // evaluation report in the clear (per_site evaluation only; else empty).
   virtual absl::Status SubmitMaskedInput(const std::string& client_id,
-                                         std::vector<uint32_t> masked);
+                                         std::vector<uint32_t> masked,
+                                         std::vector<uint64_t> eval_report);
   // Encoded length of a masked input in this attempt (0: none expected).
   virtual size_t MaskedInputLength() const { return 0; }
 
@@ -162,10 +168,13 @@ struct AttemptSetup {
   // Declared example counts, for the secure encoding.
   const ClientRegistry* registry = nullptr;
   const DpRoundPlan* dp_plan = nullptr;  // null without DP
+  // The attempt's evaluation task (null: none).
+  const EvalAttempt* evaluation = nullptr;
 };
 
 // The collector the configuration asks for: secure aggregation when
-// config->secagg.enabled, else a RobustCollector when config->robust names
+// config->secagg.enabled, else an EvaluationOnlyCollector for a plaintext
+// evaluation-only attempt, else a RobustCollector when config->robust names
 // a robust rule, else plaintext FedAvg. FailedPrecondition if this cohort
 // cannot be securely aggregated (its encoding or graph cannot be built).
 absl::StatusOr<std::unique_ptr<RoundCollector>> StartRoundCollector(

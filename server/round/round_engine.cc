@@ -10,6 +10,7 @@
 #include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
 #include "common/wire/run_contract.h"
+#include "server/round/evaluation_only_collector.h"
 #include "server/round/plain_collector.h"
 #include "server/round/round_errors.h"
 
@@ -67,16 +68,28 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
       std::unique_ptr<ServerOptimizer> optimizer,
       CreateServerOptimizer(config.strategy, config.server_learning_rate,
                             initial.values.size(), config.strategy_state));
-  return std::unique_ptr<RoundEngine>(
-      new RoundEngine(std::move(config), std::move(initial), start_round, clock,
-                      evaluator, std::move(dp), std::move(optimizer)));
+  std::optional<EvalLayout> eval_layout;
+  if (config.evaluation.enabled()) {
+    absl::StatusOr<EvalLayout> layout =
+        EvalLayout::FromContract(config.contract);
+    if (!layout.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("federated evaluation: the contract's evaluation spec: ",
+                       layout.status().message()));
+    }
+    eval_layout = *layout;
+  }
+  return std::unique_ptr<RoundEngine>(new RoundEngine(
+      std::move(config), std::move(initial), start_round, clock, evaluator,
+      std::move(dp), std::move(optimizer), std::move(eval_layout)));
 }
 
 RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
                          uint64_t start_round, const Clock* clock,
                          ModelEvaluator* evaluator,
                          std::unique_ptr<DpPlanner> dp,
-                         std::unique_ptr<ServerOptimizer> optimizer)
+                         std::unique_ptr<ServerOptimizer> optimizer,
+                         std::optional<EvalLayout> eval_layout)
     : config_(std::move(config)),
       clock_(clock),
       evaluator_(evaluator),
@@ -84,16 +97,26 @@ RoundEngine::RoundEngine(RoundEngineConfig config, FlatModel initial,
       dimension_(initial.values.size()),
       dp_(std::move(dp)),
       optimizer_(std::move(optimizer)),
+      eval_layout_(std::move(eval_layout)),
+      eval_groups_(config_.contract.evaluation().groups().begin(),
+                   config_.contract.evaluation().groups().end()),
       registry_({config_.run_id, config_.max_registered_clients,
                  config_.client_liveness, config_.session_takeover},
                 MakeContractOffer(config_, initial.spec), clock_),
       sampler_({config_.clients_per_round, config_.fraction, config_.seed},
                dp_.get()),
       round_(start_round),
-      global_(std::make_shared<const FlatModel>(std::move(initial))) {
-  if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
+      global_(std::make_shared<const FlatModel>(std::move(initial))),
+      final_evaluation_done_(config_.evaluation.final_done) {
+  if (round_ > static_cast<uint64_t>(config_.num_rounds) &&
+      !EvaluationOnlyLocked()) {
     phase_ = Phase::kFinished;
   }
+}
+
+bool RoundEngine::EvaluationOnlyLocked() const {
+  return eval_layout_.has_value() && !final_evaluation_done_ &&
+         config_.evaluation.EvaluationOnlyPending(round_, config_.num_rounds);
 }
 
 void RoundEngine::AddListener(RoundListener* listener) {
@@ -178,10 +201,18 @@ Task RoundEngine::MakeTaskLocked(const std::string& client_id) const {
   task.training.seed = config_.training.seed ^
                        (round_ * 0x9E3779B97F4A7C15ull) ^
                        std::hash<std::string>{}(client_id);
+  SetQfflTaskFields(config_.strategy, &task.training);
   task.deadline_unix_ms = deadline_unix_ms_;
   collector_->DescribeTask(task);
   task.dp = dp_task_;
   task.contract_digest = registry_.contract().digest;
+  if (eval_attempt_.has_value()) {
+    v1::EvaluationTask evaluation;
+    evaluation.set_evaluate_only(eval_attempt_->evaluate_only);
+    evaluation.set_max_examples(eval_attempt_->max_examples);
+    evaluation.set_per_site(eval_attempt_->per_site);
+    task.evaluation = std::move(evaluation);
+  }
   return task;
 }
 
@@ -245,7 +276,7 @@ absl::Status RoundEngine::CheckMayUpload(const std::string& client_id,
 absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
                                        UpdateSubmission submission) {
   // Content checks first, without the lock: they are O(D).
-  absl::Status content = CheckUpdateContent(submission, dimension_,
+  absl::Status content = CheckUpdateContent(submission, update_length(),
                                             config_.max_examples_per_update,
                                             config_.max_update_l2_norm);
 
@@ -253,7 +284,10 @@ absl::Status RoundEngine::SubmitUpdate(const std::string& client_id,
   RETURN_IF_ERROR(registry_.TouchKnown(client_id));
   RETURN_IF_ERROR(
       CheckMayUploadLocked(client_id, submission.run_id, submission.round));
-  if (content.ok()) {
+  if (EvaluationOnlyLocked()) {
+    // An evaluation-only upload: its update is ignored, its report counts.
+    content = CheckEvaluationOnlyContent(submission, update_length());
+  } else if (content.ok()) {
     content = CheckDeclaredExamples(submission.num_examples,
                                     registry_.DeclaredExamples(client_id));
   }
@@ -329,12 +363,14 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
 absl::Status RoundEngine::SubmitMaskedInput(const std::string& client_id,
                                             const std::string& run_id,
                                             uint64_t round,
-                                            std::vector<uint32_t> masked) {
+                                            std::vector<uint32_t> masked,
+                                            std::vector<uint64_t> eval_report) {
   std::lock_guard<std::mutex> lock(mu_);
   registry_.Touch(client_id);
   RETURN_IF_ERROR(CheckOpenAttemptLocked(client_id, run_id, round));
   RETURN_IF_ERROR(collector_->CheckMayUpload(client_id));
-  absl::Status s = collector_->SubmitMaskedInput(client_id, std::move(masked));
+  absl::Status s = collector_->SubmitMaskedInput(client_id, std::move(masked),
+                                                 std::move(eval_report));
   wake_.notify_all();
   return s;
 }

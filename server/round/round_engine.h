@@ -14,6 +14,15 @@
 // with a fresh sample, and after `max_round_attempts` the run fails with a
 // message saying why. A round is never averaged over nobody.
 //
+// Federated evaluation (config.evaluation, server/round/federated_evaluation
+// .h): the scheduled training rounds' tasks ask the cohort to evaluate the
+// round's starting model, and their summaries carry the result
+// (RoundSummary::federated_eval); after the last training round an
+// evaluation-only round (round num_rounds + 1, model version num_rounds)
+// evaluates the final model, reports to OnEvaluationCompleted and ends the
+// run, leaving the model, the server optimizer's state and the privacy
+// ledger untouched (no OnRoundCompleted, so no model file or checkpoint).
+//
 // Time comes from an injected Clock and the engine does no I/O of its own, so
 // every deadline and dropout is tested without sockets or sleeps.
 //
@@ -48,6 +57,7 @@
 #include "server/round/round_engine_config.h"
 #include "server/round/round_release.h"
 #include "server/round/round_types.h"
+#include "server/strategy/qffl.h"
 
 namespace fedlearn {
 
@@ -118,10 +128,12 @@ class RoundEngine {
   absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& client_id, const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message);
-  // Secure aggregation: a masked input (the encoded length, values < 2^b).
+  // Secure aggregation: a masked input (the encoded length, values < 2^b),
+  // and, with per-site evaluation, the site's report in the clear.
   absl::Status SubmitMaskedInput(const std::string& client_id,
                                  const std::string& run_id, uint64_t round,
-                                 std::vector<uint32_t> masked);
+                                 std::vector<uint32_t> masked,
+                                 std::vector<uint64_t> eval_report = {});
   // Encoded length of a masked input in the open secure round, else 0.
   size_t MaskedInputLength() const;
   // Wire width of a masked value (2 or 4 bytes) for this run.
@@ -150,6 +162,11 @@ class RoundEngine {
   uint64_t model_version() const;
   std::string run_id() const { return config_.run_id; }
   const ModelSpec& spec() const { return spec_; }
+  // Values in one plaintext update: the model's, plus q-FFL's denominator
+  // slot under [strategy] name = "qffl" (server/strategy/qffl.h).
+  size_t update_length() const {
+    return UpdateValues(config_.strategy, dimension_);
+  }
   absl::Status outcome() const;
   // Why an OK run ended before its configured last round ("" otherwise).
   std::string finished_reason() const;
@@ -177,7 +194,8 @@ class RoundEngine {
   RoundEngine(RoundEngineConfig config, FlatModel initial, uint64_t start_round,
               const Clock* clock, ModelEvaluator* evaluator,
               std::unique_ptr<DpPlanner> dp,
-              std::unique_ptr<ServerOptimizer> optimizer);
+              std::unique_ptr<ServerOptimizer> optimizer,
+              std::optional<EvalLayout> eval_layout);
 
   // The open attempt of `round` in `run_id`, if a client's message names
   // them: FailedPrecondition otherwise (or if the client is unknown:
@@ -212,6 +230,18 @@ class RoundEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRound(std::unique_lock<std::mutex>& lock, ReleasedRound released)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An evaluation-only attempt's end: its summary to the listeners
+  // (OnEvaluationCompleted), then the run ends.
+  void FinishEvaluationOnly(std::unique_lock<std::mutex>& lock,
+                            const RoundAggregate& aggregate)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open round is the evaluation-only round after the last training
+  // round (and it has not been done).
+  bool EvaluationOnlyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The attempt about to start evaluates (sets eval_attempt_).
+  void PlanEvaluationLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  FederatedEvalSummary SummarizeEvaluationLocked(
+      const RoundAggregate& aggregate) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetryOrFailLocked(std::unique_lock<std::mutex>& lock,
                          const std::string& reason, const std::string& advice)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -243,6 +273,10 @@ class RoundEngine {
   const std::unique_ptr<DpPlanner> dp_;  // null without DP
   // config_.strategy, stepped once per released round (ReleaseRound).
   const std::unique_ptr<ServerOptimizer> optimizer_ ABSL_PT_GUARDED_BY(mu_);
+  // Federated evaluation's report layout (nullopt: off) and group names,
+  // from the contract's EvaluationSpec.
+  const std::optional<EvalLayout> eval_layout_;
+  const std::vector<std::string> eval_groups_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
@@ -265,6 +299,11 @@ class RoundEngine {
   int64_t deadline_unix_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<DpRoundPlan> dp_plan_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::DpTaskConfig> dp_task_ ABSL_GUARDED_BY(mu_);
+  // The open attempt's evaluation task (nullopt: none).
+  std::optional<EvalAttempt> eval_attempt_ ABSL_GUARDED_BY(mu_);
+  // The evaluation-only round after the last training round is done (or
+  // was already recorded when the run resumed).
+  bool final_evaluation_done_ ABSL_GUARDED_BY(mu_) = false;
   // Clients kept out of the current round's remaining attempts (by id, with
   // why); cleared when the round is released: the next round samples
   // everyone again.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
+#include "server/strategy/qffl.h"
 
 namespace fedlearn {
 namespace {
@@ -37,7 +38,10 @@ absl::Status ValidateSecureAggregation(const RoundEngineConfig& c) {
 
 absl::Status RoundEngineConfig::Validate() const {
   if (run_id.empty()) return Invalid("run_id is empty");
-  if (num_rounds < 1) return Invalid("num_rounds must be >= 1");
+  // The evaluation-only job trains no round.
+  if (num_rounds < (evaluation.job ? 0 : 1)) {
+    return Invalid("num_rounds must be >= 1");
+  }
   if (min_clients < 1) return Invalid("min_clients must be >= 1");
   if (clients_per_round < 0) return Invalid("clients_per_round must be >= 0");
   if (clients_per_round == 0 && !(fraction > 0 && fraction <= 1)) {
@@ -81,6 +85,9 @@ absl::Status RoundEngineConfig::Validate() const {
     return Invalid("training.proximal_mu must be finite and >= 0");
   }
   RETURN_IF_ERROR(strategy.Validate(server_learning_rate));
+  RETURN_IF_ERROR(
+      CheckQfflCombination(strategy, dp.enabled(), robust.robust()));
+  RETURN_IF_ERROR(evaluation.Validate(dp.enabled(), num_rounds));
   return dp.Validate(num_rounds, secagg.enabled);
 }
 

@@ -22,6 +22,7 @@
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/dp_planner.h"
+#include "server/round/federated_evaluation.h"
 #include "server/round/robust_aggregation_config.h"
 #include "server/round/secagg_round_config.h"
 #include "server/strategy/server_optimizer_config.h"
@@ -94,6 +95,10 @@ struct RoundEngineConfig {
   // from within this window is refused (two processes sharing a
   // certificate); after it, the new session takes over (a restarted client).
   Duration session_takeover{std::chrono::seconds(15)};
+  // Federated evaluation on the sites' held-out splits (off by default;
+  // server/round/federated_evaluation.h). When on, `contract` carries the
+  // EvaluationSpec that fixes the report's layout.
+  FederatedEvaluationConfig evaluation;
 
   absl::Status Validate() const;
 };

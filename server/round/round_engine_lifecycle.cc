@@ -87,15 +87,19 @@ bool RoundEngine::TryStartRoundLocked() {
   deadline_unix_ms_ = clock_->UnixMillis() + config_.round_timeout.count();
   dp_plan_.reset();
   dp_task_.reset();
-  if (dp_ != nullptr && !PlanPrivateRoundLocked(population, cohort.size())) {
+  PlanEvaluationLocked();
+  // An evaluation-only round releases nothing, so it spends no privacy.
+  if (dp_ != nullptr && !EvaluationOnlyLocked() &&
+      !PlanPrivateRoundLocked(population, cohort.size())) {
     return false;
   }
   const size_t selected = cohort.size();
   absl::StatusOr<std::unique_ptr<RoundCollector>> collector =
-      StartRoundCollector(AttemptSetup{
-          round_, attempt_, std::move(cohort), dimension_,
-          round_started_ + config_.round_timeout, &config_, &registry_,
-          dp_plan_.has_value() ? &*dp_plan_ : nullptr});
+      StartRoundCollector(
+          AttemptSetup{round_, attempt_, std::move(cohort), update_length(),
+                       round_started_ + config_.round_timeout, &config_,
+                       &registry_, dp_plan_.has_value() ? &*dp_plan_ : nullptr,
+                       eval_attempt_.has_value() ? &*eval_attempt_ : nullptr});
   if (!collector.ok()) {
     EndRunLocked(absl::FailedPreconditionError(
         absl::StrCat("round ", round_, ": ", collector.status().message())));
@@ -104,9 +108,72 @@ bool RoundEngine::TryStartRoundLocked() {
   collector_ = *std::move(collector);
   phase_ = Phase::kTraining;
   NotifyPhasesLocked();  // "Training"
-  spdlog::info("{}: selected {} of {} live clients{}", where, selected,
-               population, sampler_.poisson() ? " (Poisson sampling)" : "");
+  spdlog::info("{}: selected {} of {} live clients{}{}", where, selected,
+               population, sampler_.poisson() ? " (Poisson sampling)" : "",
+               !eval_attempt_.has_value() ? ""
+               : eval_attempt_->evaluate_only
+                   ? absl::StrCat(" to evaluate model version ", round_ - 1,
+                                  " (evaluation only)")
+                   : " (with federated evaluation)");
   return true;
+}
+
+void RoundEngine::PlanEvaluationLocked() {
+  eval_attempt_.reset();
+  if (!eval_layout_.has_value()) return;
+  const bool evaluate_only = EvaluationOnlyLocked();
+  if (!evaluate_only && !config_.evaluation.EvaluatesTrainingRound(round_)) {
+    return;
+  }
+  eval_attempt_ = EvalAttempt{*eval_layout_, config_.evaluation.max_examples,
+                              config_.evaluation.per_site, evaluate_only};
+}
+
+FederatedEvalSummary RoundEngine::SummarizeEvaluationLocked(
+    const RoundAggregate& aggregate) const {
+  FederatedEvalSummary out;
+  out.run_id = config_.run_id;
+  out.round = round_;
+  out.model_version = round_ - 1;
+  out.evaluate_only = EvaluationOnlyLocked();
+  out.secure = aggregate.secure;
+  out.selected = aggregate.selected;
+  out.participants = aggregate.participants;
+  if (out.evaluate_only) out.model_file = config_.evaluation.model_file;
+  PublishedEvaluation published =
+      SummarizeCollected(*eval_layout_, eval_groups_,
+                         config_.evaluation.per_site, *aggregate.evaluation);
+  out.stats = std::move(published.stats);
+  out.per_site = std::move(published.per_site);
+  return out;
+}
+
+void RoundEngine::FinishEvaluationOnly(std::unique_lock<std::mutex>& lock,
+                                       const RoundAggregate& aggregate) {
+  const FederatedEvalSummary summary = SummarizeEvaluationLocked(aggregate);
+  phase_ = Phase::kClosing;
+  collector_.reset();
+  std::vector<RoundListener*> listeners = listeners_;
+  lock.unlock();
+  spdlog::info("round {}: evaluation of model version {}{}", summary.round,
+               summary.model_version, DescribeEvalStatistics(summary.stats));
+  absl::Status failure = absl::OkStatus();
+  for (RoundListener* l : listeners) {
+    if (absl::Status s = l->OnEvaluationCompleted(summary); !s.ok()) {
+      failure = absl::InternalError(
+          absl::StrCat("the evaluation of round ", summary.round,
+                       " could not be recorded: ", s.message()));
+      break;
+    }
+  }
+  lock.lock();
+  if (!failure.ok()) {
+    halted_ = true;  // a restart redoes the evaluation
+    EndRunLocked(failure);
+    return;
+  }
+  final_evaluation_done_ = true;
+  EndRunLocked(absl::OkStatus());
 }
 
 std::vector<std::string> RoundEngine::EligibleLocked(
@@ -222,8 +289,22 @@ void RoundEngine::CloseAttempt(std::unique_lock<std::mutex>& lock) {
     return;
   }
   NotifyPhaseLocked("Releasing");
+  RoundAggregate aggregate = std::get<RoundAggregate>(*std::move(result));
+  if (eval_attempt_.has_value() && !aggregate.evaluation.has_value()) {
+    EndRunLocked(absl::InternalError(
+        absl::StrCat(where, ": the collector returned no evaluation")));
+    return;
+  }
+  if (EvaluationOnlyLocked()) {
+    FinishEvaluationOnly(lock, aggregate);  // the model stays as it is
+    return;
+  }
+  std::optional<FederatedEvalSummary> evaluation;
+  if (eval_attempt_.has_value()) {
+    evaluation = SummarizeEvaluationLocked(aggregate);
+  }
   absl::StatusOr<ReleasedRound> released =
-      ReleaseRound(std::get<RoundAggregate>(*std::move(result)), *global_,
+      ReleaseRound(std::move(aggregate), *global_,
                    ReleaseContext{config_.run_id, round_, attempt_,
                                   config_.server_learning_rate, dp_.get(),
                                   dp_plan_.has_value() ? &*dp_plan_ : nullptr,
@@ -234,6 +315,7 @@ void RoundEngine::CloseAttempt(std::unique_lock<std::mutex>& lock) {
                       ReleaseFailureAdvice(released.status()));
     return;
   }
+  released->summary.federated_eval = std::move(evaluation);
   FinishRound(lock, *std::move(released));
 }
 
@@ -243,6 +325,11 @@ void RoundEngine::FinishRound(std::unique_lock<std::mutex>& lock,
   if (!summary.dropped.empty()) {
     spdlog::info("round {}: {} selected client(s) dropped: {}", round_,
                  summary.dropped.size(), DescribeClientList(summary.dropped));
+  }
+  if (summary.federated_eval.has_value()) {
+    spdlog::info("round {}: evaluation of model version {}{}", round_,
+                 summary.federated_eval->model_version,
+                 DescribeEvalStatistics(summary.federated_eval->stats));
   }
   phase_ = Phase::kClosing;
   collector_.reset();
@@ -281,7 +368,8 @@ void RoundEngine::FinishRound(std::unique_lock<std::mutex>& lock,
   ++round_;
   attempt_ = 0;
   excluded_.clear();  // exclusion is by round
-  if (round_ > static_cast<uint64_t>(config_.num_rounds)) {
+  if (round_ > static_cast<uint64_t>(config_.num_rounds) &&
+      !EvaluationOnlyLocked()) {
     EndRunLocked(absl::OkStatus());
   } else {
     phase_ = Phase::kWaitingForClients;

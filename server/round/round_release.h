@@ -67,7 +67,8 @@ struct ReleasedRound {
 };
 
 // REQUIRES: the aggregate holds a private sum iff `context.dp` is set, and
-// its update has `global`'s size.
+// its update has `global`'s size (q-FFL: one more value, its denominator;
+// server/strategy/qffl.h).
 absl::StatusOr<ReleasedRound> ReleaseRound(RoundAggregate aggregate,
                                            const FlatModel& global,
                                            ReleaseContext context);

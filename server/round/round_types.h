@@ -20,10 +20,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/config/training_config.h"
+#include "common/evaluation/eval_statistics.h"
 #include "common/flat/flat_vector.h"
 #include "common/secagg/input_encoding.h"
 #include "common/wire/secagg_exchange.h"
@@ -50,6 +52,9 @@ struct Task {
   std::shared_ptr<const v1::DpTaskConfig> dp;
   // Digest of the run contract the task belongs to.
   std::string contract_digest;
+  // Set when the round asks its cohort to evaluate the received model
+  // (server/round/federated_evaluation.h).
+  std::optional<v1::EvaluationTask> evaluation;
 };
 
 // What a client must agree to before it registers (RunContract) and its
@@ -84,6 +89,29 @@ struct UpdateSubmission {
   uint64_t num_examples = 0;
   double train_loss = 0.0;
   FlatVector delta;
+  // The site's SiteEvalReport (ToVector order) when the task asked for an
+  // evaluation; untrusted until the collector validated it.
+  std::vector<uint64_t> eval_report;
+};
+
+// A round's federated evaluation (server/round/federated_evaluation.h):
+// the model of version `model_version` measured on the sites' held-out
+// splits. Piggybacked on a training round (RoundSummary::federated_eval) or
+// the result of an evaluation-only round
+// (RoundListener::OnEvaluationCompleted).
+struct FederatedEvalSummary {
+  std::string run_id;
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  bool evaluate_only = false;
+  bool secure = false;
+  int selected = 0;
+  int participants = 0;  // reports in the aggregate
+  EvalStatistics stats;
+  // [evaluation] per_site: each site's own metrics, sorted by site id.
+  std::vector<std::pair<std::string, EvalStatistics>> per_site;
+  // The evaluation-only job: the model file it evaluated.
+  std::string model_file;
 };
 
 struct RoundSummary {
@@ -107,6 +135,9 @@ struct RoundSummary {
   // Every site that left the run permanently so far, with its reason.
   std::vector<DepartedClient> failed_sites;
   std::optional<EvalMetrics> eval;
+  // Rounds that carried an evaluation task: the sites' metrics of the model
+  // the round started from (version round - 1).
+  std::optional<FederatedEvalSummary> federated_eval;
   // Differentially private rounds: what was spent and the state to persist.
   struct Dp {
     std::string mode;
@@ -135,6 +166,13 @@ class RoundListener {
                                         const FlatModel& global) = 0;
   virtual void OnRoundRetried(uint64_t round, int attempt,
                               const std::string& reason) {}
+  // An evaluation-only round completed (the model is unchanged, and no
+  // OnRoundCompleted follows for it). An error fails (halts) the run, as for
+  // OnRoundCompleted: a restart redoes the evaluation.
+  virtual absl::Status OnEvaluationCompleted(
+      const FederatedEvalSummary& summary) {
+    return absl::OkStatus();
+  }
   virtual void OnRunEnded(const absl::Status& outcome) {}
   // An attempt of `round` opened with `cohort` selected (sorted ids).
   virtual void OnRoundStarted(uint64_t round, int attempt,

@@ -27,7 +27,11 @@ absl::StatusOr<SecAggRoundConfig> SecureCollector::FitEncoding(
   const RoundEngineConfig& config = *setup.config;
   SecAggRoundConfig secagg = config.secagg;
   uint64_t largest = 1;
+  // q-FFL: every client sends example count 1 (server/strategy/qffl.h).
+  const bool unit_weights =
+      config.strategy.kind == ServerOptimizerConfig::Kind::kQffl;
   for (const std::string& id : cohort) {
+    if (unit_weights) break;
     largest = std::max(largest, std::min(setup.registry->DeclaredExamples(id),
                                          config.max_examples_per_update));
   }
@@ -57,27 +61,47 @@ absl::StatusOr<std::unique_ptr<SecureCollector>> SecureCollector::Start(
   if (setup.dp_plan == nullptr) {
     ASSIGN_OR_RETURN(secagg, FitEncoding(setup, sorted));
   }
+  std::optional<EvalVectorCodec> eval_codec;
+  if (setup.evaluation != nullptr) {
+    absl::StatusOr<EvalVectorCodec> codec = EvalVectorCodec::Create(
+        setup.evaluation->layout, secagg.modulus_bits,
+        static_cast<int>(sorted.size()), setup.evaluation->max_examples);
+    if (!codec.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot encode evaluation reports for secure "
+                       "aggregation: ",
+                       codec.status().message()));
+    }
+    eval_codec = *std::move(codec);
+  }
   absl::StatusOr<std::unique_ptr<SecureRound>> secure = SecureRound::Start(
       secagg, setup.round, setup.attempt, std::move(sorted), setup.dimension,
-      setup.deadline,
-      setup.dp_plan != nullptr ? &setup.dp_plan->task : nullptr);
+      setup.deadline, setup.dp_plan != nullptr ? &setup.dp_plan->task : nullptr,
+      eval_codec.has_value() ? eval_codec->length() : 0);
   if (!secure.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot start secure aggregation: ", secure.status().message()));
   }
   return std::unique_ptr<SecureCollector>(
-      new SecureCollector(setup, *std::move(secure)));
+      new SecureCollector(setup, *std::move(secure), std::move(eval_codec)));
 }
 
 SecureCollector::SecureCollector(const AttemptSetup& setup,
-                                 std::unique_ptr<SecureRound> secure)
+                                 std::unique_ptr<SecureRound> secure,
+                                 std::optional<EvalVectorCodec> eval_codec)
     : RoundCollector(setup.round, setup.attempt, Cohort(setup.cohort)),
       min_updates_(setup.config->min_updates),
       error_policy_(setup.config->secagg_error),
       dp_(setup.dp_plan != nullptr),
       secure_(std::move(secure)),
-      protocol_config_(std::make_shared<const v1::SecAggConfig>(
-          secure_->protocol_config())) {}
+      protocol_config_(
+          std::make_shared<const v1::SecAggConfig>(secure_->protocol_config())),
+      eval_codec_(std::move(eval_codec)) {
+  if (setup.evaluation != nullptr) {
+    evaluate_only_ = setup.evaluation->evaluate_only;
+    if (setup.evaluation->per_site) eval_.emplace(*setup.evaluation);
+  }
+}
 
 void SecureCollector::DescribeTask(Task& task) const {
   task.secagg = protocol_config_;
@@ -122,9 +146,23 @@ absl::StatusOr<SecAggExchangeReply> SecureCollector::SecAggExchange(
   return reply;
 }
 
-absl::Status SecureCollector::SubmitMaskedInput(const std::string& client_id,
-                                                std::vector<uint32_t> masked) {
-  return secure_->HandleMaskedInput(client_id, masked);
+absl::Status SecureCollector::SubmitMaskedInput(
+    const std::string& client_id, std::vector<uint32_t> masked,
+    std::vector<uint64_t> eval_report) {
+  std::optional<SiteEvalReport> clear;
+  if (eval_.has_value()) {
+    absl::StatusOr<SiteEvalReport> report = eval_->Check(eval_report);
+    if (!report.ok()) {
+      spdlog::warn("{}: refused the masked input of {}: {}",
+                   AttemptLabel(round(), attempt()), client_id,
+                   report.status().message());
+      return report.status();
+    }
+    clear = *std::move(report);
+  }
+  RETURN_IF_ERROR(secure_->HandleMaskedInput(client_id, masked));
+  if (clear.has_value()) eval_->Keep(client_id, *std::move(clear));
+  return absl::OkStatus();
 }
 
 std::vector<std::string> SecureCollector::TakePhasesEntered() {
@@ -182,11 +220,29 @@ absl::StatusOr<CollectionResult> SecureCollector::ClosePrivate() {
 absl::StatusOr<CollectionResult> SecureCollector::CloseMean() {
   const std::string where = AttemptLabel(round(), attempt());
   const int participants = secure_->participants();
-  absl::StatusOr<DecodedAggregate> aggregate = secure_->TakeAggregate();
-  if (!aggregate.ok() || participants < min_updates_) {
-    return AttemptFailure{aggregate.ok()
-                              ? TooFewInputs(participants, min_updates_)
-                              : std::string(aggregate.status().message()),
+  absl::StatusOr<std::vector<uint32_t>> sum = secure_->TakeSum();
+  if (!sum.ok() || participants < min_updates_) {
+    return AttemptFailure{sum.ok() ? TooFewInputs(participants, min_updates_)
+                                   : std::string(sum.status().message()),
+                          kTooFewUpdatesAdvice};
+  }
+  std::optional<CollectedEvaluation> evaluation;
+  if (eval_codec_.has_value()) {
+    absl::StatusOr<CollectedEvaluation> decoded = DecodeEvaluation(*sum);
+    if (!decoded.ok()) {
+      return AttemptFailure{std::string(decoded.status().message()),
+                            kTooFewUpdatesAdvice};
+    }
+    evaluation = *std::move(decoded);
+  }
+  if (evaluate_only_) {  // the updates are zero: nothing else to decode
+    RoundAggregate out = Summarize(participants);
+    out.evaluation = std::move(evaluation);
+    return out;
+  }
+  absl::StatusOr<DecodedAggregate> aggregate = secure_->DecodeUpdate(*sum);
+  if (!aggregate.ok()) {
+    return AttemptFailure{std::string(aggregate.status().message()),
                           kTooFewUpdatesAdvice};
   }
   // The round's own encoding, rebuilt from what its clients were sent.
@@ -228,6 +284,44 @@ absl::StatusOr<CollectionResult> SecureCollector::CloseMean() {
   out.train_loss = aggregate->mean_loss;
   out.quantization_error = error;
   out.update_sum = std::move(aggregate->weighted_mean).Release();
+  out.evaluation = std::move(evaluation);
+  return out;
+}
+
+absl::StatusOr<CollectedEvaluation> SecureCollector::DecodeEvaluation(
+    absl::Span<const uint32_t> sum) {
+  const size_t offset = secure_->update_length();
+  if (sum.size() != offset + eval_codec_->length()) {
+    return absl::InternalError("the unmasked sum has no evaluation tail");
+  }
+  absl::StatusOr<SiteEvalReport> decoded =
+      eval_codec_->DecodeSum(sum.subspan(offset));
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the sum of the evaluation reports does not decode: ",
+                     decoded.status().message()));
+  }
+  CollectedEvaluation out;
+  const std::vector<std::string> survivors = secure_->survivors();
+  if (eval_.has_value()) out = eval_->Take(&survivors);
+  out.secure = true;
+  out.sum = *std::move(decoded);
+  if (eval_.has_value()) {
+    // The clear reports are the sites' word: say so when they disagree with
+    // what their masked inputs summed to.
+    SiteEvalReport clear_sum = SiteEvalReport::Zero(eval_->attempt().layout);
+    bool added = out.sites.size() == survivors.size();
+    for (const auto& [id, report] : out.sites) {
+      added = added && clear_sum.Add(report).ok();
+    }
+    if (!added || clear_sum != *out.sum) {
+      spdlog::warn(
+          "{}: the survivors' per-site evaluation reports do not add up to "
+          "their securely aggregated sum; the per-site table is what the "
+          "sites claimed",
+          AttemptLabel(round(), attempt()));
+    }
+  }
   return out;
 }
 

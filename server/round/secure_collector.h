@@ -18,6 +18,13 @@
 // secagg_error.fail) a decoded mean whose quantization error exceeds
 // secagg_error.max_relative_error leave nothing to release.
 //
+// With an evaluation task the masked vector is the update's encoding
+// followed by the site's report (EvalVectorCodec, sized for the cohort and
+// max_examples), and Close() decodes the sum of the reports from the tail;
+// an evaluation-only attempt decodes nothing else (its updates are zero).
+// With per_site, each masked input comes with the site's report in the
+// clear, checked like a plaintext one (a bad one refuses the input).
+//
 // Thread-compatible (see round_collector.h).
 #ifndef FEDLEARN_SERVER_ROUND_SECURE_COLLECTOR_H_
 #define FEDLEARN_SERVER_ROUND_SECURE_COLLECTOR_H_
@@ -27,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/evaluation/eval_vector_codec.h"
 #include "server/round/round_collector.h"
 #include "server/round/secure_round.h"
 
@@ -50,7 +58,8 @@ class SecureCollector : public RoundCollector {
       const std::string& client_id,
       const v1::SecAggClientMessage* message) override;
   absl::Status SubmitMaskedInput(const std::string& client_id,
-                                 std::vector<uint32_t> masked) override;
+                                 std::vector<uint32_t> masked,
+                                 std::vector<uint64_t> eval_report) override;
   size_t MaskedInputLength() const override {
     return secure_->encoded_length();
   }
@@ -64,13 +73,19 @@ class SecureCollector : public RoundCollector {
 
  private:
   SecureCollector(const AttemptSetup& setup,
-                  std::unique_ptr<SecureRound> secure);
+                  std::unique_ptr<SecureRound> secure,
+                  std::optional<EvalVectorCodec> eval_codec);
 
   // The round's encoding without DP, fitted to the cohort.
   static absl::StatusOr<SecAggRoundConfig> FitEncoding(
       const AttemptSetup& setup, const std::vector<std::string>& cohort);
   absl::StatusOr<CollectionResult> ClosePrivate();
   absl::StatusOr<CollectionResult> CloseMean();
+  // The evaluation of a closed attempt from its unmasked `sum`'s tail (and
+  // the survivors' clear reports, with per_site); InvalidArgument if the
+  // tail is not a sum of honest encodings.
+  absl::StatusOr<CollectedEvaluation> DecodeEvaluation(
+      absl::Span<const uint32_t> sum);
   // The aggregate's common fields (who is in it, who dropped).
   RoundAggregate Summarize(int participants) const;
 
@@ -80,6 +95,10 @@ class SecureCollector : public RoundCollector {
   std::unique_ptr<SecureRound> secure_;
   std::shared_ptr<const v1::SecAggConfig> protocol_config_;
   SecureRound::Status status_ = SecureRound::Status::kRunning;
+  // Attempts with an evaluation task.
+  std::optional<EvalVectorCodec> eval_codec_;
+  std::optional<EvalReportCollection> eval_;  // per_site clear reports
+  bool evaluate_only_ = false;
 };
 
 }  // namespace fedlearn

@@ -69,7 +69,8 @@ class IncidentRecordingListener final : public SecAggServerListener {
 absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
     const SecAggRoundConfig& config, uint64_t round, int attempt,
     std::vector<std::string> cohort, size_t dimension,
-    TimePoint training_deadline, const v1::DpTaskConfig* dp) {
+    TimePoint training_deadline, const v1::DpTaskConfig* dp,
+    size_t tail_length) {
   const int n = static_cast<int>(cohort.size());
   ASSIGN_OR_RETURN(
       const GraphParameters graph,
@@ -78,7 +79,7 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
                    InputEncoder::Create(config.Encoding(n)));
 
   std::unique_ptr<SecureRound> r(
-      new SecureRound(config, dimension, std::move(encoder)));
+      new SecureRound(config, dimension, tail_length, std::move(encoder)));
   v1::SecAggEncoding& pe = r->encoding_proto_;
   pe.set_modulus_bits(config.modulus_bits);
   pe.set_quantization_bits(config.quantization_bits);
@@ -167,7 +168,19 @@ absl::Status SecureRound::abort_reason() const {
 
 absl::StatusOr<DecodedAggregate> SecureRound::TakeAggregate() {
   ASSIGN_OR_RETURN(const std::vector<uint32_t> sum, server_->TakeResult());
-  return encoder_.Decode(sum);
+  return DecodeUpdate(sum);
+}
+
+absl::StatusOr<std::vector<uint32_t>> SecureRound::TakeSum() {
+  return server_->TakeResult();
+}
+
+absl::StatusOr<DecodedAggregate> SecureRound::DecodeUpdate(
+    absl::Span<const uint32_t> sum) const {
+  if (sum.size() < update_length()) {
+    return absl::InternalError("the unmasked sum is shorter than an update");
+  }
+  return encoder_.Decode(sum.subspan(0, update_length()));
 }
 
 absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
@@ -175,7 +188,8 @@ absl::StatusOr<PrivateSum> SecureRound::TakePrivateSum() {
     return absl::FailedPreconditionError("this secure round is not a DP round");
   }
   ASSIGN_OR_RETURN(const std::vector<uint32_t> sum, server_->TakeResult());
-  return dp_codec_->Decode(sum);
+  return dp_codec_->Decode(
+      absl::MakeConstSpan(sum).subspan(0, update_length()));
 }
 
 std::vector<std::string> SecureRound::TakePhasesEntered() {

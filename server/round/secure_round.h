@@ -38,15 +38,20 @@ class SecureRound {
 
   // `cohort` is sorted; `dimension` is the model's number of values. `dp`
   // (may be null) makes the masked vectors DP encodings
-  // (common/dp/private_input_codec.h).
+  // (common/dp/private_input_codec.h). `tail_length` values follow the
+  // update's encoding in every masked vector (federated evaluation's
+  // EvalVectorCodec); they are summed but not decoded here.
   static absl::StatusOr<std::unique_ptr<SecureRound>> Start(
       const SecAggRoundConfig& config, uint64_t round, int attempt,
       std::vector<std::string> cohort, size_t dimension,
-      TimePoint training_deadline, const v1::DpTaskConfig* dp = nullptr);
+      TimePoint training_deadline, const v1::DpTaskConfig* dp = nullptr,
+      size_t tail_length = 0);
 
   const v1::SecAggConfig& protocol_config() const { return protocol_config_; }
   const v1::SecAggEncoding& encoding() const { return encoding_proto_; }
-  size_t encoded_length() const {
+  size_t encoded_length() const { return update_length() + tail_length_; }
+  // The update's part of a masked vector (its first values).
+  size_t update_length() const {
     return dp_codec_ ? dp_codec_->encoded_length()
                      : InputEncoder::EncodedLength(dimension_);
   }
@@ -63,6 +68,12 @@ class SecureRound {
   absl::Status abort_reason() const;
   // After kCompleted: the decoded weighted mean of the survivors' updates.
   absl::StatusOr<DecodedAggregate> TakeAggregate();
+  // After kCompleted: the whole unmasked sum (encoded_length() values).
+  // TakeSum, TakeAggregate and TakePrivateSum: one of them, once.
+  absl::StatusOr<std::vector<uint32_t>> TakeSum();
+  // The decoded weighted mean from a TakeSum() result's update part.
+  absl::StatusOr<DecodedAggregate> DecodeUpdate(
+      absl::Span<const uint32_t> sum) const;
   // After kCompleted in a DP round: the decoded sum, for DpPlanner::Release.
   absl::StatusOr<PrivateSum> TakePrivateSum();
   int participants() const;
@@ -88,11 +99,15 @@ class SecureRound {
 
  private:
   SecureRound(const SecAggRoundConfig& config, size_t dimension,
-              InputEncoder encoder)
-      : config_(config), dimension_(dimension), encoder_(std::move(encoder)) {}
+              size_t tail_length, InputEncoder encoder)
+      : config_(config),
+        dimension_(dimension),
+        tail_length_(tail_length),
+        encoder_(std::move(encoder)) {}
 
   const SecAggRoundConfig config_;
   const size_t dimension_;
+  const size_t tail_length_;
   InputEncoder encoder_;
   v1::SecAggConfig protocol_config_;
   v1::SecAggEncoding encoding_proto_;

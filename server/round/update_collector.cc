@@ -10,7 +10,9 @@ namespace fedlearn {
 UpdateCollector::UpdateCollector(const AttemptSetup& setup)
     : RoundCollector(setup.round, setup.attempt, Cohort(setup.cohort)),
       deadline_(setup.deadline),
-      min_updates_(setup.config->min_updates) {}
+      min_updates_(setup.config->min_updates) {
+  if (setup.evaluation != nullptr) eval_.emplace(*setup.evaluation);
+}
 
 absl::Status UpdateCollector::CheckMayUpload(
     const std::string& client_id) const {
@@ -51,13 +53,34 @@ std::optional<AttemptFailure> UpdateCollector::TooFewUpdates(
       kTooFewUpdatesAdvice};
 }
 
-RoundAggregate UpdateCollector::CountedAggregate(int accepted) const {
+RoundAggregate UpdateCollector::CountedAggregate(int accepted) {
   RoundAggregate out;
   out.selected = static_cast<int>(cohort().size());
   out.participants = accepted;
   out.rejected = cohort().rejected();
   out.dropped = cohort().NotAccepted();
+  if (eval_.has_value()) out.evaluation = eval_->Take();
   return out;
+}
+
+absl::StatusOr<std::optional<SiteEvalReport>> UpdateCollector::AdmitEvalReport(
+    const std::string& client_id, absl::Span<const uint64_t> values) {
+  if (!eval_.has_value()) return std::optional<SiteEvalReport>();
+  absl::StatusOr<SiteEvalReport> report = eval_->Check(values);
+  if (!report.ok()) {
+    cohort().Set(client_id, ClientRoundState::kRejected);
+    spdlog::warn("round {}: rejected update from {}: {}", round(), client_id,
+                 report.status().message());
+    return report.status();
+  }
+  return std::optional<SiteEvalReport>(*std::move(report));
+}
+
+void UpdateCollector::KeepEvalReport(const std::string& client_id,
+                                     std::optional<SiteEvalReport> report) {
+  if (eval_.has_value() && report.has_value()) {
+    eval_->Keep(client_id, *std::move(report));
+  }
 }
 
 }  // namespace fedlearn

@@ -10,6 +10,7 @@
 #include "server/strategy/fedavg.h"
 #include "server/strategy/fedavgm.h"
 #include "server/strategy/fedyogi.h"
+#include "server/strategy/qffl.h"
 
 namespace fedlearn {
 namespace {
@@ -72,11 +73,15 @@ absl::StatusOr<std::unique_ptr<ServerOptimizer>> CreateServerOptimizer(
   if (absl::Status s = config.Validate(server_learning_rate); !s.ok()) {
     return absl::InvalidArgumentError(s.message());
   }
-  if (config.kind == Kind::kFedAvg) {
+  if (config.kind == Kind::kFedAvg || config.kind == Kind::kQffl) {
     if (restored.has_value()) {
       return absl::FailedPreconditionError(
           absl::StrCat("the saved optimizer state is ", restored->optimizer,
-                       "'s, but the run is configured for fedavg"));
+                       "'s, but the run is configured for ",
+                       ServerOptimizerName(config.kind)));
+    }
+    if (config.kind == Kind::kQffl) {
+      return std::make_unique<QfflOptimizer>(server_learning_rate, dimension);
     }
     return std::make_unique<FedAvgOptimizer>(server_learning_rate);
   }
@@ -100,6 +105,7 @@ absl::StatusOr<std::unique_ptr<ServerOptimizer>> CreateServerOptimizer(
     case Kind::kFedYogi:
       return std::make_unique<FedYogiOptimizer>(p, std::move(state));
     case Kind::kFedAvg:
+    case Kind::kQffl:
       break;
   }
   return absl::InternalError("unknown server optimizer");

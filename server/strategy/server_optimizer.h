@@ -9,6 +9,8 @@
 //   FedAdam     m = b1 m + (1-b1) delta;  v = b2 v + (1-b2) delta^2
 //   FedYogi     m as FedAdam; v = v - (1-b2) delta^2 sign(v - delta^2)
 //               adaptive ones: w + eta_t * m / (sqrt(v) + tau)
+//   q-FFL       w + lr * sum_j / (H * sum_D)  (stateless; its update has
+//               one more value, the denominator: server/strategy/qffl.h)
 // (Reddi et al. 2021, Algorithm 2; docs/strategies.md has every detail.)
 // Arithmetic is in double; the state is kept in float32 and the model is
 // rounded to float32 once per value. FedAvg computes exactly what the
@@ -48,7 +50,8 @@ class ServerOptimizer {
   virtual std::string_view name() const = 0;
 
   // REQUIRES: delta.sum.size() == global.values.size() == the dimension the
-  // optimizer was created for; delta.divisor > 0.
+  // optimizer was created for (q-FFL: delta.sum has one more value);
+  // delta.divisor > 0.
   virtual absl::StatusOr<FlatModel> Step(const FlatModel& global,
                                          const AggregatedDelta& delta) = 0;
 

@@ -36,6 +36,8 @@ const char* ServerOptimizerName(Kind kind) {
       return "fedadam";
     case Kind::kFedYogi:
       return "fedyogi";
+    case Kind::kQffl:
+      return "qffl";
   }
   return "?";
 }
@@ -49,6 +51,7 @@ double DefaultEta(Kind kind) {
       return 0.01;
     case Kind::kFedAvg:
     case Kind::kFedAvgM:
+    case Kind::kQffl:
       break;
   }
   return 1.0;
@@ -69,6 +72,18 @@ absl::Status ServerOptimizerConfig::Validate(
     return Invalid(
         absl::StrCat("strategy.bias_correction applies to fedadam only, not ",
                      ServerOptimizerName(kind), "; leave it \"none\""));
+  }
+  if (kind == Kind::kQffl) {
+    if (!(qffl_q >= 0) || !std::isfinite(qffl_q)) {
+      return Invalid(absl::StrCat(
+          "strategy.qffl_q must be finite and >= 0, not ", qffl_q));
+    }
+    if (!(qffl_lipschitz >= 0) || !std::isfinite(qffl_lipschitz)) {
+      return Invalid(absl::StrCat(
+          "strategy.qffl_lipschitz must be finite and >= 0 (0 = 1 / "
+          "training.learning_rate), not ",
+          qffl_lipschitz));
+    }
   }
   if (!adaptive()) return absl::OkStatus();
   if (server_learning_rate != 1.0) {
@@ -107,8 +122,9 @@ absl::Status CheckStrategyResumable(
                      "\"; resume it with the same strategy or start "
                      "a new run (another run id)"));
   }
+  // FedAvg and q-FFL keep no state: either may resume a run saved without.
   if (!saved.has_value() && config.kind != Kind::kFedAvg &&
-      completed_round > 0) {
+      config.kind != Kind::kQffl && completed_round > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "run '", run_id, "' released ", completed_round,
         " round(s) with fedavg (its checkpoint holds no optimizer state); "

@@ -24,7 +24,14 @@
 namespace fedlearn {
 
 struct ServerOptimizerConfig {
-  enum class Kind { kFedAvg, kFedAvgM, kFedAdagrad, kFedAdam, kFedYogi };
+  enum class Kind {
+    kFedAvg,
+    kFedAvgM,
+    kFedAdagrad,
+    kFedAdam,
+    kFedYogi,
+    kQffl,  // q-FFL / q-FedAvg (Li et al. 2020; server/strategy/qffl.h)
+  };
   // Adam's bias correction (FedAdam only): none (Reddi et al. Algorithm 2,
   // Flower before PR #4362), adam (Kingma & Ba 2015: t = rounds applied,
   // counting this one) or flower (Flower since PR #4362: exponent
@@ -44,6 +51,11 @@ struct ServerOptimizerConfig {
   double tau = 1e-3;       // adaptivity: w += eta * m / (sqrt(v) + tau)
   double initial_v = 0.0;  // v_0 (Flower: 0; the paper asks >= tau^2)
   BiasCorrection bias_correction = BiasCorrection::kNone;
+  // q-FFL: the fairness exponent q (0 = FedAvg with equal client weights)
+  // and the Lipschitz estimate L sent to clients (0 = the paper's
+  // 1 / training.learning_rate).
+  double qffl_q = 1.0;
+  double qffl_lipschitz = 0.0;
 
   bool adaptive() const {
     return kind == Kind::kFedAdagrad || kind == Kind::kFedAdam ||
@@ -55,7 +67,7 @@ struct ServerOptimizerConfig {
   absl::Status Validate(double server_learning_rate) const;
 };
 
-// "fedavg", "fedavgm", "fedadagrad", "fedadam", "fedyogi".
+// "fedavg", "fedavgm", "fedadagrad", "fedadam", "fedyogi", "qffl".
 const char* ServerOptimizerName(ServerOptimizerConfig::Kind kind);
 // Flower's eta: 0.1 (FedAdagrad, FedAdam), 0.01 (FedYogi); 1 otherwise.
 double DefaultEta(ServerOptimizerConfig::Kind kind);

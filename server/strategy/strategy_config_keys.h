@@ -24,12 +24,13 @@ void AddStrategyKeys(ConfigSchema<Config>& s, Ref ref) {
   s.template Enum<Kind>(
       "strategy.name",
       "fedavg | fedavgm | fedadagrad | fedadam | fedyogi (Reddi et al. "
-      "2021)",
+      "2021) | qffl (Li et al. 2020)",
       {{"fedavg", Kind::kFedAvg},
        {"fedavgm", Kind::kFedAvgM},
        {"fedadagrad", Kind::kFedAdagrad},
        {"fedadam", Kind::kFedAdam},
-       {"fedyogi", Kind::kFedYogi}},
+       {"fedyogi", Kind::kFedYogi},
+       {"qffl", Kind::kQffl}},
       [ref](auto& c) -> auto& { return ref(c).kind; });
   s.Field(
        "strategy.momentum",
@@ -70,6 +71,17 @@ void AddStrategyKeys(ConfigSchema<Config>& s, Ref ref) {
       "(Flower since its PR #4362: t + 1)",
       {{"none", Bias::kNone}, {"adam", Bias::kAdam}, {"flower", Bias::kFlower}},
       [ref](auto& c) -> auto& { return ref(c).bias_correction; });
+  s.Field(
+       "strategy.qffl_q",
+       "qffl: fairness exponent q; 0 = FedAvg with equal client weights",
+       [ref](auto& c) -> auto& { return ref(c).qffl_q; })
+      .AtLeast(0);
+  s.Field(
+       "strategy.qffl_lipschitz",
+       "qffl: Lipschitz estimate L; 0 = 1 / training.learning_rate (the "
+       "paper's)",
+       [ref](auto& c) -> auto& { return ref(c).qffl_lipschitz; })
+      .AtLeast(0);
 }
 
 }  // namespace fedlearn

@@ -73,8 +73,8 @@ class FakeTransport : public CoordinatorTransport {
     return r;
   }
   absl::Status PushResult(const OutgoingUpdate& update) override {
-    pushed.push_back(
-        {update.round, update.num_examples, update.delta->Clone()});
+    pushed.push_back({update.round, update.num_examples, update.delta->Clone(),
+                      update.eval_report});
     return push_status;
   }
   absl::StatusOr<bool> Heartbeat(const std::string&,
@@ -98,7 +98,8 @@ class FakeTransport : public CoordinatorTransport {
     return nothing_new;
   }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
-                               absl::Span<const uint32_t>, int) override {
+                               absl::Span<const uint32_t>, int,
+                               absl::Span<const uint64_t>) override {
     return absl::UnimplementedError("not used by these tests");
   }
   void CancelInFlight() override {}
@@ -107,6 +108,7 @@ class FakeTransport : public CoordinatorTransport {
     uint64_t round;
     uint64_t num_examples;
     FlatVector delta;
+    std::vector<uint64_t> eval_report;  // UpdateHeader.eval_report
   };
   struct Left {
     bool permanent;

@@ -27,7 +27,8 @@ class ScriptedTransport : public CoordinatorTransport {
   }
   absl::Status PushResult(const OutgoingUpdate&) override { return No(); }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
-                               absl::Span<const uint32_t>, int) override {
+                               absl::Span<const uint32_t>, int,
+                               absl::Span<const uint64_t>) override {
     return No();
   }
   absl::StatusOr<bool> Heartbeat(const std::string&,

@@ -51,8 +51,10 @@ class ServerBackedTransport : public CoordinatorTransport {
   }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
                                absl::Span<const uint32_t> masked,
-                               int value_bytes) override {
+                               int value_bytes,
+                               absl::Span<const uint64_t> clear) override {
     ++masked_pushes;
+    clear_eval_report.assign(clear.begin(), clear.end());
     if (!refuse_next_push.ok()) {
       absl::Status s = refuse_next_push;
       refuse_next_push = absl::OkStatus();
@@ -83,6 +85,7 @@ class ServerBackedTransport : public CoordinatorTransport {
   int masked_pushes = 0;
   absl::Status fail_next = absl::OkStatus();
   absl::Status refuse_next_push = absl::OkStatus();  // PushMaskedInput only
+  std::vector<uint64_t> clear_eval_report;           // of the last masked push
   bool abort_next = false;
 
  private:
@@ -97,6 +100,7 @@ class SecureUploadTest : public ::testing::Test {
  protected:
   static constexpr int kClients = 3;
   static constexpr uint64_t kLength = 6;
+  const std::vector<uint64_t> kClearReport = {7, 8, 9};
 
   void SetUp() override {
     config_ = MakeConfig(rng_, kClients, 2, 2, 32, kLength);
@@ -111,8 +115,12 @@ class SecureUploadTest : public ::testing::Test {
       task.run_id = "run-1";
       task.round = config_.round();
       task.secagg = config_;
+      // Client 0 also sends a per-site evaluation report in the clear.
+      std::vector<uint64_t> clear;
+      if (i == 0) clear = kClearReport;
       auto upload = SecureUpload::Start(task, std::move(input),
-                                        TestPki::Get().Identity(i), deadline_);
+                                        TestPki::Get().Identity(i), deadline_,
+                                        std::move(clear));
       ASSERT_TRUE(upload.ok()) << upload.status();
       uploads_.push_back(*std::move(upload));
       transports_.push_back(std::make_unique<ServerBackedTransport>(
@@ -170,6 +178,9 @@ TEST_F(SecureUploadTest, StepsNeverWaitAndTheServerGetsTheExactSum) {
     EXPECT_EQ((*sum)[j], expected) << "coordinate " << j;
   }
   for (const auto& t : transports_) EXPECT_EQ(t->masked_pushes, 1);
+  // The clear report rides with its own client's masked input only.
+  EXPECT_EQ(transports_[0]->clear_eval_report, kClearReport);
+  EXPECT_TRUE(transports_[1]->clear_eval_report.empty());
 }
 
 TEST_F(SecureUploadTest, TransientFailureResendsTheSameMessageNextStep) {

@@ -41,11 +41,12 @@ BASE_RE = re.compile(
 SANITIZER_RT = re.compile(r"^lib(a|ub|t|l)san\.so")
 # DEB_PACKAGES entries a build from the repository does not need (tests,
 # benchmarks, fuzzing, formatting, the demo's dataset, the systemd, Prometheus
-# and report-screenshot tests, the deploy checks).
+# and report-screenshot tests, the deploy checks, the TorchScript LoRA
+# example's test).
 NOT_FOR_BUILD = {
     "libgtest-dev", "libgmock-dev", "libbenchmark-dev", "dataset-fashion-mnist",
     "systemd", "clang-format", "python3", "git", "clang", "libfuzzer-14-dev",
-    "python3-yaml", "shellcheck", "prometheus", "chromium",
+    "python3-yaml", "shellcheck", "prometheus", "chromium", "python3-torch",
 }
 
 

@@ -615,5 +615,34 @@ TEST(CoordinatorConfigTest, EngineRulesAreReportedWithTheirTomlKeys) {
   }
 }
 
+TEST(CoordinatorConfigTest, PretrainedWeightsAndFreezingKeys) {
+  absl::StatusOr<CoordinatorConfig> ok = ParseAndValidate(
+      "[model]\ninitial_weights = \"base.safetensors\"\n"
+      "trainable = [\"fc3.*\"]\n",
+      "x");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->model.initial_weights, "base.safetensors");
+  EXPECT_EQ(ok->model.trainable, std::vector<std::string>{"fc3.*"});
+  struct Case {
+    const char* toml;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"[model]\ninitial_weights = \"b\"\ntrainable = [\"fc3.*\"]\n"
+       "frozen = [\"conv1.*\"]\n",
+       "set one of them, not both"},
+      {"[model]\ninitial_weights = \"b\"\nfrozen = [\"\"]\n", "empty pattern"},
+      {"[model]\nfrozen = [\"conv1.*\"]\n", "need model.initial_weights"},
+      {"[model]\ninitial_weights = \"torchscript\"\n",
+       "needs architecture torchscript"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<CoordinatorConfig> parsed = ParseAndValidate(c.toml, "x");
+    ASSERT_FALSE(parsed.ok()) << c.toml;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(parsed.status()), HasSubstr(c.message)) << c.toml;
+  }
+}
+
 }  // namespace
 }  // namespace fedlearn

@@ -1,0 +1,199 @@
+#include "server/report/federated_eval_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/util/escape.h"
+#include "server/report/report_charts.h"
+
+namespace fedlearn {
+namespace {
+
+constexpr size_t kQuoteChars = 64;  // of a value echoed in an error
+
+absl::Status LineError(const std::string& origin, int line,
+                       const std::string& message) {
+  return absl::DataLossError(absl::StrCat(origin, ":", line, ": ", message));
+}
+
+absl::StatusOr<RoundRecord> ParseEvaluationLine(std::string_view text,
+                                                const std::string& origin,
+                                                int line,
+                                                const std::string& run_id) {
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded()) return LineError(origin, line, "not valid JSON");
+  if (!j.is_object()) {
+    return LineError(
+        origin, line,
+        absl::StrCat("expected a JSON object, got ", j.type_name()));
+  }
+  if (!j.contains("round") || !j["round"].is_number_unsigned() ||
+      j["round"].get<uint64_t>() == 0) {
+    return LineError(origin, line,
+                     "'round' (a round number >= 1) is missing or not an "
+                     "integer");
+  }
+  if (!j.contains("federated_eval") || !j["federated_eval"].is_object()) {
+    return LineError(origin, line, "'federated_eval' (an object) is missing");
+  }
+  if (j.contains("run_id")) {
+    if (!j["run_id"].is_string()) {
+      return LineError(origin, line, "'run_id' must be a string");
+    }
+    const std::string id = j["run_id"].get<std::string>();
+    if (id != run_id) {
+      return LineError(
+          origin, line,
+          absl::StrCat("run_id '", EscapeUntrusted(id, kQuoteChars),
+                       "' differs from checkpoint.json's '",
+                       EscapeUntrusted(run_id, kQuoteChars), "'"));
+    }
+  }
+  RoundRecord r;
+  r.line = line;
+  r.round = j["round"].get<uint64_t>();
+  r.fields = std::move(j);
+  return r;
+}
+
+bool HasEvaluation(const RoundRecord& r) {
+  return r.fields.contains("federated_eval") &&
+         r.fields["federated_eval"].is_object();
+}
+
+// The model version of a record: inside federated_eval (metrics.jsonl),
+// else at the top (evaluation.jsonl); -1 if neither is an integer.
+int64_t ModelVersion(const RoundRecord& r) {
+  for (const nlohmann::json* j : {&r.fields["federated_eval"], &r.fields}) {
+    if (j->contains("model_version") &&
+        (*j)["model_version"].is_number_integer()) {
+      return (*j)["model_version"].get<int64_t>();
+    }
+  }
+  return -1;
+}
+
+bool Secure(const RoundRecord& r) {
+  for (const nlohmann::json* j : {&r.fields["federated_eval"], &r.fields}) {
+    if (j->contains("secure") && (*j)["secure"].is_boolean()) {
+      return (*j)["secure"].get<bool>();
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+double JsonNumber(const nlohmann::json& j, const char* pointer) {
+  const nlohmann::json::json_pointer p(pointer);
+  if (!j.is_object() || !j.contains(p) || !j[p].is_number()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return j[p].get<double>();
+}
+
+absl::StatusOr<std::vector<RoundRecord>> ParseEvaluationJsonl(
+    std::string_view text, const std::string& origin, const std::string& run_id,
+    std::vector<std::string>* warnings) {
+  std::vector<RoundRecord> records;
+  int line = 0;
+  for (size_t start = 0; start < text.size();) {
+    ++line;
+    const size_t newline = text.find('\n', start);
+    const bool terminated = newline != std::string_view::npos;
+    const size_t end = terminated ? newline : text.size();
+    const std::string_view body = text.substr(start, end - start);
+    start = end + 1;
+    if (body.empty()) return LineError(origin, line, "empty line");
+    absl::StatusOr<RoundRecord> r =
+        ParseEvaluationLine(body, origin, line, run_id);
+    if (!r.ok() && !terminated) {
+      warnings->push_back(absl::StrCat(
+          origin, ":", line,
+          ": the last line is incomplete (torn write) and is left out"));
+      break;
+    }
+    if (!r.ok()) return r.status();
+    records.push_back(*std::move(r));
+  }
+  return records;
+}
+
+std::vector<FederatedEvaluation> FederatedEvaluations(const RunReport& report) {
+  std::vector<FederatedEvaluation> out;
+  auto add = [&out](const RoundRecord& r, bool evaluation_only) {
+    if (!HasEvaluation(r)) return;
+    FederatedEvaluation e;
+    e.round = r.round;
+    e.model_version = ModelVersion(r);
+    e.evaluation_only = evaluation_only;
+    e.secure = Secure(r);
+    e.stats = &r.fields["federated_eval"];
+    out.push_back(e);
+  };
+  for (const RoundRecord& r : report.rounds) add(r, false);
+  for (const RoundRecord& r : report.evaluations) add(r, true);
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const FederatedEvaluation& a, const FederatedEvaluation& b) {
+        return a.round < b.round;
+      });
+  return out;
+}
+
+RunReport EvaluationChartView(const RunReport& report) {
+  RunReport view;
+  view.run_id = report.run_id;
+  view.config = report.config;
+  for (const RoundRecord& r : report.rounds) {
+    if (HasEvaluation(r)) view.rounds.push_back(r);
+  }
+  for (const RoundRecord& r : report.evaluations) {
+    if (!HasEvaluation(r)) continue;
+    if (!view.rounds.empty() && r.round <= view.rounds.back().round) continue;
+    view.rounds.push_back(r);
+  }
+  return view;
+}
+
+void AddFederatedEvalCharts(const RunReport& report,
+                            std::vector<Chart>* charts) {
+  const RunReport view = EvaluationChartView(report);
+  if (view.rounds.empty()) return;
+  if (AddRoundChart(view,
+                    {"Federated accuracy across sites (held-out data)",
+                     "accuracy",
+                     ChartKind::kLine,
+                     {{"weighted mean", "/federated_eval/accuracy"},
+                      {"p10 of sites", "/federated_eval/accuracy_spread/p10"},
+                      {"worst site", "/federated_eval/accuracy_spread/min"}}},
+                    charts) &&
+      report.config && report.config->accuracy_threshold) {
+    charts->back().reference_lines.push_back(
+        {"threshold", *report.config->accuracy_threshold});
+  }
+  if (!AddRoundChart(view,
+                     {"PR-AUC and ROC-AUC per round (federated, binary task)",
+                      "area under the curve",
+                      ChartKind::kLine,
+                      {{"PR-AUC", "/federated_eval/binary/pr_auc"},
+                       {"ROC-AUC", "/federated_eval/binary/roc_auc"}},
+                      true},
+                     charts)) {
+    return;
+  }
+  // PR-AUC's chance level: the share of positives among the examples.
+  const nlohmann::json& last = view.rounds.back().fields["federated_eval"];
+  const double positives =
+      JsonNumber(last, "/binary/tp") + JsonNumber(last, "/binary/fn");
+  const double examples = JsonNumber(last, "/examples");
+  if (std::isfinite(positives) && examples > 0) {
+    charts->back().reference_lines.push_back(
+        {"positive rate (chance PR-AUC)", positives / examples});
+  }
+}
+
+}  // namespace fedlearn
