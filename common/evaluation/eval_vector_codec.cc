@@ -3,23 +3,10 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/bit_math.h"
 
 namespace fedlearn {
 namespace {
-
-// ceil(log2(n)) for n >= 1.
-int CeilLog2(uint64_t n) {
-  int bits = 0;
-  while (bits < 64 && (uint64_t{1} << bits) < n) ++bits;
-  return bits;
-}
-
-// Number of bits of n (0 for 0).
-int BitLength(uint64_t n) {
-  int bits = 0;
-  for (; n != 0; n >>= 1) ++bits;
-  return bits;
-}
 
 // Whether `report`'s vectors have `layout`'s sizes (ToVector's REQUIRES).
 bool HasShape(const EvalLayout& layout, const SiteEvalReport& report) {

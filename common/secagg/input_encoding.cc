@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/mask_prg.h"
+#include "common/util/bit_math.h"
 
 namespace fedlearn {
 namespace {
@@ -55,23 +56,6 @@ class CoinStream {
 int64_t StochasticRound(double x, CoinStream& coins) {
   const double lower = std::floor(x);
   return static_cast<int64_t>(lower) + (coins.Next() < x - lower ? 1 : 0);
-}
-
-// ceil(log2(n)) for n >= 1.
-int CeilLog2(uint64_t n) {
-  int bits = 0;
-  while (bits < 64 && (uint64_t{1} << bits) < n) ++bits;
-  return bits;
-}
-
-// Number of bits of n >= 1.
-int BitLength(uint64_t n) {
-  int bits = 0;
-  while (n != 0) {
-    ++bits;
-    n >>= 1;
-  }
-  return bits;
 }
 
 // Counts (and their sums over max_clients) stay exact in a double.

@@ -2,9 +2,7 @@
 // FakeClock, real SecAggClients and the real input encoding, the clients
 // sending client/training/qffl_transform.h's values. The released model
 // must equal the plaintext form's (the float64 reference of
-// qffl_round_test.cc) within the stated quantization bound. The client loop
-// is a trimmed copy of secure_round_engine_test.cc's SimulatedClient (no
-// faults).
+// qffl_round_test.cc) within the stated quantization bound.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -21,13 +19,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/round/round_engine.h"
+#include "tests/server/round/stepped_secagg_client.h"
 #include "tests/server/round/test_models.h"
 #include "tests/server/secagg/secagg_harness.h"
 
 namespace fedlearn {
 namespace {
 
+using ::fedlearn::testing::EncodePlainUpdate;
 using ::fedlearn::testing::MakeModel;
+using ::fedlearn::testing::SteppedSecAggClient;
 using ::fedlearn::testing::TestPki;
 using ::testing::SizeIs;
 
@@ -63,100 +64,22 @@ struct ClientRound {
   double train_loss;
 };
 
-// One client's secure upload, stepped by hand (client/secure_upload.cc).
-class SecureQfflClient {
- public:
-  SecureQfflClient(int index, ClientRound plan)
-      : index_(index), id_(TestPki::ClientId(index)), plan_(std::move(plan)) {}
-
-  const std::string& id() const { return id_; }
-  const Task& task() const { return *task_; }
-  bool active() const { return active_; }
-
-  void Begin(RoundEngine& engine) {
-    absl::StatusOr<FetchOutcome> fetched = engine.FetchTask(id_);
-    ASSERT_TRUE(fetched.ok()) << fetched.status();
-    ASSERT_TRUE(fetched->task.has_value()) << fetched->reason;
-    task_ = *std::move(fetched->task);
-    ASSERT_NE(task_->secagg, nullptr);
-    // As client_session.cc: the q-FFL transform, then the encoding.
+// As client_session.cc: the q-FFL transform, then the encoding.
+SteppedSecAggClient::Encoder QfflEncoder(ClientRound plan) {
+  return [plan = std::move(plan)](
+             const Task& task) -> absl::StatusOr<std::vector<uint32_t>> {
     TrainingResult result;
-    result.delta = FlatVector(plan_.delta);
+    result.delta = FlatVector(plan.delta);
     result.num_examples = 1000;
-    result.train_loss = plan_.train_loss;
-    result.global_loss = plan_.global_loss;
+    result.train_loss = plan.train_loss;
+    result.global_loss = plan.global_loss;
     absl::Status transformed = ApplyQfflTransform(
-        task_->training, false, task_->encoding.clip_range(), &result);
-    ASSERT_TRUE(transformed.ok()) << transformed;
-    EncodingParameters params;
-    params.modulus_bits = static_cast<int>(task_->encoding.modulus_bits());
-    params.quantization_bits =
-        static_cast<int>(task_->encoding.quantization_bits());
-    params.clip_range = task_->encoding.clip_range();
-    params.max_weight = task_->encoding.max_weight();
-    params.max_clients = static_cast<int>(task_->encoding.max_clients());
-    absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(params);
-    ASSERT_TRUE(encoder.ok()) << encoder.status();
-    absl::StatusOr<EncodedUpdate> encoded = encoder->Encode(
-        result.delta.span(), result.num_examples, result.train_loss);
-    ASSERT_TRUE(encoded.ok()) << encoded.status();
-    ASSERT_EQ(encoded->clipped_fraction, 0.0);
-    absl::StatusOr<std::unique_ptr<SecAggClient>> client =
-        SecAggClient::Create(*task_->secagg, TestPki::Get().Identity(index_),
-                             std::move(encoded->values));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-    absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
-    ASSERT_TRUE(first.ok()) << first.status();
-    outgoing_ = *std::move(first);
-    active_ = true;
-  }
-
-  void Step(RoundEngine& engine) {
-    if (!active_) return;
-    absl::StatusOr<SecAggExchangeReply> reply = engine.SecAggExchange(
-        id_, task_->run_id, task_->round, outgoing_ ? &*outgoing_ : nullptr);
-    outgoing_.reset();
-    if (!reply.ok() || reply->aborted || done_) {
-      active_ = false;
-      return;
-    }
-    if (!reply->message || reply->message->message_case() == last_handled_)
-      return;
-    last_handled_ = reply->message->message_case();
-    absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply->message);
-    if (!step.ok()) {
-      active_ = false;
-      return;
-    }
-    if (step->masked_input) {
-      if (!engine
-               .SubmitMaskedInput(id_, task_->run_id, task_->round,
-                                  *std::move(step->masked_input))
-               .ok()) {
-        active_ = false;
-        return;
-      }
-    }
-    outgoing_ = std::move(step->message);
-    if (step->done) {
-      done_ = true;
-      if (!outgoing_) active_ = false;
-    }
-  }
-
- private:
-  const int index_;
-  const std::string id_;
-  const ClientRound plan_;
-  std::optional<Task> task_;
-  std::unique_ptr<SecAggClient> client_;
-  std::optional<v1::SecAggClientMessage> outgoing_;
-  v1::SecAggServerMessage::MessageCase last_handled_ =
-      v1::SecAggServerMessage::MESSAGE_NOT_SET;
-  bool done_ = false;
-  bool active_ = false;
-};
+        task.training, false, task.encoding.clip_range(), &result);
+    if (!transformed.ok()) return transformed;
+    return EncodePlainUpdate(task, result.delta.span(), result.num_examples,
+                             result.train_loss);
+  };
+}
 
 class Recorder : public RoundListener {
  public:
@@ -212,9 +135,10 @@ TEST(QfflSecureRoundTest, SecureFormEqualsPlaintextWithinTheQuantizationBound) {
   }
   engine.Tick();
   ASSERT_EQ(engine.phase(), RoundEngine::Phase::kTraining);
-  std::vector<std::unique_ptr<SecureQfflClient>> clients;
+  std::vector<std::unique_ptr<SteppedSecAggClient>> clients;
   for (int i = 0; i < 3; ++i) {
-    clients.push_back(std::make_unique<SecureQfflClient>(i, kRound[i]));
+    clients.push_back(
+        std::make_unique<SteppedSecAggClient>(i, QfflEncoder(kRound[i])));
     ASSERT_NO_FATAL_FAILURE(clients.back()->Begin(engine));
   }
   const v1::SecAggEncoding& encoding = clients[0]->task().encoding;

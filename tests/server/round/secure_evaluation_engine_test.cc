@@ -20,13 +20,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/round/round_engine.h"
+#include "tests/server/round/stepped_secagg_client.h"
 #include "tests/server/round/test_models.h"
 #include "tests/server/secagg/secagg_harness.h"
 
 namespace fedlearn {
 namespace {
 
+using ::fedlearn::testing::EncodePlainUpdate;
 using ::fedlearn::testing::MakeModel;
+using ::fedlearn::testing::SteppedSecAggClient;
 using ::fedlearn::testing::TestPki;
 using ::fedlearn::testing::Values;
 
@@ -83,107 +86,40 @@ SiteEvalReport SiteReport(int i) {
   return builder.Finish();
 }
 
-// One client daemon's secure upload with its report in the masked vector.
-class EvalClient {
- public:
-  EvalClient(int index, SiteEvalReport report, bool send_clear,
-             bool forge_clear = false)
-      : index_(index),
-        id_(TestPki::ClientId(index)),
-        report_(std::move(report)),
-        send_clear_(send_clear),
-        forge_clear_(forge_clear) {}
-
-  void Begin(RoundEngine& engine) {
-    absl::StatusOr<FetchOutcome> fetched = engine.FetchTask(id_);
-    ASSERT_TRUE(fetched.ok() && fetched->task.has_value());
-    task_ = *std::move(fetched->task);
-    ASSERT_NE(task_->secagg, nullptr);
-    ASSERT_TRUE(task_->evaluation.has_value());
-    const v1::SecAggEncoding& e = task_->encoding;
-    EncodingParameters params;
-    params.modulus_bits = static_cast<int>(e.modulus_bits());
-    params.quantization_bits = static_cast<int>(e.quantization_bits());
-    params.clip_range = e.clip_range();
-    params.max_weight = e.max_weight();
-    params.max_clients = static_cast<int>(e.max_clients());
-    absl::StatusOr<InputEncoder> encoder = InputEncoder::Create(params);
-    ASSERT_TRUE(encoder.ok()) << encoder.status();
-    const bool only = task_->evaluation->evaluate_only();
-    std::vector<float> delta(task_->model->values.size(), only ? 0.0f : 0.25f);
+// The client daemon's masked vector in an evaluation round: the update's
+// encoding followed by the codec's encoding of the site's report.
+SteppedSecAggClient::Encoder EvalEncoder(int index, SiteEvalReport report) {
+  return [index, report = std::move(report)](
+             const Task& task) -> absl::StatusOr<std::vector<uint32_t>> {
+    if (!task.evaluation) return absl::InternalError("no evaluation task");
+    const bool only = task.evaluation->evaluate_only();
     // Evaluation only: an all-zero update of weight 1 (the encoding refuses
     // zero examples; the coordinator ignores this part of the sum).
-    absl::StatusOr<EncodedUpdate> update =
-        encoder->Encode(delta, only ? 1 : 100 + index_, only ? 0.0 : 1.0);
-    ASSERT_TRUE(update.ok()) << update.status();
+    std::vector<float> delta(task.model->values.size(), only ? 0.0f : 0.25f);
+    absl::StatusOr<std::vector<uint32_t>> values = EncodePlainUpdate(
+        task, delta, only ? 1 : 100 + index, only ? 0.0 : 1.0);
+    if (!values.ok()) return values.status();
     absl::StatusOr<EvalVectorCodec> codec = EvalVectorCodec::Create(
-        Layout(), static_cast<int>(task_->secagg->modulus_bits()),
-        static_cast<int>(e.max_clients()), task_->evaluation->max_examples());
-    ASSERT_TRUE(codec.ok()) << codec.status();
-    absl::StatusOr<std::vector<uint32_t>> tail = codec->Encode(report_);
-    ASSERT_TRUE(tail.ok()) << tail.status();
-    std::vector<uint32_t> values = std::move(update->values);
-    values.insert(values.end(), tail->begin(), tail->end());
-    absl::StatusOr<std::unique_ptr<SecAggClient>> client = SecAggClient::Create(
-        *task_->secagg, TestPki::Get().Identity(index_), std::move(values));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-    absl::StatusOr<v1::SecAggClientMessage> first = client_->Start();
-    ASSERT_TRUE(first.ok()) << first.status();
-    outgoing_ = *std::move(first);
-    active_ = true;
-  }
+        Layout(), static_cast<int>(task.secagg->modulus_bits()),
+        static_cast<int>(task.encoding.max_clients()),
+        task.evaluation->max_examples());
+    if (!codec.ok()) return codec.status();
+    absl::StatusOr<std::vector<uint32_t>> tail = codec->Encode(report);
+    if (!tail.ok()) return tail.status();
+    values->insert(values->end(), tail->begin(), tail->end());
+    return values;
+  };
+}
 
-  void Step(RoundEngine& engine) {
-    if (!active_) return;
-    absl::StatusOr<SecAggExchangeReply> reply = engine.SecAggExchange(
-        id_, task_->run_id, task_->round, outgoing_ ? &*outgoing_ : nullptr);
-    outgoing_.reset();
-    if (!reply.ok() || reply->aborted || done_) {
-      active_ = false;
-      return;
-    }
-    if (!reply->message || reply->message->message_case() == last_) return;
-    last_ = reply->message->message_case();
-    absl::StatusOr<SecAggClient::Reply> step = client_->Handle(*reply->message);
-    if (!step.ok()) {
-      active_ = false;
-      return;
-    }
-    if (step->masked_input) {
-      std::vector<uint64_t> clear;
-      if (send_clear_) clear = report_.ToVector(Layout());
-      if (forge_clear_) clear[1] = clear[0] + 1;  // correct > examples
-      masked_status_ = engine.SubmitMaskedInput(
-          id_, task_->run_id, task_->round, *std::move(step->masked_input),
-          std::move(clear));
-      if (!masked_status_.ok()) {
-        active_ = false;
-        return;
-      }
-    }
-    outgoing_ = std::move(step->message);
-    done_ = step->done;
-    if (done_ && !outgoing_) active_ = false;
-  }
-  bool active() const { return active_; }
-  const absl::Status& masked_status() const { return masked_status_; }
-
- private:
-  const int index_;
-  const std::string id_;
-  const SiteEvalReport report_;
-  const bool send_clear_;
-  const bool forge_clear_;
-  absl::Status masked_status_;
-  std::optional<Task> task_;
-  std::unique_ptr<SecAggClient> client_;
-  std::optional<v1::SecAggClientMessage> outgoing_;
-  v1::SecAggServerMessage::MessageCase last_ =
-      v1::SecAggServerMessage::MESSAGE_NOT_SET;
-  bool done_ = false;
-  bool active_ = false;
-};
+// The report a site sends in the clear with per_site; `forge` breaks it
+// (correct > examples).
+std::vector<uint64_t> ClearReport(const SiteEvalReport& report, bool per_site,
+                                  bool forge) {
+  if (!per_site) return {};
+  std::vector<uint64_t> clear = report.ToVector(Layout());
+  if (forge) clear[1] = clear[0] + 1;
+  return clear;
+}
 
 class Recorder : public RoundListener {
  public:
@@ -225,11 +161,12 @@ class SecureEvaluationEngineTest : public ::testing::Test {
   void RunRound(bool per_site, int forger = -1) {
     engine_->Tick();
     ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kTraining);
-    std::vector<std::unique_ptr<EvalClient>> clients;
+    std::vector<std::unique_ptr<SteppedSecAggClient>> clients;
     for (int i = 0; i < kClients; ++i) {
-      clients.push_back(
-          std::make_unique<EvalClient>(i, reports_[i], per_site, i == forger));
-      clients.back()->Begin(*engine_);
+      clients.push_back(std::make_unique<SteppedSecAggClient>(
+          i, EvalEncoder(i, reports_[i]),
+          ClearReport(reports_[i], per_site, i == forger)));
+      ASSERT_NO_FATAL_FAILURE(clients.back()->Begin(*engine_));
     }
     for (int k = 0; k < 40; ++k) {
       for (auto& c : clients) c->Step(*engine_);
