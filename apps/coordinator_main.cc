@@ -32,9 +32,11 @@ int StoppedBeforeStart(const fedlearn::StopSignals& signals) {
 }
 
 // --evaluate-model: the job evaluates `path` (a model of the configured
-// architecture) instead of training from `*initial`.
+// architecture) instead of training from `*initial`; `*ref` is the file's
+// own run, round and version.
 absl::Status LoadModelToEvaluate(const std::string& path,
-                                 fedlearn::FlatModel* initial) {
+                                 fedlearn::FlatModel* initial,
+                                 fedlearn::v1::RoundRef* ref) {
   absl::StatusOr<fedlearn::SavedModel> saved = fedlearn::ReadModelFile(path);
   if (!saved.ok()) {
     return absl::Status(saved.status().code(),
@@ -48,6 +50,7 @@ absl::Status LoadModelToEvaluate(const std::string& path,
                      initial->spec.DescribeMismatch(saved->model.spec), ")"));
   }
   *initial = std::move(saved->model);
+  *ref = saved->ref;
   return absl::OkStatus();
 }
 
@@ -178,9 +181,12 @@ int main(int argc, char** argv) {
       config.model, config.model_seed, &config.model.base_weights_sha256);
   if (!initial.ok()) return Fail(initial.status());
   if (!evaluate_model.empty()) {
-    if (absl::Status s = LoadModelToEvaluate(evaluate_model, &*initial);
+    v1::RoundRef ref;
+    if (absl::Status s = LoadModelToEvaluate(evaluate_model, &*initial, &ref);
         !s.ok())
       return Fail(s);
+    config.engine.evaluation.model_file_version = ref.model_version();
+    config.engine.evaluation.model_file_run_id = ref.run_id();
   }
 
   absl::StatusOr<std::unique_ptr<ModelEvaluator>> evaluator =

@@ -71,6 +71,9 @@ std::string EvaluationSummaryToJson(const FederatedEvalSummary& summary,
   j["selected"] = summary.selected;
   j["participants"] = summary.participants;
   if (!summary.model_file.empty()) j["model_file"] = summary.model_file;
+  if (!summary.model_file_run_id.empty()) {
+    j["model_file_run_id"] = summary.model_file_run_id;
+  }
   j["federated_eval"] = FederatedEvalJson(summary.model_version, summary.secure,
                                           summary.stats, summary.per_site);
   j["unix_ms"] = unix_ms;

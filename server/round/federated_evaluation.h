@@ -52,6 +52,11 @@ struct FederatedEvaluationConfig {
   // evaluation-only round of the initial model.
   bool job = false;
   std::string model_file;  // the job's model file, for its record
+  // The job's model's own version and run (its file header): what the
+  // job's record and log name as the model evaluated. The protocol still
+  // numbers the job's one round 1, of model version 0.
+  std::optional<uint64_t> model_file_version;
+  std::string model_file_run_id;
   // Resuming: the final evaluation of the last model is already recorded
   // (<state>/evaluation.jsonl), so it is not redone.
   bool final_done = false;

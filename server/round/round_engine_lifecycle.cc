@@ -140,6 +140,10 @@ FederatedEvalSummary RoundEngine::SummarizeEvaluationLocked(
   out.selected = aggregate.selected;
   out.participants = aggregate.participants;
   if (out.evaluate_only) out.model_file = config_.evaluation.model_file;
+  if (config_.evaluation.job && config_.evaluation.model_file_version) {
+    out.model_version = *config_.evaluation.model_file_version;
+    out.model_file_run_id = config_.evaluation.model_file_run_id;
+  }
   PublishedEvaluation published =
       SummarizeCollected(*eval_layout_, eval_groups_,
                          config_.evaluation.per_site, *aggregate.evaluation);

@@ -112,6 +112,7 @@ struct FederatedEvalSummary {
   std::vector<std::pair<std::string, EvalStatistics>> per_site;
   // The evaluation-only job: the model file it evaluated.
   std::string model_file;
+  std::string model_file_run_id;  // the job's: the run that wrote the file
 };
 
 struct RoundSummary {
