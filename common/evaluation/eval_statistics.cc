@@ -210,8 +210,11 @@ BinaryStatistics Binary(const SiteEvalReport& sum) {
   b.false_negatives = sum.false_negatives;
   b.precision = Ratio(b.true_positives, b.true_positives + b.false_positives);
   b.recall = Ratio(b.true_positives, b.true_positives + b.false_negatives);
-  b.f1 = Ratio(2 * b.true_positives,
-               2 * b.true_positives + b.false_positives + b.false_negatives);
+  // In double: 2 x TP wraps in 64 bits for sums of 2^63 or more.
+  const double tp = static_cast<double>(b.true_positives);
+  const double f1_den = 2 * tp + static_cast<double>(b.false_positives) +
+                        static_cast<double>(b.false_negatives);
+  b.f1 = f1_den == 0 ? kNaN : 2 * tp / f1_den;
   if (sum.positive_score_bins.size() == sum.negative_score_bins.size()) {
     b.roc_auc = RocAuc(sum.positive_score_bins, sum.negative_score_bins);
     b.pr_auc =

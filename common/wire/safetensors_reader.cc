@@ -155,7 +155,13 @@ absl::StatusOr<Entry> ParseEntry(const std::string& name, const Json& info) {
   Entry e;
   e.tensor.name = name;
   const Json& dtype = info["dtype"];
-  if (!dtype.is_string() || DtypeBytes(dtype.get<std::string>()) == 0) {
+  if (!dtype.is_string()) {
+    // Named by type only: dump() recurses, and a deeply nested value would
+    // overflow the stack.
+    return absl::InvalidArgumentError(absl::StrCat(
+        who, " has an unknown dtype (a JSON ", dtype.type_name(), ")"));
+  }
+  if (DtypeBytes(dtype.get<std::string>()) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         who, " has an unknown dtype ", EscapeUntrusted(dtype.dump(), 32)));
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/evaluation/site_eval_report.h"
 #include "common/util/status_macros.h"
 #include "server/strategy/qffl.h"
 
@@ -30,6 +31,27 @@ absl::Status ValidateSecureAggregation(const RoundEngineConfig& c) {
   if (fixed_cohort) {
     RETURN_IF_ERROR(
         InputEncoder::Create(c.secagg.Encoding(c.clients_per_round)).status());
+  }
+  return absl::OkStatus();
+}
+
+// Federated evaluation: the largest field of a report is its loss sum, at
+// most max_examples * max_loss / kEvalLossUnit per site. Every registered
+// site's must add up without wrapping 64 bits, or a sum would have to drop
+// a report.
+absl::Status CheckEvaluationSumFits(const RoundEngineConfig& c) {
+  if (!c.evaluation.enabled() || !c.contract.has_evaluation()) {
+    return absl::OkStatus();
+  }
+  const double largest = static_cast<double>(c.evaluation.max_examples) *
+                         c.contract.evaluation().max_loss() / kEvalLossUnit *
+                         static_cast<double>(c.max_registered_clients);
+  if (!(largest < 0x1p63)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "evaluation.max_examples * evaluation.max_loss is too large for ",
+        c.max_registered_clients,
+        " registered clients: the sum of their evaluation reports' loss "
+        "totals could overflow 64 bits; lower either"));
   }
   return absl::OkStatus();
 }
@@ -88,6 +110,7 @@ absl::Status RoundEngineConfig::Validate() const {
   RETURN_IF_ERROR(
       CheckQfflCombination(strategy, dp.enabled(), robust.robust()));
   RETURN_IF_ERROR(evaluation.Validate(dp.enabled(), num_rounds));
+  RETURN_IF_ERROR(CheckEvaluationSumFits(*this));
   return dp.Validate(num_rounds, secagg.enabled);
 }
 

@@ -3,14 +3,18 @@
 // real model file, run contract and task header, masked and float payloads,
 // a small IDX dataset, certificates and a CRL from a real CA, the config
 // references, and RPC sequences of honest plaintext and secure rounds in the
-// operation formats of coordinator_ops.h and the secagg fuzzers. Existing
+// operation formats of coordinator_ops.h and the secagg fuzzers, honest
+// federated-evaluation reports and their secure sum. Existing
 // files are overwritten; nothing else in <dir> is touched.
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "client/client_config.h"
+#include "common/evaluation/eval_vector_codec.h"
+#include "common/evaluation/site_eval_report.h"
 #include "common/flat/flat_vector.h"
 #include "common/secagg/encoding_proto.h"
 #include "common/tls/cert_authority.h"
@@ -152,6 +156,72 @@ void ConfigSeeds() {
   Write("client_config_fuzzer", "reference", ClientConfigReference());
 }
 
+// Little-endian integers in eval_report_fuzzer's input format.
+void AppendLE(uint64_t v, int bytes, std::string* out) {
+  for (int b = 0; b < bytes; ++b) out->push_back(static_cast<char>(v >> 8 * b));
+}
+
+// Honest reports of three sites (one without examples) of a binary task
+// with two groups, as plain reports and as their secure sum.
+void EvalSeeds() {
+  const double max_loss = 5, threshold = 0.6;
+  std::string layout;
+  AppendLE(2, 1, &layout);  // num_classes
+  for (int bins : {4, 5, 3}) AppendLE(bins, 2, &layout);
+  AppendLE(2, 1, &layout);  // groups
+  uint64_t bits;
+  std::memcpy(&bits, &max_loss, 8);
+  AppendLE(bits, 8, &layout);
+  std::memcpy(&bits, &threshold, 8);
+  AppendLE(bits, 8, &layout);
+  v1::RunContract contract;
+  contract.mutable_model()->set_num_classes(2);
+  v1::EvaluationSpec& e = *contract.mutable_evaluation();
+  e.set_score_bins(4), e.set_accuracy_bins(5), e.set_loss_bins(3);
+  e.add_groups("g0"), e.add_groups("g1");
+  e.set_max_loss(max_loss), e.set_accuracy_threshold(threshold);
+  absl::StatusOr<EvalLayout> l = EvalLayout::FromContract(contract);
+  FuzzCheck(l.ok(), "the seed layout is invalid");
+  std::vector<SiteEvalReport> sites;
+  for (int site = 0; site < 3; ++site) {
+    SiteEvalBuilder builder(*l);
+    for (int i = 0; i < 7 * site; ++i) {
+      FuzzCheck(
+          builder.Add(i % 2, 0, 0.13 * i + 0.05 * site, 0.3 * i, i % 3 - 1)
+              .ok(),
+          "cannot build a seed report");
+    }
+    sites.push_back(builder.Finish());
+  }
+  const uint64_t max_examples = 100;
+  std::string plain = std::string(1, '\0') + layout;
+  AppendLE(max_examples, 8, &plain);
+  AppendLE(sites.size(), 1, &plain);
+  for (const SiteEvalReport& r : sites) {
+    const std::vector<uint64_t> values = r.ToVector(*l);
+    AppendLE(values.size(), 2, &plain);
+    for (uint64_t v : values) AppendLE(v, 8, &plain);
+  }
+  Write("eval_report_fuzzer", "plain-reports", plain);
+  const int modulus_bits = 32, max_clients = 3;
+  absl::StatusOr<EvalVectorCodec> codec =
+      EvalVectorCodec::Create(*l, modulus_bits, max_clients, max_examples);
+  FuzzCheck(codec.ok(), "cannot create the seed codec");
+  std::vector<uint32_t> sum(codec->length(), 0);
+  for (const SiteEvalReport& r : sites) {
+    absl::StatusOr<std::vector<uint32_t>> encoded = codec->Encode(r);
+    FuzzCheck(encoded.ok(), "cannot encode a seed report");
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] += (*encoded)[k];
+  }
+  std::string secure = std::string(1, '\1') + layout;
+  AppendLE(max_examples, 8, &secure);
+  AppendLE(modulus_bits, 1, &secure);
+  AppendLE(max_clients, 2, &secure);
+  AppendLE(sum.size(), 2, &secure);
+  for (uint32_t v : sum) AppendLE(v, 4, &secure);
+  Write("eval_report_fuzzer", "secure-sum", secure);
+}
+
 // A plaintext or secure round: three sites register, fetch and answer.
 void CoordinatorSeeds(const SecAggTranscript& t) {
   for (bool secure : {false, true}) {
@@ -243,5 +313,6 @@ int main(int argc, char** argv) {
   ConfigSeeds();
   CoordinatorSeeds(HonestSecAggTranscript());
   SecAggSeeds();
+  EvalSeeds();
   return 0;
 }

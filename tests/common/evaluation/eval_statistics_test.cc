@@ -147,6 +147,27 @@ TEST(EvalStatisticsTest, BinaryMetricsMatchScikitLearnsDocumentedExample) {
   EXPECT_NEAR(st.binary->pr_auc, 5.0 / 6, kTol);
 }
 
+// Regression (eval_report_fuzzer's range check): F1's 2 x TP was computed in
+// uint64 and wrapped once the summed TP reached 2^63 (sixteen sites of
+// 2^60 - 1 examples each are within ValidateSiteReport's bounds), giving 0
+// here or values above 1. TP = 2^63, FP = 2^62, FN = 0:
+// F1 = 2^64 / (2^64 + 2^62) = 4/5 exactly.
+TEST(EvalStatisticsTest, F1OfHugeSumsDoesNotWrap) {
+  const EvalLayout l = BinaryLayout(1);
+  SiteEvalReport sum = SiteEvalReport::Zero(l);
+  sum.true_positives = uint64_t{1} << 63;
+  sum.false_positives = uint64_t{1} << 62;
+  sum.examples = sum.true_positives + sum.false_positives;
+  sum.correct = sum.true_positives;
+  sum.positive_score_bins = {sum.true_positives};
+  sum.negative_score_bins = {sum.false_positives};
+  const EvalStatistics s = SummarizeSum(l, sum, {});
+  ASSERT_TRUE(s.binary.has_value());
+  EXPECT_DOUBLE_EQ(s.binary->f1, 0.8);
+  EXPECT_DOUBLE_EQ(s.binary->precision, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(s.binary->recall, 1.0);
+}
+
 // Coarse bins tie scores: the histogram AUC counts a tied pair as 1/2.
 TEST(EvalStatisticsTest, TiedBinsCountHalf) {
   const EvalLayout l = BinaryLayout(2);

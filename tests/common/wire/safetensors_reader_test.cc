@@ -119,6 +119,19 @@ TEST(SafetensorsReaderTest, RefusesMalformedFiles) {
   }
 }
 
+// Regression: the error message dumped the dtype value, and nlohmann's
+// dump() recurses, so a dtype nested 500,000 deep (a 1 MB header, well
+// within the format's bound) overflowed the stack.
+TEST(SafetensorsReaderTest, RefusesADeeplyNestedDtypeWithoutRecursing) {
+  const int depth = 500'000;
+  const std::string dtype = std::string(depth, '[') + std::string(depth, ']');
+  const absl::Status s = Parse(File(
+      R"({"x":{"dtype":)" + dtype + R"(,"shape":[],"data_offsets":[0,0]}})",
+      ""));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("unknown dtype (a JSON array)"));
+}
+
 TEST(SafetensorsReaderTest, EveryTruncationOfTheWritersFileIsRefused) {
   testing_util::ScopedTempDir dir;
   const std::string path = dir.path() + "/known.safetensors";

@@ -324,6 +324,15 @@ TEST(FederatedEvaluationConfigTest, RefusesDpAndBadRanges) {
   config.evaluation.max_examples = 0;
   EXPECT_THAT(std::string(config.Validate().message()),
               HasSubstr("max_examples"));
+  // Reports whose loss totals could not be summed without wrapping.
+  config = EvalConfig(1, 2, true);
+  config.evaluation.max_examples = uint64_t{1} << 40;
+  config.contract.mutable_evaluation()->set_max_loss(1e6);
+  EXPECT_THAT(std::string(config.Validate().message()),
+              HasSubstr("could overflow 64 bits"));
+  config.max_registered_clients = 1;
+  config.contract.mutable_evaluation()->set_max_loss(1);
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
   config = EvalConfig(1, 2, true);
   config.contract.mutable_evaluation()->set_accuracy_bins(0);
   FakeClock clock;
