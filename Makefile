@@ -43,7 +43,7 @@ DEB_PACKAGES := cmake make g++ pkg-config zlib1g-dev \
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build test format demo demo-small bank-demo bench clean install install-systemd fuzz fuzz-ci
+.PHONY: all deps build test format demo demo-small bank-demo finetune-demo bench clean install install-systemd fuzz fuzz-ci
 
 all: build
 
@@ -101,6 +101,14 @@ demo-small: build
 bank-demo: build
 	examples/bank/run_bank_demo.sh $(BUILD_DIR) bank-demo
 
+# Fine-tuning a pre-trained model (examples/finetune/, README "Fine-tuning
+# pre-trained models"): PyTorch pre-trains LeNet-5 on Fashion-MNIST classes
+# 0-4, then 10 virtual sites fine-tune it on classes 5-9 with secure
+# aggregation five ways (from scratch, full, last layer, last two layers,
+# LoRA) and the table is printed (~2 min). Everything in finetune-demo/.
+finetune-demo: build
+	examples/finetune/run_finetune.sh $(BUILD_DIR) finetune-demo
+
 # Quick benchmarks (~15 s). The secure-aggregation cost table takes ~7 min:
 # $(BUILD_DIR)/bin/secagg_bench
 bench: build
@@ -126,7 +134,8 @@ FUZZERS := coordinator_service_fuzzer secagg_server_fuzzer secagg_client_fuzzer 
   masked_values_fuzzer float32_le_fuzzer wire_proto_fuzzer model_file_fuzzer \
   input_encoding_fuzzer private_input_codec_fuzzer csv_parser_fuzzer \
   idx_reader_fuzzer table_loader_fuzzer coordinator_config_fuzzer \
-  client_config_fuzzer certificate_fuzzer
+  client_config_fuzzer certificate_fuzzer safetensors_reader_fuzzer \
+  eval_report_fuzzer
 
 $(FUZZ_DIR)/CMakeCache.txt: CMakeLists.txt
 	cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Release -DFEDLEARN_FUZZ=ON \
@@ -145,4 +154,4 @@ fuzz-ci:
 	$(MAKE) fuzz FUZZ_SECONDS=30 FUZZ_PARALLEL=$(JOBS)
 
 clean:
-	rm -rf $(BUILD_DIR) demo-state demo-small-state bank-demo
+	rm -rf $(BUILD_DIR) demo-state demo-small-state bank-demo finetune-demo
