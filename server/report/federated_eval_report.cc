@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/escape.h"
+#include "common/util/status_macros.h"
 #include "server/report/report_charts.h"
 
 namespace fedlearn {
@@ -13,39 +14,35 @@ namespace {
 
 constexpr size_t kQuoteChars = 64;  // of a value echoed in an error
 
-absl::Status LineError(const std::string& origin, int line,
-                       const std::string& message) {
-  return absl::DataLossError(absl::StrCat(origin, ":", line, ": ", message));
-}
-
 absl::StatusOr<RoundRecord> ParseEvaluationLine(std::string_view text,
                                                 const std::string& origin,
                                                 int line,
                                                 const std::string& run_id) {
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
                                            /*allow_exceptions=*/false);
-  if (j.is_discarded()) return LineError(origin, line, "not valid JSON");
+  if (j.is_discarded()) return JsonLineError(origin, line, "not valid JSON");
   if (!j.is_object()) {
-    return LineError(
+    return JsonLineError(
         origin, line,
         absl::StrCat("expected a JSON object, got ", j.type_name()));
   }
   if (!j.contains("round") || !j["round"].is_number_unsigned() ||
       j["round"].get<uint64_t>() == 0) {
-    return LineError(origin, line,
-                     "'round' (a round number >= 1) is missing or not an "
-                     "integer");
+    return JsonLineError(origin, line,
+                         "'round' (a round number >= 1) is missing or not an "
+                         "integer");
   }
   if (!j.contains("federated_eval") || !j["federated_eval"].is_object()) {
-    return LineError(origin, line, "'federated_eval' (an object) is missing");
+    return JsonLineError(origin, line,
+                         "'federated_eval' (an object) is missing");
   }
   if (j.contains("run_id")) {
     if (!j["run_id"].is_string()) {
-      return LineError(origin, line, "'run_id' must be a string");
+      return JsonLineError(origin, line, "'run_id' must be a string");
     }
     const std::string id = j["run_id"].get<std::string>();
     if (id != run_id) {
-      return LineError(
+      return JsonLineError(
           origin, line,
           absl::StrCat("run_id '", EscapeUntrusted(id, kQuoteChars),
                        "' differs from checkpoint.json's '",
@@ -99,26 +96,15 @@ absl::StatusOr<std::vector<RoundRecord>> ParseEvaluationJsonl(
     std::string_view text, const std::string& origin, const std::string& run_id,
     std::vector<std::string>* warnings) {
   std::vector<RoundRecord> records;
-  int line = 0;
-  for (size_t start = 0; start < text.size();) {
-    ++line;
-    const size_t newline = text.find('\n', start);
-    const bool terminated = newline != std::string_view::npos;
-    const size_t end = terminated ? newline : text.size();
-    const std::string_view body = text.substr(start, end - start);
-    start = end + 1;
-    if (body.empty()) return LineError(origin, line, "empty line");
-    absl::StatusOr<RoundRecord> r =
-        ParseEvaluationLine(body, origin, line, run_id);
-    if (!r.ok() && !terminated) {
-      warnings->push_back(absl::StrCat(
-          origin, ":", line,
-          ": the last line is incomplete (torn write) and is left out"));
-      break;
-    }
-    if (!r.ok()) return r.status();
-    records.push_back(*std::move(r));
-  }
+  RETURN_IF_ERROR(ForEachJsonLine(
+      text, origin, warnings,
+      [&](std::string_view body, int line) {
+        return ParseEvaluationLine(body, origin, line, run_id);
+      },
+      [&](RoundRecord r) {
+        records.push_back(std::move(r));
+        return absl::OkStatus();
+      }));
   return records;
 }
 

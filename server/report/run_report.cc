@@ -42,20 +42,14 @@ constexpr const char* kNumberKeys[] = {"/attempt",
 
 std::string TypeName(const nlohmann::json& j) { return j.type_name(); }
 
-// DataLoss "origin:line: message".
-absl::Status LineError(const std::string& origin, int line,
-                       const std::string& message) {
-  return absl::DataLossError(absl::StrCat(origin, ":", line, ": ", message));
-}
-
 // The types of the keys the report reads (see kNumberKeys).
 absl::Status CheckRecordTypes(const nlohmann::json& j,
                               const std::string& origin, int line) {
   for (const char* key : {"dp", "federated_eval"}) {
     if (j.contains(key) && !j[key].is_object() && !j[key].is_null()) {
-      return LineError(origin, line,
-                       absl::StrCat("'", key, "' must be an object, got ",
-                                    TypeName(j[key])));
+      return JsonLineError(origin, line,
+                           absl::StrCat("'", key, "' must be an object, got ",
+                                        TypeName(j[key])));
     }
   }
   for (const char* pointer : kNumberKeys) {
@@ -63,21 +57,23 @@ absl::Status CheckRecordTypes(const nlohmann::json& j,
     if (!j.contains(p)) continue;
     const nlohmann::json& v = j[p];
     if (!v.is_number() && !v.is_null()) {
-      return LineError(origin, line,
-                       absl::StrCat("'", std::string(pointer).substr(1),
-                                    "' must be a number, got ", TypeName(v)));
+      return JsonLineError(
+          origin, line,
+          absl::StrCat("'", std::string(pointer).substr(1),
+                       "' must be a number, got ", TypeName(v)));
     }
   }
   if (j.contains("dropped") && !j["dropped"].is_array()) {
-    return LineError(origin, line, "'dropped' must be an array");
+    return JsonLineError(origin, line, "'dropped' must be an array");
   }
   if (j.contains("secure_aggregation") &&
       !j["secure_aggregation"].is_boolean()) {
-    return LineError(origin, line, "'secure_aggregation' must be a boolean");
+    return JsonLineError(origin, line,
+                         "'secure_aggregation' must be a boolean");
   }
   const nlohmann::json::json_pointer mode("/dp/mode");
   if (j.contains(mode) && !j[mode].is_string()) {
-    return LineError(origin, line, "'dp/mode' must be a string");
+    return JsonLineError(origin, line, "'dp/mode' must be a string");
   }
   return absl::OkStatus();
 }
@@ -89,24 +85,25 @@ absl::StatusOr<RoundRecord> ParseRecord(std::string_view text,
                                         const RoundRecord* first) {
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
                                            /*allow_exceptions=*/false);
-  if (j.is_discarded()) return LineError(origin, line, "not valid JSON");
+  if (j.is_discarded()) return JsonLineError(origin, line, "not valid JSON");
   if (!j.is_object()) {
-    return LineError(origin, line,
-                     absl::StrCat("expected a JSON object, got ", TypeName(j)));
+    return JsonLineError(
+        origin, line,
+        absl::StrCat("expected a JSON object, got ", TypeName(j)));
   }
   if (!j.contains("round") || !j["round"].is_number_unsigned() ||
       j["round"].get<uint64_t>() == 0) {
-    return LineError(origin, line,
-                     "'round' (a round number >= 1) is missing or not an "
-                     "integer");
+    return JsonLineError(origin, line,
+                         "'round' (a round number >= 1) is missing or not an "
+                         "integer");
   }
   if (j.contains("run_id") && !j["run_id"].is_string()) {
-    return LineError(origin, line, "'run_id' must be a string");
+    return JsonLineError(origin, line, "'run_id' must be a string");
   }
   RETURN_IF_ERROR(CheckRecordTypes(j, origin, line));
   const std::string run_id = j.value("run_id", "");
   if (first != nullptr && run_id != first->fields.value("run_id", "")) {
-    return LineError(
+    return JsonLineError(
         origin, line,
         absl::StrCat(
             "run_id '", EscapeUntrusted(run_id, kQuoteChars),
@@ -128,7 +125,7 @@ absl::Status AppendRecord(RoundRecord r, const std::string& origin,
   if (!records->empty() && r.round <= records->back().round) {
     const RoundRecord& last = records->back();
     if (r.round < last.round) {
-      return LineError(
+      return JsonLineError(
           origin, r.line,
           absl::StrCat("round ", r.round, " after round ", last.round,
                        " (line ", last.line, "): rounds must not go back"));
@@ -205,10 +202,17 @@ absl::Status CrossCheck(const std::string& metrics_path, RunReport* report) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<RoundRecord>> ParseMetricsJsonl(
+absl::Status JsonLineError(const std::string& origin, int line,
+                           const std::string& message) {
+  return absl::DataLossError(absl::StrCat(origin, ":", line, ": ", message));
+}
+
+absl::Status ForEachJsonLine(
     std::string_view text, const std::string& origin,
-    std::vector<std::string>* warnings) {
-  std::vector<RoundRecord> records;
+    std::vector<std::string>* warnings,
+    const std::function<absl::StatusOr<RoundRecord>(std::string_view, int)>&
+        parse,
+    const std::function<absl::Status(RoundRecord)>& keep) {
   int line = 0;
   for (size_t start = 0; start < text.size();) {
     ++line;
@@ -217,20 +221,33 @@ absl::StatusOr<std::vector<RoundRecord>> ParseMetricsJsonl(
     const size_t end = terminated ? newline : text.size();
     const std::string_view body = text.substr(start, end - start);
     start = end + 1;
-    if (body.empty()) return LineError(origin, line, "empty line");
-    absl::StatusOr<RoundRecord> r = ParseRecord(
-        body, origin, line, records.empty() ? nullptr : &records.front());
+    if (body.empty()) return JsonLineError(origin, line, "empty line");
+    absl::StatusOr<RoundRecord> r = parse(body, line);
     if (!r.ok() && !terminated) {
-      // The last append was cut short (a crash or a full disk): it never
-      // completed, so the round it describes was not recorded.
       warnings->push_back(absl::StrCat(
           origin, ":", line,
           ": the last line is incomplete (torn write) and is left out"));
       break;
     }
     if (!r.ok()) return r.status();
-    RETURN_IF_ERROR(AppendRecord(*std::move(r), origin, &records, warnings));
+    RETURN_IF_ERROR(keep(*std::move(r)));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RoundRecord>> ParseMetricsJsonl(
+    std::string_view text, const std::string& origin,
+    std::vector<std::string>* warnings) {
+  std::vector<RoundRecord> records;
+  RETURN_IF_ERROR(ForEachJsonLine(
+      text, origin, warnings,
+      [&](std::string_view body, int line) {
+        return ParseRecord(body, origin, line,
+                           records.empty() ? nullptr : &records.front());
+      },
+      [&](RoundRecord r) {
+        return AppendRecord(std::move(r), origin, &records, warnings);
+      }));
   return records;
 }
 

@@ -31,6 +31,7 @@
 #define FEDLEARN_SERVER_REPORT_RUN_REPORT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,22 @@ struct RunReport {
 
 // The state directory's report data (see the contract above).
 absl::StatusOr<RunReport> LoadRunReport(const std::string& state_dir);
+
+// DataLoss "origin:line: message".
+absl::Status JsonLineError(const std::string& origin, int line,
+                           const std::string& message);
+
+// Reads the JSON-lines file `text` line by line: `parse(body, line)` makes
+// each line's record and `keep` takes it. An empty line is DataLoss. A last
+// line without its newline that `parse` refuses is a torn append (a crash
+// or a full disk cut it short): it is left out with a warning. Any other
+// failure of `parse` or `keep` is returned.
+absl::Status ForEachJsonLine(
+    std::string_view text, const std::string& origin,
+    std::vector<std::string>* warnings,
+    const std::function<absl::StatusOr<RoundRecord>(std::string_view, int)>&
+        parse,
+    const std::function<absl::Status(RoundRecord)>& keep);
 
 // The records of metrics.jsonl `text`; `origin` names the file in errors.
 // Warnings (torn last line, repeated round) are appended to `warnings`.
