@@ -38,7 +38,7 @@ TEST(SimFlagsTest, ModesFollowTheirFlags) {
   SimFlags coordinator;
   coordinator.coordinator_only = true;
   coordinator.certs_dir = "/ca";
-  coordinator.listen = "0.0.0.0:7443";
+  coordinator.listen = "127.0.0.1:7443";
   EXPECT_EQ(*ModeOfFlags(coordinator), SimMode::kCoordinatorOnly);
   SimFlags insecure_pool = Pool();
   insecure_pool.certs_dir.clear();
@@ -70,7 +70,7 @@ TEST(SimFlagsTest, RefusesCombinationsThatCannotWork) {
   coordinator_no_certs.coordinator_only = true;
   EXPECT_THAT(Refusal(coordinator_no_certs), HasSubstr("need --certs DIR"));
   SimFlags listen;
-  listen.listen = "0.0.0.0:1";
+  listen.listen = "127.0.0.1:1";
   EXPECT_THAT(Refusal(listen), HasSubstr("--listen needs --coordinator-only"));
   SimFlags pool_state = Pool();
   pool_state.state_dir = "/state";
@@ -112,7 +112,7 @@ TEST(SimFlagsTest, EveryProcessDerivesTheSameRunFromTheSameFlags) {
   SimFlags coordinator = single;
   coordinator.coordinator_only = true;
   coordinator.certs_dir = "/ca";
-  coordinator.listen = "0.0.0.0:7443";
+  coordinator.listen = "127.0.0.1:7443";
   SimFlags pool = single;
   pool.clients_only = true;
   absl::StatusOr<CoordinatorConfig> a =
@@ -142,7 +142,7 @@ TEST(SimFlagsTest, EveryProcessDerivesTheSameRunFromTheSameFlags) {
   EXPECT_EQ(b->identity.enrolled_clients, a->identity.enrolled_clients);
   EXPECT_TRUE(c->identity.enrolled_clients.empty());
   EXPECT_EQ(a->listen, "127.0.0.1:0");
-  EXPECT_EQ(b->listen, "0.0.0.0:7443");
+  EXPECT_EQ(b->listen, "127.0.0.1:7443");
 }
 
 }  // namespace
