@@ -95,40 +95,9 @@ fi
 cp "$demo" "$work/dp-demo.toml"
 demo="$work/dp-demo.toml"
 
-# Copies the demo config with `section.key=value` settings (';'-separated)
-# applied: an existing key is rewritten in place, a missing one is appended
-# to its section. A section the demo lacks is an error.
-write_config() {
-  local sets="$1" out="$2"
-  awk -v sets="$sets" '
-    BEGIN {
-      n = split(sets, a, ";")
-      for (i = 1; i <= n; i++) {
-        eq = index(a[i], "=")
-        want[substr(a[i], 1, eq - 1)] = substr(a[i], eq + 1)
-      }
-    }
-    function flush(   k, p) {
-      for (k in want) {
-        split(k, p, ".")
-        if (p[1] == sec && !(k in done)) { print p[2] " = " want[k]; done[k] = 1 }
-      }
-    }
-    /^\[[^]]*\]/ { flush(); sec = substr($0, 2, index($0, "]") - 2); print; next }
-    {
-      if (match($0, /^[ \t]*[A-Za-z_]+[ \t]*=/)) {
-        key = $0; sub(/^[ \t]*/, "", key); sub(/[ \t]*=.*/, "", key)
-        if ((sec "." key) in want) {
-          print key " = " want[sec "." key]; done[sec "." key] = 1; next
-        }
-      }
-      print
-    }
-    END {
-      flush()
-      for (k in want) if (!(k in done)) { print "no section for " k > "/dev/stderr"; exit 1 }
-    }' "$demo" >"$out"
-}
+# write_config BASE SETS OUT (bench/toml_overrides.sh).
+# shellcheck disable=SC1091
+source "$repo/bench/toml_overrides.sh"
 
 # Reads metrics.jsonl: z, epsilon spent, final and best accuracy, rounds logged.
 summarize() {
@@ -195,7 +164,7 @@ for run in "${runs[@]}"; do
     toml_eps="$eps"; [[ "$eps" == *.* ]] || toml_eps+=".0"
     sets="dp.mode=\"$mode\";dp.target_epsilon=$toml_eps"
   fi
-  write_config "$sets" "$work/$name.toml"
+  write_config "$demo" "$sets" "$work/$name.toml"
   echo "[$(date -u +%H:%M:%S)] $name: $rounds rounds" >&2
   start=$(date +%s.%N)
   rc=0

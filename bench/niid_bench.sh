@@ -229,40 +229,9 @@ fi
 cp "$base" "$work/niid-bench.base.toml"
 base="$work/niid-bench.base.toml"
 
-# Copies the base config with `section.key=value` settings (';'-separated)
-# applied: an existing key is rewritten in place, a missing one is appended
-# to its section. A section the base lacks is an error.
-write_config() {
-  local sets="$1" out="$2"
-  awk -v sets="$sets" '
-    BEGIN {
-      n = split(sets, a, ";")
-      for (i = 1; i <= n; i++) {
-        eq = index(a[i], "=")
-        want[substr(a[i], 1, eq - 1)] = substr(a[i], eq + 1)
-      }
-    }
-    function flush(   k, p) {
-      for (k in want) {
-        split(k, p, ".")
-        if (p[1] == sec && !(k in done)) { print p[2] " = " want[k]; done[k] = 1 }
-      }
-    }
-    /^\[[^]]*\]/ { flush(); sec = substr($0, 2, index($0, "]") - 2); print; next }
-    {
-      if (match($0, /^[ \t]*[A-Za-z_]+[ \t]*=/)) {
-        key = $0; sub(/^[ \t]*/, "", key); sub(/[ \t]*=.*/, "", key)
-        if ((sec "." key) in want) {
-          print key " = " want[sec "." key]; done[sec "." key] = 1; next
-        }
-      }
-      print
-    }
-    END {
-      flush()
-      for (k in want) if (!(k in done)) { print "no section for " k > "/dev/stderr"; exit 1 }
-    }' "$base" >"$out"
-}
+# write_config BASE SETS OUT (bench/toml_overrides.sh).
+# shellcheck disable=SC1091
+source "$repo/bench/toml_overrides.sh"
 
 runs=()
 for s in $strategies; do
@@ -301,7 +270,7 @@ for run in "${runs[@]}"; do
     fedadam) sets+=";strategy.name=\"fedadam\";strategy.eta=$eta;strategy.tau=$tau" ;;
   esac
   [[ $per_site -eq 0 ]] || sets+=";evaluation.per_site=true"
-  write_config "$sets" "$work/$name.toml"
+  write_config "$base" "$sets" "$work/$name.toml"
   if [[ -n "$dry_run" ]]; then
     echo "$sim --config $work/$name.toml --state-dir $work/$name --certs CERTS ${sim_args[*]}"
     continue
