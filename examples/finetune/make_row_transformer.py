@@ -40,26 +40,7 @@ from torch import nn
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pretrain  # noqa: E402  (the IDX reader and helpers beside this file)
-
-
-class LoraLinear(nn.Module):
-    """y = x W^T + b + (alpha / r) (x A^T) B^T, as make_lora_model.py."""
-
-    scaling: torch.jit.Final[float]
-
-    def __init__(self, in_features, out_features, rank=4, alpha=8.0):
-        super().__init__()
-        base = nn.Linear(in_features, out_features)
-        self.weight = nn.Parameter(base.weight.detach().clone())
-        self.bias = nn.Parameter(base.bias.detach().clone())
-        self.lora_A = nn.Parameter(torch.empty(rank, in_features))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(out_features, rank))
-        self.scaling = float(alpha) / float(rank)
-
-    def forward(self, x):
-        delta = F.linear(F.linear(x, self.lora_A), self.lora_B)
-        return F.linear(x, self.weight, self.bias) + delta * self.scaling
+from make_lora_model import LoraLinear  # noqa: E402  (the zoo's adapter)
 
 
 class Block(nn.Module):
@@ -71,9 +52,9 @@ class Block(nn.Module):
         super().__init__()
         self.heads = heads
         self.ln1 = nn.LayerNorm(dim)
-        self.q = LoraLinear(dim, dim)
+        self.q = LoraLinear(dim, dim, 4, 8.0)
         self.k = nn.Linear(dim, dim)
-        self.v = LoraLinear(dim, dim)
+        self.v = LoraLinear(dim, dim, 4, 8.0)
         self.o = nn.Linear(dim, dim)
         self.ln2 = nn.LayerNorm(dim)
         self.ff1 = nn.Linear(dim, 2 * dim)
