@@ -6,6 +6,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "apps/stop_signals.h"
 #include "common/data/data_source.h"
 #include "common/models/model_factory.h"
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   // First, before any thread exists: SIGINT/SIGTERM at any point from here
   // on is a graceful stop with status 0, never a kill.
   StopSignals signals("the coordinator");
+  // As in fedlearn-sim: Debian's abseil is built without NDEBUG, so every
+  // absl::Mutex (all of gRPC's locks) would record lock-order edges in one
+  // global graph; a debugging aid, not a check of any input.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // To stderr from the start (the level follows the configuration below).
   ConfigureLogging("info");
   CLI::App app{"fedlearn coordinator: federated averaging over mutual TLS"};

@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "apps/simulation/sim_flags.h"
 #include "apps/simulation/sim_runs.h"
 #include "apps/stop_signals.h"
@@ -24,6 +25,11 @@ int main(int argc, char** argv) {
   // First, before any thread exists: SIGINT/SIGTERM at any point from here
   // on is a graceful stop with status 0, never a kill.
   StopSignals signals("the simulation");
+  // The distribution's abseil is built without NDEBUG, so every absl::Mutex
+  // (gRPC's locks) records lock-order edges in one global graph: ~10% of a
+  // demo's CPU and a process-wide lock. Release abseil does not; neither
+  // do we (it is a debugging aid, not a check of any input).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{
       "fedlearn simulation: coordinator + N virtual clients on one machine"};
   app.set_version_flag("--version", VersionLine("sim"));

@@ -32,8 +32,15 @@
 // D = 1e5 measurement by scaling its D-dependent part linearly. Estimates
 // are always marked.
 //
-// Usage: secagg_bench   (Release build; about 5-8 minutes on 2 cores,
-// single-threaded; peak memory ~4.5 GB, n * D inputs held at once)
+// Mask expansion (client and server) runs on MaskWorkerPool::Shared();
+// `--threads N` caps it (1 = the old single-threaded figures). CPU times are
+// the process's, so they include the pool's workers.
+//
+// Usage: secagg_bench [--threads N]   (Release build; about 5-8 minutes on 2
+// cores; peak memory ~4.5 GB, n * D inputs held at once)
+//        secagg_bench --issue-row      (the issue row, 1 thread vs all, ~30 s)
+//        secagg_bench --unmask-row     (n = 1000, D = 1e6, 10% dropout: the
+//                                       server, 1 thread vs all, ~3 minutes)
 
 #include <openssl/evp.h>
 #include <time.h>
@@ -59,6 +66,7 @@
 #include "common/crypto/mask_prg.h"
 #include "common/crypto/secret_bytes.h"
 #include "common/secagg/graph.h"
+#include "common/secagg/mask_worker_pool.h"
 #include "common/tls/cert_authority.h"
 #include "server/secagg/secagg_server.h"
 
@@ -75,14 +83,17 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-double ThreadCpuSeconds() {
+// The process's CPU time: the bench thread plus the mask pool's workers
+// (single-threaded, as before the pool, it equals the thread's).
+double CpuSeconds() {
   timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 // Wall and CPU seconds. On a shared machine wall time includes waiting for
-// a core; this thread's CPU time does not, so both are reported.
+// a core; CPU time does not, so both are reported. With more than one mask
+// thread, wall < CPU is the parallel speed-up.
 struct Cost {
   double wall = 0, cpu = 0;
   Cost& operator+=(const Cost& o) {
@@ -100,9 +111,9 @@ Cost operator*(Cost a, double f) { return Cost{a.wall * f, a.cpu * f}; }
 template <typename Fn>
 void Timed(Cost* acc, Fn&& f) {
   const auto t0 = Clock::now();
-  const double c0 = ThreadCpuSeconds();
+  const double c0 = CpuSeconds();
   f();
-  acc->cpu += ThreadCpuSeconds() - c0;
+  acc->cpu += CpuSeconds() - c0;
   acc->wall += Seconds(t0);
 }
 
@@ -191,6 +202,7 @@ struct RoundResult {
   std::string error;
   Cost client_ms;  // mean over survivors
   Cost server_s;
+  Cost unmask_s;      // the AdvancePhase that closes Unmasking (in server_s)
   double wall_s = 0;  // including input generation and checking
   int survivors = 0;
   SentBytes sent;
@@ -334,7 +346,10 @@ RoundResult RunRound(const Pki& pki, const RoundSpec& spec, uint64_t seed) {
       if (reply->message) record(i, *reply->message);
     }
     absl::Status s;
-    timed(&server_s, [&] { s = server->AdvancePhase(); });
+    Cost advance;
+    timed(&advance, [&] { s = server->AdvancePhase(); });
+    server_s += advance;
+    if (phase == SecAggServer::Phase::kUnmasking) result.unmask_s = advance;
     if (!s.ok()) return fail(absl::StrCat("round aborted: ", s.message()));
   }
   absl::StatusOr<std::vector<uint32_t>> sum;
@@ -427,30 +442,46 @@ int main(int argc, char** argv) {
   using namespace fedlearn;
   // --issue-row: only the issue's comparison table (k = 16 and the product's
   // k), for checking the target quickly.
-  bool issue_row_only = false;
+  // --unmask-row: only the server at n = 1000, D = 1e6, 10% dropout, one
+  // mask thread against all of them. --threads N: cap the mask pool.
+  bool issue_row_only = false, unmask_row_only = false;
+  int threads_arg = 0;
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--issue-row") {
+    const std::string_view arg(argv[i]);
+    if (arg == "--issue-row") {
       issue_row_only = true;
+    } else if (arg == "--unmask-row") {
+      unmask_row_only = true;
+    } else if (arg == "--threads" && i + 1 < argc) {
+      threads_arg = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--issue-row]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--issue-row | --unmask-row] [--threads N]\n",
+                   argv[0]);
       return 2;
     }
   }
+  MaskWorkerPool& pool = MaskWorkerPool::Shared();
+  pool.SetThreadLimit(threads_arg > 0 ? threads_arg : pool.threads());
+  const int all_threads = pool.thread_limit();
   const auto bench_start = Clock::now();
   std::printf("# secagg_bench\n\n");
   std::printf("- build type: %s\n", FEDLEARN_BENCH_BUILD_TYPE);
-  std::printf("- cores: %ld online (single-threaded bench)\n",
-              sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf(
+      "- cores: %ld online; mask expansion on %d of the pool's %d threads "
+      "(CPU times are the process's, workers included)\n",
+      sysconf(_SC_NPROCESSORS_ONLN), all_threads, pool.threads());
   std::printf(
       "- modulus b = 32 unless stated; dropouts vanish after ShareKeys\n\n");
   std::fflush(stdout);
 
   // ---- 2. mask expansion throughput (first: the estimates need it) ----
   // Not needed for the issue row alone.
-  const double evp_gbps = issue_row_only ? 0 : EvpAes128CtrGbps();
-  const double t_exp_1e5 = issue_row_only ? 0 : AddMaskSeconds(100000);
-  const double t_exp_1e6 = issue_row_only ? 0 : AddMaskSeconds(1000000);
-  const double t_exp_1e7 = issue_row_only ? 0 : AddMaskSeconds(10000000);
+  const bool quick = issue_row_only || unmask_row_only;
+  const double evp_gbps = quick ? 0 : EvpAes128CtrGbps();
+  const double t_exp_1e5 = quick ? 0 : AddMaskSeconds(100000);
+  const double t_exp_1e6 = quick ? 0 : AddMaskSeconds(1000000);
+  const double t_exp_1e7 = quick ? 0 : AddMaskSeconds(10000000);
   auto t_exp = [&](uint64_t d) {
     return d >= 1000000 ? t_exp_1e6 * (d / 1e6) : t_exp_1e5 * (d / 1e5);
   };
@@ -549,10 +580,78 @@ int main(int argc, char** argv) {
             .c_str(),
         *find(100, 1000000, 0.1, false));
   };
+  // One mask thread against all of them, in this run: `reps` rounds each,
+  // alternating, the median client wall time kept per thread count.
+  auto thread_sweep = [&](const Cell& setting, int reps) {
+    std::vector<std::pair<int, Cell>> rows;
+    std::vector<int> counts = {1};
+    if (all_threads > 1) counts.push_back(all_threads);
+    std::vector<std::vector<Cell>> runs(counts.size());
+    for (int r = 0; r < reps; ++r) {
+      for (size_t i = 0; i < counts.size(); ++i) {
+        pool.SetThreadLimit(counts[i]);
+        Cell c = setting;
+        run(c);
+        runs[i].push_back(c);
+      }
+    }
+    pool.SetThreadLimit(all_threads);
+    for (size_t i = 0; i < counts.size(); ++i) {
+      std::sort(runs[i].begin(), runs[i].end(),
+                [](const Cell& a, const Cell& b) {
+                  return a.measured.client_ms.wall < b.measured.client_ms.wall;
+                });
+      rows.emplace_back(counts[i], runs[i][runs[i].size() / 2]);
+    }
+    return rows;
+  };
+  auto print_thread_table = [&](const char* title,
+                                const std::vector<std::pair<int, Cell>>& rows,
+                                int reps) {
+    std::printf("\n### Mask threads: %s\n\n", title);
+    std::printf(
+        "`wall / CPU` (process CPU, pool workers included); median client "
+        "wall of %d alternating rounds per thread count; speed-up = 1-thread "
+        "wall / this wall.\n\n",
+        reps);
+    std::printf(
+        "| mask threads | client ms | server s | unmasking s | speed-up "
+        "client | speed-up server | speed-up unmasking |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+    const RoundResult& base = rows.front().second.measured;
+    for (const auto& [threads, c] : rows) {
+      const RoundResult& m = c.measured;
+      if (!m.ok) {
+        std::printf("| %d | FAILED: %s |||||\n", threads, m.error.c_str());
+        continue;
+      }
+      std::printf("| %d | %s | %s | %s | %.2fx | %.2fx | %.2fx |\n", threads,
+                  Ms(m.client_ms).c_str(), Sec(m.server_s).c_str(),
+                  Sec(m.unmask_s).c_str(),
+                  base.client_ms.wall / m.client_ms.wall,
+                  base.server_s.wall / m.server_s.wall,
+                  base.unmask_s.wall / m.unmask_s.wall);
+    }
+  };
   if (issue_row_only) {
+    constexpr int kReps = 3;
+    const auto rows = thread_sweep(issue, kReps);
     run(*find(100, 1000000, 0.1, false));
-    run(issue);
+    issue = rows.back().second;
     print_issue_table();
+    print_thread_table(
+        "n = 100, k = 16, D = 1e6, 10% dropout (client target: <= 15 ms wall "
+        "on 2 cores)",
+        rows, kReps);
+    std::printf("\nTotal bench wall time: %.0f s\n", Seconds(bench_start));
+    return all_ok ? 0 : 1;
+  }
+  if (unmask_row_only) {
+    const auto rows = thread_sweep(*find(1000, 1000000, 0.1, false), 1);
+    print_thread_table(
+        "n = 1000, SecAgg+, D = 1e6, 10% dropout (unmasking target: <= 2.0 s "
+        "on 2 cores)",
+        rows, 1);
     std::printf("\nTotal bench wall time: %.0f s\n", Seconds(bench_start));
     return all_ok ? 0 : 1;
   }

@@ -44,7 +44,11 @@ ClientDaemon::ClientDaemon(boost::asio::io_context& io,
       heartbeat_timer_(io),
       rng_(options.jitter_seed) {}
 
-ClientDaemon::~ClientDaemon() { cancel_ = true; }
+ClientDaemon::~ClientDaemon() {
+  cancel_ = true;
+  std::lock_guard<std::mutex> lock(callback_guard_->mu);
+  callback_guard_->alive = false;
+}
 
 void ClientDaemon::Start(std::function<void(const absl::Status&)> on_done) {
   on_done_ = std::move(on_done);
@@ -70,6 +74,7 @@ void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
     if (ec || done_ || cancel_.load()) return;
     step_running_ = true;
     ScheduleHeartbeat();
+    if (session_->NextStepFetches() && StartWaitingFetch()) return;
     boost::asio::thread_pool& pool =
         session_->NextStepComputes() ? compute_workers_ : rpc_workers_;
     boost::asio::post(pool, [this] {
@@ -79,6 +84,25 @@ void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
       });
     });
   });
+}
+
+bool ClientDaemon::StartWaitingFetch() {
+  // No thread waits with the coordinator: the reply's handling (decoding
+  // checks, the refusal rules) runs on an RPC worker as any step.
+  return transport_->FetchTaskAsync(
+      session_->run_id(), session_->last_round(),
+      [this, guard = callback_guard_](absl::StatusOr<FetchReply> reply) {
+        std::lock_guard<std::mutex> lock(guard->mu);
+        if (!guard->alive) return;  // the daemon is gone: nobody to tell
+        boost::asio::post(rpc_workers_, [this,
+                                         reply = std::move(reply)]() mutable {
+          ClientSession::StepResult result =
+              session_->CompleteFetch(std::move(reply));
+          boost::asio::post(io_, [this, result = std::move(result)]() mutable {
+            OnStepDone(std::move(result));
+          });
+        });
+      });
 }
 
 void ClientDaemon::ScheduleHeartbeat() {
@@ -122,7 +146,9 @@ void ClientDaemon::OnStepDone(ClientSession::StepResult result) {
       return;
     case Kind::kIdle:
       ResetFailures();
-      ScheduleStep(result.retry_after_ms > 0
+      // A long poll that waited its time out may ask again at once.
+      ScheduleStep(result.waited ? std::chrono::milliseconds(0)
+                   : result.retry_after_ms > 0
                        ? std::chrono::milliseconds(result.retry_after_ms)
                        : options_.default_poll);
       return;

@@ -19,6 +19,10 @@
 // (ClientSession::NextStepComputes) on `compute_workers`, every other step
 // (RPCs) and the heartbeats on `rpc_workers`. No step sleeps, so many daemons
 // share a few threads: the simulation runs 1,000 on a fixed-size pair of pools.
+// An idle client's task fetch is a long poll when the transport offers one
+// (FetchTaskAsync: the coordinator answers as soon as a round opens, and no
+// thread waits for it); after a wait that ran out it asks again at once,
+// otherwise it polls after the coordinator's retry_after_ms.
 //
 // Stop() (wired to SIGINT/SIGTERM by the binary) abandons the current task:
 // training is cancelled between batches and nothing partial is ever
@@ -35,6 +39,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 
 #include "boost/asio/io_context.hpp"
@@ -95,6 +100,10 @@ class ClientDaemon {
 
  private:
   void ScheduleStep(std::chrono::milliseconds delay);
+  // The fetch step as a long poll (CoordinatorTransport::FetchTaskAsync),
+  // holding no thread while the coordinator waits; false if the transport
+  // cannot (the step then runs as any other).
+  bool StartWaitingFetch();
   void OnStepDone(ClientSession::StepResult result);
   // A kFailed step: stop (permanent), register again, or back off.
   void OnFailure(const absl::Status& status);
@@ -114,6 +123,16 @@ class ClientDaemon {
   // may outlive a stopped daemon's timers): one at a time.
   std::shared_ptr<std::atomic<bool>> heartbeat_in_flight_ =
       std::make_shared<std::atomic<bool>>(false);
+  // Shared with FetchTaskAsync's callback, which runs on a gRPC thread and
+  // may come after this daemon is gone (a transport that outlives it
+  // answers its waiting fetch when it is destroyed): the callback touches
+  // the daemon only while `alive`, under `mu`; the destructor clears it.
+  struct CallbackGuard {
+    std::mutex mu;
+    bool alive = true;
+  };
+  std::shared_ptr<CallbackGuard> callback_guard_ =
+      std::make_shared<CallbackGuard>();
   std::mt19937_64 rng_;
   std::atomic<bool> cancel_{false};
   bool step_running_ = false;

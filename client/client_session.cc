@@ -175,7 +175,7 @@ ClientSession::StepResult ClientSession::StepOnce(
   if (task_) return Train(cancel);
   if (trainer_ == nullptr) return Prepare();
   if (!registered_) return RegisterWithRun();
-  return FetchTask();
+  return OnFetchReply(transport_->FetchTask(run_id_, last_round_));
 }
 
 ClientSession::StepResult ClientSession::RegisterWithRun() {
@@ -196,9 +196,8 @@ ClientSession::StepResult ClientSession::RegisterWithRun() {
   return Result(StepKind::kRegistered);
 }
 
-ClientSession::StepResult ClientSession::FetchTask() {
-  absl::StatusOr<FetchReply> reply =
-      transport_->FetchTask(run_id_, last_round_);
+ClientSession::StepResult ClientSession::OnFetchReply(
+    absl::StatusOr<FetchReply> reply) {
   if (!reply.ok()) {
     // The coordinator forgot us (restarted): register again next step.
     if (absl::IsNotFound(reply.status())) registered_ = false;
@@ -216,6 +215,7 @@ ClientSession::StepResult ClientSession::FetchTask() {
     StepResult r =
         Result(reply->run_finished ? StepKind::kRunFinished : StepKind::kIdle);
     r.retry_after_ms = reply->retry_after_ms;
+    r.waited = reply->waited;
     if (reply->run_failed) {
       r.status = absl::AbortedError(
           absl::StrCat("the coordinator reports the run failed: ",

@@ -94,6 +94,8 @@ class ClientSession {
     absl::Status status;
     uint32_t retry_after_ms = 0;  // set for kIdle (0: the caller's default)
     uint64_t round = 0;           // set for kTaskReceived .. kTrained
+    // kIdle after a long poll that waited and found nothing: ask again now.
+    bool waited = false;
   };
 
   // `slots` may be null (no bound). `preparer` builds the trainer for the
@@ -106,6 +108,20 @@ class ClientSession {
   ~ClientSession();
 
   StepResult Step(const std::atomic<bool>& cancel);
+  // True when the next Step() would fetch a task: the caller may fetch it
+  // itself (CoordinatorTransport::FetchTaskAsync, holding no thread while
+  // the coordinator waits) and hand the reply to CompleteFetch instead.
+  bool NextStepFetches() const {
+    return secure_upload_ == nullptr && !plain_upload_ && !task_ &&
+           trainer_ != nullptr && registered_;
+  }
+  // That step, given the fetch's reply. REQUIRES: NextStepFetches().
+  StepResult CompleteFetch(absl::StatusOr<FetchReply> reply) {
+    StepResult result = OnFetchReply(std::move(reply));
+    if (options_.observer != nullptr) options_.observer->OnState(State());
+    return result;
+  }
+  uint64_t last_round() const { return last_round_; }
 
   // True when the next Step() trains (CPU-bound local work) rather than
   // making RPCs.
@@ -139,7 +155,8 @@ class ClientSession {
   StepResult Refused(TaskRefusal reason, StepResult r);
   StepResult Prepare();
   StepResult RegisterWithRun();
-  StepResult FetchTask();
+  // The fetch step's work once the transport answered.
+  StepResult OnFetchReply(absl::StatusOr<FetchReply> reply);
   // Refuses (before training) a task this site cannot or will not train.
   std::optional<StepResult> RefuseTask(const ReceivedTask& task);
   absl::Status CheckDeadline(const ReceivedTask& task) const;

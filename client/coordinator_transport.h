@@ -12,6 +12,7 @@
 #define FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,9 @@ struct FetchReply {
   // finished; a restarted coordinator resumes it.
   bool run_halted = false;
   uint32_t retry_after_ms = 0;
+  // The coordinator held the call for the asked wait (long poll) and found
+  // nothing: ask again at once (NoTask.waited).
+  bool waited = false;
   std::string reason;
 };
 
@@ -97,6 +101,15 @@ class CoordinatorTransport {
   virtual absl::Status Leave(bool permanent, const std::string& reason) = 0;
   virtual absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
                                                uint64_t last_round) = 0;
+  // Long poll without a thread: as FetchTask, but the coordinator may hold
+  // the call until a task exists (up to the transport's wait), and `done`
+  // gets the reply on a transport thread. False: not supported here (use
+  // FetchTask); `done` is then never called. CancelInFlight ends it.
+  virtual bool FetchTaskAsync(
+      const std::string& run_id, uint64_t last_round,
+      std::function<void(absl::StatusOr<FetchReply>)> done) {
+    return false;
+  }
   // Either the whole update is delivered and accepted, or an error.
   virtual absl::Status PushResult(const OutgoingUpdate& update) = 0;
   // Secure aggregation: sends `message` (null = just poll) and returns what

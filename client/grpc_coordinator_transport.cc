@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "client/task_fetch_reader.h"
 #include "common/transport/grpc_credentials.h"
 #include "common/util/log.h"
 #include "common/util/status_macros.h"
@@ -120,9 +121,61 @@ void GrpcCoordinatorTransport::Count(size_t sent_bytes,
 }
 
 void GrpcCoordinatorTransport::CancelInFlight() {
-  std::lock_guard<std::mutex> lock(mu_);
-  cancelled_ = true;
-  for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+  std::set<std::shared_ptr<grpc::ClientContext>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+    waiting = async_in_flight_;
+  }
+  // Outside the lock: a cancelled callback call may finish on this thread.
+  for (const auto& context : waiting) context->TryCancel();
+}
+
+GrpcCoordinatorTransport::~GrpcCoordinatorTransport() {
+  CancelInFlight();
+  std::unique_lock<std::mutex> lock(mu_);
+  async_done_.wait(lock, [this] { return async_in_flight_.empty(); });
+}
+
+bool GrpcCoordinatorTransport::FetchTaskAsync(
+    const std::string& run_id, uint64_t last_round,
+    std::function<void(absl::StatusOr<FetchReply>)> done) {
+  if (options_.fetch_wait.count() <= 0) return false;
+  auto context = std::make_shared<grpc::ClientContext>();
+  // The coordinator answers within the wait; the transfer may follow.
+  context->set_deadline(std::chrono::system_clock::now() + options_.fetch_wait +
+                        options_.transfer_timeout);
+  v1::FetchTaskRequest request;
+  request.mutable_ref()->set_run_id(run_id);
+  request.mutable_ref()->set_round(last_round);
+  request.set_claimed_client_id(options_.claimed_client_id);
+  request.set_wait_ms(static_cast<uint32_t>(options_.fetch_wait.count()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_) context->TryCancel();
+    async_in_flight_.insert(context);
+  }
+  const size_t sent = request.ByteSizeLong();
+  TaskFetchReader::Start(stub_.get(), context, std::move(request),
+                         [this, context, sent, done = std::move(done)](
+                             TaskFetchReader::Outcome outcome) {
+                           Count(sent, outcome.received_bytes);
+                           absl::StatusOr<FetchReply> reply =
+                               std::move(outcome.reply);
+                           if (!outcome.protocol.ok()) {
+                             reply = outcome.protocol;
+                           } else if (!outcome.status.ok()) {
+                             reply = FromGrpc(outcome.status, "fetch task");
+                           }
+                           done(std::move(reply));
+                           // Last: the destructor may run as soon as this set
+                           // is empty.
+                           std::lock_guard<std::mutex> lock(mu_);
+                           async_in_flight_.erase(context);
+                           async_done_.notify_all();
+                         });
+  return true;
 }
 
 absl::StatusOr<ReceivedContract> GrpcCoordinatorTransport::GetContract() {
@@ -178,37 +231,6 @@ absl::Status GrpcCoordinatorTransport::Leave(bool permanent,
   return absl::OkStatus();
 }
 
-namespace {
-
-// The task a header announces, its model values still to be streamed.
-absl::StatusOr<ReceivedTask> TaskFromHeader(const v1::TaskHeader& header) {
-  ASSIGN_OR_RETURN(ModelSpec spec, FromProto(header.model_spec()));
-  ASSIGN_OR_RETURN(TrainingConfig training, FromProto(header.training()));
-  if (header.num_values() != static_cast<uint64_t>(spec.NumElements())) {
-    return absl::DataLossError(
-        absl::StrCat("task announces ", header.num_values(),
-                     " values but its spec has ", spec.NumElements()));
-  }
-  ReceivedTask task;
-  task.run_id = header.ref().run_id();
-  task.round = header.ref().round();
-  task.model_version = header.ref().model_version();
-  task.training = training;
-  task.deadline_unix_ms = header.deadline_unix_ms();
-  if (header.has_secagg()) {
-    task.secagg = header.secagg();
-    task.encoding = header.encoding();
-  }
-  if (header.has_dp()) task.dp = header.dp();
-  if (header.has_evaluation()) task.evaluation = header.evaluation();
-  task.contract_digest = header.contract_digest();
-  task.model.spec = std::move(spec);
-  task.model.values = FlatVector(header.num_values());
-  return task;
-}
-
-}  // namespace
-
 absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
     const std::string& run_id, uint64_t last_round) {
   ScopedCall call(this, options_.transfer_timeout);
@@ -227,11 +249,7 @@ absl::StatusOr<FetchReply> GrpcCoordinatorTransport::FetchTask(
   }
   Count(request.ByteSizeLong(), chunk.ByteSizeLong());
   if (chunk.has_no_task()) {
-    reply.run_finished = chunk.no_task().run_finished();
-    reply.run_failed = chunk.no_task().run_failed();
-    reply.run_halted = chunk.no_task().run_halted();
-    reply.retry_after_ms = chunk.no_task().retry_after_ms();
-    reply.reason = chunk.no_task().reason();
+    FillNoTask(chunk.no_task(), &reply);
     while (reader->Read(&chunk)) {
       protocol_error = absl::DataLossError("data after NoTask");
     }

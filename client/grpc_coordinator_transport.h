@@ -10,6 +10,7 @@
 #ifndef FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 #define FEDLEARN_CLIENT_GRPC_COORDINATOR_TRANSPORT_H_
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,10 @@ struct GrpcTransportOptions {
   std::chrono::milliseconds rpc_timeout{std::chrono::seconds(30)};
   // Generous: a 100 MB model over a slow link.
   std::chrono::milliseconds transfer_timeout{std::chrono::minutes(10)};
+  // Long poll (FetchTaskAsync): how long the coordinator may hold a task
+  // fetch waiting for a task (it caps it: limits.max_fetch_wait_s). 0: no
+  // FetchTaskAsync (the daemon polls with FetchTask every retry_after_ms).
+  std::chrono::milliseconds fetch_wait{std::chrono::seconds(50)};
   // Hears the bytes of every message exchanged (client/session_observer.h);
   // null = nobody. Must outlive the transport.
   TrafficObserver* traffic = nullptr;
@@ -44,6 +49,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
  public:
   static absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>> Create(
       GrpcTransportOptions options);
+  // Cancels what is in flight and waits for FetchTaskAsync's callbacks.
+  ~GrpcCoordinatorTransport() override;
 
   absl::StatusOr<ReceivedContract> GetContract() override;
   absl::StatusOr<RegisterReply> Register(
@@ -51,6 +58,9 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::Status Leave(bool permanent, const std::string& reason) override;
   absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
                                        uint64_t last_round) override;
+  bool FetchTaskAsync(
+      const std::string& run_id, uint64_t last_round,
+      std::function<void(absl::StatusOr<FetchReply>)> done) override;
   absl::Status PushResult(const OutgoingUpdate& update) override;
   absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                  std::string_view activity) override;
@@ -90,6 +100,9 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   const std::string session_id_;
   std::mutex mu_;
   std::set<grpc::ClientContext*> in_flight_;
+  // FetchTaskAsync's calls until their callback returned.
+  std::set<std::shared_ptr<grpc::ClientContext>> async_in_flight_;
+  std::condition_variable async_done_;
   bool cancelled_ = false;
 };
 

@@ -361,6 +361,8 @@ std::string Coordinator::metrics_url() const {
 
 void Coordinator::Shutdown() {
   serving_ = false;
+  // Long-polling fetches answer now instead of holding the shutdown.
+  if (service_ != nullptr) service_->EndFetchWaits();
   if (server_.server) {
     server_.server->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::seconds(2));

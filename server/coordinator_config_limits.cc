@@ -60,6 +60,17 @@ void AddStreamKeys(Schema& s) {
        "largest message received; at least 2 MiB (chunks are 1 MiB)",
        [](auto& c) -> auto& { return c.limits.max_message_bytes; })
       .AtLeast(2 << 20);
+  s.Field(
+       "limits.max_waiting_fetches",
+       "long-polling task fetches waiting at once, all clients (no thread "
+       "each)",
+       [](auto& c) -> auto& { return c.limits.max_waiting_fetches; })
+      .AtLeast(1);
+  Seconds(
+      s, "limits.max_fetch_wait_s",
+      "longest a task fetch waits for a task (clients ask for up to this)",
+      [](auto& l) -> auto& { return l.max_fetch_wait; })
+      .AtLeast(0);
   Seconds(
       s, "limits.stream_idle_timeout_s",
       "a stream with no message for this long is ended (DEADLINE_EXCEEDED)",

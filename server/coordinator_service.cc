@@ -54,8 +54,11 @@ CoordinatorService::CoordinatorService(RoundEngine* engine, Options options)
                     options.limits.rpc_burst,
                     options.limits.max_tracked_identities),
       admission_(options.limits),
-      watchdog_(clock_) {
+      watchdog_(clock_),
+      fetch_waits_(clock_, std::max(options.limits.max_waiting_fetches, 0)) {
   streams_.engine = engine_;
+  streams_.waits = &fetch_waits_;
+  engine_->AddListener(&wait_notifier_);
   streams_.admission = &admission_;
   streams_.watchdog = &watchdog_;
   streams_.limits = options_.limits;
@@ -64,10 +67,15 @@ CoordinatorService::CoordinatorService(RoundEngine* engine, Options options)
                           const std::string& claimed) {
     return AdmitRpc(context, claimed);
   };
-  if (options_.run_watchdog) watchdog_.Start(options_.limits.watchdog_period);
+  if (options_.run_watchdog) {
+    watchdog_.Start(options_.limits.watchdog_period);
+    fetch_waits_.Start();
+  }
 }
 
-CoordinatorService::~CoordinatorService() = default;
+CoordinatorService::~CoordinatorService() {
+  engine_->RemoveListener(&wait_notifier_);
+}
 
 absl::StatusOr<std::string> CoordinatorService::AdmitRpc(
     grpc::ServerContextBase* context, const std::string& claimed) {
@@ -81,8 +89,8 @@ grpc::ServerWriteReactor<v1::TaskChunk>* CoordinatorService::FetchTask(
   return new TaskDownloadReactor(&streams_, context, request);
 }
 
-grpc::ServerReadReactor<v1::ResultChunk>* CoordinatorService::PushResult(
-    grpc::CallbackServerContext* context, v1::PushResultResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorService::PushResult(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   return new ResultUploadReactor(&streams_, context, response);
 }
 

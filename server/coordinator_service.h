@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "common/util/clock.h"
 #include "proto/fedlearn/v1/fedlearn.grpc.pb.h"
+#include "server/admission/fetch_wait_list.h"
 #include "server/admission/rpc_rate_limiter.h"
 #include "server/admission/service_limits.h"
 #include "server/admission/stream_admission.h"
@@ -41,12 +42,15 @@
 #include "server/metrics/coordinator_metrics.h"
 #include "server/round/round_engine.h"
 #include "server/stream_services.h"
+#include "server/task_download_reactor.h"
 
 namespace fedlearn {
 
-// Sync unary RPCs; callback FetchTask and PushResult.
+// Sync unary RPCs; callback FetchTask, and PushResult raw (its chunks are
+// read in place from gRPC's slices: result_upload_reactor.h).
 using CoordinatorServiceBase = v1::Coordinator::WithCallbackMethod_FetchTask<
-    v1::Coordinator::WithCallbackMethod_PushResult<v1::Coordinator::Service>>;
+    v1::Coordinator::WithRawCallbackMethod_PushResult<
+        v1::Coordinator::Service>>;
 
 class CoordinatorService final : public CoordinatorServiceBase {
  public:
@@ -87,9 +91,9 @@ class CoordinatorService final : public CoordinatorServiceBase {
   grpc::ServerWriteReactor<v1::TaskChunk>* FetchTask(
       grpc::CallbackServerContext* context,
       const v1::FetchTaskRequest* request) override;
-  grpc::ServerReadReactor<v1::ResultChunk>* PushResult(
+  grpc::ServerReadReactor<grpc::ByteBuffer>* PushResult(
       grpc::CallbackServerContext* context,
-      v1::PushResultResponse* response) override;
+      grpc::ByteBuffer* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
@@ -102,6 +106,13 @@ class CoordinatorService final : public CoordinatorServiceBase {
   int open_streams() const { return admission_.open_streams(); }
   // Ends expired streams now; returns how many.
   int SweepStreams() { return watchdog_.Sweep(); }
+  // Long-polling FetchTask streams waiting for a task now.
+  size_t waiting_fetches() const { return fetch_waits_.waiting(); }
+  // Serves due fetch waits now (tests without the background threads).
+  int RunFetchWaits() { return fetch_waits_.RunDue(); }
+  // Answers every waiting fetch now and takes no more waits (shutdown:
+  // call before the gRPC server's Shutdown so no stream waits it out).
+  void EndFetchWaits() { fetch_waits_.Close(); }
 
  private:
   absl::StatusOr<std::string> ClientIdentity(grpc::ServerContextBase* context,
@@ -120,6 +131,8 @@ class CoordinatorService final : public CoordinatorServiceBase {
   RpcRateLimiter rate_limiter_;
   StreamAdmission admission_;
   StreamWatchdog watchdog_;
+  FetchWaitList fetch_waits_;
+  TaskWaitNotifier wait_notifier_{&fetch_waits_};
   StreamServices streams_;
 };
 

@@ -1,14 +1,18 @@
 #include "server/result_upload_reactor.h"
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "server/result_chunk_view.h"
 
 namespace fedlearn {
 
 ResultUploadReactor::ResultUploadReactor(StreamServices* services,
                                          grpc::CallbackServerContext* context,
-                                         v1::PushResultResponse* response)
-    : services_(services), context_(context), response_(response) {
+                                         grpc::ByteBuffer* response)
+    : services_(services), context_(context), response_buffer_(response) {
   absl::StatusOr<StreamAdmission::Ticket> stream =
       services_->admission->OpenStream();
   std::lock_guard<std::mutex> lock(mu_);
@@ -21,7 +25,7 @@ ResultUploadReactor::ResultUploadReactor(StreamServices* services,
       services_->limits.stream_idle_timeout, services_->limits.stream_deadline,
       [this](const absl::Status& why) { Expire(why); });
   read_pending_ = true;
-  StartRead(&chunk_);
+  StartRead(&message_);
 }
 
 void ResultUploadReactor::OnReadDone(bool ok) {
@@ -32,21 +36,32 @@ void ResultUploadReactor::OnReadDone(bool ok) {
   }
   if (ok) services_->watchdog->Touch(watch_id_);
   if (ok && services_->metrics != nullptr) {
-    services_->metrics->CountReceived("PushResult", chunk_.ByteSizeLong());
+    services_->metrics->CountReceived("PushResult", message_.Length());
   }
   const absl::Status status = ok ? OnMessage() : OnEnd();
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   if (ok && status.ok()) {
     read_pending_ = true;
-    StartRead(&chunk_);
+    StartRead(&message_);
     return;
   }
   FinishLocked(status);
 }
 
+absl::Status ResultUploadReactor::Parse() {
+  chunk_.Clear();
+  grpc::Status parsed = grpc::SerializationTraits<v1::ResultChunk>::Deserialize(
+      &message_, &chunk_);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError("a result chunk does not parse");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ResultUploadReactor::OnMessage() {
   if (!have_header_) {
+    RETURN_IF_ERROR(Parse());
     if (!chunk_.has_header()) {
       return absl::InvalidArgumentError(
           "result stream must start with an UpdateHeader");
@@ -55,8 +70,27 @@ absl::Status ResultUploadReactor::OnMessage() {
     header_ = std::move(*chunk_.mutable_header());
     return OnHeader(header_);
   }
-  absl::Status fed = assembler_->Feed(chunk_);
-  chunk_.Clear();
+  slices_.clear();
+  std::vector<std::string_view> bytes;
+  if (message_.Dump(&slices_).ok()) {
+    bytes.reserve(slices_.size());
+    for (const grpc::Slice& slice : slices_) {
+      bytes.emplace_back(reinterpret_cast<const char*>(slice.begin()),
+                         slice.size());
+    }
+  }
+  std::optional<std::vector<std::string_view>> payload =
+      UpdateDataPieces(bytes);
+  absl::Status fed;
+  if (payload.has_value()) {
+    fed = assembler_->FeedPayload(*payload);
+  } else {
+    fed = Parse();
+    if (fed.ok()) fed = assembler_->Feed(chunk_);
+    chunk_.Clear();
+  }
+  slices_.clear();
+  message_.Clear();
   RejectIfMalformed(fed);
   return fed;
 }
@@ -107,15 +141,15 @@ absl::Status ResultUploadReactor::OnEnd() {
         id_, header_.ref().run_id(), round, assembler_->TakeMaskedInput(),
         std::vector<uint64_t>(header_.eval_report().begin(),
                               header_.eval_report().end())));
-    response_->set_message("masked input accepted");
+    response_.set_message("masked input accepted");
   } else {
     RETURN_IF_ERROR(engine->SubmitUpdate(id_, assembler_->TakeUpdate()));
-    response_->set_message(
+    response_.set_message(
         absl::StrCat("update for round ", round, " accepted"));
   }
   assembler_.reset();
   buffer_ticket_.Release();
-  response_->set_accepted(true);
+  response_.set_accepted(true);
   return absl::OkStatus();
 }
 
@@ -139,8 +173,11 @@ void ResultUploadReactor::FinishLocked(const absl::Status& status) {
   LogStreamEnd("upload", id_, status);
   if (services_->metrics != nullptr) {
     services_->metrics->CountRejectedUpload(status);  // if not OK
-    services_->metrics->CountSent("PushResult", response_->ByteSizeLong());
+    services_->metrics->CountSent("PushResult", response_.ByteSizeLong());
   }
+  bool own_buffer = false;
+  (void)grpc::SerializationTraits<v1::PushResultResponse>::Serialize(
+      response_, response_buffer_, &own_buffer);
   Finish(ToGrpcStatus(status));
 }
 

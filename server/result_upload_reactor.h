@@ -14,6 +14,10 @@
 //      nothing waits;
 //   4. the chunks go to an UploadAssembler; the whole submission goes to
 //      the engine when the client half-closes.
+// The method is registered raw (grpc::ByteBuffer): the header is parsed as
+// a protobuf message, and each data chunk is read in place from the slices
+// it arrived in (ResultChunkView), so its payload is copied once, into the
+// upload buffer; a chunk in any other shape is parsed the ordinary way.
 // A malformed plaintext update counts as the client's answer for the round
 // (RoundEngine::RejectUpdate). Client-supplied text reaches logs escaped.
 //
@@ -26,8 +30,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/stream_services.h"
@@ -36,12 +42,12 @@
 namespace fedlearn {
 
 class ResultUploadReactor final
-    : public grpc::ServerReadReactor<v1::ResultChunk> {
+    : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   // Starts reading at once (or finishes at once when no stream is free).
   ResultUploadReactor(StreamServices* services,
                       grpc::CallbackServerContext* context,
-                      v1::PushResultResponse* response);
+                      grpc::ByteBuffer* response);
 
   void OnReadDone(bool ok) override;
   void OnDone() override;
@@ -49,6 +55,8 @@ class ResultUploadReactor final
  private:
   // One message arrived: OK to read on.
   absl::Status OnMessage();
+  // `message_` parsed into `chunk_`; InvalidArgument if it does not parse.
+  absl::Status Parse();
   absl::Status OnHeader(const v1::UpdateHeader& header);
   // The client half-closed (or went away): the stream's final status.
   absl::Status OnEnd();
@@ -60,13 +68,16 @@ class ResultUploadReactor final
 
   StreamServices* const services_;
   grpc::CallbackServerContext* const context_;
-  v1::PushResultResponse* const response_;
+  grpc::ByteBuffer* const response_buffer_;
+  v1::PushResultResponse response_;
 
   std::mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
 
   // Touched by one reaction at a time (gRPC runs them in sequence).
+  grpc::ByteBuffer message_;
+  std::vector<grpc::Slice> slices_;
   v1::ResultChunk chunk_;
   v1::UpdateHeader header_;
   bool have_header_ = false;

@@ -1,5 +1,8 @@
 #include "server/run_store.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +38,8 @@ const char* StoreStepName(StoreStep step) {
       return "stage model";
     case StoreStep::kWriteStrategy:
       return "write optimizer state";
+    case StoreStep::kWritePreviousCheckpoint:
+      return "write previous checkpoint";
     case StoreStep::kWriteCheckpoint:
       return "write checkpoint";
     case StoreStep::kPublishModel:
@@ -52,11 +57,35 @@ absl::StatusOr<std::unique_ptr<FileRunStore>> FileRunStore::Open(
   if (state_dir.empty()) {
     return absl::InvalidArgumentError("state directory is empty");
   }
-  RETURN_IF_ERROR(MakeDirectories(state_dir + "/models"));
+  if (absl::Status s = MakeDirectories(state_dir + "/models"); !s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("cannot use the state directory ", state_dir,
+                               ": ", s.message()));
+  }
   std::unique_ptr<FileRunStore> store(
       new FileRunStore(std::move(state_dir), std::move(options)));
+  RETURN_IF_ERROR(store->ProbeWritable());
   RETURN_IF_ERROR(store->Recover());
   return store;
+}
+
+absl::Status FileRunStore::ProbeWritable() const {
+  // A full disk or a read-only mount fails here, at startup, with the path
+  // and errno, before any round runs; the probe is a real write (a
+  // zero-byte file would not meet ENOSPC), then removed. Nothing else in
+  // the directory is touched.
+  const std::string probe = state_dir_ + "/write-probe";
+  absl::Status s = WriteFileAtomically(
+      probe, "fedlearn-coordinator checks the state directory is writable\n");
+  if (s.ok() && ::unlink(probe.c_str()) != 0) {
+    s = absl::InternalError(
+        absl::StrCat("remove ", probe, ": ", DescribeErrno(errno)));
+  }
+  if (s.ok()) return s;
+  return absl::Status(s.code(),
+                      absl::StrCat("the state directory ", state_dir_,
+                                   " is not writable: ", s.message(),
+                                   "; its last good state is unchanged"));
 }
 
 absl::Status FileRunStore::BeforeStep(StoreStep step, const std::string& path,
@@ -95,155 +124,24 @@ absl::StatusOr<nlohmann::json> FileRunStore::SaveStrategyState(
       {"sha256", Sha256Hex(bytes)}};
 }
 
-absl::Status FileRunStore::LoadStrategyState(const nlohmann::json& j,
-                                             RunCheckpoint* cp) const {
-  if (!j.is_object() || !j.contains("file") || !j["file"].is_string() ||
-      !j.contains("sha256") || !j["sha256"].is_string()) {
-    return absl::DataLossError(absl::StrCat(
-        CheckpointPath(), ": its server optimizer entry is corrupt"));
-  }
-  const std::string file = j["file"].get<std::string>();
-  const std::string path = absl::StrCat(state_dir_, "/", file);
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
-  if (!bytes.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("checkpoint names the server optimizer state ", path,
-                     " but it cannot be read: ", bytes.status().message()));
-  }
-  if (Sha256Hex(*bytes) != j["sha256"].get<std::string>()) {
-    return absl::DataLossError(
-        absl::StrCat(path,
-                     " is not the optimizer state the checkpoint names (its "
-                     "SHA-256 differs): it is corrupt or was replaced"));
-  }
-  absl::StatusOr<SavedOptimizerState> saved = DecodeOptimizerState(*bytes);
-  if (!saved.ok()) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": ", saved.status().message()));
-  }
-  if (saved->run_id != cp->run_id || saved->round != cp->completed_round) {
-    return absl::DataLossError(absl::StrCat(
-        path, " holds the optimizer state of run '",
-        EscapeUntrusted(saved->run_id, 64), "' round ", saved->round,
-        ", not of round ", cp->completed_round, " of this run"));
-  }
-  cp->strategy = std::move(saved->state);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::optional<RunCheckpoint>> FileRunStore::LoadCheckpoint()
-    const {
-  absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
-  if (absl::IsNotFound(text.status())) return std::optional<RunCheckpoint>();
-  if (!text.ok()) return text.status();
-  nlohmann::json j =
-      nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("run_id") ||
-      !j.contains("completed_round") || !j["run_id"].is_string() ||
-      !j["completed_round"].is_number_unsigned()) {
-    return absl::DataLossError(absl::StrCat(
-        CheckpointPath(), " is corrupt; move it aside to start afresh"));
-  }
-  RunCheckpoint cp;
-  cp.run_id = j["run_id"].get<std::string>();
-  cp.completed_round = j["completed_round"].get<uint64_t>();
-  absl::StatusOr<SavedModel> saved =
-      ReadModelFile(ModelPath(cp.completed_round));
-  if (!saved.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "checkpoint names round ", cp.completed_round,
-        " but its model cannot be read: ", saved.status().message()));
-  }
-  if (saved->ref.run_id() != cp.run_id) {
-    return absl::DataLossError(absl::StrCat(
-        "model file of round ", cp.completed_round, " belongs to run '",
-        EscapeUntrusted(saved->ref.run_id(), 64), "', checkpoint to '",
-        EscapeUntrusted(cp.run_id, 64), "'"));
-  }
-  cp.model = std::move(saved->model);
-  if (j.contains("strategy"))
-    RETURN_IF_ERROR(LoadStrategyState(j["strategy"], &cp));
-  if (j.contains("dp")) {
-    const nlohmann::json& d = j["dp"];
-    auto corrupt = [&] {
-      return absl::DataLossError(absl::StrCat(
-          CheckpointPath(),
-          ": its privacy ledger is corrupt; the privacy "
-          "spent so far is unknown, so the run cannot safely continue"));
-    };
-    if (!d.is_object() || !d.contains("clip_norm") ||
-        !d["clip_norm"].is_number() || !d.contains("ledger") ||
-        !d["ledger"].is_array()) {
-      return corrupt();
-    }
-    DpState state;
-    state.clip_norm = d["clip_norm"].get<double>();
-    for (const nlohmann::json& e : d["ledger"]) {
-      if (!e.is_object() || !e.contains("sampling_rate") ||
-          !e.contains("noise_multiplier") || !e.contains("rounds") ||
-          !e["sampling_rate"].is_number() ||
-          !e["noise_multiplier"].is_number() ||
-          !e["rounds"].is_number_unsigned()) {
-        return corrupt();
-      }
-      state.ledger.push_back({e["sampling_rate"].get<double>(),
-                              e["noise_multiplier"].get<double>(),
-                              e["rounds"].get<int64_t>()});
-    }
-    if (d.contains("distributed_rdp")) {
-      if (!d["distributed_rdp"].is_array() ||
-          !d.contains("distributed_rounds") ||
-          !d["distributed_rounds"].is_number_unsigned()) {
-        return corrupt();
-      }
-      for (const nlohmann::json& r : d["distributed_rdp"]) {
-        if (!r.is_number()) return corrupt();
-        state.distributed_rdp.push_back(r.get<double>());
-      }
-      state.distributed_rounds = d["distributed_rounds"].get<int64_t>();
-    }
-    cp.dp = std::move(state);
-  }
-  return std::optional<RunCheckpoint>(std::move(cp));
-}
-
-absl::Status FileRunStore::WriteCheckpoint(const std::string& run_id,
-                                           uint64_t round, const DpState* dp,
-                                           const nlohmann::json* strategy,
-                                           const nlohmann::json* metrics) {
-  nlohmann::json j;
-  j["run_id"] = run_id;
-  j["completed_round"] = round;
-  j["model_file"] = ModelPath(round);
-  if (dp != nullptr) {
-    // Doubles are written with round-trip precision, so a resumed
-    // accountant is bit-identical to one that never stopped.
-    nlohmann::json ledger = nlohmann::json::array();
-    for (const DpState::Step& step : dp->ledger) {
-      ledger.push_back({{"sampling_rate", step.sampling_rate},
-                        {"noise_multiplier", step.noise_multiplier},
-                        {"rounds", step.count}});
-    }
-    j["dp"] = {{"clip_norm", dp->clip_norm}, {"ledger", ledger}};
-    if (dp->distributed_rounds > 0) {
-      j["dp"]["distributed_rdp"] = dp->distributed_rdp;
-      j["dp"]["distributed_rounds"] = dp->distributed_rounds;
-    }
-  }
-  if (strategy != nullptr) j["strategy"] = *strategy;
-  // The round's metrics line, so a crash between this commit and the
-  // append cannot lose it (Open re-appends it).
-  if (metrics != nullptr) j["metrics"] = *metrics;
-  j["written_unix_ms"] = WallClockUnixMillis();
-  RETURN_IF_ERROR(BeforeStep(StoreStep::kWriteCheckpoint, CheckpointPath()));
-  return WriteFileAtomically(CheckpointPath(), j.dump(2) + "\n");
+absl::StatusOr<std::string> FileRunStore::StageModel(const std::string& run_id,
+                                                     uint64_t round,
+                                                     const FlatModel& model) {
+  const std::string staged = StagedModelPath(round);
+  RETURN_IF_ERROR(BeforeStep(StoreStep::kStageModel, staged));
+  RETURN_IF_ERROR(WriteModelFile(staged, Ref(run_id, round), model));
+  // The digest of the bytes on disk (read back from the page cache), so
+  // the checkpoint vouches for the file itself.
+  ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(staged));
+  return Sha256Hex(bytes);
 }
 
 absl::Status FileRunStore::SaveInitialModel(const std::string& run_id,
                                             const FlatModel& model) {
-  RETURN_IF_ERROR(BeforeStep(StoreStep::kStageModel, StagedModelPath(0)));
-  RETURN_IF_ERROR(WriteModelFile(StagedModelPath(0), Ref(run_id, 0), model));
-  RETURN_IF_ERROR(WriteCheckpoint(run_id, 0));
+  CheckpointContent c;
+  c.run_id = run_id;
+  ASSIGN_OR_RETURN(c.model_sha256, StageModel(run_id, 0, model));
+  RETURN_IF_ERROR(WriteCheckpoint(c));
   return PublishModel(0);
 }
 
@@ -279,17 +177,19 @@ absl::Status FileRunStore::StageAndCommit(const RoundSummary& summary,
                                           const nlohmann::json& record) {
   const uint64_t round = summary.round;
   // Steps 1-2: nothing here is part of the run until the checkpoint is.
-  RETURN_IF_ERROR(BeforeStep(StoreStep::kStageModel, StagedModelPath(round)));
-  RETURN_IF_ERROR(WriteModelFile(StagedModelPath(round),
-                                 Ref(summary.run_id, round), global));
+  CheckpointContent c;
+  c.run_id = summary.run_id;
+  c.round = round;
+  ASSIGN_OR_RETURN(c.model_sha256, StageModel(summary.run_id, round, global));
   std::optional<nlohmann::json> strategy;
   if (summary.strategy_state != nullptr) {
     ASSIGN_OR_RETURN(strategy, SaveStrategyState(summary));
   }
   // Step 3, the commit: the round, its privacy charge and its record.
-  return WriteCheckpoint(summary.run_id, round,
-                         summary.dp ? &summary.dp->state : nullptr,
-                         strategy ? &*strategy : nullptr, &record);
+  c.dp = summary.dp ? &summary.dp->state : nullptr;
+  c.strategy = strategy ? &*strategy : nullptr;
+  c.metrics = &record;
+  return WriteCheckpoint(c);
 }
 
 void FileRunStore::AbandonRound(uint64_t round) {

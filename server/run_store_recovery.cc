@@ -16,6 +16,7 @@
 #include "common/util/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/run_store.h"
+#include "server/run_store_checkpoint.h"
 #include "spdlog/spdlog.h"
 
 namespace fedlearn {
@@ -26,17 +27,7 @@ namespace fs = std::filesystem;
 absl::Status ErrnoError(std::string_view what, const std::string& path,
                         int err) {
   return absl::InternalError(
-      absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err)));
-}
-
-absl::Status FsyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open directory", dir, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync directory", dir, err);
-  return absl::OkStatus();
+      absl::StrCat(std::string(what), " ", path, ": ", DescribeErrno(err)));
 }
 
 // Cuts `path` to `size` bytes, durably.
@@ -61,8 +52,24 @@ absl::Status RemoveFile(const fs::path& path) {
   return absl::OkStatus();
 }
 
-// The round of "round-NNNNNN<suffix>" (suffix ".fmodel", ".fmodel.staged",
-// ".fstate"), or nullopt for any other name.
+// One complete line of metrics.jsonl: its end offset and round.
+struct MetricsLine {
+  size_t end = 0;  // just past its '\n'
+  uint64_t round = 0;
+};
+
+}  // namespace
+
+absl::Status FsyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open directory", dir, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoError("fsync directory", dir, err);
+  return absl::OkStatus();
+}
+
 std::optional<uint64_t> RoundOfFile(const std::string& name,
                                     const std::string& suffix) {
   static const std::regex kPattern("round-([0-9]{6,})(\\..*)");
@@ -72,14 +79,6 @@ std::optional<uint64_t> RoundOfFile(const std::string& name,
   }
   return std::stoull(m[1].str());
 }
-
-// One complete line of metrics.jsonl: its end offset and round.
-struct MetricsLine {
-  size_t end = 0;  // just past its '\n'
-  uint64_t round = 0;
-};
-
-}  // namespace
 
 void FileRunStore::Note(std::string note) {
   spdlog::warn("{}: {}", state_dir_, note);
@@ -98,24 +97,17 @@ absl::Status FileRunStore::PublishModel(uint64_t round) {
 
 absl::Status FileRunStore::Recover() {
   RETURN_IF_ERROR(RemoveStaleTemporaries());
-  absl::StatusOr<std::string> text = ReadFileToString(CheckpointPath());
   RETURN_IF_ERROR(RepairEvaluations());
-  if (absl::IsNotFound(text.status())) {
+  ASSIGN_OR_RETURN(const std::optional<nlohmann::json> j, ChooseCheckpoint());
+  if (!j.has_value()) {
     RETURN_IF_ERROR(RemoveUncommittedFiles(std::nullopt));
     return RepairMetrics(0, nullptr);
   }
-  RETURN_IF_ERROR(text.status());
-  const nlohmann::json j =
-      nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("completed_round") ||
-      !j["completed_round"].is_number_unsigned()) {
-    return absl::OkStatus();  // LoadCheckpoint reports it (DataLoss)
-  }
-  const uint64_t committed = j["completed_round"].get<uint64_t>();
+  const uint64_t committed = (*j)["completed_round"].get<uint64_t>();
   RETURN_IF_ERROR(RemoveUncommittedFiles(committed));
   const nlohmann::json* record =
-      j.contains("metrics") && j["metrics"].is_object() ? &j["metrics"]
-                                                        : nullptr;
+      j->contains("metrics") && (*j)["metrics"].is_object() ? &(*j)["metrics"]
+                                                            : nullptr;
   return RepairMetrics(committed, record);
 }
 
@@ -220,8 +212,8 @@ absl::Status FileRunStore::RepairMetrics(uint64_t committed,
     RETURN_IF_ERROR(TruncateDurably(MetricsPath(), size));
     Note(keep < lines.size()
              ? absl::StrCat("cut ", MetricsPath(), " after round ", committed,
-                            ": its later lines are of rounds that were never "
-                            "committed and will be redone")
+                            ": its later lines are of rounds after the "
+                            "checkpoint's, which are redone")
              : absl::StrCat("cut a torn last line (", text->size() - size,
                             " bytes) from ", MetricsPath()));
   }

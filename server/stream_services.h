@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "server/admission/fetch_wait_list.h"
 #include "server/admission/service_limits.h"
 #include "server/admission/stream_admission.h"
 #include "server/admission/stream_watchdog.h"
@@ -25,6 +26,8 @@ struct StreamServices {
   RoundEngine* engine = nullptr;
   StreamAdmission* admission = nullptr;
   StreamWatchdog* watchdog = nullptr;
+  // Long-polling FetchTask streams; null: every fetch answers at once.
+  FetchWaitList* waits = nullptr;
   ServiceLimits limits;
   CoordinatorMetrics* metrics = nullptr;  // may be null
   // The caller's identity (certificate or, insecure, `claimed`), after the

@@ -19,6 +19,10 @@ TaskDownloadReactor::TaskDownloadReactor(StreamServices* services,
     FinishLocked(s);
     return;
   }
+  if (!waiting_) BeginWrites();
+}
+
+void TaskDownloadReactor::BeginWrites() {
   watch_id_ = services_->watchdog->Watch(
       services_->limits.stream_idle_timeout, services_->limits.stream_deadline,
       [this](const absl::Status& why) { Expire(why); });
@@ -40,19 +44,85 @@ absl::Status TaskDownloadReactor::Start(const v1::FetchTaskRequest& request) {
   ASSIGN_OR_RETURN(identity_ticket_,
                    services_->admission->AcquireStream(
                        id_, StreamAdmission::Kind::kDownload));
+  const Duration wait =
+      std::min(Duration(request.wait_ms()), services_->limits.max_fetch_wait);
+  const bool may_wait = services_->waits != nullptr && wait.count() > 0;
+  // Read before asking the engine, so an attempt opening in between still
+  // wakes this stream.
+  const uint64_t epoch = may_wait ? services_->waits->epoch() : 0;
   ASSIGN_OR_RETURN(FetchOutcome outcome, services_->engine->FetchTask(id_));
+  if (may_wait && !outcome.task && !outcome.run_finished &&
+      !outcome.run_halted) {
+    ASSIGN_OR_RETURN(const bool listed, StartWait(wait, epoch));
+    if (listed) return absl::OkStatus();
+  }
+  Answer(std::move(outcome), /*waited=*/false);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> TaskDownloadReactor::StartWait(Duration wait,
+                                                    uint64_t epoch) {
+  absl::StatusOr<uint64_t> id = services_->waits->Add(this, wait, epoch);
+  if (absl::IsFailedPrecondition(id.status())) return false;  // closed
+  RETURN_IF_ERROR(id.status());
+  wait_id_ = *id;
+  waiting_ = true;
+  // A waiting stream is not one of max_open_streams: it takes one again
+  // when its task exists.
+  stream_ticket_.Release();
+  return true;
+}
+
+bool TaskDownloadReactor::OnWake(bool final) {
+  return Resume(/*must_answer=*/final, /*expired=*/false);
+}
+
+void TaskDownloadReactor::OnExpired() {
+  Resume(/*must_answer=*/true, /*expired=*/true);
+}
+
+bool TaskDownloadReactor::Resume(bool must_answer, bool expired) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || !waiting_) return false;
+  absl::StatusOr<FetchOutcome> outcome = services_->engine->FetchTask(id_);
+  if (!outcome.ok()) {
+    waiting_ = false;
+    FinishLocked(outcome.status());
+    return false;
+  }
+  if (!outcome->task && !outcome->run_finished && !outcome->run_halted &&
+      !must_answer) {
+    return true;
+  }
+  waiting_ = false;
+  if (outcome->task) {
+    absl::StatusOr<StreamAdmission::Ticket> ticket =
+        services_->admission->OpenStream();
+    if (!ticket.ok()) {
+      FinishLocked(ticket.status());
+      return false;
+    }
+    stream_ticket_ = *std::move(ticket);
+  }
+  Answer(*std::move(outcome), expired);
+  BeginWrites();
+  return false;
+}
+
+void TaskDownloadReactor::Answer(FetchOutcome outcome, bool waited) {
   if (!outcome.task) {
     v1::NoTask* no_task = chunk_.mutable_no_task();
-    no_task->set_retry_after_ms(outcome.retry_after_ms);
+    // A wait that ran out may be asked again at once.
+    no_task->set_retry_after_ms(waited ? 0 : outcome.retry_after_ms);
+    no_task->set_waited(waited);
     no_task->set_run_finished(outcome.run_finished);
     no_task->set_run_failed(outcome.run_failed);
     no_task->set_run_halted(outcome.run_halted);
     no_task->set_reason(outcome.reason);
-    return absl::OkStatus();
+    return;
   }
   task_ = std::move(outcome.task);
   WriteHeader(*task_);
-  return absl::OkStatus();
 }
 
 void TaskDownloadReactor::WriteHeader(const Task& task) {
@@ -98,6 +168,14 @@ void TaskDownloadReactor::OnWriteDone(bool ok) {
   WriteChunk();
 }
 
+void TaskDownloadReactor::OnCancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A pending write fails by itself (OnWriteDone(false)); a wait does not.
+  if (finished_ || !waiting_) return;
+  waiting_ = false;
+  FinishLocked(absl::CancelledError("task fetch cancelled while waiting"));
+}
+
 void TaskDownloadReactor::Expire(const absl::Status& why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_ || !write_pending_) return;
@@ -115,6 +193,7 @@ void TaskDownloadReactor::FinishLocked(const absl::Status& status) {
 }
 
 void TaskDownloadReactor::OnDone() {
+  if (wait_id_ != 0) services_->waits->Remove(wait_id_);
   if (watch_id_ != 0) services_->watchdog->Unwatch(watch_id_);
   delete this;
 }

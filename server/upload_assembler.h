@@ -6,7 +6,13 @@
 //     values (4-byte float32, or 2/4-byte masked values), a payload longer
 //     or shorter than announced: INVALID_ARGUMENT naming the problem;
 //   - more than `max_chunks` messages in the stream: RESOURCE_EXHAUSTED.
-// Payload values are decoded straight into the one buffer (never copied).
+// Payload values are decoded straight into the one buffer: a chunk's bytes
+// may arrive as several pieces (the gRPC slices they were received in, cut
+// anywhere, even inside a value) and are copied once, from the pieces into
+// the buffer. While a plaintext chunk is still in cache its squared L2 norm
+// is summed (UpdateSubmission::squared_norm), so the engine's content check
+// need not read the whole update again; the sum does not depend on how the
+// update was cut into chunks or pieces.
 //
 // Not thread-safe: one stream, one assembler.
 #ifndef FEDLEARN_SERVER_UPLOAD_ASSEMBLER_H_
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/round_types.h"
 
@@ -46,18 +53,25 @@ class UploadAssembler {
 
   // The next message of the stream (the header counts as the first).
   absl::Status Feed(const v1::ResultChunk& chunk);
+  // The next message of the stream when it is one update_data payload,
+  // given as the byte ranges it arrived in (ResultChunkView): the same
+  // checks and result as Feed on the parsed message, without the copy.
+  absl::Status FeedPayload(absl::Span<const std::string_view> pieces);
   // The stream ended: OK iff every announced value arrived.
   absl::Status CheckComplete() const;
 
   bool masked() const { return masked_; }
   size_t received() const { return received_; }
   // REQUIRES: CheckComplete() is OK; call one of them once.
-  UpdateSubmission TakeUpdate() { return std::move(update_); }
+  UpdateSubmission TakeUpdate();
   std::vector<uint32_t> TakeMaskedInput() { return std::move(masked_values_); }
 
  private:
   UploadAssembler(bool masked, size_t length, size_t width, int max_chunks);
-  absl::Status Decode(std::string_view bytes);
+  absl::Status CountMessage();
+  absl::Status Decode(absl::Span<const std::string_view> pieces);
+  // Adds the squares of delta[begin, end) to the lanes.
+  void Measure(size_t begin, size_t end);
 
   bool masked_;
   size_t length_;
@@ -67,6 +81,9 @@ class UploadAssembler {
   size_t received_ = 0;
   UpdateSubmission update_;
   std::vector<uint32_t> masked_values_;
+  // Eight partial sums of squares, lane = value index % 8: independent of
+  // the chunking, and a loop the compiler vectorises.
+  double lanes_[8] = {};
 };
 
 }  // namespace fedlearn

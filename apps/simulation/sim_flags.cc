@@ -61,6 +61,19 @@ void AddSimFlags(CLI::App& app, SimFlags* f) {
                  "record-level DP: delta (default 1e-5)");
   app.add_option("--record-epsilon-budget", f->record_epsilon_budget,
                  "record-level DP: each site's epsilon budget");
+  app.add_flag("--synthetic-updates", f->synthetic_updates,
+               "load tests only, NOT TRAINING: virtual clients load no data "
+               "and send seeded random vectors of the model's size (or "
+               "--synthetic-value) through the real stack");
+  app.add_option("--synthetic-examples", f->synthetic_examples,
+                 "--synthetic-updates: example count each client declares");
+  app.add_option("--synthetic-value", f->synthetic_value,
+                 "--synthetic-updates: send this value in every coordinate "
+                 "(0 = seeded random in [-0.01, 0.01])");
+  app.add_option("--fetch-wait-ms", f->fetch_wait_ms,
+                 "idle clients' long poll: the coordinator may hold a task "
+                 "fetch this long (0 = poll every poll_interval_ms)")
+      ->check(CLI::Range(0, 60'000));
   app.add_flag("--coordinator-only", f->coordinator_only,
                "scale-out: run only the coordinator, for client pools");
   app.add_option("--listen", f->listen,

@@ -47,6 +47,12 @@ struct SimFlags {
   // Record-level DP-SGD at every virtual site (0: off).
   double record_dp_noise_multiplier = 0, record_dp_clip = 0;
   double record_dp_delta = 1e-5, record_epsilon_budget = 0;
+  // Load tests: light clients that do not train (synthetic_sites.h).
+  bool synthetic_updates = false;
+  uint64_t synthetic_examples = 100;
+  double synthetic_value = 0;  // 0: seeded random vectors
+  // Idle clients' long poll (ms); 0: poll every retry_after_ms as before.
+  int fetch_wait_ms = 50'000;
 };
 
 enum class SimMode { kSingleProcess, kClientsOnly, kCoordinatorOnly };

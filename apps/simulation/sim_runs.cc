@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "apps/simulation/pool_certificates.h"
 #include "apps/simulation/round_progress_bar.h"
+#include "apps/simulation/synthetic_sites.h"
 #include "apps/simulation/virtual_clients.h"
 #include "apps/simulation/virtual_sites.h"
 #include "client/training/torch_trainer.h"
@@ -92,6 +93,23 @@ absl::StatusOr<std::unique_ptr<Coordinator>> StartCoordinator(
   return coordinator;
 }
 
+// The sites of `range`: the data's shards, or light clients that do not
+// train (--synthetic-updates), said loudly.
+absl::StatusOr<VirtualSites> PrepareSites(const SimFlags& flags,
+                                          const CoordinatorConfig& config,
+                                          ClientRange range) {
+  if (!flags.synthetic_updates) return PrepareVirtualSites(config, range);
+  std::printf(
+      "LIGHT CLIENTS (--synthetic-updates): NOT TRAINING; every client sends "
+      "a synthetic vector of the model's size with %llu examples\n",
+      static_cast<unsigned long long>(flags.synthetic_examples));
+  SyntheticUpdates synthetic;
+  synthetic.num_examples = flags.synthetic_examples;
+  synthetic.fixed_value = static_cast<float>(flags.synthetic_value);
+  synthetic.seed = config.engine.seed;
+  return SyntheticVirtualSites(synthetic, range);
+}
+
 // Runs the rounds with the stdout printer between the bar's two listeners.
 absl::Status RunRounds(Coordinator& coordinator,
                        const CoordinatorConfig& config,
@@ -139,7 +157,7 @@ int RunSingleProcess(const SimFlags& flags, CoordinatorConfig config,
   absl::StatusOr<std::string> certs_dir = ProvisionSimulation(flags, config);
   if (!certs_dir.ok()) return FailSimulation(certs_dir.status());
   SetTorchThreads(1);
-  absl::StatusOr<VirtualSites> sites = PrepareVirtualSites(config, {0, n});
+  absl::StatusOr<VirtualSites> sites = PrepareSites(flags, config, {0, n});
   if (!sites.ok()) return FailSimulation(sites.status());
   int64_t num_params = 0;
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
@@ -168,6 +186,7 @@ int RunSingleProcess(const SimFlags& flags, CoordinatorConfig config,
   options.training_slots = static_cast<size_t>(slots);
   options.jitter_seed = config.engine.seed;
   options.rounding_seed = config.engine.training.seed;
+  options.fetch_wait = std::chrono::milliseconds(flags.fetch_wait_ms);
   absl::StatusOr<std::unique_ptr<VirtualClients>> clients =
       VirtualClients::Start(std::move(options), std::move(sites->preparers));
   if (!clients.ok()) return FailSimulation(clients.status());
@@ -244,7 +263,7 @@ int RunClientsOnly(const SimFlags& flags, const CoordinatorConfig& config,
     certificates = *std::move(issued);
   }
   SetTorchThreads(1);
-  absl::StatusOr<VirtualSites> sites = PrepareVirtualSites(config, *range);
+  absl::StatusOr<VirtualSites> sites = PrepareSites(flags, config, *range);
   if (!sites.ok()) return FailSimulation(sites.status());
   const int slots = TrainingSlotCount(config);
   std::printf(
@@ -268,6 +287,7 @@ int RunClientsOnly(const SimFlags& flags, const CoordinatorConfig& config,
   options.training_slots = static_cast<size_t>(slots);
   options.jitter_seed = config.engine.seed;
   options.rounding_seed = config.engine.training.seed;
+  options.fetch_wait = std::chrono::milliseconds(flags.fetch_wait_ms);
   // A coordinator gone for good (about 2.5 minutes) ends the pool.
   options.backoff.max_consecutive_failures = 10;
   options.on_client_done = [&bar](int done, int) { bar.Update(done); };

@@ -15,7 +15,7 @@ VirtualClients::VirtualClients(VirtualClientsOptions options)
 
 absl::StatusOr<std::unique_ptr<VirtualClients>> VirtualClients::Start(
     VirtualClientsOptions options,
-    std::vector<std::unique_ptr<SitePreparer>> preparers) {
+    std::vector<std::unique_ptr<RunPreparer>> preparers) {
   std::unique_ptr<VirtualClients> clients(
       new VirtualClients(std::move(options)));
   clients->preparers_ = std::move(preparers);
@@ -41,11 +41,12 @@ absl::StatusOr<std::unique_ptr<VirtualClients>> VirtualClients::Start(
   return clients;
 }
 
-absl::Status VirtualClients::AddClient(int i, SitePreparer* preparer) {
+absl::Status VirtualClients::AddClient(int i, RunPreparer* preparer) {
   GrpcTransportOptions transport_options;
   transport_options.target = options_.target;
   transport_options.server_name_override = options_.server_name;
   transport_options.claimed_client_id = SimulatedClientName(i);
+  transport_options.fetch_wait = options_.fetch_wait;
   transport_options.tls =
       options_.insecure ? TlsConfig{true, "", "", ""} : options_.identity(i);
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcCoordinatorTransport> transport,

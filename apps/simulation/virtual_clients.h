@@ -51,6 +51,8 @@ struct VirtualClientsOptions {
   // split over pools, is reproducible byte for byte.
   uint64_t rounding_seed = 0;
   BackoffPolicy backoff;
+  // Long poll of idle clients (GrpcTransportOptions::fetch_wait); 0: poll.
+  std::chrono::milliseconds fetch_wait{std::chrono::seconds(20)};
   // Called on the io_context as each client is done: (done, total).
   std::function<void(int, int)> on_client_done;
 };
@@ -61,7 +63,7 @@ class VirtualClients {
   // starts them all.
   static absl::StatusOr<std::unique_ptr<VirtualClients>> Start(
       VirtualClientsOptions options,
-      std::vector<std::unique_ptr<SitePreparer>> preparers);
+      std::vector<std::unique_ptr<RunPreparer>> preparers);
 
   ~VirtualClients();
   VirtualClients(const VirtualClients&) = delete;
@@ -74,7 +76,7 @@ class VirtualClients {
 
  private:
   explicit VirtualClients(VirtualClientsOptions options);
-  absl::Status AddClient(int i, SitePreparer* preparer);
+  absl::Status AddClient(int i, RunPreparer* preparer);
   void OnClientDone(const absl::Status& status);
 
   // Threads for the clients' RPC steps (prepare, register, poll, one
@@ -85,7 +87,7 @@ class VirtualClients {
   static constexpr size_t kRpcThreads = 8;
 
   const VirtualClientsOptions options_;
-  std::vector<std::unique_ptr<SitePreparer>> preparers_;
+  std::vector<std::unique_ptr<RunPreparer>> preparers_;
   boost::asio::io_context io_;
   boost::asio::thread_pool rpc_workers_{kRpcThreads};
   // Its size bounds concurrent trainings: no TrainingSlots needed.

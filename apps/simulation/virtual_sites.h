@@ -24,7 +24,7 @@ namespace fedlearn {
 
 struct VirtualSites {
   // preparers[k] is client range.begin + k.
-  std::vector<std::unique_ptr<SitePreparer>> preparers;
+  std::vector<std::unique_ptr<RunPreparer>> preparers;
   // Over all N clients (partition.h MeanLabelSkew).
   double mean_label_skew = 0;
 };

@@ -1,12 +1,15 @@
 #include "client/secagg/masked_input_state.h"
 
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/secagg/consistency_check_state.h"
 #include "common/crypto/aead.h"
 #include "common/secagg/canonical_bytes.h"
+#include "common/secagg/mask_worker_pool.h"
 #include "common/secagg/masking.h"
 #include "common/util/escape.h"
 #include "common/util/status_macros.h"
@@ -53,12 +56,12 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
   const SecAggParameters& params = ctx.params;
   ASSIGN_OR_RETURN(X25519PrivateKey own_key,
                    X25519PrivateKey::Create(encryption_private_key_));
-  std::map<int, KeyShares> received;
-  std::set<int> failed;
-  absl::Status first_failure;
+  // Routing first (errors are the server's: it addresses every envelope),
+  // in arrival order; then every ciphertext is opened on the shared pool
+  // (one X25519 + HKDF + AES-GCM each) and the results are read in order.
+  std::vector<std::pair<const v1::EncryptedKeyShares*, int>> envelopes;
+  std::set<int> seen;
   for (const v1::EncryptedKeyShares& envelope : request.shares()) {
-    // Routing errors are the server's (it addresses every envelope): abort
-    // without blaming a sender.
     const std::string sender_text = EscapeUntrusted(envelope.sender(), 100);
     std::optional<int> sender = params.IndexOf(envelope.sender());
     if (!sender) {
@@ -75,22 +78,34 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
           absl::StrCat("key shares from '", sender_text, "' are addressed to '",
                        EscapeUntrusted(envelope.recipient(), 100), "'"));
     }
-    if (received.count(*sender) || failed.count(*sender)) {
+    if (!seen.insert(*sender).second) {
       return absl::PermissionDeniedError(
           absl::StrCat("key shares from '", sender_text, "' arrived twice"));
     }
-    absl::StatusOr<KeyShares> shares = OpenShares(envelope, *sender, own_key);
+    envelopes.emplace_back(&envelope, *sender);
+  }
+  std::vector<absl::StatusOr<KeyShares>> opened(envelopes.size());
+  MaskWorkerPool::Shared().ParallelFor(envelopes.size(), [&](size_t i) {
+    opened[i] = OpenShares(*envelopes[i].first, envelopes[i].second, own_key);
+  });
+  std::map<int, KeyShares> received;
+  std::set<int> failed;
+  absl::Status first_failure;
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    const int sender = envelopes[i].second;
+    absl::StatusOr<KeyShares>& shares = opened[i];
     if (!shares.ok()) {
       if (first_failure.ok()) {
-        first_failure =
-            absl::Status(shares.status().code(),
-                         absl::StrCat("key shares from '", sender_text,
-                                      "': ", shares.status().message()));
+        first_failure = absl::Status(
+            shares.status().code(),
+            absl::StrCat("key shares from '",
+                         EscapeUntrusted(envelopes[i].first->sender(), 100),
+                         "': ", shares.status().message()));
       }
-      failed.insert(*sender);
+      failed.insert(sender);
       continue;
     }
-    received.emplace(*sender, *std::move(shares));
+    received.emplace(sender, *std::move(shares));
   }
   if (!failed.empty()) {
     for (int v : failed) blamed_.push_back(params.cohort[v]);
@@ -117,15 +132,17 @@ absl::StatusOr<SecAggClientState::Transition> MaskedInputState::Handle(
 
   std::vector<uint32_t> masked = std::move(input_);
   absl::Span<uint32_t> acc(masked);
-  RETURN_IF_ERROR(
-      AddSelfMask(self_mask_seed_, params, ctx.self_index, +1, acc));
   ASSIGN_OR_RETURN(X25519PrivateKey masking_key,
                    X25519PrivateKey::Create(masking_private_key_));
+  // The k + 1 masks are expanded together on the shared pool (both cores);
+  // the words are those of adding each mask in turn.
+  MaskSet masks(params);
+  masks.AddSelf(self_mask_seed_, ctx.self_index, +1);
   for (const auto& [v, shares] : received) {
-    RETURN_IF_ERROR(AddPairwiseMask(masking_key,
-                                    neighbours_.at(v).masking_public_key,
-                                    params, ctx.self_index, v, +1, acc));
+    masks.AddPairwise(masking_key, neighbours_.at(v).masking_public_key,
+                      ctx.self_index, v, +1);
   }
+  RETURN_IF_ERROR(masks.ApplyTo(acc));
   ReduceModulo(acc, params.modulus_mask());
 
   Transition t;

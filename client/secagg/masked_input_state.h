@@ -13,6 +13,9 @@
 //   2^b
 // Only neighbours it RECEIVED shares from are masked with: exactly those
 // whose masks the server can remove if they drop (they hold u's shares too).
+// The k + 1 masks are expanded together by one MaskSet on
+// MaskWorkerPool::Shared() (the same words as adding them one by one); the
+// ciphertexts are opened on the same pool, after the routing checks.
 // c_sk, s_sk and b are wiped when this state ends.
 #ifndef FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_
 #define FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_

@@ -123,7 +123,7 @@ absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
       VerifiedKeyCache::Key(*anchors_, cert_pem, expected_identity);
   const std::time_t now = std::time(nullptr);
   if (EvpPkeyPtr cached = cache.Find(cache_key, now)) {
-    return VerifiedIdentity(std::string(expected_identity),
+    return VerifiedIdentity(std::string(expected_identity), cache_key,
                             VerifiedIdentity::KeyPtr(cached.release()));
   }
   // 1. The certificate chains to the federation's CA, every certificate on
@@ -151,7 +151,8 @@ absl::StatusOr<VerifiedIdentity> CertificateVerifier::Verify(
   if (window.ok() && CertificateCount(cert_pem) == 1) {
     cache.Insert(cache_key, key.get(), window->Intersect(anchors_->window));
   }
-  return VerifiedIdentity(std::string(expected_identity), std::move(key));
+  return VerifiedIdentity(std::string(expected_identity), cache_key,
+                          std::move(key));
 }
 
 void VerifiedIdentity::KeyDeleter::operator()(EVP_PKEY* key) const {
@@ -171,6 +172,16 @@ absl::Status VerifiedIdentity::Verify(std::string_view message,
   if (key_ == nullptr) {
     return absl::FailedPreconditionError("verified identity was moved from");
   }
+  VerifiedSignatureCache& cache = VerifiedSignatureCache::Shared();
+  std::string memo = VerifiedSignatureCache::Key(signer_, message, signature);
+  if (cache.Contains(memo)) return absl::OkStatus();
+  RETURN_IF_ERROR(VerifyUncached(message, signature));
+  cache.Insert(std::move(memo));
+  return absl::OkStatus();
+}
+
+absl::Status VerifiedIdentity::VerifyUncached(
+    std::string_view message, std::string_view signature) const {
   absl::StatusOr<const EVP_MD*> md = DigestFor(key_.get());
   if (!md.ok()) return absl::UnauthenticatedError(md.status().message());
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());

@@ -81,6 +81,9 @@ class VerifiedIdentity {
   // OK iff `signature` is a valid signature of `message` by the certified
   // key; Unauthenticated otherwise. Certificate validity is not re-checked:
   // the caller decides how long a verification stands (one session here).
+  // A triple that verified before in this process (any VerifiedIdentity of
+  // the same CA, certificate and identity) is answered from
+  // VerifiedSignatureCache without a second check (verification_cache.h).
   absl::Status Verify(std::string_view message,
                       std::string_view signature) const;
 
@@ -94,10 +97,17 @@ class VerifiedIdentity {
   };
   using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
 
-  VerifiedIdentity(std::string identity, KeyPtr key)
-      : identity_(std::move(identity)), key_(std::move(key)) {}
+  // `signer` is the VerifiedKeyCache key of the certificate behind `key`.
+  VerifiedIdentity(std::string identity, std::string signer, KeyPtr key)
+      : identity_(std::move(identity)),
+        signer_(std::move(signer)),
+        key_(std::move(key)) {}
+
+  absl::Status VerifyUncached(std::string_view message,
+                              std::string_view signature) const;
 
   std::string identity_;
+  std::string signer_;
   KeyPtr key_;
 };
 

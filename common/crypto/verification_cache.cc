@@ -119,4 +119,50 @@ void VerifiedKeyCache::Clear() {
   entries_.clear();
 }
 
+VerifiedSignatureCache& VerifiedSignatureCache::Shared() {
+  static auto* cache = new VerifiedSignatureCache();
+  return *cache;
+}
+
+std::string VerifiedSignatureCache::Key(std::string_view signer,
+                                        std::string_view message,
+                                        std::string_view signature) {
+  std::string material =
+      absl::StrCat("fedlearn/verified-signature/v1|", signer.size(), ":");
+  material.append(signer);
+  absl::StrAppend(&material, "|", message.size(), ":");
+  material.append(message);
+  absl::StrAppend(&material, "|", signature.size(), ":");
+  material.append(signature);
+  return Sha256Hex(material);
+}
+
+bool VerifiedSignatureCache::Contains(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.count(key) == 0) return false;
+  ++hits_;
+  return true;
+}
+
+void VerifiedSignatureCache::Insert(std::string key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.size() >= kCapacity) entries_.clear();
+  entries_.insert(std::move(key));
+}
+
+size_t VerifiedSignatureCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+uint64_t VerifiedSignatureCache::hits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return hits_;
+}
+
+void VerifiedSignatureCache::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.clear();
+}
+
 }  // namespace fedlearn

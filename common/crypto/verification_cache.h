@@ -14,8 +14,15 @@
 // certificate byte or identity is a different key, so it is checked afresh.
 // Nothing secret is stored (CA certificates, public keys). Both caches are
 // bounded; when full they are emptied, costing a re-check, never a wrong
-// answer. Revocation is not part of this check (it never was: CRLs are the
-// coordinator's, server/identity/), so caching does not change it.
+// answer. A third memo, VerifiedSignatureCache, records (verified key,
+// message, signature) triples that verified, so that the ~k neighbours of a
+// client in one process that each check its advertisement and consistency
+// signature pay one signature check between them: verification is a
+// deterministic function of the triple, and only successes are stored, keyed
+// by a SHA-256 over the whole triple (the key by the leaf cache's key, which
+// binds CA, certificate and identity). Revocation is not part of this check (it
+// never was: CRLs are the coordinator's, server/identity/), so caching does not
+// change it.
 //
 // Thread-safe: every function may be called from any thread.
 #ifndef FEDLEARN_COMMON_CRYPTO_VERIFICATION_CACHE_H_
@@ -31,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate_chain.h"
@@ -93,6 +101,36 @@ class VerifiedKeyCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
   uint64_t hits_ = 0;                               // guarded by mu_
+};
+
+// Signatures that verified, by SHA-256 over (the VerifiedKeyCache key of the
+// signer's certificate, message, signature), each length-prefixed. A miss
+// costs a real check; a hit needs the exact bytes that passed before.
+class VerifiedSignatureCache {
+ public:
+  static constexpr size_t kCapacity = 1 << 16;
+
+  // The one instance VerifiedIdentity::Verify uses.
+  static VerifiedSignatureCache& Shared();
+
+  // The memo key of one (signer, message, signature) triple; `signer` is a
+  // VerifiedKeyCache::Key.
+  static std::string Key(std::string_view signer, std::string_view message,
+                         std::string_view signature);
+
+  // True iff `key` was Inserted (and not cleared since).
+  bool Contains(const std::string& key);
+  // REQUIRES: the triple behind `key` verified.
+  void Insert(std::string key);
+
+  size_t size() const;
+  uint64_t hits() const;
+  void Clear();
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> entries_;  // guarded by mu_
+  uint64_t hits_ = 0;                        // guarded by mu_
 };
 
 }  // namespace fedlearn

@@ -7,18 +7,28 @@
 // surviving neighbours added towards it. All arithmetic is mod 2^32 and is
 // reduced mod 2^b at the end; 2^b divides 2^32, so the result is exact.
 //
-// Masks stream into the accumulator (AddMask): no per-mask buffer.
+// Masks stream into the accumulator (AddMask): no per-mask buffer. A
+// MaskSet adds many masks at once over a MaskWorkerPool: first every mask
+// key is derived (X25519 + HKDF, one task per mask), then the vector is cut
+// into word ranges and each range task adds every mask's words of that range
+// into it (so the range stays in cache and the threads write disjoint
+// words). Addition mod 2^32 commutes, so the result is bit-for-bit the
+// sequential one for any pool size; the only extra memory is 32 bytes of
+// key per mask, whatever D.
 #ifndef FEDLEARN_COMMON_SECAGG_MASKING_H_
 #define FEDLEARN_COMMON_SECAGG_MASKING_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/crypto/key_agreement.h"
 #include "common/crypto/secret_bytes.h"
+#include "common/secagg/mask_worker_pool.h"
 #include "common/secagg/secagg_config.h"
 
 namespace fedlearn {
@@ -61,6 +71,47 @@ absl::Status AddPairwiseMask(const X25519PrivateKey& masking_private_key,
                              const SecAggParameters& params, int owner_index,
                              int peer_index, int direction,
                              absl::Span<uint32_t> acc);
+
+// The masks one party adds to (or removes from) one vector, applied
+// together. Thread-compatible; ApplyTo runs on the pool it is given.
+class MaskSet {
+ public:
+  explicit MaskSet(const SecAggParameters& params);
+
+  // As AddSelfMask; the seed is copied.
+  void AddSelf(const SecretBytes& self_mask_seed, int owner_index, int sign);
+  // As AddPairwiseMask. REQUIRES: `masking_private_key` outlives ApplyTo.
+  void AddPairwise(const X25519PrivateKey& masking_private_key,
+                   std::string_view peer_masking_public_key, int owner_index,
+                   int peer_index, int direction);
+  size_t size() const { return masks_.size(); }
+
+  // acc += every mask added, the same words as calling AddSelfMask /
+  // AddPairwiseMask for each in turn. On error (a bad sign, seed or peer
+  // key; the first in insertion order is returned) `acc` is untouched
+  // unless OpenSSL itself fails mid-expansion.
+  absl::Status ApplyTo(absl::Span<uint32_t> acc,
+                       MaskWorkerPool& pool = MaskWorkerPool::Shared()) const;
+
+  // Words per range task for a vector of `words` on `threads` threads:
+  // about four tasks per thread (a slow or preempted thread does not hold
+  // the batch up), at least 4096 words so per-task re-keying stays
+  // negligible, at most 2^17 (512 KiB, inside L2), a multiple of 16 words
+  // (whole AES blocks and cache lines).
+  static size_t RangeWords(size_t words, int threads);
+
+ private:
+  struct Mask {
+    SecretBytes seed;                       // self masks
+    const X25519PrivateKey* key = nullptr;  // pairwise masks
+    std::string peer_public_key;            // pairwise masks
+    std::string domain;
+    int sign = 0;
+  };
+  std::string session_id_;
+  uint64_t round_;
+  std::vector<Mask> masks_;
+};
 
 }  // namespace fedlearn
 

@@ -19,7 +19,7 @@ namespace {
 absl::Status ErrnoStatus(std::string_view what, const std::string& path,
                          int err = errno) {
   std::string message =
-      absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
+      absl::StrCat(std::string(what), " ", path, ": ", DescribeErrno(err));
   if (err == ENOENT) return absl::NotFoundError(message);
   if (err == ENOSPC || err == EDQUOT) {
     return absl::ResourceExhaustedError(message);
@@ -108,6 +108,12 @@ absl::Status ReadAll(int fd, const std::string& path, std::string* out) {
 
 }  // namespace
 
+std::string DescribeErrno(int err) {
+  const char* name = ::strerrorname_np(err);
+  return absl::StrCat(std::strerror(err), " (", name != nullptr ? name : "?",
+                      ", errno ", err, ")");
+}
+
 absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view contents, mode_t mode) {
   std::string tmp;
@@ -179,8 +185,19 @@ absl::Status MakeDirectories(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot create directory ", path, ": ", ec.message()));
+    const std::string message =
+        absl::StrCat("cannot create directory ", path, ": ",
+                     ec.category() == std::generic_category() ||
+                             ec.category() == std::system_category()
+                         ? DescribeErrno(ec.value())
+                         : ec.message());
+    if (ec.value() == EACCES || ec.value() == EPERM) {
+      return absl::PermissionDeniedError(message);
+    }
+    if (ec.value() == ENOSPC || ec.value() == EDQUOT) {
+      return absl::ResourceExhaustedError(message);
+    }
+    return absl::InternalError(message);
   }
   return absl::OkStatus();
 }

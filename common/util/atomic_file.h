@@ -38,8 +38,13 @@ absl::Status AppendLineDurably(const std::string& path, std::string_view line);
 // fstat, with no intermediate buffer, so a caller reading a key has exactly
 // one copy to wipe (unless the file grows while being read).
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
-// mkdir -p.
+// mkdir -p. The error names `path` and the errno (DescribeErrno);
+// PermissionDenied / ResourceExhausted as above, else Internal.
 absl::Status MakeDirectories(const std::string& path);
+// "No space left on device (ENOSPC, errno 28)": strerror, the symbolic name
+// and the number, so an operator can search for it. Every error of this
+// file names the path and ends so.
+std::string DescribeErrno(int err);
 
 // Testing seam: the write(2) every function above calls (nullptr restores
 // ::write), so a test can make a write fail or come up short as on a full

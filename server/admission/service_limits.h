@@ -26,6 +26,13 @@ struct ServiceLimits {
   // Streams open at once, all clients together, counted from the first
   // byte (before a header names anyone).
   int max_open_streams = 1000;
+  // Long-polling FetchTask streams (FetchTaskRequest.wait_ms) waiting for a
+  // task at once, all clients together. A waiting stream holds no thread
+  // and none of the stream budgets above (only its identity's download
+  // slot); once its task exists it takes one of max_open_streams again.
+  int max_waiting_fetches = 10'000;
+  // The longest wait granted, whatever a client asks.
+  Duration max_fetch_wait = std::chrono::seconds(60);
   // Per-identity RPC rate (token bucket): `rpc_rate_per_second` tokens a
   // second, at most `rpc_burst` saved up. Every RPC costs one.
   double rpc_rate_per_second = 50;

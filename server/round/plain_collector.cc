@@ -19,14 +19,19 @@ absl::Status CheckUpdateContent(const UpdateSubmission& submission,
         absl::StrCat("update has ", submission.delta.size(),
                      " values, the model has ", dimension));
   }
-  if (absl::Status s = CheckAllFinite(submission.delta.span()); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("update rejected: ", s.message()));
-  }
-  // In double: the squares of finite floats cannot overflow it.
-  double squares = 0.0;
-  for (float x : submission.delta.span()) {
-    squares += static_cast<double>(x) * static_cast<double>(x);
+  // In double: the squares of floats cannot overflow it, so a finite sum
+  // of squares (measured while the upload was decoded) means every value
+  // is finite; otherwise the values are read again to name the bad one.
+  double squares = submission.squared_norm.value_or(0.0);
+  if (!submission.squared_norm.has_value() || !std::isfinite(squares)) {
+    if (absl::Status s = CheckAllFinite(submission.delta.span()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update rejected: ", s.message()));
+    }
+    squares = 0.0;
+    for (float x : submission.delta.span()) {
+      squares += static_cast<double>(x) * static_cast<double>(x);
+    }
   }
   const double norm = std::sqrt(squares);
   if (!(norm <= max_l2_norm)) {

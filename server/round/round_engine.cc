@@ -124,6 +124,12 @@ void RoundEngine::AddListener(RoundListener* listener) {
   listeners_.push_back(listener);
 }
 
+void RoundEngine::RemoveListener(RoundListener* listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener),
+                   listeners_.end());
+}
+
 ContractOffer RoundEngine::GetContract() const {
   std::lock_guard<std::mutex> lock(mu_);
   return registry_.contract();

@@ -81,6 +81,10 @@ class RoundEngine {
   RoundEngine& operator=(const RoundEngine&) = delete;
 
   void AddListener(RoundListener* listener);
+  // Later notifications skip `listener` (one that dies before the engine,
+  // e.g. a gRPC service's). REQUIRES: no notification to it is in progress
+  // (the driver thread stopped, or the listener tolerates a late call).
+  void RemoveListener(RoundListener* listener);
 
   ContractOffer GetContract() const;
   // `contract_digest` must name the run's contract (empty: not checked, for

@@ -89,6 +89,11 @@ struct UpdateSubmission {
   uint64_t num_examples = 0;
   double train_loss = 0.0;
   FlatVector delta;
+  // Sum of delta's squares (in double), measured by the coordinator while
+  // it decoded the upload (UploadAssembler); nullopt: not measured.
+  // CheckUpdateContent trusts a finite value instead of re-reading delta;
+  // whoever changes delta before that check must reset it.
+  std::optional<double> squared_norm;
   // The site's SiteEvalReport (ToVector order) when the task asked for an
   // evaluation; untrusted until the collector validated it.
   std::vector<uint64_t> eval_report;

@@ -3,6 +3,7 @@
 #include <map>
 #include <string_view>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/secagg/graph.h"
 #include "common/secagg/secagg_config.h"
@@ -115,11 +116,15 @@ absl::StatusOr<std::unique_ptr<SecureRound>> SecureRound::Start(
   ASSIGN_OR_RETURN(r->server_,
                    SecAggServer::Create(pc, std::move(environment)));
   r->phase_deadline_ = training_deadline;
+  // The session id is public (every cohort member receives it); its first
+  // 8 bytes in the log let an operator (and the crash-loop test) tell one
+  // attempt's session from another's.
   spdlog::info(
       "round {} attempt {}: secure aggregation over {} clients, {} graph "
-      "(k={}, t={}), b={}",
+      "(k={}, t={}), b={}, session {}",
       round, attempt, n, graph.full_graph() ? "full" : "SecAgg+", graph.degree,
-      graph.threshold, config.modulus_bits);
+      graph.threshold, config.modulus_bits,
+      absl::BytesToHexString(pc.session_id().substr(0, 8)));
   return r;
 }
 

@@ -74,7 +74,8 @@ class SecAggServer {
   absl::Status HandleMaskedInput(const std::string& client_id,
                                  absl::Span<const uint32_t> masked);
   // What the server has for this client now, or nullopt: the request of the
-  // current phase (after AdvancePhase()), or Abort(reason) once aborted.
+  // current phase (after AdvancePhase()) until the client answered it, or
+  // Abort(reason) once aborted.
   std::optional<v1::SecAggServerMessage> PendingMessageFor(
       const std::string& client_id) const;
   // Every client still active answered the current phase.

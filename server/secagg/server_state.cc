@@ -61,6 +61,10 @@ void SecAggServerState::HandleClientAbort(int index) {
 
 std::optional<v1::SecAggServerMessage> SecAggServerState::PendingMessageFor(
     int index) const {
+  // Offered until answered: a client that answered has nothing to do until
+  // the next phase, and resending (k advertisements with their certificates
+  // in ShareKeys) to every waiting client's poll costs the bytes twice over.
+  if (responded_.count(index)) return std::nullopt;
   auto it = pending_.find(index);
   if (it == pending_.end()) return std::nullopt;
   return it->second;

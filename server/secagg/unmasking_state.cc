@@ -1,5 +1,7 @@
 #include "server/secagg/unmasking_state.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_agreement.h"
 #include "common/secagg/key_shares.h"
@@ -176,18 +178,26 @@ UnmaskingServerState::Advance() {
     masking_keys.emplace(v, std::move(key));
   }
 
-  absl::Span<uint32_t> sum(context_->sum);
-  for (const auto& [u, seed] : seeds) {
-    RETURN_IF_ERROR(AddSelfMask(seed, params, u, -1, sum));
-  }
+  // Every mask to remove, expanded together on the shared pool (the result
+  // is the same words as removing them one by one; see MaskSet).
+  std::vector<X25519PrivateKey> keys;
+  keys.reserve(masking_keys.size());  // MaskSet keeps pointers into it
   for (const auto& [v, raw_key] : masking_keys) {
     ASSIGN_OR_RETURN(X25519PrivateKey key, X25519PrivateKey::Create(raw_key));
+    keys.push_back(std::move(key));
+  }
+  MaskSet masks(params);
+  for (const auto& [u, seed] : seeds) masks.AddSelf(seed, u, -1);
+  size_t next_key = 0;
+  for (const auto& [v, raw_key] : masking_keys) {
+    const X25519PrivateKey& key = keys[next_key++];
     for (int u : NeighboursIn(params, v, u3_)) {
-      RETURN_IF_ERROR(AddPairwiseMask(
-          key, context_->advertised[u]->masking_public_key(), params,
-          /*owner_index=*/u, /*peer_index=*/v, /*direction=*/-1, sum));
+      masks.AddPairwise(key, context_->advertised[u]->masking_public_key(),
+                        /*owner_index=*/u, /*peer_index=*/v, /*direction=*/-1);
     }
   }
+  absl::Span<uint32_t> sum(context_->sum);
+  RETURN_IF_ERROR(masks.ApplyTo(sum));
   ReduceModulo(sum, params.modulus_mask());
   return std::make_unique<CompletedServerState>(context_);
 }

@@ -15,6 +15,9 @@
 // advertised public key), then subtracts PRG(b_u) for each survivor and the
 // pairwise masks survivors added towards dropped clients. Too few or
 // inconsistent shares abort the round with the reason: never a wrong sum.
+// The masks are removed together by one MaskSet on MaskWorkerPool::Shared()
+// (every core, capped; the same words as removing them one by one), so
+// Advance() blocks its caller while the pool's threads help.
 #ifndef FEDLEARN_SERVER_SECAGG_UNMASKING_STATE_H_
 #define FEDLEARN_SERVER_SECAGG_UNMASKING_STATE_H_
 

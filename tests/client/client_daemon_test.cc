@@ -137,5 +137,94 @@ TEST_F(ClientDaemonTest, FailedRunFinishesTheDaemonWithAnError) {
   EXPECT_TRUE(delays_.empty());
 }
 
+// Offers the long poll: each FetchTaskAsync answers from fetch_replies at
+// once (as a coordinator whose wait ran out), on the caller's thread.
+struct LongPollTransport : FakeTransport {
+  bool FetchTaskAsync(
+      const std::string& run_id, uint64_t last_round,
+      std::function<void(absl::StatusOr<FetchReply>)> done) override {
+    ++async_fetches;
+    done(FetchTask(run_id, last_round));
+    return true;
+  }
+  int async_fetches = 0;
+};
+
+TEST(ClientDaemonLongPollTest, WaitedNoTaskIsAskedAgainAtOnce) {
+  // The poll interval is ten minutes: only asking again at once after each
+  // wait that ran out lets the daemon reach the run's end.
+  LongPollTransport transport;
+  for (int i = 0; i < 3; ++i) {
+    FetchReply waited;
+    waited.waited = true;
+    transport.fetch_replies.push_back(std::move(waited));
+  }
+  FetchReply finished;
+  finished.run_finished = true;
+  transport.fetch_replies.push_back(std::move(finished));
+  FakeTrainer trainer{8};
+  ClientSession session{&transport, &trainer, nullptr, {}};
+  boost::asio::io_context io;
+  boost::asio::thread_pool workers(1);
+  ClientDaemon::Options options;
+  options.default_poll = std::chrono::minutes(10);
+  ClientDaemon daemon(io, workers, workers, &session, &transport, options);
+  absl::Status outcome = absl::UnknownError("did not finish");
+  daemon.Start([&](const absl::Status& s) { outcome = s; });
+  io.run();
+  workers.join();
+  EXPECT_TRUE(outcome.ok()) << outcome;
+  EXPECT_EQ(transport.async_fetches, 4) << "every fetch was a long poll";
+  EXPECT_TRUE(transport.fetch_replies.empty());
+}
+
+// Keeps FetchTaskAsync's callback, as a gRPC call still waiting on the
+// coordinator does, and answers it only when told to.
+struct HeldLongPollTransport : FakeTransport {
+  bool FetchTaskAsync(
+      const std::string&, uint64_t,
+      std::function<void(absl::StatusOr<FetchReply>)> done) override {
+    held = std::move(done);
+    return true;
+  }
+  absl::StatusOr<FetchReply> FetchTask(const std::string& run_id,
+                                       uint64_t last_round) override {
+    ++blocking_fetches;
+    return FakeTransport::FetchTask(run_id, last_round);
+  }
+  std::function<void(absl::StatusOr<FetchReply>)> held;
+  int blocking_fetches = 0;
+};
+
+// The simulation's crash at exit (make demo, SIGSEGV in the callback): the
+// transport outlives its daemon and, destroyed, answers the waiting fetch;
+// the answer must not reach the destroyed daemon.
+TEST(ClientDaemonLongPollTest, AnswerAfterTheDaemonIsGoneIsDropped) {
+  HeldLongPollTransport transport;
+  FakeTrainer trainer{8};
+  ClientSession session{&transport, &trainer, nullptr, {}};
+  boost::asio::io_context io;
+  boost::asio::thread_pool workers(1);
+  const auto tick = std::chrono::milliseconds(10);
+  {
+    ClientDaemon daemon(io, workers, workers, &session, &transport, {});
+    daemon.Start([](const absl::Status&) {});
+    for (int i = 0; i < 200 && !transport.held; ++i) io.run_for(tick);
+    ASSERT_TRUE(transport.held) << "the daemon never long-polled";
+    daemon.Stop();
+  }
+  io.restart();
+  io.poll();  // the destroyed daemon's cancelled timers
+  FetchReply waited;
+  waited.waited = true;
+  transport.held(std::move(waited));
+  workers.join();
+  io.restart();
+  // Had the answer reached the gone daemon, its reply would have been
+  // handled on the worker and its next step queued here.
+  EXPECT_EQ(io.poll(), 0u);
+  EXPECT_EQ(transport.blocking_fetches, 0);
+}
+
 }  // namespace
 }  // namespace fedlearn

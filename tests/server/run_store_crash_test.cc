@@ -241,14 +241,16 @@ void RunThroughCrash(const CrashPoint& crash, bool dp, int* recoveries) {
 std::vector<CrashPoint> AllCrashPoints(bool dp) {
   std::vector<CrashPoint> points;
   std::vector<StoreStep> steps = {
-      StoreStep::kStageModel, StoreStep::kWriteCheckpoint,
-      StoreStep::kPublishModel, StoreStep::kAppendMetrics};
+      StoreStep::kStageModel, StoreStep::kWritePreviousCheckpoint,
+      StoreStep::kWriteCheckpoint, StoreStep::kPublishModel,
+      StoreStep::kAppendMetrics};
   if (dp) steps.insert(steps.begin() + 1, StoreStep::kWriteStrategy);
   for (uint64_t round = 0; round <= kRounds; ++round) {
     for (StoreStep step : steps) {
       if (round == 0 && (step == StoreStep::kWriteStrategy ||
+                         step == StoreStep::kWritePreviousCheckpoint ||
                          step == StoreStep::kAppendMetrics)) {
-        continue;  // round 0 (the initial model) has neither
+        continue;  // round 0 (the initial model) has none of these
       }
       for (bool torn : {false, true}) {
         for (bool again : {false, true}) {

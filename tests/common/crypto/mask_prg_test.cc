@@ -104,6 +104,69 @@ TEST(MaskPrgTest, ExpandMaskEqualsHkdfThenRawOpenSslAesCtr) {
   }
 }
 
+// The range expander, started at any word, continues the pinned stream.
+TEST(MaskPrgTest, RangeExpanderMatchesPinnedKnownAnswerFromEveryOffset) {
+  auto key = MaskKey::Derive(SeedZeroToThirtyOne(), "kat");
+  ASSERT_TRUE(key.ok()) << key.status();
+  MaskRangeExpander expander;  // one context, re-keyed for every call
+  for (size_t first = 0; first < 8; ++first) {
+    for (size_t len = 0; first + len <= 8; ++len) {
+      std::vector<uint32_t> acc(len, 5);
+      ASSERT_TRUE(expander.Add(*key, +1, first, absl::MakeSpan(acc)).ok());
+      for (size_t i = 0; i < len; ++i) {
+        EXPECT_EQ(acc[i], static_cast<uint32_t>(kKatWords[first + i] + 5))
+            << "first " << first << " len " << len;
+      }
+    }
+  }
+}
+
+// Any cut of a mask into ranges, expanded range by range (and re-keyed in
+// between for another mask), adds exactly AddMask's words.
+TEST(MaskPrgTest, RangeExpanderOverAnySplitEqualsAddMask) {
+  std::mt19937 rng(7);
+  const size_t words = 100003;
+  SecretBytes other_seed = SeedZeroToThirtyOne();
+  other_seed.data()[5] ^= 0x40;
+  auto key = MaskKey::Derive(SeedZeroToThirtyOne(), "split");
+  auto other = MaskKey::Derive(other_seed, "split");
+  ASSERT_TRUE(key.ok() && other.ok());
+  for (int sign : {+1, -1}) {
+    std::vector<uint32_t> expected(words);
+    for (uint32_t& w : expected) w = rng();
+    std::vector<uint32_t> acc = expected;
+    ASSERT_TRUE(
+        AddMask(SeedZeroToThirtyOne(), "split", sign, absl::MakeSpan(expected))
+            .ok());
+    MaskRangeExpander expander;
+    std::vector<uint32_t> scratch(64);
+    for (size_t first = 0; first < words;) {
+      // Ragged cuts: 1..9000 words, so most ranges start mid-block.
+      const size_t len = std::min<size_t>(1 + rng() % 9000, words - first);
+      ASSERT_TRUE(
+          expander
+              .Add(*key, sign, first, absl::MakeSpan(acc).subspan(first, len))
+              .ok());
+      ASSERT_TRUE(
+          expander.Add(*other, +1, rng() % 1000, absl::MakeSpan(scratch)).ok());
+      first += len;
+    }
+    EXPECT_EQ(acc, expected) << "sign " << sign;
+  }
+}
+
+TEST(MaskPrgTest, RangeExpanderRejectsBadSignAndMaskKeyBadSeed) {
+  EXPECT_EQ(MaskKey::Derive(SecretBytes(31), "d").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto key = MaskKey::Derive(SeedZeroToThirtyOne(), "d");
+  ASSERT_TRUE(key.ok());
+  std::vector<uint32_t> acc(4);
+  MaskRangeExpander expander;
+  EXPECT_EQ(expander.Add(*key, 0, 0, absl::MakeSpan(acc)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(acc, std::vector<uint32_t>(4, 0));
+}
+
 TEST(MaskPrgTest, AddThenSubtractRestoresAccumulator) {
   std::mt19937 rng(42);
   for (size_t words : {0u, 1u, 5u, 4096u, 4097u, 300001u}) {

@@ -92,6 +92,27 @@ TEST_F(SecAggServerTest, RefusesMessagesOfAnotherPhase) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(SecAggServerTest, AClientThatAnsweredIsNotOfferedThePhaseRequestAgain) {
+  AdvertiseAll();
+  ASSERT_EQ(h_->server->phase(), Phase::kShareKeys);
+  // Unanswered, the request is offered on every poll (a lost reply is
+  // recovered by asking again) ...
+  ASSERT_TRUE(h_->server->PendingMessageFor(h_->id(0)).has_value());
+  ASSERT_TRUE(h_->server->PendingMessageFor(h_->id(0)).has_value());
+  ASSERT_TRUE(h_->DeliverPending(0).ok());
+  // ... answered, nothing until the next phase, while the others still get it.
+  EXPECT_FALSE(h_->server->PendingMessageFor(h_->id(0)).has_value());
+  EXPECT_TRUE(h_->server->PendingMessageFor(h_->id(1)).has_value());
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
+  ASSERT_TRUE(h_->server->AllResponded());
+  ASSERT_TRUE(h_->server->AdvancePhase().ok());
+  EXPECT_EQ(h_->server->phase(), Phase::kMaskedInputCollection);
+  std::optional<v1::SecAggServerMessage> next =
+      h_->server->PendingMessageFor(h_->id(0));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_TRUE(next->has_masked_input_request());
+}
+
 TEST_F(SecAggServerTest, ADropoutMayNotComeBackInALaterPhase) {
   AdvertiseAll();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(h_->DeliverPending(i).ok());
