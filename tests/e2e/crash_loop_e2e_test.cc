@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -64,20 +65,25 @@ int EnvInt(const char* name, int fallback) {
 }
 
 // A loopback port that was free a moment ago: the coordinator's command
-// must name a fixed port, since the clients reconnect to it.
+// must name a fixed port, since the clients reconnect to it. Taken below
+// Linux's ephemeral range (32768-60999), so that no other test's bind to
+// port 0 is handed it while this coordinator is down between restarts.
 int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  std::mt19937 rng(static_cast<uint32_t>(getpid()) ^
+                   static_cast<uint32_t>(time(nullptr)));
+  std::uniform_int_distribution<int> pick(20000, 32000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(pick(rng)));
+    const bool free =
+        bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return ntohs(addr.sin_port);
   }
-  close(fd);
-  return port;
+  return 0;
 }
 
 // Log lines that open a stretch of the coordinator's life, in the order a
