@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/run_store.h"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -30,28 +31,10 @@ using ::testing::HasSubstr;
 constexpr uint64_t kRounds = 4;
 constexpr double kEpsilonPerRound = 0.25;  // the fake accountant's cost
 
-class TempDir {
- public:
-  // In /dev/shm when there is one: the crashes are emulated, so the
-  // filesystem does not matter, and fsync on a disk would dominate the
-  // test's time.
-  TempDir() {
-    std::error_code ec;
-    const fs::path base =
-        fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
-            ? fs::path("/dev/shm")
-            : fs::temp_directory_path();
-    std::string pattern = (base / "run_store_crash.XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// Fresh per test; in /dev/shm when there is one (fsync on a disk would
+// dominate the time, and the faults here are emulated).
+struct TempDir : testing_util::ScopedTempDir {
+  TempDir() : ScopedTempDir(kPreferRam) {}
 };
 
 FlatModel MakeModel(uint32_t seed) {

@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "server/run_store.h"
 #include "server/run_store_checkpoint.h"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -85,28 +86,10 @@ size_t LineCount(const std::string& path) {
   return n;
 }
 
-// A fresh directory, in /dev/shm when there is one: fsync on a disk would
-// dominate the test's time, and the damage here is made, not suffered.
-class TempDir {
- public:
-  TempDir() {
-    std::error_code ec;
-    const fs::path base =
-        fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
-            ? fs::path("/dev/shm")
-            : fs::temp_directory_path();
-    std::string pattern = (base / "run_store_fallback.XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// Fresh per test; in /dev/shm when there is one (fsync on a disk would
+// dominate the time, and the faults here are emulated).
+struct TempDir : testing_util::ScopedTempDir {
+  TempDir() : ScopedTempDir(kPreferRam) {}
 };
 
 // Every file under `dir` and its bytes.

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
@@ -23,23 +24,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "run_store_test.XXXXXX")
-            .string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = testing_util::ScopedTempDir;
 
 FlatModel MakeModel(uint32_t seed) {
   FlatModel m;

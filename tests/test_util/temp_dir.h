@@ -3,12 +3,14 @@
 // out of scope, also when an ASSERT returns early. Its name carries the test,
 // the process id and a counter: ctest runs test cases as parallel processes.
 // For fixtures that already keep a dir_ member, removing it in TearDown does
-// the same job.
+// the same job. kPreferRam puts it in /dev/shm when that is writable: for
+// tests that fsync a lot and whose faults are emulated, not suffered.
 #ifndef FEDLEARN_TESTS_TEST_UTIL_TEMP_DIR_H_
 #define FEDLEARN_TESTS_TEST_UTIL_TEMP_DIR_H_
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -18,15 +20,21 @@ namespace fedlearn::testing_util {
 
 class ScopedTempDir {
  public:
-  ScopedTempDir() {
+  enum Where { kTestTmp, kPreferRam };
+  explicit ScopedTempDir(Where where = kTestTmp) {
     static int counter = 0;
     const ::testing::TestInfo* info =
         ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::string test =
-        info == nullptr
-            ? std::string("fedlearn")
-            : std::string(info->test_suite_name()) + "." + info->name();
-    path_ = (std::filesystem::path(::testing::TempDir()) /
+    std::string test = info == nullptr ? std::string("fedlearn")
+                                       : std::string(info->test_suite_name()) +
+                                             "." + info->name();
+    // Parameterized names hold '/': one directory level, not several.
+    std::replace(test.begin(), test.end(), '/', '_');
+    std::error_code ec;
+    const bool ram = where == kPreferRam &&
+                     std::filesystem::is_directory("/dev/shm", ec) &&
+                     ::access("/dev/shm", W_OK) == 0;
+    path_ = (std::filesystem::path(ram ? "/dev/shm" : ::testing::TempDir()) /
              (test + "." + std::to_string(::getpid()) + "." +
               std::to_string(counter++)))
                 .string();
