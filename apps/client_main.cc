@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     return Fail(target.status());
 
   SitePreparerOptions site;
-  site.data = DataSourceConfig{config.data_kind, config.data_path, "label"};
+  site.data = DataSourceOfKind(config.data_kind, config.data_path);
   site.data.delimiter = config.delimiter[0];
   site.data.ignore_columns = config.ignore_columns;
   site.partition = config.partition;
@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
   transport_options.traffic = metrics.get();
   transport_options.target = config.coordinator;
   transport_options.server_name_override = config.server_name;
+  transport_options.fetch_wait = ClientFetchWait(config);
   if (config.insecure) {
     transport_options.tls.insecure = true;
     transport_options.claimed_client_id = config.client_id;

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "apps/stop_signals.h"
 #include "common/data/data_source.h"
+#include "common/flat/spec_mismatch.h"
 #include "common/models/model_factory.h"
 #include "common/transport/tls_config.h"
 #include "common/util/log.h"
@@ -16,6 +17,7 @@
 #include "common/wire/model_file.h"
 #include "server/coordinator.h"
 #include "server/evaluation/torch_evaluator.h"
+#include "server/ingest_heap.h"
 
 namespace {
 
@@ -45,10 +47,12 @@ absl::Status LoadModelToEvaluate(const std::string& path,
                                      saved.status().message()));
   }
   if (!saved->model.spec.CompatibleWith(initial->spec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--evaluate-model ", path,
-                     " is not a model of the configured [model] (",
-                     initial->spec.DescribeMismatch(saved->model.spec), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--evaluate-model ", path,
+        " is not a model of the configured [model]: ",
+        fedlearn::DescribeSpecMismatch(initial->spec,
+                                       "the configured [model] has",
+                                       saved->model.spec, "the file has")));
   }
   *initial = std::move(saved->model);
   *ref = saved->ref;
@@ -66,6 +70,9 @@ int main(int argc, char** argv) {
   // absl::Mutex (all of gRPC's locks) would record lock-order edges in one
   // global graph; a debugging aid, not a check of any input.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // gRPC's receive slices reuse freed heap instead of faulting in new pages
+  // on every read (server/ingest_heap.h).
+  RetainFreedHeapForIngest();
   // To stderr from the start (the level follows the configuration below).
   ConfigureLogging("info");
   CLI::App app{"fedlearn coordinator: federated averaging over mutual TLS"};

@@ -3,7 +3,9 @@
 // accuracy, loss, privacy spent against the budget, clients and duration per
 // round, federated evaluation (accuracy across sites, PR-AUC, fairness and
 // per-site tables, from metrics.jsonl and evaluation.jsonl), and the run's
-// configuration (run-config.toml).
+// configuration (run-config.toml). The state directory of an
+// evaluation-only job (fedlearn-coordinator --evaluate-model: evaluation.jsonl
+// alone) gets the report of its evaluations.
 //
 //   fedlearn-report state/                       # writes state/report.html
 //   fedlearn-report state/ --out /tmp/run.html
@@ -50,8 +52,14 @@ int WriteReport(const std::string& state_dir, std::string out) {
     std::cerr << "fedlearn-report: " << s.message() << "\n";
     return 2;
   }
-  std::cout << "wrote " << out << " (" << report->rounds.size()
-            << " rounds of run '" << report->run_id << "')\n";
+  if (report->evaluation_job) {
+    std::cout << "wrote " << out << " (" << report->evaluations.size()
+              << " evaluation(s) of evaluation-only job '" << report->run_id
+              << "')\n";
+  } else {
+    std::cout << "wrote " << out << " (" << report->rounds.size()
+              << " rounds of run '" << report->run_id << "')\n";
+  }
   return 0;
 }
 
@@ -67,7 +75,8 @@ int main(int argc, char** argv) {
   std::string out;
   app.add_option("state_dir", state_dir,
                  "The coordinator's state directory (metrics.jsonl, "
-                 "checkpoint.json, run-config.toml, evaluation.jsonl)")
+                 "checkpoint.json, run-config.toml, evaluation.jsonl; an "
+                 "evaluation-only job's holds evaluation.jsonl alone)")
       ->required();
   app.add_option("--out", out,
                  "The HTML file to write (default: "

@@ -15,7 +15,11 @@
 // clock; each uploader pushes its whole update (header + 1 MiB chunks, as
 // GrpcCoordinatorTransport::PushResult does) and the child reports "done"
 // once every push was accepted, i.e. decoded, validated and folded into the
-// running sum. Prints Markdown; see bench/README.md.
+// running sum. Before that, `--warmup W` (default 1) waves of N other
+// uploaders push into the same round, so the measured uploads meet the
+// coordinator as it runs round after round (pooled upload buffers, warm
+// allocator), not its first upload; --warmup 0 measures that first one.
+// Prints Markdown; see bench/README.md.
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/tls/provision_directory.h"
 #include "common/transport/grpc_credentials.h"
 #include "common/util/atomic_file.h"
@@ -43,6 +48,7 @@
 #include "server/coordinator_service.h"
 #include "server/grpc_server.h"
 #include "server/identity/client_authorizer.h"
+#include "server/ingest_heap.h"
 #include "server/round/round_engine.h"
 
 extern char** environ;
@@ -60,6 +66,12 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
   return s(u.ru_utime) + s(u.ru_stime);
+}
+
+long MinorFaults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
 }
 
 // ---------------------------------------------------------------- client
@@ -143,8 +155,34 @@ grpc::Status Push(v1::Coordinator::Stub& stub, const v1::TaskHeader& task,
   return s;
 }
 
-// The child: N uploaders and a holdout; the protocol is one line each way.
-int RunClients(int port, const std::string& dir, int n, size_t values) {
+// Pushes concurrently from stubs[first, first + n).
+int PushAll(std::vector<std::unique_ptr<v1::Coordinator::Stub>>& stubs,
+            int first, int n, size_t values,
+            const std::vector<v1::ResultChunk>& data) {
+  std::vector<v1::TaskHeader> tasks(n);
+  for (int i = 0; i < n; ++i) {
+    if (!FetchTask(*stubs[first + i], &tasks[i])) return -1;
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::Status s = Push(*stubs[first + i], tasks[i], values, data);
+      if (!s.ok()) {
+        std::fprintf(stderr, "push %d: %s\n", first + i,
+                     s.error_message().c_str());
+        ++failed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return failed.load();
+}
+
+// The child: N uploaders, a holdout and `warm` x N warm-up uploaders, which
+// push before "ready"; the protocol is one line each way.
+int RunClients(int port, const std::string& dir, int n, size_t values,
+               int warm) {
   std::vector<v1::ResultChunk> data;  // shared, encoded once
   std::vector<float> delta(kChunkValues);
   for (size_t offset = 0; offset < values; offset += kChunkValues) {
@@ -156,9 +194,12 @@ int RunClients(int port, const std::string& dir, int n, size_t values) {
         std::string(reinterpret_cast<const char*>(delta.data()), 4 * len));
   }
   std::vector<std::unique_ptr<v1::Coordinator::Stub>> stubs;
-  for (int i = 0; i <= n; ++i) {
+  for (int i = 0; i <= n * (1 + warm); ++i) {
     stubs.push_back(Connect(dir, ClientId(i), port));
     if (!Register(*stubs.back(), ClientId(i))) return 3;
+  }
+  for (int w = 0; w < warm; ++w) {
+    if (PushAll(stubs, n + 1 + w * n, n, values, data) != 0) return 4;
   }
   std::vector<v1::TaskHeader> tasks(n);
   for (int i = 0; i < n; ++i) {
@@ -190,6 +231,7 @@ int RunClients(int port, const std::string& dir, int n, size_t values) {
 struct Sample {
   double wall_s = 0;
   double cpu_s = 0;
+  long faults = 0;  // minor page faults
   bool ok = false;
 };
 
@@ -202,16 +244,37 @@ FlatModel Model(size_t values) {
   return model;
 }
 
+// `perf record --control fifo:CTL,ACK -D -1` samples the window only when
+// the bench is given --perf-ctl CTL (and --perf-ack ACK): it writes
+// "enable" / "disable" to CTL around the window and waits for perf's "ack".
+struct PerfControl {
+  std::string ctl;
+  std::string ack;
+  void Send(const char* command) const {
+    if (ctl.empty()) return;
+    FILE* c = std::fopen(ctl.c_str(), "w");
+    if (c == nullptr) return;
+    std::fputs(command, c);
+    std::fclose(c);
+    if (ack.empty()) return;
+    FILE* a = std::fopen(ack.c_str(), "r");
+    if (a == nullptr) return;
+    char reply[8];
+    (void)std::fgets(reply, sizeof reply, a);
+    std::fclose(a);
+  }
+};
+
 Sample MeasureOnce(const std::string& self, const std::string& dir, int n,
-                   size_t values) {
+                   size_t values, int warm, const PerfControl& perf) {
   Sample out;
   SystemClock clock;
   RoundEngineConfig config;
   config.run_id = kRunId;
   config.num_rounds = 1;
-  config.min_clients = n + 1;  // the holdout keeps the round open
+  config.min_clients = n * (1 + warm) + 1;  // the holdout keeps it open
   config.fraction = 1.0;
-  config.min_updates = n;
+  config.min_updates = n * (1 + warm);
   config.round_timeout = std::chrono::minutes(5);
   config.client_liveness = std::chrono::hours(1);
   config.poll_interval_ms = 20;
@@ -220,7 +283,7 @@ Sample MeasureOnce(const std::string& self, const std::string& dir, int n,
   auto engine = RoundEngine::Create(config, Model(values), 1, &clock, nullptr);
   ClientAuthorizer::Options identity;
   identity.run_id = kRunId;
-  for (int i = 0; i <= n; ++i) {
+  for (int i = 0; i <= n * (1 + warm); ++i) {
     identity.identity.enrolled_clients.push_back(ClientId(i));
   }
   identity.ca_pem = *ReadFileToString(dir + "/ca.pem");
@@ -255,13 +318,12 @@ Sample MeasureOnce(const std::string& self, const std::string& dir, int n,
   const std::string port = std::to_string(server->port);
   const std::string clients = std::to_string(n);
   const std::string count = std::to_string(values);
-  std::vector<char*> argv = {const_cast<char*>(self.c_str()),
-                             const_cast<char*>("--client"),
-                             const_cast<char*>(port.c_str()),
-                             const_cast<char*>(dir.c_str()),
-                             const_cast<char*>(clients.c_str()),
-                             const_cast<char*>(count.c_str()),
-                             nullptr};
+  const std::string warmups = std::to_string(warm);
+  std::vector<char*> argv = {
+      const_cast<char*>(self.c_str()),    const_cast<char*>("--client"),
+      const_cast<char*>(port.c_str()),    const_cast<char*>(dir.c_str()),
+      const_cast<char*>(clients.c_str()), const_cast<char*>(count.c_str()),
+      const_cast<char*>(warmups.c_str()), nullptr};
   pid_t child = 0;
   if (posix_spawn(&child, self.c_str(), &actions, nullptr, argv.data(),
                   environ) != 0) {
@@ -274,14 +336,18 @@ Sample MeasureOnce(const std::string& self, const std::string& dir, int n,
   char line[64] = {0};
   if (std::fgets(line, sizeof line, in) != nullptr &&
       std::strncmp(line, "ready", 5) == 0) {
+    perf.Send("enable\n");
     const double cpu0 = CpuSeconds();
+    const long faults0 = MinorFaults();
     const auto t0 = std::chrono::steady_clock::now();
     std::fputs("go\n", go);
     std::fflush(go);
     if (std::fgets(line, sizeof line, in) != nullptr) {
       const auto t1 = std::chrono::steady_clock::now();
       out.cpu_s = CpuSeconds() - cpu0;
+      out.faults = MinorFaults() - faults0;
       out.wall_s = std::chrono::duration<double>(t1 - t0).count();
+      perf.Send("disable\n");
       out.ok = std::strncmp(line, "done 0", 6) == 0;
     }
   }
@@ -314,27 +380,36 @@ double OpensslAesGcm() {
 }
 
 int Main(int argc, char** argv) {
-  if (argc >= 6 && std::string(argv[1]) == "--client") {
+  if (argc >= 7 && std::string(argv[1]) == "--client") {
     return RunClients(std::atoi(argv[2]), argv[3], std::atoi(argv[4]),
-                      std::strtoull(argv[5], nullptr, 10));
+                      std::strtoull(argv[5], nullptr, 10), std::atoi(argv[6]));
   }
   size_t values = 25'000'000;
   int reps = 3;
+  int warm = 1;
   std::vector<int> counts = {1, 2, 4};
+  PerfControl perf;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--values") values = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--reps") reps = std::atoi(argv[i + 1]);
+    if (flag == "--warmup") warm = std::atoi(argv[i + 1]);
     if (flag == "--clients") counts = {std::atoi(argv[i + 1])};
+    if (flag == "--perf-ctl") perf.ctl = argv[i + 1];
+    if (flag == "--perf-ack") perf.ack = argv[i + 1];
   }
   spdlog::set_level(spdlog::level::warn);
+  // As fedlearn-coordinator's main() does (apps/coordinator_main.cc): no
+  // lock-order graph for absl::Mutex, freed heap kept for gRPC's reads.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  RetainFreedHeapForIngest();
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
   const std::string dir =
       absl::StrCat(std::filesystem::temp_directory_path().string(),
                    "/ingest_bench_", getpid());
   ProvisionOptions pki;
   pki.out_dir = dir;
-  for (int i = 0; i <= counts.back(); ++i)
+  for (int i = 0; i <= counts.back() * (1 + warm); ++i)
     pki.client_ids.push_back(ClientId(i));
   if (auto s = ProvisionDirectory(pki); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
@@ -344,18 +419,18 @@ int Main(int argc, char** argv) {
   const double bytes_per_update = 4.0 * static_cast<double>(values);
   std::printf(
       "# ingest_bench (%s build, %u cores, %zu float32 = %.0f MB "
-      "per update, best of %d)\n\n",
+      "per update, best of %d, %d warm-up upload(s) per uploader)\n\n",
       FEDLEARN_BENCH_BUILD_TYPE, std::thread::hardware_concurrency(), values,
-      bytes_per_update / 1e6, reps);
+      bytes_per_update / 1e6, reps, warm);
   std::printf(
       "| N | wall s | coordinator CPU s | cores used | GB/s | "
-      "GB/s per core | ratio to AES-GCM per core |\n"
-      "|---|---|---|---|---|---|---|\n");
+      "GB/s per core | ratio to AES-GCM per core | minor faults |\n"
+      "|---|---|---|---|---|---|---|---|\n");
   std::vector<std::pair<int, Sample>> rows;
   for (int n : counts) {
     Sample best;
     for (int r = 0; r < reps; ++r) {
-      Sample s = MeasureOnce(self, dir, n, values);
+      Sample s = MeasureOnce(self, dir, n, values, warm, perf);
       if (!s.ok) {
         std::fprintf(stderr, "N=%d rep %d failed\n", n, r);
         continue;
@@ -369,9 +444,10 @@ int Main(int argc, char** argv) {
   for (const auto& [n, best] : rows) {
     const double bytes = bytes_per_update * n;
     const double per_core = bytes / best.cpu_s;
-    std::printf("| %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.3f |\n", n,
+    std::printf("| %d | %.3f | %.3f | %.2f | %.3f | %.3f | %.3f | %ld |\n", n,
                 best.wall_s, best.cpu_s, best.cpu_s / best.wall_s,
-                bytes / best.wall_s / 1e9, per_core / 1e9, per_core / aes);
+                bytes / best.wall_s / 1e9, per_core / 1e9, per_core / aes,
+                best.faults);
   }
   std::printf(
       "\nopenssl speed -evp aes-256-gcm -bytes 16384 (one core): "

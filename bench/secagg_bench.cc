@@ -135,7 +135,8 @@ struct Pki {
   }
   SecAggIdentity Identity(int i) const {
     return SecAggIdentity{ClientId(i), clients[i].cert_pem,
-                          clients[i].key_pem.Clone(), ca.cert_pem};
+                          clients[i].key_pem.Clone(), ca.cert_pem,
+                          /*signing_key=*/nullptr};
   }
 };
 

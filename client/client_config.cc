@@ -1,5 +1,6 @@
 #include "client/client_config.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "CLI/CLI.hpp"
@@ -12,6 +13,10 @@ namespace fedlearn {
 namespace {
 
 using Schema = ConfigSchema<ClientConfig>;
+
+// coordinator.fetch_wait_s's bound: ten times the coordinator's default cap,
+// far below FetchTaskRequest.wait_ms's uint32 milliseconds.
+constexpr double kMaxFetchWaitSeconds = 600;
 
 constexpr char kHeader[] =
     "fedlearn-client configuration reference: one site's settings. Every key "
@@ -37,6 +42,14 @@ void AddConnection(Schema& s) {
        "coordinator.insecure", "plaintext and a claimed id (testing only)",
        [](auto& c) -> auto& { return c.insecure; })
       .Flag("--insecure");
+  s.Field(
+       "coordinator.fetch_wait_s",
+       "long poll: the coordinator may hold an idle task fetch this long\n"
+       "(it caps it at its limits.max_fetch_wait_s, 60 by default); 0 = ask\n"
+       "again every retry_after_ms (polling, as before long polls)",
+       [](auto& c) -> auto& { return c.fetch_wait_s; })
+      .Within(0, kMaxFetchWaitSeconds)
+      .Flag("--fetch-wait-s");
   s.Section("identity", "mutual TLS: certs + id, or ca/cert/key (which win)");
   s.Field(
        "identity.certs", "directory holding ca.pem and <id>.pem/.key",
@@ -334,6 +347,11 @@ absl::Status ValidateRecordDp(const ClientConfig& c) {
 }
 
 }  // namespace
+
+std::chrono::milliseconds ClientFetchWait(const ClientConfig& config) {
+  const int64_t ms = std::llround(config.fetch_wait_s * 1000);
+  return std::chrono::milliseconds(config.fetch_wait_s > 0 && ms == 0 ? 1 : ms);
+}
 
 absl::Status ValidateClientConfig(const ClientConfig& c) {
   RETURN_IF_ERROR(ClientConfigSchema().Check(c));

@@ -18,6 +18,7 @@
 #ifndef FEDLEARN_CLIENT_CLIENT_CONFIG_H_
 #define FEDLEARN_CLIENT_CLIENT_CONFIG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -38,6 +39,9 @@ struct ClientConfig {
   std::string coordinator = "localhost:7443";  // HOST[:PORT]
   std::string server_name;                     // "" = the dialled host
   bool insecure = false;  // plaintext and a claimed id: testing only
+  // Long poll: how long the coordinator may hold an idle task fetch (it caps
+  // it at its limits.max_fetch_wait_s); 0 = poll every retry_after_ms.
+  double fetch_wait_s = 50;
   // [identity]: certs + id, or explicit ca/cert/key (which win).
   std::string certs_dir;
   std::string client_id;
@@ -113,6 +117,11 @@ absl::Status ApplyClientFlags(const ClientFlags& flags, ClientConfig* config);
 // InvalidArgument naming the key and its flag if `config` is not runnable;
 // NotFound if its CSV data file does not exist.
 absl::Status ValidateClientConfig(const ClientConfig& config);
+
+// coordinator.fetch_wait_s as the transport's wait, in whole milliseconds
+// (nearest; a positive wait is at least 1 ms: 0 means polling).
+// REQUIRES: ValidateClientConfig(config).ok().
+std::chrono::milliseconds ClientFetchWait(const ClientConfig& config);
 
 }  // namespace fedlearn
 

@@ -75,6 +75,7 @@ void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
     step_running_ = true;
     ScheduleHeartbeat();
     if (session_->NextStepFetches() && StartWaitingFetch()) return;
+    if (StartWaitingSecAggPoll()) return;
     boost::asio::thread_pool& pool =
         session_->NextStepComputes() ? compute_workers_ : rpc_workers_;
     boost::asio::post(pool, [this] {
@@ -98,6 +99,28 @@ bool ClientDaemon::StartWaitingFetch() {
                                          reply = std::move(reply)]() mutable {
           ClientSession::StepResult result =
               session_->CompleteFetch(std::move(reply));
+          boost::asio::post(io_, [this, result = std::move(result)]() mutable {
+            OnStepDone(std::move(result));
+          });
+        });
+      });
+}
+
+bool ClientDaemon::StartWaitingSecAggPoll() {
+  std::optional<ClientSession::SecAggPoll> poll = session_->NextSecAggPoll();
+  if (!poll) return false;
+  // As StartWaitingFetch: the reply is handled on an RPC worker, and only
+  // while this daemon lives.
+  return transport_->SecAggPollAsync(
+      poll->run_id, poll->round, poll->wait,
+      [this,
+       guard = callback_guard_](absl::StatusOr<SecAggExchangeReply> reply) {
+        std::lock_guard<std::mutex> lock(guard->mu);
+        if (!guard->alive) return;  // the daemon is gone: nobody to tell
+        boost::asio::post(rpc_workers_, [this,
+                                         reply = std::move(reply)]() mutable {
+          ClientSession::StepResult result =
+              session_->CompleteSecAggPoll(std::move(reply));
           boost::asio::post(io_, [this, result = std::move(result)]() mutable {
             OnStepDone(std::move(result));
           });

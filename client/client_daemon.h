@@ -22,7 +22,9 @@
 // An idle client's task fetch is a long poll when the transport offers one
 // (FetchTaskAsync: the coordinator answers as soon as a round opens, and no
 // thread waits for it); after a wait that ran out it asks again at once,
-// otherwise it polls after the coordinator's retry_after_ms.
+// otherwise it polls after the coordinator's retry_after_ms. A secure
+// upload waiting for its next phase long-polls the same way
+// (SecAggPollAsync: answered the moment the phase opens).
 //
 // Stop() (wired to SIGINT/SIGTERM by the binary) abandons the current task:
 // training is cancelled between batches and nothing partial is ever
@@ -104,6 +106,10 @@ class ClientDaemon {
   // holding no thread while the coordinator waits; false if the transport
   // cannot (the step then runs as any other).
   bool StartWaitingFetch();
+  // A secure upload's wait for its next phase as a long poll
+  // (ClientSession::NextSecAggPoll, CoordinatorTransport::SecAggPollAsync),
+  // likewise; false if there is none to make or the transport cannot.
+  bool StartWaitingSecAggPoll();
   void OnStepDone(ClientSession::StepResult result);
   // A kFailed step: stop (permanent), register again, or back off.
   void OnFailure(const absl::Status& status);
@@ -123,10 +129,11 @@ class ClientDaemon {
   // may outlive a stopped daemon's timers): one at a time.
   std::shared_ptr<std::atomic<bool>> heartbeat_in_flight_ =
       std::make_shared<std::atomic<bool>>(false);
-  // Shared with FetchTaskAsync's callback, which runs on a gRPC thread and
-  // may come after this daemon is gone (a transport that outlives it
-  // answers its waiting fetch when it is destroyed): the callback touches
-  // the daemon only while `alive`, under `mu`; the destructor clears it.
+  // Shared with FetchTaskAsync's (and SecAggPollAsync's) callback, which
+  // runs on a gRPC thread and may come after this daemon is gone (a
+  // transport that outlives it answers its waiting call when it is
+  // destroyed): the callback touches the daemon only while `alive`, under
+  // `mu`; the destructor clears it.
   struct CallbackGuard {
     std::mutex mu;
     bool alive = true;

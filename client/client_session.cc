@@ -4,9 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/client_session_steps.h"
 #include "client/training/record_privacy_budget.h"
 #include "client/update_encoding.h"
 #include "common/config/qffl_update.h"
+#include "common/flat/spec_mismatch.h"
 #include "common/util/atomic_file.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
@@ -18,20 +20,9 @@
 namespace fedlearn {
 namespace {
 
-ClientSession::StepResult Failed(absl::Status status) {
-  ClientSession::StepResult r;
-  r.kind = ClientSession::StepKind::kFailed;
-  r.status = std::move(status);
-  return r;
-}
-
-ClientSession::StepResult Result(ClientSession::StepKind kind,
-                                 uint64_t round = 0) {
-  ClientSession::StepResult r;
-  r.kind = kind;
-  r.round = round;
-  return r;
-}
+using session_steps::Failed;
+using session_steps::Result;
+using session_steps::UploadLost;
 
 // A failed GetContract, Register or FetchTask. PERMISSION_DENIED there is
 // the coordinator refusing this site's certificate (not enrolled for the
@@ -43,16 +34,6 @@ ClientSession::StepResult FailedCall(absl::Status status) {
       "the coordinator refused this site's identity: ", status.message(),
       ". Ask the coordinator's operator to enrol this site (or to issue it "
       "a new certificate)"))));
-}
-
-// Why an upload that will not be resent was lost: an answer from the
-// coordinator, or its deadline, or no answer at all.
-TaskRefusal UploadLost(const absl::Status& status) {
-  if (absl::IsDeadlineExceeded(status)) return TaskRefusal::kStale;
-  if (absl::IsUnavailable(status) || absl::IsCancelled(status)) {
-    return TaskRefusal::kOther;
-  }
-  return TaskRefusal::kCoordinatorRefused;
 }
 
 }  // namespace
@@ -190,6 +171,9 @@ ClientSession::StepResult ClientSession::RegisterWithRun() {
   registered_ = true;
   run_id_ = reply->run_id;
   client_id_ = reply->client_id;
+  // Load the secure-aggregation identity now, not in a round; a failure is
+  // reported by the first secure round, which loads again.
+  if (!options_.identity.insecure) (void)SecureIdentity();
   spdlog::info("registered with run '{}' as '{}' ({} local examples)", run_id_,
                client_id_, trainer_->NumExamples());
   if (options_.observer != nullptr) options_.observer->OnRegistered();
@@ -238,19 +222,24 @@ std::optional<ClientSession::StepResult> ClientSession::RefuseTask(
       task.contract_digest != contract_digest_) {
     trainer_ = nullptr;
     registered_ = false;
-    return Refused(TaskRefusal::kContractMismatch,
-                   Failed(absl::FailedPreconditionError(
-                       "the run's contract changed since this client "
-                       "prepared; preparing again")));
+    return Refused(
+        TaskRefusal::kContractMismatch,
+        Failed(absl::FailedPreconditionError(absl::StrCat(
+            "the run's contract changed: this client prepared contract ",
+            EscapeUntrusted(contract_digest_, 16),
+            ", the coordinator runs contract ",
+            EscapeUntrusted(task.contract_digest, 16), "; preparing again"))));
   }
   if (!task.model.spec.CompatibleWith(trainer_->Spec())) {
-    return Refused(TaskRefusal::kContractMismatch,
-                   Failed(absl::FailedPreconditionError(absl::StrCat(
-                       "round ", task.round,
-                       ": the coordinator's model does not match the "
-                       "local model (",
-                       trainer_->Spec().DescribeMismatch(task.model.spec),
-                       "); check that both sides use the same architecture"))));
+    return Refused(
+        TaskRefusal::kContractMismatch,
+        Failed(absl::FailedPreconditionError(absl::StrCat(
+            "round ", task.round,
+            ": the coordinator's model does not match "
+            "the local model (",
+            DescribeSpecMismatch(trainer_->Spec(), "this client prepared",
+                                 task.model.spec, "the coordinator runs"),
+            "); check that both sides use the same architecture"))));
   }
   if (absl::Status s = CheckDeadline(task); !s.ok()) {
     return Refused(TaskRefusal::kStale, Failed(s));
@@ -280,7 +269,9 @@ ClientSession::StepResult ClientSession::Train(
   if (absl::Status s = CheckDeadline(task); !s.ok()) {
     return Refused(TaskRefusal::kStale, Failed(s));
   }
-  if (slots_ != nullptr && !slots_->Acquire(cancel)) {
+  // Longest job first (training_slots.h): the larger site waits less.
+  if (slots_ != nullptr &&
+      !slots_->Acquire(cancel, static_cast<int64_t>(trainer_->NumExamples()))) {
     return Failed(absl::CancelledError("client stopping"));
   }
   if (options_.observer != nullptr) {
@@ -379,6 +370,12 @@ ClientSession::StepResult ClientSession::Upload(
   return Result(StepKind::kUploading, task.round);
 }
 
+absl::StatusOr<SecAggIdentity> ClientSession::SecureIdentity() {
+  return secagg_identity_.Get(client_id_, [&] {
+    return LoadSecAggIdentity(client_id_, options_.identity);
+  });
+}
+
 ClientSession::StepResult ClientSession::StartSecureUpload(
     ReceivedTask task, const TrainingResult& result, const ClipOutcome& clip,
     const SiteEvalReport* report) {
@@ -406,8 +403,7 @@ ClientSession::StepResult ClientSession::StartSecureUpload(
       return Refused(TaskRefusal::kTrainingError, Failed(s));
     }
   }
-  absl::StatusOr<SecAggIdentity> identity =
-      LoadSecAggIdentity(client_id_, options_.identity);
+  absl::StatusOr<SecAggIdentity> identity = SecureIdentity();
   if (!identity.ok()) {
     return Refused(TaskRefusal::kOther, Failed(identity.status()));
   }
@@ -445,29 +441,6 @@ ClientSession::StepResult ClientSession::PushPlainUpload() {
                summary_.seconds);
   if (options_.observer != nullptr) options_.observer->OnUpdateDelivered(false);
   return Delivered(upload.header.round);
-}
-
-ClientSession::StepResult ClientSession::AdvanceSecureUpload() {
-  const uint64_t round = secure_upload_->round();
-  absl::StatusOr<SecureUpload::Progress> progress =
-      secure_upload_->Advance(transport_, clock_->Now());
-  if (!progress.ok()) {
-    // A transient failure keeps the upload: the next step resends.
-    if (!secure_upload_->ended()) return Failed(progress.status());
-    secure_upload_.reset();
-    return Refused(UploadLost(progress.status()), Failed(progress.status()));
-  }
-  if (!progress->done) {
-    StepResult r = Result(StepKind::kIdle, round);
-    r.retry_after_ms = progress->retry_after_ms;
-    return r;
-  }
-  secure_upload_.reset();
-  spdlog::info(
-      "round {}: securely aggregated update ({} examples, {:.2f} s training)",
-      round, summary_.num_examples, summary_.seconds);
-  if (options_.observer != nullptr) options_.observer->OnUpdateDelivered(true);
-  return Delivered(round);
 }
 
 ClientSession::StepResult ClientSession::Delivered(uint64_t round) {

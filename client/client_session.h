@@ -9,10 +9,12 @@
 //
 // Each Step() does one piece of work and returns; it never sleeps waiting
 // for the coordinator. While a secure upload waits for the next phase, Step
-// returns kIdle with the coordinator's retry delay, and the upload's state
-// (client/secure_upload.h) waits here for the next step; a transient
-// failure of one exchange returns kFailed and the next step resends, so the
-// caller's one backoff policy (client/client_daemon.h) handles every retry.
+// returns kIdle (ask again at once, or after the coordinator's retry
+// delay; the caller may make the wait a long poll: NextSecAggPoll), and the
+// upload's state (client/secure_upload.h) waits here for the next step; a
+// transient failure of one exchange returns kFailed and the next step
+// resends, so the caller's one backoff policy (client/client_daemon.h)
+// handles every retry.
 // NextStepComputes() tells the caller which steps train (CPU-bound, long)
 // so it can run them on their own executor.
 //
@@ -40,6 +42,7 @@
 
 #include "client/coordinator_transport.h"
 #include "client/run_preparer.h"
+#include "client/secagg/identity_cache.h"
 #include "client/secure_upload.h"
 #include "client/session_observer.h"
 #include "client/site_evaluation.h"
@@ -94,7 +97,8 @@ class ClientSession {
     absl::Status status;
     uint32_t retry_after_ms = 0;  // set for kIdle (0: the caller's default)
     uint64_t round = 0;           // set for kTaskReceived .. kTrained
-    // kIdle after a long poll that waited and found nothing: ask again now.
+    // kIdle after a long poll that waited and found nothing, or a secure
+    // upload whose next phase is worth a long poll now: ask again now.
     bool waited = false;
   };
 
@@ -122,6 +126,20 @@ class ClientSession {
     return result;
   }
   uint64_t last_round() const { return last_round_; }
+
+  // A secure upload's wait for its next phase, as a long poll.
+  struct SecAggPoll {
+    std::string run_id;
+    uint64_t round = 0;
+    std::chrono::milliseconds wait{0};
+  };
+  // Set when the next Step() would only poll the secure upload: the caller
+  // may poll itself (CoordinatorTransport::SecAggPollAsync, holding no
+  // thread while the coordinator waits) and hand the reply to
+  // CompleteSecAggPoll instead.
+  std::optional<SecAggPoll> NextSecAggPoll() const;
+  // That step, given the poll's reply. REQUIRES: NextSecAggPoll() was set.
+  StepResult CompleteSecAggPoll(absl::StatusOr<SecAggExchangeReply> reply);
 
   // True when the next Step() trains (CPU-bound local work) rather than
   // making RPCs.
@@ -174,8 +192,12 @@ class ClientSession {
   StepResult StartSecureUpload(ReceivedTask task, const TrainingResult& result,
                                const ClipOutcome& clip,
                                const SiteEvalReport* report);
+  // This client's secure-aggregation identity, from secagg_identity_.
+  absl::StatusOr<SecAggIdentity> SecureIdentity();
   StepResult PushPlainUpload();
   StepResult AdvanceSecureUpload();
+  // The secure upload's step result from its progress.
+  StepResult OnSecureProgress(absl::StatusOr<SecureUpload::Progress> progress);
   // The update of `round` reached the coordinator.
   StepResult Delivered(uint64_t round);
   // A permanent failure: tells the coordinator, then fails the step.
@@ -206,6 +228,7 @@ class ClientSession {
   std::optional<ReceivedTask> task_;             // received, not trained
   std::optional<PlainUpload> plain_upload_;      // trained, to push
   std::unique_ptr<SecureUpload> secure_upload_;  // trained, uploading
+  SecAggIdentityCache secagg_identity_;          // loaded at registration
   UploadSummary summary_;
 };
 

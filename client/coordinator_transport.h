@@ -11,6 +11,7 @@
 #ifndef FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
 #define FEDLEARN_CLIENT_COORDINATOR_TRANSPORT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -117,15 +118,29 @@ class CoordinatorTransport {
   virtual absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) = 0;
+  // Long poll without a thread: as SecAggExchange with no message, but the
+  // coordinator may hold the call up to `wait` until this client's next
+  // phase message (or an abort) exists; `done` gets the reply on a
+  // transport thread (SecAggExchangeReply::waited: the coordinator held
+  // it). False: not supported here (poll with SecAggExchange); `done` is
+  // then never called. CancelInFlight ends it.
+  virtual bool SecAggPollAsync(
+      const std::string& run_id, uint64_t round, std::chrono::milliseconds wait,
+      std::function<void(absl::StatusOr<SecAggExchangeReply>)> done) {
+    return false;
+  }
   // Secure aggregation: uploads the masked vector, whole or not at all,
   // `value_bytes` (2 when modulus_bits <= 16, else 4) per value, in the
   // wire form of common/wire/masked_value_codec.h. `clear_eval_report`
   // (empty unless the task's EvaluationTask.per_site is set) goes in the
   // clear in the upload's header: this site's own evaluation report.
+  // `secagg_session_id`: the session of the task (SecAggConfig.session_id),
+  // which the coordinator checks against its open attempt's.
   virtual absl::Status PushMaskedInput(
       const std::string& run_id, uint64_t round, uint64_t model_version,
       absl::Span<const uint32_t> masked, int value_bytes,
-      absl::Span<const uint64_t> clear_eval_report) = 0;
+      absl::Span<const uint64_t> clear_eval_report,
+      const std::string& secagg_session_id) = 0;
   // Returns whether the run has finished.
   virtual absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                          std::string_view activity) = 0;

@@ -68,12 +68,21 @@ class FaultInjectingTransport : public CoordinatorTransport {
     }
     return reply;
   }
-  absl::Status PushMaskedInput(
-      const std::string& run_id, uint64_t round, uint64_t model_version,
-      absl::Span<const uint32_t> masked, int value_bytes,
-      absl::Span<const uint64_t> clear_eval_report) override {
+  // A poll carries no message: it counts for nothing.
+  bool SecAggPollAsync(
+      const std::string& run_id, uint64_t round, std::chrono::milliseconds wait,
+      std::function<void(absl::StatusOr<SecAggExchangeReply>)> done) override {
+    return inner_->SecAggPollAsync(run_id, round, wait, std::move(done));
+  }
+  absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
+                               uint64_t model_version,
+                               absl::Span<const uint32_t> masked,
+                               int value_bytes,
+                               absl::Span<const uint64_t> clear_eval_report,
+                               const std::string& secagg_session_id) override {
     return inner_->PushMaskedInput(run_id, round, model_version, masked,
-                                   value_bytes, clear_eval_report);
+                                   value_bytes, clear_eval_report,
+                                   secagg_session_id);
   }
   absl::StatusOr<bool> Heartbeat(const std::string& run_id,
                                  std::string_view activity) override {

@@ -351,7 +351,8 @@ absl::Status GrpcCoordinatorTransport::PushResult(
 absl::Status GrpcCoordinatorTransport::PushMaskedInput(
     const std::string& run_id, uint64_t round, uint64_t model_version,
     absl::Span<const uint32_t> masked, int value_bytes,
-    absl::Span<const uint64_t> clear_eval_report) {
+    absl::Span<const uint64_t> clear_eval_report,
+    const std::string& secagg_session_id) {
   RETURN_IF_ERROR(CheckMaskedValueWidth(value_bytes));
   v1::ResultChunk chunk;
   v1::UpdateHeader* header = chunk.mutable_header();
@@ -362,6 +363,7 @@ absl::Status GrpcCoordinatorTransport::PushMaskedInput(
   header->set_claimed_client_id(options_.claimed_client_id);
   header->set_masked(true);
   header->set_masked_value_bytes(static_cast<uint32_t>(value_bytes));
+  header->set_secagg_session_id(secagg_session_id);
   header->mutable_eval_report()->Add(clear_eval_report.begin(),
                                      clear_eval_report.end());
   return PushStream(std::move(chunk), masked.size(),
@@ -375,16 +377,68 @@ absl::StatusOr<SecAggExchangeReply> GrpcCoordinatorTransport::SecAggExchange(
     const std::string& run_id, uint64_t round,
     const v1::SecAggClientMessage* message) {
   ScopedCall call(this, options_.rpc_timeout);
-  v1::SecAggRequest request;
-  request.mutable_ref()->set_run_id(run_id);
-  request.mutable_ref()->set_round(round);
-  request.set_claimed_client_id(options_.claimed_client_id);
+  v1::SecAggRequest request = SecAggRequestFor(run_id, round);
   if (message != nullptr) *request.mutable_message() = *message;
   v1::SecAggResponse response;
   grpc::Status status =
       stub_->SecAggExchange(call.context(), request, &response);
   if (!status.ok()) return FromGrpc(status, "secure aggregation");
   Count(request.ByteSizeLong(), response.ByteSizeLong());
+  return ReplyFromResponse(std::move(response));
+}
+
+bool GrpcCoordinatorTransport::SecAggPollAsync(
+    const std::string& run_id, uint64_t round, std::chrono::milliseconds wait,
+    std::function<void(absl::StatusOr<SecAggExchangeReply>)> done) {
+  // The call's state lives until its callback ran; the context is shared
+  // (aliased) with async_in_flight_ so CancelInFlight can reach it.
+  struct Call {
+    grpc::ClientContext context;
+    v1::SecAggRequest request;
+    v1::SecAggResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  std::shared_ptr<grpc::ClientContext> context(call, &call->context);
+  context->set_deadline(std::chrono::system_clock::now() + wait +
+                        options_.rpc_timeout);
+  call->request = SecAggRequestFor(run_id, round);
+  call->request.set_wait_ms(static_cast<uint32_t>(
+      std::max<int64_t>(0, std::min<int64_t>(wait.count(), UINT32_MAX))));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_) context->TryCancel();
+    async_in_flight_.insert(context);
+  }
+  stub_->async()->SecAggExchange(
+      context.get(), &call->request, &call->response,
+      [this, call, context, done = std::move(done)](grpc::Status status) {
+        absl::StatusOr<SecAggExchangeReply> reply;
+        if (status.ok()) {
+          Count(call->request.ByteSizeLong(), call->response.ByteSizeLong());
+          reply = ReplyFromResponse(std::move(call->response));
+        } else {
+          reply = FromGrpc(status, "secure aggregation");
+        }
+        done(std::move(reply));
+        // Last: the destructor may run as soon as this set is empty.
+        std::lock_guard<std::mutex> lock(mu_);
+        async_in_flight_.erase(context);
+        async_done_.notify_all();
+      });
+  return true;
+}
+
+v1::SecAggRequest GrpcCoordinatorTransport::SecAggRequestFor(
+    const std::string& run_id, uint64_t round) const {
+  v1::SecAggRequest request;
+  request.mutable_ref()->set_run_id(run_id);
+  request.mutable_ref()->set_round(round);
+  request.set_claimed_client_id(options_.claimed_client_id);
+  return request;
+}
+
+SecAggExchangeReply GrpcCoordinatorTransport::ReplyFromResponse(
+    v1::SecAggResponse response) {
   SecAggExchangeReply result;
   if (response.has_message()) {
     result.message = std::move(*response.mutable_message());
@@ -392,6 +446,7 @@ absl::StatusOr<SecAggExchangeReply> GrpcCoordinatorTransport::SecAggExchange(
   result.retry_after_ms = response.retry_after_ms();
   result.aborted = response.aborted();
   result.reason = response.reason();
+  result.waited = response.waited();
   return result;
 }
 

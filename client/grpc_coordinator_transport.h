@@ -49,7 +49,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
  public:
   static absl::StatusOr<std::unique_ptr<GrpcCoordinatorTransport>> Create(
       GrpcTransportOptions options);
-  // Cancels what is in flight and waits for FetchTaskAsync's callbacks.
+  // Cancels what is in flight and waits for FetchTaskAsync's and
+  // SecAggPollAsync's callbacks.
   ~GrpcCoordinatorTransport() override;
 
   absl::StatusOr<ReceivedContract> GetContract() override;
@@ -67,10 +68,17 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   absl::StatusOr<SecAggExchangeReply> SecAggExchange(
       const std::string& run_id, uint64_t round,
       const v1::SecAggClientMessage* message) override;
-  absl::Status PushMaskedInput(
-      const std::string& run_id, uint64_t round, uint64_t model_version,
-      absl::Span<const uint32_t> masked, int value_bytes,
-      absl::Span<const uint64_t> clear_eval_report) override;
+  // On gRPC's callback API (no thread waits); the call's deadline is
+  // `wait` + rpc_timeout.
+  bool SecAggPollAsync(
+      const std::string& run_id, uint64_t round, std::chrono::milliseconds wait,
+      std::function<void(absl::StatusOr<SecAggExchangeReply>)> done) override;
+  absl::Status PushMaskedInput(const std::string& run_id, uint64_t round,
+                               uint64_t model_version,
+                               absl::Span<const uint32_t> masked,
+                               int value_bytes,
+                               absl::Span<const uint64_t> clear_eval_report,
+                               const std::string& secagg_session_id) override;
   void CancelInFlight() override;
 
  private:
@@ -81,6 +89,10 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   class ScopedCall;
   // Tells options_.traffic (if set) about one exchange's message bytes.
   void Count(size_t sent_bytes, size_t received_bytes) const;
+  // A SecAggRequest's common fields (no message, no wait).
+  v1::SecAggRequest SecAggRequestFor(const std::string& run_id,
+                                     uint64_t round) const;
+  static SecAggExchangeReply ReplyFromResponse(v1::SecAggResponse response);
   // DescribeRpcFailure with this channel's name and certificate verdict.
   absl::Status FromGrpc(const grpc::Status& status,
                         absl::string_view what) const;
@@ -100,7 +112,8 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   const std::string session_id_;
   std::mutex mu_;
   std::set<grpc::ClientContext*> in_flight_;
-  // FetchTaskAsync's calls until their callback returned.
+  // FetchTaskAsync's and SecAggPollAsync's calls until their callback
+  // returned.
   std::set<std::shared_ptr<grpc::ClientContext>> async_in_flight_;
   std::condition_variable async_done_;
   bool cancelled_ = false;

@@ -65,6 +65,7 @@ SecureUpload::SecureUpload(const ReceivedTask& task,
                            v1::SecAggClientMessage first, TimePoint deadline)
     : run_id_(task.run_id),
       round_(task.round),
+      session_id_(task.secagg->session_id()),
       model_version_(task.model_version),
       masked_value_bytes_(
           MaskedValueBytes(static_cast<int>(task.secagg->modulus_bits()))),
@@ -77,8 +78,7 @@ absl::Status SecureUpload::Fail(absl::Status status) {
   return status;
 }
 
-absl::StatusOr<SecureUpload::Progress> SecureUpload::Advance(
-    CoordinatorTransport* transport, TimePoint now) {
+absl::Status SecureUpload::CheckLive(TimePoint now) {
   if (ended_) {
     return absl::FailedPreconditionError(
         absl::StrCat("round ", round_, ": this secure upload already ended"));
@@ -89,12 +89,40 @@ absl::StatusOr<SecureUpload::Progress> SecureUpload::Advance(
         "round ", round_,
         ": secure aggregation did not finish in time (secagg_timeout)"));
   }
+  return absl::OkStatus();
+}
+
+std::chrono::milliseconds SecureUpload::PollWait(TimePoint now) const {
+  if (now >= deadline_) return std::chrono::milliseconds(0);
+  return std::min(
+      kLongPollWait,
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now));
+}
+
+absl::StatusOr<SecureUpload::Progress> SecureUpload::Advance(
+    CoordinatorTransport* transport, TimePoint now) {
+  RETURN_IF_ERROR(CheckLive(now));
   RETURN_IF_ERROR(PushPendingMaskedInput(transport));
+  const bool sent = outgoing_.has_value();
+  return Continue(
+      transport,
+      transport->SecAggExchange(run_id_, round_, sent ? &*outgoing_ : nullptr),
+      sent);
+}
+
+absl::StatusOr<SecureUpload::Progress> SecureUpload::CompletePoll(
+    CoordinatorTransport* transport, TimePoint now,
+    absl::StatusOr<SecAggExchangeReply> reply) {
+  RETURN_IF_ERROR(CheckLive(now));
+  return Continue(transport, std::move(reply), /*sent=*/false);
+}
+
+absl::StatusOr<SecureUpload::Progress> SecureUpload::Continue(
+    CoordinatorTransport* transport, absl::StatusOr<SecAggExchangeReply> reply,
+    bool sent) {
   // Each pass handles a new kind of server message (or returns), so this
   // ends after at most one pass per protocol phase.
   while (true) {
-    absl::StatusOr<SecAggExchangeReply> reply = transport->SecAggExchange(
-        run_id_, round_, outgoing_ ? &*outgoing_ : nullptr);
     if (!reply.ok()) return Fail(reply.status());  // outgoing_ is kept
     outgoing_.reset();
     if (shares_sent_) {  // the unmasking shares were delivered
@@ -103,13 +131,20 @@ absl::StatusOr<SecureUpload::Progress> SecureUpload::Advance(
     }
     bool wait = false;
     ASSIGN_OR_RETURN(Progress progress,
-                     HandleReply(transport, *std::move(reply), &wait));
+                     HandleReply(transport, *std::move(reply), sent, &wait));
     if (wait || progress.done) return progress;
+    // Only the masked input went out (this phase has no message): the next
+    // phase cannot open before the coordinator's next tick, so rather than
+    // poll now, wait for it (a long poll, if the caller has one).
+    if (!outgoing_) return Progress{false, 0, true};
+    sent = true;
+    reply = transport->SecAggExchange(run_id_, round_, &*outgoing_);
   }
 }
 
 absl::StatusOr<SecureUpload::Progress> SecureUpload::HandleReply(
-    CoordinatorTransport* transport, SecAggExchangeReply reply, bool* wait) {
+    CoordinatorTransport* transport, SecAggExchangeReply reply, bool sent,
+    bool* wait) {
   if (reply.aborted) {
     ended_ = true;
     return absl::AbortedError(absl::StrCat(
@@ -118,6 +153,10 @@ absl::StatusOr<SecureUpload::Progress> SecureUpload::HandleReply(
   }
   if (!reply.message || reply.message->message_case() == last_handled_) {
     *wait = true;
+    // After a held poll, or a delivered message (the coordinator answers
+    // those at once: the next phase is worth a long poll now), ask again
+    // at once; after an unheld poll, after the coordinator's delay.
+    if (reply.waited || sent) return Progress{false, 0, true};
     return Progress{false, std::max(reply.retry_after_ms, kMinPollMs)};
   }
   last_handled_ = reply.message->message_case();
@@ -155,7 +194,7 @@ absl::Status SecureUpload::PushPendingMaskedInput(
   if (!masked_input_) return absl::OkStatus();
   RETURN_IF_ERROR(Fail(transport->PushMaskedInput(
       run_id_, round_, model_version_, *masked_input_, masked_value_bytes_,
-      clear_eval_report_)));
+      clear_eval_report_, session_id_)));
   masked_input_.reset();
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/flat/spec_mismatch.h"
 #include "common/transport/tls_config.h"
 #include "common/util/atomic_file.h"
 #include "common/util/log.h"
@@ -88,7 +89,8 @@ absl::StatusOr<uint64_t> ResumeOrStartRun(const CoordinatorConfig& config,
     if (!cp.model.spec.CompatibleWith(initial->spec)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the checkpoint in ", config.state_dir, " holds a different model (",
-          initial->spec.DescribeMismatch(cp.model.spec),
+          DescribeSpecMismatch(initial->spec, "the configured [model] has",
+                               cp.model.spec, "the checkpoint has"),
           "); use another state_dir or run id"));
     }
     if (config.engine.dp.enabled() && cp.completed_round > 0 && !cp.dp) {

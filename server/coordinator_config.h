@@ -35,7 +35,7 @@ struct SimulationConfig {
   int clients = 10;
   std::string partition = "dirichlet:0.5";
   int workers = 0;  // concurrent trainings; 0 = number of cores
-  DataSourceConfig train_data{"fashion-mnist", "", "label"};
+  DataSourceConfig train_data = DataSourceOfKind("fashion-mnist");
   // fedlearn-sim --record-dp-*: every virtual site trains with record-level
   // DP-SGD (client/training/record_dp_trainer.h; off at noise 0), its
   // ledger in memory, its lots and noise seeded from the run's seed.
@@ -70,7 +70,7 @@ struct CoordinatorConfig {
   // datasets. When set, model.input_shape and num_classes follow from it.
   std::optional<TableSchema> data_schema;
   // Optional server-side test set.
-  DataSourceConfig evaluation{"fashion-mnist", "", "label"};
+  DataSourceConfig evaluation = DataSourceOfKind("fashion-mnist");
   // Federated evaluation's EvaluationSpec ([evaluation]; its schedule is
   // engine.evaluation). Used only when engine.evaluation.every > 0.
   FederatedEvalSpecConfig federated_eval_spec;

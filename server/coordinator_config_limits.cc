@@ -71,6 +71,12 @@ void AddStreamKeys(Schema& s) {
       "longest a task fetch waits for a task (clients ask for up to this)",
       [](auto& l) -> auto& { return l.max_fetch_wait; })
       .AtLeast(0);
+  s.Field(
+       "limits.max_waiting_secagg_exchanges",
+       "long-polling secure-aggregation exchanges held at once, all clients "
+       "(no thread each; each waits at most max_fetch_wait_s)",
+       [](auto& c) -> auto& { return c.limits.max_waiting_secagg_exchanges; })
+      .AtLeast(1);
   Seconds(
       s, "limits.stream_idle_timeout_s",
       "a stream with no message for this long is ended (DEADLINE_EXCEEDED)",

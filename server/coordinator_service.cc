@@ -55,13 +55,19 @@ CoordinatorService::CoordinatorService(RoundEngine* engine, Options options)
                     options.limits.max_tracked_identities),
       admission_(options.limits),
       watchdog_(clock_),
-      fetch_waits_(clock_, std::max(options.limits.max_waiting_fetches, 0)) {
+      fetch_waits_(clock_, std::max(options.limits.max_waiting_fetches, 0)),
+      secagg_waits_(clock_,
+                    std::max(options.limits.max_waiting_secagg_exchanges, 0)) {
   streams_.engine = engine_;
   streams_.waits = &fetch_waits_;
+  streams_.secagg_waits = &secagg_waits_;
   engine_->AddListener(&wait_notifier_);
+  engine_->AddListener(&secagg_notifier_);
   streams_.admission = &admission_;
   streams_.watchdog = &watchdog_;
   streams_.limits = options_.limits;
+  streams_.upload_buffers = UpdateBufferPool::Create(
+      static_cast<size_t>(std::max(options_.limits.max_concurrent_uploads, 0)));
   streams_.metrics = options_.metrics;
   streams_.admit = [this](grpc::ServerContextBase* context,
                           const std::string& claimed) {
@@ -70,10 +76,12 @@ CoordinatorService::CoordinatorService(RoundEngine* engine, Options options)
   if (options_.run_watchdog) {
     watchdog_.Start(options_.limits.watchdog_period);
     fetch_waits_.Start();
+    secagg_waits_.Start();
   }
 }
 
 CoordinatorService::~CoordinatorService() {
+  engine_->RemoveListener(&secagg_notifier_);
   engine_->RemoveListener(&wait_notifier_);
 }
 
@@ -157,9 +165,10 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* context,
   if (!id.ok()) return ToGrpcStatus(id.status());
   if (!request->ref().run_id().empty() &&
       request->ref().run_id() != engine_->run_id()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-        "client asked for run '", EscapeUntrusted(request->ref().run_id(), 64),
-        "', coordinator runs '", engine_->run_id(), "'")));
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("this client asked for run '",
+                     EscapeUntrusted(request->ref().run_id(), 64),
+                     "', the coordinator runs '", engine_->run_id(), "'")));
   }
   if (request->contract_digest().empty()) {
     return ToGrpcStatus(absl::FailedPreconditionError(
@@ -226,22 +235,10 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::SecAggExchange(
-    grpc::ServerContext* context, const v1::SecAggRequest* request,
+grpc::ServerUnaryReactor* CoordinatorService::SecAggExchange(
+    grpc::CallbackServerContext* context, const v1::SecAggRequest* request,
     v1::SecAggResponse* response) {
-  CountedRpc counted(options_.metrics, "SecAggExchange", *request, *response);
-  absl::StatusOr<std::string> id =
-      AdmitRpc(context, request->claimed_client_id());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  absl::StatusOr<SecAggExchangeReply> reply = engine_->SecAggExchange(
-      *id, request->ref().run_id(), request->ref().round(),
-      request->has_message() ? &request->message() : nullptr);
-  if (!reply.ok()) return ToGrpcStatus(reply.status());
-  if (reply->message) *response->mutable_message() = *std::move(reply->message);
-  response->set_retry_after_ms(reply->retry_after_ms);
-  response->set_aborted(reply->aborted);
-  response->set_reason(reply->reason);
-  return grpc::Status::OK;
+  return new SecAggExchangeReactor(&streams_, context, request, response);
 }
 
 }  // namespace fedlearn

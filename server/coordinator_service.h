@@ -20,6 +20,9 @@
 // The unary RPCs stay on the synchronous API: gRPC dispatches them only once
 // the whole (size-bounded) request has arrived, so a client cannot make one
 // hold a thread by going quiet; each holds one for an engine call only.
+// SecAggExchange is the exception: it runs on the callback API
+// (SecAggExchangeReactor), so a long-polling exchange waiting for the next
+// phase holds no thread (limits.max_waiting_secagg_exchanges bounds them).
 //
 // Thread-safety: all RPCs may run concurrently. The service must outlive
 // the gRPC server it is registered with (shut the server down first).
@@ -41,16 +44,19 @@
 #include "server/identity/client_authorizer.h"
 #include "server/metrics/coordinator_metrics.h"
 #include "server/round/round_engine.h"
+#include "server/secagg_exchange_reactor.h"
 #include "server/stream_services.h"
 #include "server/task_download_reactor.h"
 
 namespace fedlearn {
 
-// Sync unary RPCs; callback FetchTask, and PushResult raw (its chunks are
-// read in place from gRPC's slices: result_upload_reactor.h).
+// Sync unary RPCs; callback FetchTask and SecAggExchange (long polls), and
+// PushResult raw (its chunks are read in place from gRPC's slices:
+// result_upload_reactor.h).
 using CoordinatorServiceBase = v1::Coordinator::WithCallbackMethod_FetchTask<
-    v1::Coordinator::WithRawCallbackMethod_PushResult<
-        v1::Coordinator::Service>>;
+    v1::Coordinator::WithCallbackMethod_SecAggExchange<
+        v1::Coordinator::WithRawCallbackMethod_PushResult<
+            v1::Coordinator::Service>>>;
 
 class CoordinatorService final : public CoordinatorServiceBase {
  public:
@@ -97,9 +103,9 @@ class CoordinatorService final : public CoordinatorServiceBase {
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
-  grpc::Status SecAggExchange(grpc::ServerContext* context,
-                              const v1::SecAggRequest* request,
-                              v1::SecAggResponse* response) override;
+  grpc::ServerUnaryReactor* SecAggExchange(
+      grpc::CallbackServerContext* context, const v1::SecAggRequest* request,
+      v1::SecAggResponse* response) override;
 
   const ServiceLimits& limits() const { return options_.limits; }
   // Streams open now (each counted from its first byte).
@@ -110,9 +116,17 @@ class CoordinatorService final : public CoordinatorServiceBase {
   size_t waiting_fetches() const { return fetch_waits_.waiting(); }
   // Serves due fetch waits now (tests without the background threads).
   int RunFetchWaits() { return fetch_waits_.RunDue(); }
-  // Answers every waiting fetch now and takes no more waits (shutdown:
-  // call before the gRPC server's Shutdown so no stream waits it out).
-  void EndFetchWaits() { fetch_waits_.Close(); }
+  // Long-polling SecAggExchange calls waiting for their next phase now.
+  size_t waiting_secagg_exchanges() const { return secagg_waits_.waiting(); }
+  // Serves due secure-aggregation waits now (tests without the threads).
+  int RunSecAggWaits() { return secagg_waits_.RunDue(); }
+  // Answers every waiting fetch and secure-aggregation exchange now and
+  // takes no more waits (shutdown: call before the gRPC server's Shutdown
+  // so no call waits it out).
+  void EndFetchWaits() {
+    fetch_waits_.Close();
+    secagg_waits_.Close();
+  }
 
  private:
   absl::StatusOr<std::string> ClientIdentity(grpc::ServerContextBase* context,
@@ -133,6 +147,8 @@ class CoordinatorService final : public CoordinatorServiceBase {
   StreamWatchdog watchdog_;
   FetchWaitList fetch_waits_;
   TaskWaitNotifier wait_notifier_{&fetch_waits_};
+  FetchWaitList secagg_waits_;
+  SecAggWaitNotifier secagg_notifier_{&secagg_waits_};
   StreamServices streams_;
 };
 

@@ -118,7 +118,7 @@ absl::Status ResultUploadReactor::OnHeader(const v1::UpdateHeader& header) {
           ? UploadAssembler::ForMaskedInput(
                 header, masked_length, engine->MaskedValueBytes(), max_chunks)
           : UploadAssembler::ForUpdate(header, engine->update_length(),
-                                       max_chunks));
+                                       max_chunks, services_->upload_buffers));
   return absl::OkStatus();
 }
 
@@ -140,7 +140,8 @@ absl::Status ResultUploadReactor::OnEnd() {
     RETURN_IF_ERROR(engine->SubmitMaskedInput(
         id_, header_.ref().run_id(), round, assembler_->TakeMaskedInput(),
         std::vector<uint64_t>(header_.eval_report().begin(),
-                              header_.eval_report().end())));
+                              header_.eval_report().end()),
+        header_.secagg_session_id()));
     response_.set_message("masked input accepted");
   } else {
     RETURN_IF_ERROR(engine->SubmitUpdate(id_, assembler_->TakeUpdate()));

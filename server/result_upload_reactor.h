@@ -11,7 +11,9 @@
 //      selected, fetched, not answered);
 //   3. only then one of the global upload buffers (max_concurrent_uploads),
 //      refused with RESOURCE_EXHAUSTED and a retry hint when all are busy:
-//      nothing waits;
+//      nothing waits; a plaintext update's buffer comes from
+//      services->upload_buffers (reused) and goes back to it however the
+//      upload ends;
 //   4. the chunks go to an UploadAssembler; the whole submission goes to
 //      the engine when the client half-closes.
 // The method is registered raw (grpc::ByteBuffer): the header is parsed as

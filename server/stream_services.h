@@ -7,6 +7,7 @@
 #define FEDLEARN_SERVER_STREAM_SERVICES_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,7 @@
 #include "server/admission/stream_watchdog.h"
 #include "server/metrics/coordinator_metrics.h"
 #include "server/round/round_engine.h"
+#include "server/round/update_buffer_pool.h"
 
 namespace fedlearn {
 
@@ -28,7 +30,13 @@ struct StreamServices {
   StreamWatchdog* watchdog = nullptr;
   // Long-polling FetchTask streams; null: every fetch answers at once.
   FetchWaitList* waits = nullptr;
+  // Long-polling SecAggExchange calls (secagg_exchange_reactor.h); null:
+  // every exchange answers at once.
+  FetchWaitList* secagg_waits = nullptr;
   ServiceLimits limits;
+  // Plaintext upload buffers, reused (update_buffer_pool.h); null: a new
+  // buffer per upload.
+  std::shared_ptr<UpdateBufferPool> upload_buffers;
   CoordinatorMetrics* metrics = nullptr;  // may be null
   // The caller's identity (certificate or, insecure, `claimed`), after the
   // per-identity rate limit: UNAUTHENTICATED, RESOURCE_EXHAUSTED or the id.

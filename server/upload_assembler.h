@@ -6,13 +6,13 @@
 //     values (4-byte float32, or 2/4-byte masked values), a payload longer
 //     or shorter than announced: INVALID_ARGUMENT naming the problem;
 //   - more than `max_chunks` messages in the stream: RESOURCE_EXHAUSTED.
-// Payload values are decoded straight into the one buffer: a chunk's bytes
-// may arrive as several pieces (the gRPC slices they were received in, cut
-// anywhere, even inside a value) and are copied once, from the pieces into
-// the buffer. While a plaintext chunk is still in cache its squared L2 norm
-// is summed (UpdateSubmission::squared_norm), so the engine's content check
-// need not read the whole update again; the sum does not depend on how the
-// update was cut into chunks or pieces.
+// Payload values are decoded straight into the one buffer (pooled:
+// UpdateBufferPool): a chunk's bytes may arrive as several pieces (the gRPC
+// slices they were received in, cut anywhere, even inside a value) and are
+// copied once, from the pieces into the buffer. While each piece is still
+// in L1 its squares are summed (UpdateSubmission::squared_norm), so the
+// engine's content check need not read the whole update again; the sum
+// does not depend on how the update was cut into chunks or pieces.
 //
 // Not thread-safe: one stream, one assembler.
 #ifndef FEDLEARN_SERVER_UPLOAD_ASSEMBLER_H_
@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "absl/types/span.h"
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/round_types.h"
+#include "server/round/update_buffer_pool.h"
 
 namespace fedlearn {
 
@@ -39,9 +41,13 @@ class UploadAssembler {
                                   size_t dimension, size_t masked_length,
                                   int masked_width);
 
-  // REQUIRES: CheckHeader(header, ...) is OK. Allocates the buffer.
-  static UploadAssembler ForUpdate(const v1::UpdateHeader& header,
-                                   size_t dimension, int max_chunks);
+  // REQUIRES: CheckHeader(header, ...) is OK. Takes the buffer from `pool`
+  // (reused, not cleared: every value is written before the update is
+  // complete) or, without one, allocates it. The submission returns it to
+  // the pool when it is destroyed, whatever became of the upload.
+  static UploadAssembler ForUpdate(
+      const v1::UpdateHeader& header, size_t dimension, int max_chunks,
+      std::shared_ptr<UpdateBufferPool> pool = nullptr);
   static UploadAssembler ForMaskedInput(const v1::UpdateHeader& header,
                                         size_t length, int width,
                                         int max_chunks);
@@ -70,6 +76,9 @@ class UploadAssembler {
   UploadAssembler(bool masked, size_t length, size_t width, int max_chunks);
   absl::Status CountMessage();
   absl::Status Decode(absl::Span<const std::string_view> pieces);
+  // Copies `piece` to byte `at` of delta and adds the squares of the values
+  // it completes to the lanes.
+  void CopyMeasured(std::string_view piece, size_t at);
   // Adds the squares of delta[begin, end) to the lanes.
   void Measure(size_t begin, size_t end);
 

@@ -11,7 +11,10 @@ namespace fedlearn {
 
 VirtualClients::VirtualClients(VirtualClientsOptions options)
     : options_(std::move(options)),
-      compute_workers_(std::max<size_t>(options_.training_slots, 1)) {}
+      slots_(static_cast<int>(std::max<size_t>(options_.training_slots, 1))),
+      compute_workers_(std::max<size_t>(
+          std::max<size_t>(options_.training_slots, 1),
+          std::min<size_t>(options_.range.size(), kComputeThreads))) {}
 
 absl::StatusOr<std::unique_ptr<VirtualClients>> VirtualClients::Start(
     VirtualClientsOptions options,
@@ -56,7 +59,7 @@ absl::Status VirtualClients::AddClient(int i, RunPreparer* preparer) {
   session_options.identity = transport_options.tls;
   session_options.simulation_rounding_seed = options_.rounding_seed;
   sessions_.push_back(std::make_unique<ClientSession>(
-      transports_.back().get(), preparer, /*slots=*/nullptr, session_options));
+      transports_.back().get(), preparer, &slots_, session_options));
   ClientDaemon::Options daemon_options;
   daemon_options.default_poll = std::chrono::milliseconds(100);
   daemon_options.jitter_seed = options_.jitter_seed + i;

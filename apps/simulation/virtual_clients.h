@@ -1,10 +1,12 @@
 // The virtual clients of a simulation or of one client pool: for each site,
 // the deployment's transport (gRPC, mutual TLS), session and daemon, on two
-// fixed-size thread pools whatever their number: `training_slots` training
-// threads (one LibTorch thread each, so N clients never oversubscribe
-// cores) and kRpcThreads for RPCs and heartbeats, plus one io_context
-// thread. No client step sleeps (secure-aggregation waits are timers on the
-// io_context).
+// fixed-size thread pools whatever their number: up to kComputeThreads
+// training threads of which `training_slots` train at once (one LibTorch
+// thread each, so N clients never oversubscribe cores; the others wait in
+// TrainingSlots, which hands a freed slot to the largest site first) and
+// kRpcThreads for RPCs and heartbeats, plus one io_context thread. No
+// client step sleeps (secure-aggregation waits are timers on the
+// io_context); a training waiting for its slot blocks a training thread.
 //
 // Guarantees: Stop() (also the destructor) stops every daemon and joins
 // every thread before the daemons go. Wait() returns OK iff every daemon
@@ -85,12 +87,15 @@ class VirtualClients {
   // polling once a second; measured on 2 cores, 8 start a 1,000-client run
   // faster than 4 and as fast as 16 (or as one thread per client).
   static constexpr size_t kRpcThreads = 8;
+  // Trainings queued at once beyond `training_slots` wait here in size
+  // order (longest first); beyond this many, in arrival order.
+  static constexpr size_t kComputeThreads = 32;
 
   const VirtualClientsOptions options_;
   std::vector<std::unique_ptr<RunPreparer>> preparers_;
   boost::asio::io_context io_;
   boost::asio::thread_pool rpc_workers_{kRpcThreads};
-  // Its size bounds concurrent trainings: no TrainingSlots needed.
+  TrainingSlots slots_;  // bounds concurrent trainings
   boost::asio::thread_pool compute_workers_;
   std::vector<std::unique_ptr<GrpcCoordinatorTransport>> transports_;
   std::vector<std::unique_ptr<ClientSession>> sessions_;

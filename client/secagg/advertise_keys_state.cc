@@ -15,7 +15,7 @@ absl::StatusOr<SecAggClientState::Transition> AdvertiseKeysState::Start() {
   const std::string payload = AdvertiseSignaturePayload(
       ctx.params.session_id, ctx.params.round, ctx.self_id(),
       encryption.public_key, masking.public_key);
-  ASSIGN_OR_RETURN(std::string signature, ctx.signing_key.Sign(payload));
+  ASSIGN_OR_RETURN(std::string signature, ctx.signing_key->Sign(payload));
 
   Transition t;
   v1::SecAggClientMessage message = ctx.NewMessage();

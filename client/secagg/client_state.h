@@ -32,12 +32,16 @@
 namespace fedlearn {
 
 // Who this client is: its TLS certificate and key sign its secure-aggregation
-// keys, and every neighbour's certificate must chain to `ca_pem`.
+// keys, and every neighbour's certificate must chain to `ca_pem`. The key is
+// either `key_pem` or, already parsed, `signing_key` (identity_cache.h: one
+// parse per client, shared by its rounds); when `signing_key` is set,
+// `key_pem` is ignored and may be empty.
 struct SecAggIdentity {
   std::string client_id;
   std::string cert_pem;
   SecretBytes key_pem;
   std::string ca_pem;
+  std::shared_ptr<const SigningKey> signing_key;
 };
 
 struct SecAggClientReply {
@@ -50,12 +54,13 @@ struct ClientRoundContext {
   SecAggParameters params;
   int self_index = 0;
   // identity.key_pem is empty here: the facade parses it into `signing_key`
-  // and wipes the PEM at Create.
+  // (unless the identity came with the key parsed) and wipes the PEM at
+  // Create.
   SecAggIdentity identity;
   // Parsed once per client (at Create), not once per use: the CA checks
   // every neighbour's certificate, the key signs twice per round.
   CertificateVerifier ca;
-  SigningKey signing_key;
+  std::shared_ptr<const SigningKey> signing_key;  // never null
   // Every random draw of the states: key pairs, the self-mask seed, Shamir
   // coefficients, AEAD nonces. Never null; the OS CSPRNG unless injected.
   std::unique_ptr<SecurePrng> prng;

@@ -62,7 +62,7 @@ absl::StatusOr<SecAggClientState::Transition> ConsistencyCheckState::Handle(
 
   const std::string payload =
       ConsistencySignaturePayload(params.session_id, params.round, survivors);
-  ASSIGN_OR_RETURN(std::string signature, ctx.signing_key.Sign(payload));
+  ASSIGN_OR_RETURN(std::string signature, ctx.signing_key->Sign(payload));
 
   Transition t;
   v1::SecAggClientMessage reply = ctx.NewMessage();

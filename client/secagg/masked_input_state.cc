@@ -17,15 +17,15 @@
 namespace fedlearn {
 
 absl::StatusOr<KeyShares> MaskedInputState::OpenShares(
-    const v1::EncryptedKeyShares& envelope, int sender,
-    const X25519PrivateKey& own) const {
+    const v1::EncryptedKeyShares& envelope, int sender) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
   const std::string& sender_id = params.cohort[sender];
-  ASSIGN_OR_RETURN(
-      SecretBytes key,
-      DeriveKeySharesKey(own, neighbours_.at(sender).encryption_public_key,
-                         params, ctx.self_index, sender));
+  auto key_it = shares_keys_.find(sender);
+  if (key_it == shares_keys_.end()) {
+    return absl::InternalError("no key-share key for an advertised neighbour");
+  }
+  const SecretBytes& key = key_it->second;
   auto plaintext =
       AeadOpen(key, envelope.ciphertext(),
                KeySharesAssociatedData(params.session_id, params.round,
@@ -54,11 +54,9 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
     const v1::MaskedInputRequest& request) {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
-  ASSIGN_OR_RETURN(X25519PrivateKey own_key,
-                   X25519PrivateKey::Create(encryption_private_key_));
   // Routing first (errors are the server's: it addresses every envelope),
   // in arrival order; then every ciphertext is opened on the shared pool
-  // (one X25519 + HKDF + AES-GCM each) and the results are read in order.
+  // (one AES-GCM each) and the results are read in order.
   std::vector<std::pair<const v1::EncryptedKeyShares*, int>> envelopes;
   std::set<int> seen;
   for (const v1::EncryptedKeyShares& envelope : request.shares()) {
@@ -86,7 +84,7 @@ absl::StatusOr<std::map<int, KeyShares>> MaskedInputState::DecryptShares(
   }
   std::vector<absl::StatusOr<KeyShares>> opened(envelopes.size());
   MaskWorkerPool::Shared().ParallelFor(envelopes.size(), [&](size_t i) {
-    opened[i] = OpenShares(*envelopes[i].first, envelopes[i].second, own_key);
+    opened[i] = OpenShares(*envelopes[i].first, envelopes[i].second);
   });
   std::map<int, KeyShares> received;
   std::set<int> failed;

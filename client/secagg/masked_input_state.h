@@ -15,8 +15,10 @@
 // whose masks the server can remove if they drop (they hold u's shares too).
 // The k + 1 masks are expanded together by one MaskSet on
 // MaskWorkerPool::Shared() (the same words as adding them one by one); the
-// ciphertexts are opened on the same pool, after the routing checks.
-// c_sk, s_sk and b are wiped when this state ends.
+// ciphertexts are opened on the same pool, after the routing checks, each
+// under the key ShareKeysState derived for that neighbour (the one it sealed
+// its own shares under: no second X25519).
+// The key-share keys, s_sk and b are wiped when this state ends.
 #ifndef FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_
 #define FEDLEARN_CLIENT_SECAGG_MASKED_INPUT_STATE_H_
 
@@ -36,13 +38,13 @@ class MaskedInputState : public SecAggClientState {
  public:
   MaskedInputState(std::shared_ptr<const ClientRoundContext> context,
                    std::vector<uint32_t> input,
-                   SecretBytes encryption_private_key,
+                   std::map<int, SecretBytes> shares_keys,
                    SecretBytes masking_private_key, SecretBytes self_mask_seed,
                    ShamirShare own_seed_share,
                    std::map<int, NeighbourKeys> neighbours)
       : context_(std::move(context)),
         input_(std::move(input)),
-        encryption_private_key_(std::move(encryption_private_key)),
+        shares_keys_(std::move(shares_keys)),
         masking_private_key_(std::move(masking_private_key)),
         self_mask_seed_(std::move(self_mask_seed)),
         own_seed_share_(std::move(own_seed_share)),
@@ -59,14 +61,14 @@ class MaskedInputState : public SecAggClientState {
   absl::StatusOr<std::map<int, KeyShares>> DecryptShares(
       const v1::MaskedInputRequest& request);
   // Opens the ciphertext of cohort client `sender`, an advertised neighbour.
-  // `own`: this client's encryption key, parsed once for every sender.
   absl::StatusOr<KeyShares> OpenShares(const v1::EncryptedKeyShares& envelope,
-                                       int sender,
-                                       const X25519PrivateKey& own) const;
+                                       int sender) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;
-  SecretBytes encryption_private_key_;
+  // DeriveKeySharesKey(c_sk, c_pk_v) of every advertised neighbour v, by
+  // index (ShareKeysState derived them).
+  std::map<int, SecretBytes> shares_keys_;
   SecretBytes masking_private_key_;
   SecretBytes self_mask_seed_;
   ShamirShare own_seed_share_;

@@ -41,8 +41,8 @@ absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
         absl::StrCat("client '", EscapeUntrusted(identity.client_id, 100),
                      "' is not in the cohort"));
   }
-  if (identity.cert_pem.empty() || identity.key_pem.empty() ||
-      identity.ca_pem.empty()) {
+  if (identity.cert_pem.empty() || identity.ca_pem.empty() ||
+      (identity.signing_key == nullptr && identity.key_pem.empty())) {
     return absl::InvalidArgumentError(
         "identity needs a certificate, its key and the CA");
   }
@@ -51,10 +51,15 @@ absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
   // checks and signatures they serve.
   auto ca = CertificateVerifier::Create(identity.ca_pem);
   if (!ca.ok()) return absl::InvalidArgumentError(ca.status().message());
-  const std::string_view key_pem(
-      reinterpret_cast<const char*>(identity.key_pem.data()),
-      identity.key_pem.size());
-  ASSIGN_OR_RETURN(SigningKey signing_key, SigningKey::Create(key_pem));
+  std::shared_ptr<const SigningKey> signing_key =
+      std::move(identity.signing_key);
+  if (signing_key == nullptr) {
+    const std::string_view key_pem(
+        reinterpret_cast<const char*>(identity.key_pem.data()),
+        identity.key_pem.size());
+    ASSIGN_OR_RETURN(SigningKey parsed, SigningKey::Create(key_pem));
+    signing_key = std::make_shared<const SigningKey>(std::move(parsed));
+  }
   identity.key_pem = SecretBytes();  // wipes the PEM: the parsed key suffices
   if (environment.prng == nullptr) {
     environment.prng = std::make_unique<OsSecurePrng>();

@@ -81,14 +81,25 @@ ShareKeysState::VerifyNeighbourKeys(const v1::ShareKeysRequest& request) const {
   return neighbours;
 }
 
+absl::StatusOr<std::map<int, SecretBytes>> ShareKeysState::DeriveSharesKeys(
+    const std::map<int, NeighbourKeys>& neighbours) const {
+  const ClientRoundContext& ctx = *context_;
+  ASSIGN_OR_RETURN(X25519PrivateKey own,
+                   X25519PrivateKey::Create(encryption_keys_.private_key));
+  std::map<int, SecretBytes> keys;
+  for (const auto& [v, neighbour] : neighbours) {
+    ASSIGN_OR_RETURN(SecretBytes key,
+                     DeriveKeySharesKey(own, neighbour.encryption_public_key,
+                                        ctx.params, ctx.self_index, v));
+    keys.emplace(v, std::move(key));
+  }
+  return keys;
+}
+
 absl::StatusOr<std::string> ShareKeysState::SealShares(
-    const KeyShares& plain, int holder, const NeighbourKeys& keys,
-    const X25519PrivateKey& own) const {
+    const KeyShares& plain, const SecretBytes& key) const {
   const ClientRoundContext& ctx = *context_;
   const SecAggParameters& params = ctx.params;
-  ASSIGN_OR_RETURN(SecretBytes key,
-                   DeriveKeySharesKey(own, keys.encryption_public_key, params,
-                                      ctx.self_index, holder));
   SecretBytes plaintext = EncodeKeyShares(plain);
   return AeadSeal(
       key,
@@ -126,9 +137,9 @@ absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
   v1::SecAggClientMessage reply = ctx.NewMessage();
   v1::ShareKeysResponse* response = reply.mutable_share_keys_response();
   ShamirShare own_seed_share;
-  ASSIGN_OR_RETURN(X25519PrivateKey own_key,
-                   X25519PrivateKey::Create(encryption_keys_.private_key));
-  absl::Status status = absl::OkStatus();
+  absl::StatusOr<std::map<int, SecretBytes>> shares_keys =
+      DeriveSharesKeys(neighbours);
+  absl::Status status = shares_keys.status();
   for (size_t i = 0; i < xs.size() && status.ok(); ++i) {
     const int holder = static_cast<int>(xs[i]) - 1;
     if (holder == ctx.self_index) {
@@ -143,7 +154,7 @@ absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
     plain.self_mask_seed_share = std::move(seed_shares[i]);
     plain.masking_key_share = std::move(key_shares[i]);
     absl::StatusOr<std::string> sealed =
-        SealShares(plain, holder, it->second, own_key);
+        SealShares(plain, shares_keys->at(holder));
     if (!sealed.ok()) {
       status = sealed.status();
       break;
@@ -163,7 +174,7 @@ absl::StatusOr<SecAggClientState::Transition> ShareKeysState::Handle(
   Transition t;
   t.reply.message = std::move(reply);
   t.next = std::make_unique<MaskedInputState>(
-      context_, std::move(input_), std::move(encryption_keys_.private_key),
+      context_, std::move(input_), *std::move(shares_keys),
       std::move(masking_keys_.private_key), std::move(self_mask_seed),
       std::move(own_seed_share), std::move(neighbours));
   return t;

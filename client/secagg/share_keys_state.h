@@ -8,7 +8,10 @@
 // and s_sk among its k neighbours and itself (t of k + 1), and encrypts each
 // advertising neighbour's pair of shares under HKDF(X25519(c_sk, c_pk_v)).
 // b, the Shamir coefficients and the AEAD nonces come from the context's
-// SecurePrng.
+// SecurePrng. That key is the one v's shares to this client are sealed under
+// too (KeySharesKeyInfo orders the pair), so it is derived once here and
+// handed to MaskedInputState with the neighbours: c_sk is not needed after
+// this phase, and each neighbour costs one X25519 per round, not two.
 #ifndef FEDLEARN_CLIENT_SECAGG_SHARE_KEYS_STATE_H_
 #define FEDLEARN_CLIENT_SECAGG_SHARE_KEYS_STATE_H_
 
@@ -38,12 +41,13 @@ class ShareKeysState : public SecAggClientState {
  private:
   absl::StatusOr<std::map<int, NeighbourKeys>> VerifyNeighbourKeys(
       const v1::ShareKeysRequest& request) const;
-  // The AEAD ciphertext of `plain` for `holder`, under the key both derive
-  // from X25519(c_sk, c_pk_holder).
-  // `own`: this client's encryption key, parsed once for every holder.
-  absl::StatusOr<std::string> SealShares(const KeyShares& plain, int holder,
-                                         const NeighbourKeys& keys,
-                                         const X25519PrivateKey& own) const;
+  // The AEAD ciphertext of `plain` under `key`, the one both ends derive
+  // from X25519(c_sk, c_pk_holder) (DeriveKeySharesKey).
+  absl::StatusOr<std::string> SealShares(const KeyShares& plain,
+                                         const SecretBytes& key) const;
+  // DeriveKeySharesKey for every neighbour that advertised keys, by index.
+  absl::StatusOr<std::map<int, SecretBytes>> DeriveSharesKeys(
+      const std::map<int, NeighbourKeys>& neighbours) const;
 
   std::shared_ptr<const ClientRoundContext> context_;
   std::vector<uint32_t> input_;

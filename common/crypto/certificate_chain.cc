@@ -1,8 +1,10 @@
 #include "common/crypto/certificate_chain.h"
 
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include <ctime>
 #include <utility>
 #include <vector>
 
@@ -14,6 +16,7 @@ namespace fedlearn {
 namespace {
 
 using crypto_internal::OpenSslError;
+using crypto_internal::ParseCertificate;
 using crypto_internal::ParseCertificates;
 using crypto_internal::X509Ptr;
 using crypto_internal::X509StoreCtxPtr;
@@ -164,6 +167,31 @@ absl::StatusOr<std::string> CommonNameOf(X509* cert) {
   std::string common_name(reinterpret_cast<char*>(utf8), size);
   OPENSSL_free(utf8);
   return common_name;
+}
+
+namespace {
+
+absl::StatusOr<absl::Time> AsnTimeToTime(const ASN1_TIME* time,
+                                         const char* what) {
+  std::tm tm = {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate ", what, " does not parse"));
+  }
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<ValidityPeriod> ValidityPeriodOf(std::string_view cert_pem) {
+  ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
+  ValidityPeriod period;
+  ASSIGN_OR_RETURN(period.not_before,
+                   AsnTimeToTime(X509_get0_notBefore(cert.get()), "notBefore"));
+  ASSIGN_OR_RETURN(period.not_after,
+                   AsnTimeToTime(X509_get0_notAfter(cert.get()), "notAfter"));
+  return period;
 }
 
 }  // namespace fedlearn

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/crypto/openssl_util.h"
 
 namespace fedlearn {
@@ -85,6 +86,21 @@ absl::Status VerifyCertificateChain(std::string_view ca_pem,
                                     std::string_view cert_chain_pem,
                                     const ChainRequirements& requirements = {},
                                     ChainFailure* failure = nullptr);
+
+// When a certificate is valid: from not_before to not_after, both included
+// (RFC 5280 section 4.1.2.5), to the second.
+struct ValidityPeriod {
+  absl::Time not_before;
+  absl::Time not_after;
+  bool Contains(absl::Time t) const {
+    return not_before <= t && t <= not_after;
+  }
+};
+
+// The validity period of the first certificate in `cert_pem`, read without
+// verifying anything else. InvalidArgument if there is no PEM certificate or
+// a time does not parse.
+absl::StatusOr<ValidityPeriod> ValidityPeriodOf(std::string_view cert_pem);
 
 // The subject's only CN. NotFound if it has none, InvalidArgument if several
 // or not valid text.

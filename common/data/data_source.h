@@ -17,6 +17,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,16 @@ struct DataSourceConfig {
   std::string group_column;
   std::vector<std::string> groups;
 };
+
+// A source of `kind` at `path`, every other field at its default (positional
+// braces would bind values to fields by their order).
+inline DataSourceConfig DataSourceOfKind(std::string kind,
+                                         std::string path = "") {
+  DataSourceConfig source;
+  source.kind = std::move(kind);
+  source.path = std::move(path);
+  return source;
+}
 
 // `split` is "train" or "test" (Fashion-MNIST only; a CSV is one split).
 // `schema` (CSV only; InvalidArgument for other kinds) selects LoadTable, and

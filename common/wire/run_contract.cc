@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/sha256.h"
+#include "common/flat/spec_mismatch.h"
 #include "common/util/status_macros.h"
 #include "common/wire/proto_conversion.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -200,7 +201,8 @@ absl::Status CheckModelMatchesContract(const ModelSpec& local,
   return absl::FailedPreconditionError(absl::StrCat(
       "this site's ", definition.architecture(),
       " model does not match the run's model (",
-      local.DescribeMismatch(expected),
+      DescribeSpecMismatch(local, "this site built", expected,
+                           "the run's contract declares"),
       "); for a TorchScript model, use the module file the coordinator "
       "declared"));
 }

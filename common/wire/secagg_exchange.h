@@ -7,7 +7,8 @@
 // round is over (the round completed, was aborted or restarted) and the
 // client must stop, not retry. Otherwise `message` (may be empty: nothing
 // yet) is what the server has for the client now, and `retry_after_ms` is
-// the polling hint. A plain value type; no thread-safety concerns.
+// the polling hint (unless `waited`). A plain value type; no thread-safety
+// concerns.
 #ifndef FEDLEARN_COMMON_WIRE_SECAGG_EXCHANGE_H_
 #define FEDLEARN_COMMON_WIRE_SECAGG_EXCHANGE_H_
 
@@ -24,6 +25,10 @@ struct SecAggExchangeReply {
   uint32_t retry_after_ms = 0;
   bool aborted = false;
   std::string reason;
+  // The coordinator held the call (SecAggRequest.wait_ms) until this client
+  // had something new or the wait ran out: with nothing new, ask again at
+  // once rather than after retry_after_ms (SecAggResponse.waited).
+  bool waited = false;
 };
 
 }  // namespace fedlearn

@@ -31,8 +31,13 @@ struct ServiceLimits {
   // and none of the stream budgets above (only its identity's download
   // slot); once its task exists it takes one of max_open_streams again.
   int max_waiting_fetches = 10'000;
-  // The longest wait granted, whatever a client asks.
+  // The longest wait granted, whatever a client asks (also to a held
+  // SecAggExchange, SecAggRequest.wait_ms).
   Duration max_fetch_wait = std::chrono::seconds(60);
+  // Long-polling SecAggExchange calls (SecAggRequest.wait_ms) held at once,
+  // all clients together, each waiting for its next secure-aggregation
+  // phase with no thread.
+  int max_waiting_secagg_exchanges = 10'000;
   // Per-identity RPC rate (token bucket): `rpc_rate_per_second` tokens a
   // second, at most `rpc_burst` saved up. Every RPC costs one.
   double rpc_rate_per_second = 50;

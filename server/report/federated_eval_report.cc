@@ -14,10 +14,11 @@ namespace {
 
 constexpr size_t kQuoteChars = 64;  // of a value echoed in an error
 
-absl::StatusOr<RoundRecord> ParseEvaluationLine(std::string_view text,
-                                                const std::string& origin,
-                                                int line,
-                                                const std::string& run_id) {
+// `run_id` null: any run id (the first line of a job's file); else the run
+// id a line must carry, whose origin `run_id_source` names.
+absl::StatusOr<RoundRecord> ParseEvaluationLine(
+    std::string_view text, const std::string& origin, int line,
+    const std::string* run_id, const std::string& run_id_source) {
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
                                            /*allow_exceptions=*/false);
   if (j.is_discarded()) return JsonLineError(origin, line, "not valid JSON");
@@ -41,12 +42,12 @@ absl::StatusOr<RoundRecord> ParseEvaluationLine(std::string_view text,
       return JsonLineError(origin, line, "'run_id' must be a string");
     }
     const std::string id = j["run_id"].get<std::string>();
-    if (id != run_id) {
+    if (run_id != nullptr && id != *run_id) {
       return JsonLineError(
           origin, line,
           absl::StrCat("run_id '", EscapeUntrusted(id, kQuoteChars),
-                       "' differs from checkpoint.json's '",
-                       EscapeUntrusted(run_id, kQuoteChars), "'"));
+                       "' differs from ", run_id_source, " '",
+                       EscapeUntrusted(*run_id, kQuoteChars), "'"));
     }
   }
   RoundRecord r;
@@ -96,12 +97,23 @@ absl::StatusOr<std::vector<RoundRecord>> ParseEvaluationJsonl(
     std::string_view text, const std::string& origin, const std::string& run_id,
     std::vector<std::string>* warnings) {
   std::vector<RoundRecord> records;
+  const bool from_first_line = run_id.empty();
+  std::string first_run_id;
   RETURN_IF_ERROR(ForEachJsonLine(
       text, origin, warnings,
       [&](std::string_view body, int line) {
-        return ParseEvaluationLine(body, origin, line, run_id);
+        if (!from_first_line) {
+          return ParseEvaluationLine(body, origin, line, &run_id,
+                                     "checkpoint.json's");
+        }
+        return ParseEvaluationLine(
+            body, origin, line, records.empty() ? nullptr : &first_run_id,
+            records.empty()
+                ? ""
+                : absl::StrCat("line ", records.front().line, "'s"));
       },
       [&](RoundRecord r) {
+        if (records.empty()) first_run_id = r.fields.value("run_id", "");
         records.push_back(std::move(r));
         return absl::OkStatus();
       }));

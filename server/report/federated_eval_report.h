@@ -10,9 +10,11 @@
 //
 // ParseEvaluationJsonl is strict like ParseMetricsJsonl (DataLoss naming the
 // file and line: not a JSON object, no integer "round" >= 1, no
-// "federated_eval" object, a "run_id" other than `run_id`), tolerates a torn
-// last line (a warning), and keeps every line in file order (an evaluation
-// job may evaluate older models after a run's last round).
+// "federated_eval" object, a "run_id" other than `run_id`, or than the
+// first line's when `run_id` is "" (an evaluation-only job's directory has
+// no checkpoint to name the run)), tolerates a torn last line (a warning),
+// and keeps every line in file order (an evaluation job may evaluate older
+// models after a run's last round).
 // Everything else reads defensively: a value of an unexpected type is
 // absent (NaN, "n/a"), never an error, so a newer coordinator's extra or
 // changed fields cannot break a report.

@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/util/escape.h"
 #include "server/report/federated_eval_html.h"
+#include "server/report/federated_eval_report.h"
 #include "server/report/report_charts.h"
 #include "server/report/svg_chart.h"
 
@@ -33,6 +35,8 @@ pre.config { background: #f7f7f7; border: 1px solid #e5e5e5; padding: 12px;
              font-size: 12px; overflow-x: auto; }
 footer { color: #888; font-size: 12px; margin-top: 32px; }
 )";
+
+constexpr size_t kQuoteChars = 200;  // of a model file name shown
 
 std::string Esc(const std::string& s) { return XmlEscape(s); }
 
@@ -104,7 +108,36 @@ std::string PrivacyRows(const RunReport& report) {
   return out;
 }
 
+// An evaluation-only job's summary: what it evaluated and when, no rounds.
+std::string EvaluationJobSummary(const RunReport& report) {
+  std::string out = "<table class=\"summary\">";
+  auto row = [&out](const std::string& name, const std::string& value) {
+    absl::StrAppend(&out, "<tr><th>", name, "</th><td>", value, "</td></tr>");
+  };
+  row("Run id", Esc(report.run_id));
+  row("Job",
+      "evaluation only (fedlearn-coordinator --evaluate-model): "
+      "trains nothing, records no rounds");
+  row("Evaluations recorded", absl::StrCat(report.evaluations.size()));
+  if (report.evaluations.empty()) return out + "</table>";
+  const nlohmann::json& last = report.evaluations.back().fields;
+  const std::string file = last.value("model_file", "");
+  if (!file.empty()) {
+    std::string model = EscapeUntrusted(file, kQuoteChars);
+    const std::string run = last.value("model_file_run_id", "");
+    if (!run.empty()) {
+      absl::StrAppend(&model, " (run ", EscapeUntrusted(run, kQuoteChars), ")");
+    }
+    row("Model file evaluated (last)", Esc(model));
+  }
+  out += FederatedEvaluationSummaryRow(report);
+  const double at = JsonNumber(last, "/unix_ms");
+  if (std::isfinite(at)) row("Last evaluation recorded", UtcTime(at));
+  return out + "</table>";
+}
+
 std::string SummaryTable(const RunReport& report) {
+  if (report.evaluation_job) return EvaluationJobSummary(report);
   std::string out = "<table class=\"summary\">";
   auto row = [&out](const std::string& name, const std::string& value) {
     absl::StrAppend(&out, "<tr><th>", name, "</th><td>", value, "</td></tr>");
@@ -153,6 +186,12 @@ std::string ListSection(const std::string& css_class,
 
 std::string ConfigSection(const RunReport& report) {
   std::string out = "<h2>Configuration</h2>";
+  if (!report.config && report.evaluation_job) {
+    return out +
+           "<p class=\"notes\">An evaluation-only job writes no "
+           "run-config.toml: its configuration was the coordinator's file "
+           "and flags when it ran.</p>";
+  }
   if (!report.config) {
     return out +
            "<p class=\"notes\">This state directory has no run-config.toml "
@@ -170,13 +209,15 @@ std::string ConfigSection(const RunReport& report) {
 
 std::string BuildReportHtml(const RunReport& report,
                             const ReportHtmlOptions& options) {
+  const char* kind =
+      report.evaluation_job ? "Evaluation report: " : "Run report: ";
   std::string out = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width\">"
-      "<title>Run report: ",
-      Esc(report.run_id), "</title><style>", kStyle, kFederatedEvalStyle,
+      "<title>",
+      kind, Esc(report.run_id), "</title><style>", kStyle, kFederatedEvalStyle,
       "</style></head><body>");
-  absl::StrAppend(&out, "<h1>Run report: ", Esc(report.run_id),
+  absl::StrAppend(&out, "<h1>", kind, Esc(report.run_id),
                   "</h1><p class=\"meta\">State directory ",
                   Esc(report.state_dir), " &middot; generated ",
                   Esc(options.generated_at), " by ", Esc(options.generated_by),
@@ -185,7 +226,14 @@ std::string BuildReportHtml(const RunReport& report,
   out += "<h2>Summary</h2>" + SummaryTable(report);
   const RunCharts charts = BuildRunCharts(report);
   out += "<h2>Rounds</h2>";
-  if (report.rounds.empty()) {
+  if (report.evaluation_job) {
+    out += report.evaluations.empty()
+               ? "<p class=\"notes\">None: an evaluation-only job trains "
+                 "nothing, and its evaluation.jsonl holds no complete "
+                 "evaluation yet.</p>"
+               : "<p class=\"notes\">None: an evaluation-only job trains "
+                 "nothing; its evaluations are below.</p>";
+  } else if (report.rounds.empty()) {
     out += "<p class=\"notes\">No round has completed yet.</p>";
   } else {
     out += "<div class=\"charts\">";

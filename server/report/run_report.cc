@@ -200,6 +200,47 @@ absl::Status CrossCheck(const std::string& metrics_path, RunReport* report) {
   return absl::OkStatus();
 }
 
+// evaluation.jsonl into report->evaluations, if the file exists; its lines
+// must name `run_id` ("" = the first line's run, see ParseEvaluationJsonl).
+absl::Status ReadEvaluations(const std::string& path, const std::string& run_id,
+                             RunReport* report) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(text.status());
+  ASSIGN_OR_RETURN(
+      report->evaluations,
+      ParseEvaluationJsonl(*text, path, run_id, &report->warnings));
+  return absl::OkStatus();
+}
+
+// run-config.toml into report->config, if the file exists.
+absl::Status ReadRunConfig(const std::string& path, RunReport* report) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(text.status());
+  ASSIGN_OR_RETURN(report->config, ParseRunConfig(*text, path));
+  return absl::OkStatus();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// An evaluation-only job's directory (contract in run_report.h): its
+// evaluations name the run.
+absl::StatusOr<RunReport> LoadEvaluationJob(RunReport report) {
+  report.evaluation_job = true;
+  RETURN_IF_ERROR(
+      ReadEvaluations(report.state_dir + "/evaluation.jsonl", "", &report));
+  if (!report.evaluations.empty()) {
+    report.run_id = report.evaluations.front().fields.value("run_id", "");
+  }
+  RETURN_IF_ERROR(
+      ReadRunConfig(report.state_dir + "/run-config.toml", &report));
+  return report;
+}
+
 }  // namespace
 
 absl::Status JsonLineError(const std::string& origin, int line,
@@ -295,11 +336,14 @@ absl::StatusOr<RunReport> LoadRunReport(const std::string& state_dir) {
   report.state_dir = state_dir;
   const std::string checkpoint = state_dir + "/checkpoint.json";
   const std::string metrics = state_dir + "/metrics.jsonl";
-  const std::string config = state_dir + "/run-config.toml";
-  if (::stat(checkpoint.c_str(), &st) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat(checkpoint, " does not exist: is ", state_dir,
-                     " a coordinator's state directory?"));
+  if (!Exists(checkpoint)) {
+    if (!Exists(metrics) && Exists(state_dir + "/evaluation.jsonl")) {
+      return LoadEvaluationJob(std::move(report));
+    }
+    return absl::NotFoundError(absl::StrCat(
+        checkpoint, " does not exist: is ", state_dir,
+        " a coordinator's state directory? (It holds neither a run's "
+        "checkpoint nor an evaluation-only job's evaluation.jsonl.)"));
   }
   RETURN_IF_ERROR(ReadCheckpoint(checkpoint, &report));
   // The first round's append creates metrics.jsonl: before it, a started
@@ -316,21 +360,9 @@ absl::StatusOr<RunReport> LoadRunReport(const std::string& state_dir) {
   ASSIGN_OR_RETURN(report.rounds,
                    ParseMetricsJsonl(*text, metrics, &report.warnings));
   RETURN_IF_ERROR(CrossCheck(metrics, &report));
-  const std::string evaluations = state_dir + "/evaluation.jsonl";
-  absl::StatusOr<std::string> eval_text = ReadFileToString(evaluations);
-  if (eval_text.ok()) {
-    ASSIGN_OR_RETURN(report.evaluations,
-                     ParseEvaluationJsonl(*eval_text, evaluations,
-                                          report.run_id, &report.warnings));
-  } else if (!absl::IsNotFound(eval_text.status())) {
-    return eval_text.status();
-  }
-  absl::StatusOr<std::string> config_text = ReadFileToString(config);
-  if (config_text.ok()) {
-    ASSIGN_OR_RETURN(report.config, ParseRunConfig(*config_text, config));
-  } else if (!absl::IsNotFound(config_text.status())) {
-    return config_text.status();
-  }
+  RETURN_IF_ERROR(
+      ReadEvaluations(state_dir + "/evaluation.jsonl", report.run_id, &report));
+  RETURN_IF_ERROR(ReadRunConfig(state_dir + "/run-config.toml", &report));
   return report;
 }
 

@@ -5,10 +5,15 @@
 // and the evaluation-only rounds of evaluation.jsonl, if any
 // (federated_eval_report.h).
 //
+// An evaluation-only job's directory (fedlearn-coordinator --evaluate-model
+// records no run: no checkpoint.json and no metrics.jsonl, only
+// evaluation.jsonl) loads too: RunReport::evaluation_job is set, rounds are
+// empty, and the run id is the evaluations' (their first line's).
 // Strict about bad input, each error naming the file (and line):
-//   * a missing directory or checkpoint.json is NotFound, and so is a
-//     missing metrics.jsonl once the checkpoint records a round (before
-//     round 1 completes there is none: the report has no rounds);
+//   * a missing directory or checkpoint.json (of a directory that is not an
+//     evaluation job's) is NotFound, and so is a missing metrics.jsonl once
+//     the checkpoint records a round (before round 1 completes there is
+//     none: the report has no rounds);
 //   * a metrics line that is not a JSON object, lacks an integer "round",
 //     holds a known key of the wrong type ("federated_eval" not an object
 //     included), names another run, or goes back to an earlier round is
@@ -63,8 +68,9 @@ struct RunConfigFile {
 
 struct RunReport {
   std::string state_dir;
-  std::string run_id;                    // checkpoint.json
+  std::string run_id;                    // checkpoint.json (see above)
   uint64_t completed_round = 0;          // checkpoint.json
+  bool evaluation_job = false;           // an evaluation-only job's (above)
   std::vector<RoundRecord> rounds;       // ascending, one per round
   std::vector<RoundRecord> evaluations;  // evaluation.jsonl, file order
   std::optional<RunConfigFile> config;   // absent: no run-config.toml

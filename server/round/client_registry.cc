@@ -51,9 +51,9 @@ absl::Status ClientRegistry::Register(const std::string& client_id,
   }
   if (!contract_digest.empty() && contract_digest != contract_.digest) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "client prepared for another run contract (",
-        EscapeUntrusted(contract_digest, 16), "...); run '", options_.run_id,
-        "' has contract ", contract_.digest.substr(0, 16),
+        "this client prepared another run contract (",
+        EscapeUntrusted(contract_digest, 16), "), the coordinator runs '",
+        options_.run_id, "' with contract ", contract_.digest.substr(0, 16),
         "...: fetch the contract again"));
   }
   auto it = clients_.find(client_id);

@@ -4,6 +4,7 @@
 #include <functional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/escape.h"
 #include "common/util/log.h"
@@ -366,15 +367,33 @@ absl::StatusOr<SecAggExchangeReply> RoundEngine::SecAggExchange(
   return reply;
 }
 
-absl::Status RoundEngine::SubmitMaskedInput(const std::string& client_id,
-                                            const std::string& run_id,
-                                            uint64_t round,
-                                            std::vector<uint32_t> masked,
-                                            std::vector<uint64_t> eval_report) {
+absl::Status RoundEngine::SubmitMaskedInput(
+    const std::string& client_id, const std::string& run_id, uint64_t round,
+    std::vector<uint32_t> masked, std::vector<uint64_t> eval_report,
+    const std::optional<std::string>& secagg_session_id) {
   std::lock_guard<std::mutex> lock(mu_);
   registry_.Touch(client_id);
   RETURN_IF_ERROR(CheckOpenAttemptLocked(client_id, run_id, round));
   RETURN_IF_ERROR(collector_->CheckMayUpload(client_id));
+  if (secagg_session_id.has_value()) {
+    // The session the attempt's tasks announced (a retried round keeps its
+    // number, so the cohort index alone cannot tell attempts apart).
+    Task task;
+    collector_->DescribeTask(task);
+    const std::string current =
+        task.secagg != nullptr ? task.secagg->session_id() : "";
+    if (*secagg_session_id != current) {
+      // Hex of at most 8 bytes: nothing the client sent reaches the text raw.
+      return absl::FailedPreconditionError(absl::StrCat(
+          AttemptLabel(round_, attempt_),
+          ": this masked input belongs to a stale secure-aggregation session (",
+          secagg_session_id->empty()
+              ? std::string("none given")
+              : absl::BytesToHexString(secagg_session_id->substr(0, 8)),
+          ", the attempt's is ", absl::BytesToHexString(current.substr(0, 8)),
+          "): fetch the round's task again"));
+    }
+  }
   absl::Status s = collector_->SubmitMaskedInput(client_id, std::move(masked),
                                                  std::move(eval_report));
   wake_.notify_all();

@@ -134,10 +134,14 @@ class RoundEngine {
       const v1::SecAggClientMessage* message);
   // Secure aggregation: a masked input (the encoded length, values < 2^b),
   // and, with per-site evaluation, the site's report in the clear.
-  absl::Status SubmitMaskedInput(const std::string& client_id,
-                                 const std::string& run_id, uint64_t round,
-                                 std::vector<uint32_t> masked,
-                                 std::vector<uint64_t> eval_report = {});
+  // `secagg_session_id` must be the open attempt's (its tasks'
+  // SecAggConfig.session_id), else FailedPrecondition: the input belongs to
+  // a stale session (nullopt: not checked, for in-process callers; the gRPC
+  // service always passes the upload's).
+  absl::Status SubmitMaskedInput(
+      const std::string& client_id, const std::string& run_id, uint64_t round,
+      std::vector<uint32_t> masked, std::vector<uint64_t> eval_report = {},
+      const std::optional<std::string>& secagg_session_id = std::nullopt);
   // Encoded length of a masked input in the open secure round, else 0.
   size_t MaskedInputLength() const;
   // Wire width of a masked value (2 or 4 bytes) for this run.

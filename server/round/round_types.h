@@ -32,6 +32,7 @@
 #include "proto/fedlearn/v1/fedlearn.pb.h"
 #include "server/round/dp_planner.h"
 #include "server/round/model_evaluator.h"
+#include "server/round/update_buffer_pool.h"
 #include "server/strategy/server_optimizer_state.h"
 
 namespace fedlearn {
@@ -83,6 +84,15 @@ struct FetchOutcome {
 };
 
 struct UpdateSubmission {
+  UpdateSubmission() = default;
+  UpdateSubmission(UpdateSubmission&&) = default;
+  UpdateSubmission& operator=(UpdateSubmission&&) = default;
+  // Hands `delta` back to `buffer_pool` (if any) on every path: accepted,
+  // rejected, cancelled or abandoned.
+  ~UpdateSubmission() {
+    if (buffer_pool != nullptr) buffer_pool->Recycle(std::move(delta));
+  }
+
   std::string run_id;
   uint64_t round = 0;
   uint64_t model_version = 0;
@@ -97,6 +107,8 @@ struct UpdateSubmission {
   // The site's SiteEvalReport (ToVector order) when the task asked for an
   // evaluation; untrusted until the collector validated it.
   std::vector<uint64_t> eval_report;
+  // Where `delta` came from (UploadAssembler); null: freed as usual.
+  std::shared_ptr<UpdateBufferPool> buffer_pool;
 };
 
 // A round's federated evaluation (server/round/federated_evaluation.h):

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -160,6 +162,40 @@ TEST_F(ClientConfigTest, ValidationNamesTheKeyAndItsFlag) {
   config.partition_index = 1;
   EXPECT_THAT(Message(ValidateClientConfig(config)),
               HasSubstr("partition.index (--partition-index) 1 is not below"));
+}
+
+TEST_F(ClientConfigTest, FetchWaitIsAKeyAndAFlagAndZeroMeansPolling) {
+  ClientConfig config;
+  EXPECT_EQ(ClientFetchWait(config), std::chrono::seconds(50));  // long poll
+  ASSERT_TRUE(ParseClientConfig("[coordinator]\nfetch_wait_s = 0\n",
+                                "site.toml", &config)
+                  .ok());
+  EXPECT_TRUE(ValidateClientConfig(config).ok());
+  EXPECT_EQ(ClientFetchWait(config), std::chrono::milliseconds(0));
+  ASSERT_TRUE(ApplyArgs({"--fetch-wait-s", "20.5"}, &config).ok());
+  EXPECT_EQ(ClientFetchWait(config), std::chrono::milliseconds(20'500));
+  config.fetch_wait_s = 0.3;  // 299.99999999999997 ms: nearest, not floor
+  EXPECT_EQ(ClientFetchWait(config), std::chrono::milliseconds(300));
+  config.fetch_wait_s = 1e-4;  // positive stays a wait
+  EXPECT_EQ(ClientFetchWait(config), std::chrono::milliseconds(1));
+}
+
+TEST_F(ClientConfigTest, FetchWaitOutOfRangeNamesKeyFlagAndBounds) {
+  for (double bad : {-1.0, 600.5, std::nan("")}) {
+    ClientConfig config;
+    config.fetch_wait_s = bad;
+    const absl::Status s = ValidateClientConfig(config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(Message(s), HasSubstr("coordinator.fetch_wait_s "
+                                      "(--fetch-wait-s)"))
+        << bad;
+  }
+  ClientConfig config;
+  config.fetch_wait_s = -1;
+  EXPECT_THAT(Message(ValidateClientConfig(config)),
+              HasSubstr("must be in [0, 600]"));
+  config.fetch_wait_s = 600;
+  EXPECT_TRUE(ValidateClientConfig(config).ok());
 }
 
 TEST_F(ClientConfigTest, MissingCsvIsNotFoundBeforeDiallingOut) {

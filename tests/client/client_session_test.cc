@@ -81,6 +81,12 @@ TEST_F(ClientSessionTest, RefusesATaskWhoseSpecDiffersBeforeTraining) {
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(std::string(r.status.message()).find("does not match"),
             std::string::npos);
+  // Which side is which: the trainer's spec is this client's.
+  EXPECT_NE(std::string(r.status.message())
+                .find("tensor #0: this client prepared parameter w[8], the "
+                      "coordinator runs parameter w[9]"),
+            std::string::npos)
+      << r.status;
   EXPECT_EQ(trainer_.calls, 0);
   EXPECT_TRUE(transport_.pushed.empty());
 }
@@ -169,6 +175,11 @@ TEST_F(ClientSessionTest, SiteWhoseModelDiffersFromTheContractLeavesAndStops) {
   EXPECT_NE(std::string(r.status.message()).find("does not match the run"),
             std::string::npos)
       << r.status;
+  EXPECT_NE(std::string(r.status.message())
+                .find("tensor #0: this site built parameter w[8], the run's "
+                      "contract declares parameter w[9]"),
+            std::string::npos)
+      << r.status;
   EXPECT_EQ(transport_.registers, 0);
   ASSERT_EQ(transport_.leaves.size(), 1u);
   EXPECT_TRUE(transport_.leaves[0].permanent);
@@ -189,6 +200,11 @@ TEST_F(ClientSessionTest, TaskOfAnotherContractSendsTheSessionBackToPrepare) {
   ClientSession::StepResult r = session_.Step(cancel_);
   EXPECT_EQ(r.kind, ClientSession::StepKind::kFailed);
   EXPECT_FALSE(IsPermanent(r.status));
+  EXPECT_NE(std::string(r.status.message())
+                .find("this client prepared contract digest-1, the "
+                      "coordinator runs contract digest-2"),
+            std::string::npos)
+      << r.status;
   EXPECT_EQ(trainer_.calls, 0);
   EXPECT_EQ(session_.Step(cancel_).kind, ClientSession::StepKind::kPrepared);
   EXPECT_EQ(transport_.contract_fetches, 2);
@@ -328,12 +344,16 @@ TEST_F(SecureSessionTest,
   TrainSecureTask();
   ClientSession::StepResult sent = TimedStep();
   EXPECT_EQ(sent.kind, ClientSession::StepKind::kIdle) << sent.status;
-  EXPECT_EQ(sent.retry_after_ms, 250u);
+  // A delivered message: the next phase is worth a (long) poll at once.
+  EXPECT_TRUE(sent.waited);
+  EXPECT_EQ(sent.retry_after_ms, 0u);
   EXPECT_FALSE(session_->NextStepComputes());
   ASSERT_EQ(transport_.secagg_messages.size(), 1u);
   EXPECT_TRUE(transport_.secagg_messages[0].has_advertise_keys());
   ClientSession::StepResult polled = TimedStep();
   EXPECT_EQ(polled.kind, ClientSession::StepKind::kIdle) << polled.status;
+  EXPECT_FALSE(polled.waited);  // an unheld poll: the coordinator's delay
+  EXPECT_EQ(polled.retry_after_ms, 250u);
   EXPECT_EQ(transport_.exchanges, 2);  // one exchange per step
   EXPECT_EQ(transport_.secagg_messages.size(), 1u);
   EXPECT_TRUE(transport_.pushed.empty());  // never the plain update

@@ -99,7 +99,8 @@ class FakeTransport : public CoordinatorTransport {
   }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
                                absl::Span<const uint32_t>, int,
-                               absl::Span<const uint64_t>) override {
+                               absl::Span<const uint64_t>,
+                               const std::string&) override {
     return absl::UnimplementedError("not used by these tests");
   }
   void CancelInFlight() override {}

@@ -28,7 +28,8 @@ class ScriptedTransport : public CoordinatorTransport {
   absl::Status PushResult(const OutgoingUpdate&) override { return No(); }
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
                                absl::Span<const uint32_t>, int,
-                               absl::Span<const uint64_t>) override {
+                               absl::Span<const uint64_t>,
+                               const std::string&) override {
     return No();
   }
   absl::StatusOr<bool> Heartbeat(const std::string&,

@@ -52,8 +52,10 @@ class ServerBackedTransport : public CoordinatorTransport {
   absl::Status PushMaskedInput(const std::string&, uint64_t, uint64_t,
                                absl::Span<const uint32_t> masked,
                                int value_bytes,
-                               absl::Span<const uint64_t> clear) override {
+                               absl::Span<const uint64_t> clear,
+                               const std::string& session_id) override {
     ++masked_pushes;
+    pushed_session_id = session_id;
     clear_eval_report.assign(clear.begin(), clear.end());
     if (!refuse_next_push.ok()) {
       absl::Status s = refuse_next_push;
@@ -86,6 +88,7 @@ class ServerBackedTransport : public CoordinatorTransport {
   absl::Status fail_next = absl::OkStatus();
   absl::Status refuse_next_push = absl::OkStatus();  // PushMaskedInput only
   std::vector<uint64_t> clear_eval_report;           // of the last masked push
+  std::string pushed_session_id;                     // likewise
   bool abort_next = false;
 
  private:
@@ -153,13 +156,23 @@ TEST_F(SecureUploadTest, StepsNeverWaitAndTheServerGetsTheExactSum) {
        pass < 12 && server_->phase() != SecAggServerPhase::kCompleted; ++pass) {
     for (int i = 0; i < kClients; ++i) {
       if (done[i]) continue;
+      const auto delivered = [&] {
+        return transports_[i]->messages + transports_[i]->masked_pushes;
+      };
+      const int before = delivered();
       absl::StatusOr<SecureUpload::Progress> progress = Advance(i);
       ASSERT_TRUE(progress.ok()) << progress.status();
       if (progress->done) {
         done[i] = true;
         EXPECT_TRUE(uploads_[i]->ended());
+      } else if (delivered() > before) {
+        // A message or the masked input was delivered: the next phase is
+        // worth a poll now.
+        EXPECT_TRUE(progress->poll_now);
+        EXPECT_EQ(progress->retry_after_ms, 0u);
       } else {
-        // Waiting for the phase to close: the coordinator's delay, no sleep.
+        // An unheld poll found nothing: the coordinator's delay, no sleep.
+        EXPECT_FALSE(progress->poll_now);
         EXPECT_EQ(progress->retry_after_ms, 100u);
       }
     }
@@ -177,7 +190,11 @@ TEST_F(SecureUploadTest, StepsNeverWaitAndTheServerGetsTheExactSum) {
     for (const auto& x : inputs_) expected += x[j];
     EXPECT_EQ((*sum)[j], expected) << "coordinate " << j;
   }
-  for (const auto& t : transports_) EXPECT_EQ(t->masked_pushes, 1);
+  for (const auto& t : transports_) {
+    EXPECT_EQ(t->masked_pushes, 1);
+    EXPECT_EQ(t->pushed_session_id, config_.session_id())
+        << "the masked input names its session";
+  }
   // The clear report rides with its own client's masked input only.
   EXPECT_EQ(transports_[0]->clear_eval_report, kClearReport);
   EXPECT_TRUE(transports_[1]->clear_eval_report.empty());

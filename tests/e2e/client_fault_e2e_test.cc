@@ -72,11 +72,9 @@ bool DeliveredALaterRound(Process& client) {
 
 TEST_P(ClientKilledAtPhaseTest, RoundCompletesAndTheRestartedClientRejoins) {
   FaultFederation f;
-  ASSERT_TRUE(f.Init());
-  f.WriteConfig(KillConfig());
   int port = 0;
-  auto coordinator = f.StartCoordinator(&port);
-  ASSERT_GT(port, 0);
+  auto coordinator = f.StartRun(KillConfig(), &port);
+  ASSERT_NE(coordinator, nullptr);
   std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(f.StartClient(i, port));
 
@@ -121,14 +119,14 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Stops client-004 (or its connection, via `stall`) on entering ShareKeys
 // in round 1, waits for round 1 to be released without it, resumes it, and
-// checks the run and the client's recovery.
+// checks the run and the client's recovery. The coordinator's log is polled
+// every millisecond: the stop must land before client-004 answers
+// ShareKeys, and a phase can pass in milliseconds.
 void RunWithStalledClient(bool stop_process) {
   FaultFederation f;
-  ASSERT_TRUE(f.Init());
-  f.WriteConfig(KillConfig());
   int port = 0;
-  auto coordinator = f.StartCoordinator(&port);
-  ASSERT_GT(port, 0);
+  auto coordinator = f.StartRun(KillConfig(), &port);
+  ASSERT_NE(coordinator, nullptr);
   TcpFaultProxy::Options options;
   options.target_port = port;
   auto proxy = TcpFaultProxy::Start(options);
@@ -140,7 +138,9 @@ void RunWithStalledClient(bool stop_process) {
   const size_t round1 =
       f.WaitForLog(*coordinator, "round 1 attempt 1: selected 4", 120s);
   ASSERT_GT(round1, 0u) << coordinator->Stderr();
-  ASSERT_GT(f.WaitForLog(*coordinator, "-> ShareKeys", 60s, round1), 0u);
+  ASSERT_GT(
+      testing_e2e::WaitForLog(*coordinator, "-> ShareKeys", 60s, round1, 1ms),
+      0u);
   const auto stalled_at = std::chrono::steady_clock::now();
   if (stop_process) {
     clients[kVictim]->Signal(SIGSTOP);

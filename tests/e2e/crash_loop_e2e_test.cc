@@ -15,15 +15,11 @@
 // CI runs one short crash loop per set. Soak: FEDLEARN_CRASH_LOOP_RUNS=N runs
 // N loops per set, FEDLEARN_CRASH_LOOP_KILLS=K random kills per loop
 // (default 3), FEDLEARN_CRASH_LOOP_SEED=S the first seed (default 13).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -36,6 +32,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/e2e/crash_loop_checks.h"
+#include "tests/e2e/federation_processes.h"
 #include "tests/e2e/process.h"
 #include "tests/test_util/temp_dir.h"
 
@@ -55,35 +52,9 @@ constexpr double kDpSamplingRate = 0.9;
 constexpr double kDpNoiseMultiplier = 1.0;
 constexpr double kDpDelta = 1e-5;
 
-std::string Bin(const std::string& name) {
-  return std::string(FEDLEARN_BINARY_DIR) + "/bin/" + name;
-}
-
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v == nullptr || *v == '\0' ? fallback : std::atoi(v);
-}
-
-// A loopback port that was free a moment ago: the coordinator's command
-// must name a fixed port, since the clients reconnect to it. Taken below
-// Linux's ephemeral range (32768-60999), so that no other test's bind to
-// port 0 is handed it while this coordinator is down between restarts.
-int FreeLoopbackPort() {
-  std::mt19937 rng(static_cast<uint32_t>(getpid()) ^
-                   static_cast<uint32_t>(time(nullptr)));
-  std::uniform_int_distribution<int> pick(20000, 32000);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(pick(rng)));
-    const bool free =
-        bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    close(fd);
-    if (free) return ntohs(addr.sin_port);
-  }
-  return 0;
 }
 
 // Log lines that open a stretch of the coordinator's life, in the order a
@@ -221,12 +192,11 @@ std::vector<KillPlan> PlanKills(bool dp, std::mt19937& rng) {
 class CrashLoopE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Process certs({Bin("fedlearn-certs"), "init", "--out", Dir("certs"),
-                   "--clients", std::to_string(kClients)},
-                  Dir("certs"));
-    ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
+    ASSERT_TRUE(testing_e2e::MakeCertificates(Dir("certs"), kClients));
     WriteSites();
-    port_ = FreeLoopbackPort();
+    // The coordinator's command must name a fixed port: the clients
+    // reconnect to it after each restart.
+    port_ = testing_e2e::FreePortBelowEphemeralRange();
     ASSERT_GT(port_, 0);
   }
 
@@ -291,56 +261,50 @@ class CrashLoopE2eTest : public ::testing::Test {
   // The same command every time. The port was free when chosen; if another
   // process holds it for a moment, the start is tried again.
   std::unique_ptr<Process> StartCoordinator() {
-    std::unique_ptr<Process> p;
-    for (int attempt = 1; attempt <= 10; ++attempt) {
-      p = std::make_unique<Process>(
-          std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
-                                   Dir("coordinator.toml"), "--certs",
-                                   Dir("certs"), "--listen",
-                                   "127.0.0.1:" + std::to_string(port_),
-                                   "--state-dir", State(), "--linger-s", "2"},
-          Dir(run_ + "coordinator-" + std::to_string(++starts_)));
-      logs_.push_back(
-          Dir(run_ + "coordinator-" + std::to_string(starts_) + ".err"));
-      if (p->WaitForOutput("listening on port ", 30s)) return p;
-      if (p->Stderr().find("cannot listen on") == std::string::npos) break;
-      std::this_thread::sleep_for(300ms);
-    }
-    return p;
+    int port = 0;
+    return testing_e2e::StartListeningCoordinator(
+        testing_e2e::CoordinatorCommand(dir_.path(),
+                                        "127.0.0.1:" + std::to_string(port_),
+                                        State(), {"--linger-s", "2"}),
+        [this](int) {
+          const std::string prefix =
+              Dir(run_ + "coordinator-" + std::to_string(++starts_));
+          logs_.push_back(prefix + ".err");
+          return prefix;
+        },
+        &port, /*attempts=*/10, 30s);
   }
 
   void StartClients() {
     clients_.clear();
     for (int s = 0; s < kClients; ++s) {
       const std::string id = "client-00" + std::to_string(s + 1);
-      clients_.push_back(std::make_unique<Process>(
-          std::vector<std::string>{
-              Bin("fedlearn-client"), "--coordinator",
-              "127.0.0.1:" + std::to_string(port_), "--server-name",
-              "localhost", "--certs", Dir("certs"), "--id", id, "--data", "csv",
-              "--data-path", SitePath(s), "--state-dir",
-              Dir(run_ + id + "-state"), "--max-failures", "200"},
-          Dir(run_ + id)));
+      std::vector<std::string> argv =
+          testing_e2e::ClientCommand(port_, Dir("certs"), id);
+      testing_e2e::Append(
+          &argv, {"--data", "csv", "--data-path", SitePath(s), "--state-dir",
+                  Dir(run_ + id + "-state"), "--max-failures", "200"});
+      clients_.push_back(std::make_unique<Process>(argv, Dir(run_ + id)));
     }
   }
 
   // Polls the coordinator's log for `needle` (after the first `anchor`, if
-  // given); false if the process ended or the time ran out first.
+  // given) every millisecond, to kill close to the line; false if the
+  // process ended or the time ran out first.
   static bool WaitForLog(Process& p, const std::string& needle,
                          std::chrono::milliseconds timeout,
                          const std::string& anchor = "") {
     const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      const std::string log = p.Stderr();
-      const size_t from = anchor.empty() ? 0 : log.find(anchor);
-      if (from != std::string::npos &&
-          log.find(needle, from) != std::string::npos) {
-        return true;
-      }
-      if (p.Wait(0ms).has_value()) return false;
-      std::this_thread::sleep_for(1ms);
+    size_t from = 0;
+    if (!anchor.empty()) {
+      from = testing_e2e::WaitForLog(p, anchor, timeout, 0, 1ms);
+      if (from == 0) return false;
+      from -= anchor.size();
     }
-    return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    return testing_e2e::WaitForLog(p, needle, std::max(left, 0ms), from, 1ms) >
+           0;
   }
 
   // One start and kill. False when the run finished before the kill.

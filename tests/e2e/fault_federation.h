@@ -26,73 +26,59 @@
 #include "common/wire/model_file.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/federation_processes.h"
 #include "tests/e2e/process.h"
 #include "tests/test_util/temp_dir.h"
 
 namespace fedlearn::testing_e2e {
 
-struct FaultRunConfig {
-  int rounds = 3;
-  int min_clients = 4;
-  int clients_per_round = 4;
-  int min_updates = 3;
-  int round_timeout_s = 60;
-  int phase_timeout_s = 10;
-  std::string extra_rounds;  // more [rounds] lines
+// A secure-aggregation run of four clients, threshold 3 (FederationToml's
+// other defaults: logistic regression, phase timeout 10 s).
+struct FaultRunConfig : FederationToml {
+  FaultRunConfig() {
+    run_id = "faults";
+    rounds = 3;
+    min_clients = 4;
+    clients_per_round = 4;
+    min_updates = 3;
+    round_timeout_s = 60;
+  }
 };
 
 class FaultFederation {
  public:
-  static std::string Bin(const std::string& name) {
-    return std::string(FEDLEARN_BINARY_DIR) + "/bin/" + name;
-  }
-
   // Certificates for client-001 .. client-004.
   ::testing::AssertionResult Init() {
-    Process certs({Bin("fedlearn-certs"), "init", "--out", dir_.File("certs"),
-                   "--clients", "4"},
-                  dir_.File("certs"));
-    if (certs.Wait(std::chrono::seconds(60)) != 0) {
-      return ::testing::AssertionFailure() << certs.Stderr();
-    }
-    return ::testing::AssertionSuccess();
+    return MakeCertificates(dir_.File("certs"), 4);
   }
 
   void WriteConfig(const FaultRunConfig& c) {
-    std::ofstream out(dir_.File("coordinator.toml"));
-    out << "[run]\nid = \"faults\"\nrounds = " << c.rounds << "\nseed = 3\n"
-        << "[rounds]\nmin_clients = " << c.min_clients
-        << "\nclients_per_round = " << c.clients_per_round
-        << "\nmin_updates = " << c.min_updates
-        << "\ntimeout_s = " << c.round_timeout_s << "\n"
-        << c.extra_rounds
-        << "[secagg]\nenabled = true\nphase_timeout_s = " << c.phase_timeout_s
-        << "\n[model]\narchitecture = \"logreg\"\n"
-        << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\n"
-        << "batch_size = 64\n[evaluation]\ndataset = \"\"\n"
-        << "[security]\nenrolled_clients = [\"client-001\", \"client-002\", "
-           "\"client-003\", \"client-004\"]\n";
+    WriteFederationToml(dir_.File("coordinator.toml"), c);
   }
 
   // Starts the coordinator (debug log: it names each secure-aggregation
   // phase as it enters it) and sets *port, 0 if it did not start.
   std::unique_ptr<Process> StartCoordinator(int* port) {
-    *port = 0;
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{Bin("fedlearn-coordinator"), "--config",
-                                 dir_.File("coordinator.toml"), "--certs",
-                                 dir_.File("certs"), "--listen", "127.0.0.1:0",
-                                 "--state-dir", dir_.File("state"),
-                                 "--linger-s", "1", "--log-level", "debug"},
-        dir_.File("coordinator"));
-    const std::string needle = "listening on port ";
-    if (!WaitForLog(*p, needle, std::chrono::seconds(60))) {
+    auto p = StartListeningCoordinator(
+        CoordinatorCommand(dir_.path(), "127.0.0.1:0", dir_.File("state"),
+                           {"--linger-s", "1", "--log-level", "debug"}),
+        [this](int) { return dir_.File("coordinator"); }, port);
+    if (*port == 0)
       ADD_FAILURE() << "coordinator did not start: " << p->Stderr();
-      return p;
-    }
-    const std::string log = p->Stderr();
-    *port = std::stoi(log.substr(log.find(needle) + needle.size()));
     return p;
+  }
+
+  // Init(), WriteConfig(config) and StartCoordinator(port): the coordinator
+  // of a fault test, nullptr (with the failure added) if any step failed.
+  std::unique_ptr<Process> StartRun(const FaultRunConfig& config, int* port) {
+    *port = 0;
+    if (::testing::AssertionResult certs = Init(); !certs) {
+      ADD_FAILURE() << "fedlearn-certs failed: " << certs.message();
+      return nullptr;
+    }
+    WriteConfig(config);
+    std::unique_ptr<Process> coordinator = StartCoordinator(port);
+    return *port > 0 ? std::move(coordinator) : nullptr;
   }
 
   // Client `index` (0-based: client-00<index+1>) dialling 127.0.0.1:port.
@@ -101,30 +87,10 @@ class FaultFederation {
                                        const std::string& log_name = "",
                                        std::vector<std::string> extra = {}) {
     const std::string id = ClientId(index);
-    std::vector<std::string> argv = {Bin("fedlearn-client"),
-                                     "--coordinator",
-                                     "127.0.0.1:" + std::to_string(port),
-                                     "--server-name",
-                                     "localhost",
-                                     "--certs",
-                                     dir_.File("certs"),
-                                     "--id",
-                                     id,
-                                     "--data",
-                                     "fashion-mnist",
-                                     "--partition",
-                                     "iid",
-                                     "--num-partitions",
-                                     "30",
-                                     "--partition-index",
-                                     std::to_string(index),
-                                     "--partition-seed",
-                                     "5",
-                                     "--max-failures",
-                                     "100",
-                                     "--model",
-                                     "logreg"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv = ClientCommand(port, dir_.File("certs"), id);
+    Append(&argv, FashionMnistPartition(index));
+    Append(&argv, {"--max-failures", "100", "--model", "logreg"});
+    Append(&argv, extra);
     return std::make_unique<Process>(
         argv, dir_.File(log_name.empty() ? id : log_name));
   }
@@ -133,22 +99,11 @@ class FaultFederation {
     return "client-00" + std::to_string(index + 1);
   }
 
-  // Polls the process's stderr (where spdlog writes) for `needle`, at or
-  // after byte `from`; returns the offset just past it, or 0 on timeout or
-  // exit.
+  // Polls the process's stderr for `needle` at or after byte `from`: see
+  // testing_e2e::WaitForLog.
   static size_t WaitForLog(Process& p, const std::string& needle,
                            std::chrono::milliseconds timeout, size_t from = 0) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      const std::string log = p.Stderr();
-      const size_t at = log.find(needle, std::min(from, log.size()));
-      if (at != std::string::npos) return at + needle.size();
-      if (!p.running() || p.Wait(std::chrono::milliseconds(0)).has_value()) {
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return 0;
+    return testing_e2e::WaitForLog(p, needle, timeout, from);
   }
 
   // metrics.jsonl, one object per line.

@@ -301,7 +301,21 @@ TEST_F(EvaluateModelJobE2eTest, RefusesAModelOfAnotherArchitectureAtStart) {
   EXPECT_THAT(job.Stderr(),
               HasSubstr("--evaluate-model " + model +
                         " is not a model of the configured [model]"));
+  // Which side is which: the configuration's mlp, the file's logreg.
+  EXPECT_THAT(job.Stderr(), HasSubstr("the configured [model] has 4 tensors "
+                                      "(0 buffers), the file has 2 tensors "
+                                      "(0 buffers)"));
   EXPECT_TRUE(Files(Dir("job")).empty());
+  // Resuming the logreg run's state directory with the mlp: sides named too.
+  Process resume(
+      {Bin("fedlearn-coordinator"), "--config", mlp, "--certs", Dir("certs"),
+       "--listen", "127.0.0.1:0", "--state-dir", Dir("logreg")},
+      Dir("resume"));
+  EXPECT_EQ(resume.Wait(30s), 1) << resume.Stderr();
+  EXPECT_THAT(resume.Stderr(),
+              HasSubstr("holds a different model (the configured [model] has "
+                        "4 tensors (0 buffers), the checkpoint has 2 tensors "
+                        "(0 buffers))"));
 }
 
 class FinalEvaluationResumeE2eTest : public FederatedEvaluationE2e {};

@@ -2,6 +2,7 @@
 // certificates from `fedlearn-certs`, mutual TLS, real Fashion-MNIST data.
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -12,97 +13,83 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/audit/auditing_round_listener.h"
+#include "tests/e2e/federation_processes.h"
 #include "tests/e2e/process.h"
+#include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
 
+using testing_e2e::BinaryPath;
 using testing_e2e::Process;
 using namespace std::chrono_literals;
-
-std::string Bin(const std::string& name) {
-  return std::string(FEDLEARN_BINARY_DIR) + "/bin/" + name;
-}
 
 class FederationE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/e2e_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    // Removed in TearDown: a failing test's assertions print the processes'
-    // stderr.
-    Process certs({Bin("fedlearn-certs"), "init", "--out", dir_ + "/certs",
-                   "--clients", "4"},
-                  dir_ + "/certs");
-    ASSERT_EQ(certs.Wait(60s), 0) << certs.Stderr();
+    ASSERT_TRUE(testing_e2e::MakeCertificates(dir_ + "/certs", 4));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // On a failure, every process's log: the assertions print only the one
+  // they check.
+  void TearDown() override {
+    if (!HasFailure()) return;
+    for (const std::string& path : logs_) {
+      std::cout << "----- " << path << "\n" << SlurpLog(path) << "\n";
+    }
+  }
 
   void WriteConfig(const std::string& extra_model, bool secure = true,
                    int clients = 3, int min_updates = 3,
                    const std::string& extra_secagg = "") {
-    std::ofstream out(dir_ + "/coordinator.toml");
-    out << "[run]\nid = \"e2e\"\nrounds = 2\nseed = 3\n"
-        << "[rounds]\nmin_clients = " << clients
-        << "\nclients_per_round = " << clients
-        << "\nmin_updates = " << min_updates << "\ntimeout_s = 120\n"
-        << "[secagg]\nenabled = " << (secure ? "true" : "false")
-        << "\nphase_timeout_s = 10\n"
-        << extra_secagg << "[model]\n"
-        << extra_model << "\n"
-        << "[training]\nlearning_rate = 0.05\nmomentum = 0.5\nbatch_size = 64\n"
-        << "[evaluation]\ndataset = \"\"\n"
-        << "[security]\nenrolled_clients = [\"client-001\", \"client-002\", "
-           "\"client-003\", \"client-004\"]\n";
+    testing_e2e::FederationToml toml;
+    toml.min_clients = clients;
+    toml.clients_per_round = clients;
+    toml.min_updates = min_updates;
+    toml.secure = secure;
+    toml.extra_secagg = extra_secagg;
+    toml.model = extra_model;
+    testing_e2e::WriteFederationToml(dir_ + "/coordinator.toml", toml);
   }
 
-  std::unique_ptr<Process> StartCoordinator(int* port) {
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{
-            Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
-            "--certs", dir_ + "/certs", "--listen", "127.0.0.1:0",
-            "--state-dir", dir_ + "/state", "--linger-s", "4"},
-        dir_ + "/coordinator");
-    std::optional<std::string> line =
-        p->WaitForOutput("listening on port ", 60s);
-    if (!line) {
+  // The coordinator on `port` (0: the OS picks; *port is set either way),
+  // its logs under `name`; a fixed port another process holds for a moment
+  // is tried again.
+  std::unique_ptr<Process> StartCoordinator(
+      int* port, const std::string& name = "coordinator") {
+    const int listen = *port;
+    auto p = testing_e2e::StartListeningCoordinator(
+        testing_e2e::CoordinatorCommand(dir_,
+                                        "127.0.0.1:" + std::to_string(listen),
+                                        dir_ + "/state", {"--linger-s", "4"}),
+        [&](int attempt) {
+          const std::string prefix =
+              dir_ + "/" + name + "-" + std::to_string(attempt);
+          logs_.push_back(prefix + ".err");
+          return prefix;
+        },
+        port, listen == 0 ? 1 : 10);
+    if (*port == 0)
       ADD_FAILURE() << "coordinator did not start: " << p->Stderr();
-      return p;
-    }
-    *port = std::stoi(line->substr(std::string("listening on port ").size()));
     return p;
   }
 
   std::unique_ptr<Process> StartClient(int index, int port,
                                        std::vector<std::string> model_args) {
     const std::string id = "client-00" + std::to_string(index + 1);
-    std::vector<std::string> argv = {Bin("fedlearn-client"),
-                                     "--coordinator",
-                                     "127.0.0.1:" + std::to_string(port),
-                                     "--server-name",
-                                     "localhost",
-                                     "--certs",
-                                     dir_ + "/certs",
-                                     "--id",
-                                     id,
-                                     "--data",
-                                     "fashion-mnist",
-                                     "--partition",
-                                     "iid",
-                                     "--num-partitions",
-                                     "30",
-                                     "--partition-index",
-                                     std::to_string(index),
-                                     "--partition-seed",
-                                     "5",
-                                     "--record-updates-dir",
-                                     dir_ + "/recorded/" + id,
-                                     "--max-failures",
-                                     "40"};
-    argv.insert(argv.end(), model_args.begin(), model_args.end());
+    std::vector<std::string> argv =
+        testing_e2e::ClientCommand(port, dir_ + "/certs", id);
+    testing_e2e::Append(&argv, testing_e2e::FashionMnistPartition(index));
+    testing_e2e::Append(&argv,
+                        {"--record-updates-dir", dir_ + "/recorded/" + id,
+                         "--max-failures", "40"});
+    testing_e2e::Append(&argv, model_args);
+    logs_.push_back(dir_ + "/" + id + ".err");
     return std::make_unique<Process>(argv, dir_ + "/" + id);
+  }
+
+  static std::string SlurpLog(const std::string& path) {
+    auto text = ReadFileToString(path);
+    return text.ok() ? *text : "(no log)";
   }
 
   // Starts the coordinator and `count` clients (passing `client_args`) and
@@ -112,7 +99,6 @@ class FederationE2eTest : public ::testing::Test {
                             const std::vector<std::string>& client_args) {
     int port = 0;
     auto coordinator = StartCoordinator(&port);
-    EXPECT_GT(port, 0);
     if (port == 0) return "";
     std::vector<std::unique_ptr<Process>> clients;
     for (int i = 0; i < count; ++i)
@@ -178,7 +164,7 @@ class FederationE2eTest : public ::testing::Test {
     const std::string head = coordinator_log.substr(
         from, coordinator_log.find_first_of(" \n", from) - from);
     Process verify(
-        {Bin("fedlearn-audit"), "verify", log, "--expect-head", head},
+        {BinaryPath("fedlearn-audit"), "verify", log, "--expect-head", head},
         dir_ + "/audit");
     ASSERT_EQ(verify.Wait(30s), 0) << verify.Stdout() << verify.Stderr();
     auto text = ReadFileToString(log);
@@ -204,7 +190,7 @@ class FederationE2eTest : public ::testing::Test {
     edited[edited.find("\"participants\":") + 15] ^= 1;
     ASSERT_TRUE(WriteFileAtomically(copy, edited).ok());
     std::filesystem::copy_file(log + ".head", copy + ".head");
-    Process tampered({Bin("fedlearn-audit"), "verify", copy},
+    Process tampered({BinaryPath("fedlearn-audit"), "verify", copy},
                      dir_ + "/audit-tampered");
     EXPECT_EQ(tampered.Wait(30s), 1) << tampered.Stdout() << tampered.Stderr();
     EXPECT_NE(tampered.Stdout().find("first bad line"), std::string::npos);
@@ -217,7 +203,9 @@ class FederationE2eTest : public ::testing::Test {
     return dir_ + buf;
   }
 
-  std::string dir_;
+  testing_util::ScopedTempDir temp_;
+  const std::string dir_ = temp_.path();
+  std::vector<std::string> logs_;  // every process's stderr, in start order
 };
 
 // Quantization bound of the default encoding (q = 20, clip 1): each of n
@@ -264,14 +252,11 @@ TEST_F(FederationE2eTest, ClientExitsCleanlyOnSigtermWhileWaiting) {
   ASSERT_GT(port, 0);
   auto client = StartClient(0, port, {"--model", "logreg"});
   ASSERT_TRUE(client->started());
-  // Registered and polling (the coordinator logs the registration).
-  for (int i = 0; i < 200 && coordinator->Stderr().find(
-                                 "client-001 registered") == std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_NE(coordinator->Stderr().find("client-001 registered"),
-            std::string::npos);
+  // Registered and polling (the coordinator logs the registration; loading
+  // the data set first takes seconds on a loaded machine).
+  ASSERT_GT(
+      testing_e2e::WaitForLog(*coordinator, "client-001 registered", 120s), 0u)
+      << coordinator->Stderr() << client->Stderr();
   client->Signal(SIGTERM);
   EXPECT_EQ(client->Wait(15s), 0) << client->Stderr();
   coordinator->Signal(SIGTERM);
@@ -286,9 +271,14 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
     text.replace(text.find("rounds = 2"), 10, "rounds = 3");
     ASSERT_TRUE(WriteFileAtomically(dir_ + "/coordinator.toml", text).ok());
   }
-  int port = 0;
+  // The clients dial the same port after the restart: one below the
+  // ephemeral range, so that while the coordinator is down no other test's
+  // bind to port 0 (nor an outgoing connection) is handed it.
+  const int fixed_port = testing_e2e::FreePortBelowEphemeralRange();
+  ASSERT_GT(fixed_port, 0);
+  int port = fixed_port;
   auto coordinator = StartCoordinator(&port);
-  ASSERT_GT(port, 0);
+  ASSERT_EQ(port, fixed_port);
   std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < 3; ++i)
     clients.push_back(StartClient(i, port, {"--model", "logreg"}));
@@ -298,23 +288,9 @@ TEST_F(FederationE2eTest, CoordinatorKilledMidRunResumesFromItsCheckpoint) {
   coordinator->Wait(10s);
 
   // Restart on the same port: clients reconnect (backoff) and re-register.
-  // The port is an ephemeral one, so for a moment another test's outgoing
-  // connection may hold it; the coordinator then rightly refuses to start
-  // ("cannot listen on"), and the restart is tried again.
-  std::unique_ptr<Process> restarted;
-  for (int attempt = 1; attempt <= 10; ++attempt) {
-    restarted = std::make_unique<Process>(
-        std::vector<std::string>{
-            Bin("fedlearn-coordinator"), "--config", dir_ + "/coordinator.toml",
-            "--certs", dir_ + "/certs", "--listen",
-            "127.0.0.1:" + std::to_string(port), "--state-dir", dir_ + "/state",
-            "--linger-s", "4"},
-        dir_ + "/coordinator2-" + std::to_string(attempt));
-    if (restarted->WaitForOutput("listening on port ", 60s)) break;
-    ASSERT_NE(restarted->Stderr().find("cannot listen on"), std::string::npos)
-        << restarted->Stderr();
-    std::this_thread::sleep_for(500ms);
-  }
+  // StartCoordinator tries again while another process holds the port.
+  std::unique_ptr<Process> restarted = StartCoordinator(&port, "coordinator2");
+  ASSERT_EQ(port, fixed_port) << restarted->Stderr();
   EXPECT_EQ(restarted->Wait(180s), 0) << restarted->Stderr();
   EXPECT_NE(restarted->Stderr().find("resuming run 'e2e' after round"),
             std::string::npos)

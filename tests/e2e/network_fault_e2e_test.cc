@@ -26,13 +26,11 @@ using namespace std::chrono_literals;
 TEST(NetworkFaultE2eTest,
      SecureRunFinishesEveryRoundThroughDropsDelaysAndCuts) {
   FaultFederation f;
-  ASSERT_TRUE(f.Init());
   FaultRunConfig config;
   config.rounds = 3;
-  f.WriteConfig(config);
   int port = 0;
-  auto coordinator = f.StartCoordinator(&port);
-  ASSERT_GT(port, 0);
+  auto coordinator = f.StartRun(config, &port);
+  ASSERT_NE(coordinator, nullptr);
 
   TcpFaultProxy::Options faults;
   faults.target_port = port;

@@ -115,5 +115,27 @@ TEST(RunReportE2eTest, MissingStateDirectoryIsAnErrorNamingIt) {
   EXPECT_THAT(version.Stdout(), HasSubstr("fedlearn-report "));
 }
 
+// An evaluation-only job (fedlearn-coordinator --evaluate-model) leaves
+// evaluation.jsonl alone (its line as FileRunStore writes it).
+TEST(RunReportE2eTest, EvaluationJobStateDirectoryYieldsItsReport) {
+  ScopedTempDir dir;
+  std::filesystem::create_directories(dir.File("job"));
+  std::ofstream(dir.File("job/evaluation.jsonl"))
+      << R"({"run_id":"fedeval","round":1,"model_version":1,)"
+         R"("kind":"evaluation","secure":true,"selected":3,"participants":3,)"
+         R"("model_file":"/x/round-000001.fmodel",)"
+         R"("model_file_run_id":"fedeval",)"
+         R"("federated_eval":{"model_version":1,"secure":true,"sites":3,)"
+         R"("examples":113,"accuracy":0.9646,"loss":0.11},)"
+         R"("unix_ms":1796134703798})"
+      << "\n";
+  Process report({Bin("fedlearn-report"), dir.File("job")}, dir.File("report"));
+  ASSERT_EQ(report.Wait(60s), 0) << report.Stderr();
+  EXPECT_THAT(report.Stdout(),
+              HasSubstr("(1 evaluation(s) of evaluation-only job 'fedeval')"));
+  EXPECT_THAT(Slurp(dir.File("job/report.html")),
+              HasSubstr("<h1>Evaluation report: fedeval</h1>"));
+}
+
 }  // namespace
 }  // namespace fedlearn

@@ -63,6 +63,10 @@ class Session {
     options.insecure = true;
     options.clock = &s->clock_;
     options.run_watchdog = false;
+    // A fuzzed wait_ms must not hold a FetchTask or SecAggExchange until
+    // its deadline (the fake clock never expires it): answer at once. The
+    // long polls have their own tests (long_poll_*_test.cc).
+    options.limits.max_fetch_wait = Duration::zero();
     s->service_ = std::make_unique<CoordinatorService>(s->engine_.get(),
                                                        std::move(options));
     grpc::ServerBuilder builder;  // no listening port: in-process only

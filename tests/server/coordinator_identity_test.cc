@@ -20,6 +20,7 @@
 #include "server/identity/client_authorizer.h"
 #include "server/identity/identity_reloader.h"
 #include "tests/server/identity/test_federation.h"
+#include "tests/test_util/mtls_coordinator.h"
 #include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
@@ -27,6 +28,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using testing_util::MtlsCoordinator;
 using testing_util::RecordingAuditSink;
 using testing_util::ScopedTempDir;
 using testing_util::TestFederation;
@@ -41,7 +43,10 @@ FlatModel MakeModel() {
 
 class CoordinatorIdentityTest : public ::testing::Test {
  protected:
-  CoordinatorIdentityTest() : federation_(dir_.path()) {}
+  CoordinatorIdentityTest()
+      : coordinator_(dir_.path()),
+        federation_(coordinator_.federation()),
+        audit_(coordinator_.audit()) {}
 
   void StartServer(IdentityConfig identity) {
     RoundEngineConfig config;
@@ -52,25 +57,11 @@ class CoordinatorIdentityTest : public ::testing::Test {
     config.clients_per_round = 2;
     config.min_updates = 1;
     config.round_timeout = std::chrono::seconds(60);
-    auto engine = RoundEngine::Create(config, MakeModel(), 1, &clock_, nullptr);
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    ClientAuthorizer::Options auth;
-    auth.run_id = "id-test";
-    auth.identity = std::move(identity);
-    auth.ca_pem = federation_.ca_pem();
-    auth.audit = &audit_;
-    auto authorizer = ClientAuthorizer::Create(std::move(auth));
-    ASSERT_TRUE(authorizer.ok()) << authorizer.status();
-    authorizer_ = *std::move(authorizer);
-    CoordinatorService::Options options;
-    options.audit = &audit_;
-    options.authorizer = authorizer_.get();
-    service_ = std::make_unique<CoordinatorService>(engine_.get(), options);
-    auto server = StartGrpcServer("127.0.0.1:0", federation_.Tls("server"),
-                                  service_.get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    absl::Status started =
+        coordinator_.Start(config, MakeModel(), std::move(identity));
+    ASSERT_TRUE(started.ok()) << started;
+    engine_ = coordinator_.engine();
+    authorizer_ = coordinator_.authorizer();
   }
   void StartServer(std::vector<std::string> enrolled) {
     IdentityConfig identity;
@@ -78,19 +69,8 @@ class CoordinatorIdentityTest : public ::testing::Test {
     StartServer(std::move(identity));
   }
 
-  void TearDown() override {
-    if (server_.server) server_.server->Shutdown();
-  }
-
   std::unique_ptr<GrpcCoordinatorTransport> Client(const std::string& name) {
-    GrpcTransportOptions options;
-    options.target = "127.0.0.1:" + std::to_string(server_.port);
-    options.server_name_override = "localhost";
-    options.tls = federation_.Tls(name);
-    options.rpc_timeout = std::chrono::seconds(10);
-    auto transport = GrpcCoordinatorTransport::Create(options);
-    EXPECT_TRUE(transport.ok()) << transport.status();
-    return transport.ok() ? *std::move(transport) : nullptr;
+    return coordinator_.Transport(name);
   }
   // A bare channel presenting `name`.pem/.key, without the client
   // transport's own checks (it refuses to present an expired certificate).
@@ -102,9 +82,9 @@ class CoordinatorIdentityTest : public ::testing::Test {
     ssl.pem_private_key = *ReadFileToString(tls.key_path);
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
-    auto stub = v1::Coordinator::NewStub(
-        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_.port),
-                                  grpc::SslCredentials(ssl), args));
+    auto stub = v1::Coordinator::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(coordinator_.port()),
+        grpc::SslCredentials(ssl), args));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
@@ -121,13 +101,11 @@ class CoordinatorIdentityTest : public ::testing::Test {
   }
 
   ScopedTempDir dir_;
-  TestFederation federation_;
-  RecordingAuditSink audit_;
-  SystemClock clock_;
-  std::unique_ptr<RoundEngine> engine_;
-  std::unique_ptr<ClientAuthorizer> authorizer_;
-  std::unique_ptr<CoordinatorService> service_;
-  RunningServer server_;
+  MtlsCoordinator coordinator_;
+  TestFederation& federation_;     // coordinator_'s
+  RecordingAuditSink& audit_;      // coordinator_'s
+  RoundEngine* engine_ = nullptr;  // coordinator_'s, once started
+  ClientAuthorizer* authorizer_ = nullptr;
 };
 
 TEST_F(CoordinatorIdentityTest, EnrolledSiteJoinsAndTheJoinIsAudited) {
@@ -248,7 +226,7 @@ TEST_F(CoordinatorIdentityTest, RevokedCertificateIsRefusedAndItsSessionEnded) {
 
   federation_.Revoke({*SerialOfCertificate(a)}, 2);
   IdentityReloader reloader(
-      authorizer_.get(),
+      authorizer_,
       [&](const Eviction& e) { (void)engine_->Evict(e.client_id, e.reason); },
       std::chrono::seconds(60));
   RequestIdentityReload();
@@ -272,7 +250,7 @@ TEST_F(CoordinatorIdentityTest, RevokedCertificateIsRefusedAndItsSessionEnded) {
   absl::StatusOr<FetchReply> task = client_b->FetchTask("id-test", 0);
   ASSERT_TRUE(task.ok() && task->task.has_value()) << task.status();
   FlatVector delta(4);
-  OutgoingUpdate update{"id-test", 1, 0, 10, 0.5, 1.0, &delta};
+  OutgoingUpdate update{"id-test", 1, 0, 10, 0.5, 1.0, &delta, {}};
   ASSERT_TRUE(client_b->PushResult(update).ok());
   engine_->Tick();
   EXPECT_EQ(engine_->phase(), RoundEngine::Phase::kFinished);

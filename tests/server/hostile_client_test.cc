@@ -81,7 +81,8 @@ std::vector<HostileCase> Cases() {
            r.mutable_ref()->set_run_id("another-run");
          });
        },
-       Code::FAILED_PRECONDITION, "coordinator runs"},
+       Code::FAILED_PRECONDITION,
+       "this client asked for run 'another-run', the coordinator runs"},
       {"RegisterWithTwoMiBRunId", Outsider(),
        [big](Federation& f) {
          return f.mallory().Register(f.digest(), [&](v1::RegisterRequest& r) {
@@ -91,7 +92,9 @@ std::vector<HostileCase> Cases() {
        Code::FAILED_PRECONDITION, "coordinator runs"},
       {"RegisterWithWrongContractDigest", Outsider(),
        [](Federation& f) { return f.mallory().Register(std::string(64, 'a')); },
-       Code::FAILED_PRECONDITION, "another run contract"},
+       Code::FAILED_PRECONDITION,
+       "this client prepared another run contract (aaaaaaaaaaaaaaaa...[48 more "
+       "bytes]), the coordinator runs"},
       {"RegisterWithEmptyContractDigest", Outsider(),
        [](Federation& f) { return f.mallory().Register(""); },
        Code::FAILED_PRECONDITION, "digest of the run contract"},

@@ -176,7 +176,7 @@ SecAggIdentity Pki::Identity(const std::string& id) const {
   absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(Tls(id));
   EXPECT_TRUE(material.ok()) << material.status();
   return SecAggIdentity{id, material->cert_pem, std::move(material->key_pem),
-                        material->ca_cert_pem};
+                        material->ca_cert_pem, /*signing_key=*/nullptr};
 }
 
 // ---------------------------------------------------------------------------

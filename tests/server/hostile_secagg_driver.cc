@@ -64,6 +64,7 @@ struct Driver {
       v1::UpdateHeader header;
       *header.mutable_ref() = task.ref();
       header.set_masked(true);
+      header.set_secagg_session_id(task.secagg().session_id());
       header.set_num_values(masked.size());
       header.set_masked_value_bytes(static_cast<uint32_t>(
           MaskedValueBytes(static_cast<int>(task.secagg().modulus_bits()))));

@@ -95,6 +95,22 @@ class LongPollFetchTest : public ::testing::Test {
     }
   }
 
+  // Site-a (and site-b with `two_clients`, registered before the fetch)
+  // registered, and site-a's fetch waiting on the server.
+  struct WaitingFetch {
+    std::unique_ptr<GrpcCoordinatorTransport> a, b;
+    std::future<absl::StatusOr<FetchReply>> reply;
+  };
+  WaitingFetch StartWithAWaitingFetch(ServiceLimits limits, bool two_clients) {
+    Start(limits);
+    WaitingFetch w;
+    w.a = Client("site-a");
+    if (two_clients) w.b = Client("site-b");
+    w.reply = Poll(*w.a);
+    AwaitWaiting(1);
+    return w;
+  }
+
   FakeClock clock_;
   std::unique_ptr<RoundEngine> engine_;
   std::unique_ptr<CoordinatorService> service_;
@@ -102,14 +118,10 @@ class LongPollFetchTest : public ::testing::Test {
 };
 
 TEST_F(LongPollFetchTest, WaitingFetchGetsTheTaskAsSoonAsTheRoundOpens) {
-  Start(ServiceLimits{});
-  auto a = Client("site-a");
-  auto b = Client("site-b");
-  auto reply = Poll(*a);
-  AwaitWaiting(1);
+  WaitingFetch w = StartWithAWaitingFetch(ServiceLimits{}, true);
   engine_->Tick();  // two live clients: round 1 opens
   service_->RunFetchWaits();
-  absl::StatusOr<FetchReply> got = reply.get();
+  absl::StatusOr<FetchReply> got = w.reply.get();
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->task.has_value()) << got->reason;
   EXPECT_EQ(got->task->round, 1u);
@@ -120,16 +132,13 @@ TEST_F(LongPollFetchTest, WaitingFetchGetsTheTaskAsSoonAsTheRoundOpens) {
 TEST_F(LongPollFetchTest, WaitThatRunsOutAnswersNoTaskToAskAgainAtOnce) {
   ServiceLimits limits;
   limits.max_fetch_wait = std::chrono::seconds(5);  // caps the asked 20 s
-  Start(limits);
-  auto a = Client("site-a");
-  auto reply = Poll(*a);
-  AwaitWaiting(1);
+  WaitingFetch w = StartWithAWaitingFetch(limits, false);
   clock_.Advance(std::chrono::milliseconds(4999));
   service_->RunFetchWaits();
   EXPECT_EQ(service_->waiting_fetches(), 1u);
   clock_.Advance(std::chrono::milliseconds(1));
   service_->RunFetchWaits();
-  absl::StatusOr<FetchReply> got = reply.get();
+  absl::StatusOr<FetchReply> got = w.reply.get();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_FALSE(got->task.has_value());
   EXPECT_TRUE(got->waited);
@@ -140,17 +149,14 @@ TEST_F(LongPollFetchTest, WaitThatRunsOutAnswersNoTaskToAskAgainAtOnce) {
 TEST_F(LongPollFetchTest, WaitingStreamIsNotEndedByTheIdleWatchdog) {
   ServiceLimits limits;
   limits.stream_idle_timeout = std::chrono::seconds(1);
-  Start(limits);
-  auto a = Client("site-a");
-  auto reply = Poll(*a);
-  AwaitWaiting(1);
+  WaitingFetch w = StartWithAWaitingFetch(limits, false);
   clock_.Advance(std::chrono::seconds(10));
   EXPECT_EQ(service_->SweepStreams(), 0);
   EXPECT_EQ(service_->waiting_fetches(), 1u);
   auto b = Client("site-b");
   engine_->Tick();
   service_->RunFetchWaits();
-  absl::StatusOr<FetchReply> got = reply.get();
+  absl::StatusOr<FetchReply> got = w.reply.get();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(got->task.has_value());
 }
@@ -158,14 +164,10 @@ TEST_F(LongPollFetchTest, WaitingStreamIsNotEndedByTheIdleWatchdog) {
 TEST_F(LongPollFetchTest, WaitingStreamsHoldNoneOfTheOpenStreams) {
   ServiceLimits limits;
   limits.max_open_streams = 1;
-  Start(limits);
-  auto a = Client("site-a");
-  auto b = Client("site-b");
-  auto waiting = Poll(*a);
-  AwaitWaiting(1);
+  WaitingFetch w = StartWithAWaitingFetch(limits, true);
   EXPECT_EQ(service_->open_streams(), 0);
   // The one open stream is free for another client's answer.
-  absl::StatusOr<FetchReply> at_once = b->FetchTask("poll", 0);
+  absl::StatusOr<FetchReply> at_once = w.b->FetchTask("poll", 0);
   ASSERT_TRUE(at_once.ok()) << at_once.status();
   EXPECT_FALSE(at_once->task.has_value());
 }
@@ -173,12 +175,8 @@ TEST_F(LongPollFetchTest, WaitingStreamsHoldNoneOfTheOpenStreams) {
 TEST_F(LongPollFetchTest, FullWaitListRefusesWithAClearStatus) {
   ServiceLimits limits;
   limits.max_waiting_fetches = 1;
-  Start(limits);
-  auto a = Client("site-a");
-  auto b = Client("site-b");
-  auto waiting = Poll(*a);
-  AwaitWaiting(1);
-  absl::StatusOr<FetchReply> refused = Poll(*b).get();
+  WaitingFetch w = StartWithAWaitingFetch(limits, true);
+  absl::StatusOr<FetchReply> refused = Poll(*w.b).get();
   ASSERT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("limits.max_waiting_fetches"),
             absl::string_view::npos)
@@ -186,30 +184,24 @@ TEST_F(LongPollFetchTest, FullWaitListRefusesWithAClearStatus) {
 }
 
 TEST_F(LongPollFetchTest, CancelledFetchEndsItsWait) {
-  Start(ServiceLimits{});
-  auto a = Client("site-a");
-  auto reply = Poll(*a);
-  AwaitWaiting(1);
-  a->CancelInFlight();
-  absl::StatusOr<FetchReply> got = reply.get();
+  WaitingFetch w = StartWithAWaitingFetch(ServiceLimits{}, false);
+  w.a->CancelInFlight();
+  absl::StatusOr<FetchReply> got = w.reply.get();
   EXPECT_TRUE(absl::IsCancelled(got.status())) << got.status();
   AwaitWaiting(0);  // the server let the stream go
 }
 
 TEST_F(LongPollFetchTest, ShutdownAnswersEveryWaiterAndWaitsNoMore) {
-  Start(ServiceLimits{});
-  auto a = Client("site-a");
-  auto reply = Poll(*a);
-  AwaitWaiting(1);
+  WaitingFetch w = StartWithAWaitingFetch(ServiceLimits{}, false);
   service_->EndFetchWaits();
   service_->RunFetchWaits();
-  absl::StatusOr<FetchReply> got = reply.get();
+  absl::StatusOr<FetchReply> got = w.reply.get();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_FALSE(got->task.has_value());
   EXPECT_FALSE(got->waited);
   EXPECT_EQ(got->retry_after_ms, 700u) << "the coordinator's poll interval";
   // Later fetches answer at once.
-  absl::StatusOr<FetchReply> later = Poll(*a).get();
+  absl::StatusOr<FetchReply> later = Poll(*w.a).get();
   ASSERT_TRUE(later.ok()) << later.status();
   EXPECT_FALSE(later->waited);
   EXPECT_EQ(service_->waiting_fetches(), 0u);

@@ -17,19 +17,15 @@
 #include "client/grpc_coordinator_transport.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/coordinator_service.h"
-#include "server/grpc_server.h"
-#include "server/identity/client_authorizer.h"
-#include "tests/server/identity/test_federation.h"
+#include "tests/test_util/mtls_coordinator.h"
 #include "tests/test_util/temp_dir.h"
 
 namespace fedlearn {
 namespace {
 
 using ::testing::HasSubstr;
-using testing_util::RecordingAuditSink;
+using testing_util::MtlsCoordinator;
 using testing_util::ScopedTempDir;
-using testing_util::TestFederation;
 using Kind = ClientSession::StepKind;
 using namespace std::chrono_literals;
 
@@ -66,15 +62,14 @@ class ConstantTrainer : public LocalTrainer {
 
 class StaleClientUpdateTest : public ::testing::Test {
  protected:
-  StaleClientUpdateTest() : federation_(dir_.path()) {
-    federation_.Issue("fast");
-    federation_.Issue("sleepy");
+  StaleClientUpdateTest() : coordinator_(dir_.path()) {
+    coordinator_.federation().Issue("fast");
+    coordinator_.federation().Issue("sleepy");
   }
   ~StaleClientUpdateTest() override {
     stop_ = true;
     if (fast_thread_.joinable()) fast_thread_.join();
     if (driver_.joinable()) driver_.join();
-    if (server_.server) server_.server->Shutdown();
   }
 
   void Start() {
@@ -88,38 +83,16 @@ class StaleClientUpdateTest : public ::testing::Test {
     // Round 1 closes with fast's update alone once this passes.
     config.round_timeout = std::chrono::seconds(2);
     config.poll_interval_ms = 20;
-    auto engine =
-        RoundEngine::Create(config, InitialModel(), 1, &clock_, nullptr);
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    ClientAuthorizer::Options auth;
-    auth.run_id = "stale-test";
-    auth.identity.enrolled_clients = {"fast", "sleepy"};
-    auth.ca_pem = federation_.ca_pem();
-    auth.audit = &audit_;
-    auto authorizer = ClientAuthorizer::Create(std::move(auth));
-    ASSERT_TRUE(authorizer.ok()) << authorizer.status();
-    authorizer_ = *std::move(authorizer);
-    CoordinatorService::Options options;
-    options.audit = &audit_;
-    options.authorizer = authorizer_.get();
-    service_ = std::make_unique<CoordinatorService>(engine_.get(), options);
-    auto server = StartGrpcServer("127.0.0.1:0", federation_.Tls("server"),
-                                  service_.get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    IdentityConfig identity;
+    identity.enrolled_clients = {"fast", "sleepy"};
+    absl::Status started = coordinator_.Start(config, InitialModel(), identity);
+    ASSERT_TRUE(started.ok()) << started;
+    engine_ = coordinator_.engine();
     driver_ = std::thread([this] { (void)engine_->RunUntilDone(stop_, 20ms); });
   }
 
   std::unique_ptr<GrpcCoordinatorTransport> Transport(const std::string& id) {
-    GrpcTransportOptions options;
-    options.target = "127.0.0.1:" + std::to_string(server_.port);
-    options.server_name_override = "localhost";
-    options.tls = federation_.Tls(id);
-    options.rpc_timeout = std::chrono::seconds(10);
-    auto transport = GrpcCoordinatorTransport::Create(options);
-    EXPECT_TRUE(transport.ok()) << transport.status();
-    return transport.ok() ? *std::move(transport) : nullptr;
+    return coordinator_.Transport(id);
   }
 
   // Steps `session` until a step of `kind` (or the run ends or 30 s pass).
@@ -148,13 +121,8 @@ class StaleClientUpdateTest : public ::testing::Test {
   }
 
   ScopedTempDir dir_;
-  TestFederation federation_;
-  RecordingAuditSink audit_;
-  SystemClock clock_;
-  std::unique_ptr<RoundEngine> engine_;
-  std::unique_ptr<ClientAuthorizer> authorizer_;
-  std::unique_ptr<CoordinatorService> service_;
-  RunningServer server_;
+  MtlsCoordinator coordinator_;
+  RoundEngine* engine_ = nullptr;  // coordinator_'s
   std::atomic<bool> stop_{false};
   std::thread driver_;
   std::thread fast_thread_;

@@ -550,6 +550,37 @@ TEST(SecAggClientCreateTest, RefusesInputsThatDoNotFit) {
           .ok());
 }
 
+// An identity whose key is already parsed (identity_cache.h) needs no PEM:
+// the advertisement it signs verifies against its certificate; without
+// either key the client is refused.
+TEST(SecAggClientCreateTest, SignsWithAnAlreadyParsedKey) {
+  std::mt19937_64 rng(7);
+  v1::SecAggConfig config = MakeConfig(rng, 3, 2, 2, 8, 4);
+  SecAggIdentity identity = TestPki::Get().Identity(0);
+  auto key = SigningKey::Create(TestPki::Get().key_pem(0));
+  ASSERT_TRUE(key.ok()) << key.status();
+  identity.signing_key = std::make_shared<const SigningKey>(*std::move(key));
+  identity.key_pem = SecretBytes();
+  auto client = SecAggClient::Create(config, std::move(identity), {1, 2, 3, 4});
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto message = (*client)->Start();
+  ASSERT_TRUE(message.ok()) << message.status();
+  const v1::AdvertiseKeys& keys = message->advertise_keys();
+  EXPECT_TRUE(VerifySignedByIdentity(
+                  TestPki::Get().ca_pem(), TestPki::Get().cert_pem(0),
+                  TestPki::ClientId(0),
+                  AdvertiseSignaturePayload(
+                      config.session_id(), config.round(), keys.client_id(),
+                      keys.encryption_public_key(), keys.masking_public_key()),
+                  keys.signature())
+                  .ok());
+
+  SecAggIdentity keyless = TestPki::Get().Identity(0);
+  keyless.key_pem = SecretBytes();
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      SecAggClient::Create(config, std::move(keyless), {1, 2, 3, 4}).status()));
+}
+
 class FailingPrng final : public SecurePrng {
  public:
   absl::Status Fill(absl::Span<uint8_t>) override {

@@ -251,5 +251,52 @@ TEST(CertificateChainTest, OneTrustAnchorsServesManyChecks) {
   EXPECT_FALSE(anchors->Verify(Make(Spec(), nullptr).pem).ok());
 }
 
+// Known answer: a self-signed P-256 certificate made by Python's
+// `cryptography` 38 (/usr/bin/python3), notBefore as UTCTime and notAfter as
+// GeneralizedTime (a year >= 2050):
+//   key = ec.derive_private_key(12345, ec.SECP256R1())
+//   name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+//                                        "validity-kat")])
+//   cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+//           .public_key(key.public_key()).serial_number(7)
+//           .not_valid_before(datetime.datetime(2031, 5, 17, 8, 9, 10))
+//           .not_valid_after(datetime.datetime(2052, 2, 29, 23, 59, 58))
+//           .sign(key, hashes.SHA256()))
+// and the Unix times of those instants in UTC: 1936771750, 2592863998.
+constexpr char kValidityKatPem[] = R"(-----BEGIN CERTIFICATE-----
+MIIBGzCBw6ADAgECAgEHMAoGCCqGSM49BAMCMBcxFTATBgNVBAMMDHZhbGlkaXR5
+LWthdDAgFw0zMTA1MTcwODA5MTBaGA8yMDUyMDIyOTIzNTk1OFowFzEVMBMGA1UE
+AwwMdmFsaWRpdHkta2F0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEJu/OvQ7p
+40pmkYfhizqRIrL3M5RbZJzJ+fkh6fna2BKQI4venMe7Mw0VDGdwTdJa5wVSBXRL
+bzG/QHB0WHLQ5jAKBggqhkjOPQQDAgNHADBEAiA2ZUaLLzI7MvixvYxlZ97SYZIR
+2DFSBo4pTySVM4xpdQIgHDKViuk3NxLv3KQpuB2wznwIM6QxdOYqwn+aGEhCMNE=
+-----END CERTIFICATE-----
+)";
+
+TEST(ValidityPeriodOfTest, ReadsBothTimeEncodingsKnownAnswer) {
+  absl::StatusOr<ValidityPeriod> period = ValidityPeriodOf(kValidityKatPem);
+  ASSERT_TRUE(period.ok()) << period.status();
+  EXPECT_EQ(absl::ToUnixSeconds(period->not_before), 1936771750);
+  EXPECT_EQ(absl::ToUnixSeconds(period->not_after), 2592863998);
+}
+
+TEST(ValidityPeriodOfTest, ContainsBothEndsAndNothingOutside) {
+  absl::StatusOr<ValidityPeriod> period = ValidityPeriodOf(kValidityKatPem);
+  ASSERT_TRUE(period.ok()) << period.status();
+  const absl::Time from = absl::FromUnixSeconds(1936771750);
+  const absl::Time to = absl::FromUnixSeconds(2592863998);
+  EXPECT_TRUE(period->Contains(from));
+  EXPECT_TRUE(period->Contains(to));
+  EXPECT_TRUE(period->Contains(from + (to - from) / 2));
+  EXPECT_FALSE(period->Contains(from - absl::Seconds(1)));
+  EXPECT_FALSE(period->Contains(to + absl::Seconds(1)));
+}
+
+TEST(ValidityPeriodOfTest, RefusesTextWithoutACertificate) {
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ValidityPeriodOf("no pem here").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidityPeriodOf("").status()));
+}
+
 }  // namespace
 }  // namespace fedlearn

@@ -61,5 +61,19 @@ TEST_F(DataSourceTest, ASchemaForANonCsvKindIsRefused) {
               HasSubstr("only to dataset kind \"csv\""));
 }
 
+TEST(DataSourceOfKindTest, SetsKindAndPathAndLeavesTheRestAtTheDefaults) {
+  const DataSourceConfig defaults;
+  const DataSourceConfig source = DataSourceOfKind("csv", "/data/t.csv");
+  EXPECT_EQ(source.kind, "csv");
+  EXPECT_EQ(source.path, "/data/t.csv");
+  EXPECT_EQ(source.label_column, defaults.label_column);
+  EXPECT_EQ(source.label_column, "label");
+  EXPECT_EQ(source.delimiter, defaults.delimiter);
+  EXPECT_TRUE(source.ignore_columns.empty());
+  EXPECT_TRUE(source.group_column.empty());
+  EXPECT_TRUE(source.groups.empty());
+  EXPECT_TRUE(DataSourceOfKind("fashion-mnist").path.empty());
+}
+
 }  // namespace
 }  // namespace fedlearn

@@ -82,6 +82,115 @@ TEST_F(TorchEvaluatorTest, BatchSizeDoesNotChangeTheMetrics) {
   EXPECT_EQ(a->num_examples, b->num_examples);
 }
 
+// `n` points on a circle, labelled by the sign of their second coordinate
+// except every seventh, so both classes and some misses occur.
+Dataset CirclePoints(int n) {
+  Dataset data;
+  data.sample_shape = {2};
+  data.num_classes = 2;
+  for (int i = 0; i < n; ++i) {
+    const double angle = 0.37 * i;
+    data.features.push_back(static_cast<float>(std::cos(angle)));
+    data.features.push_back(static_cast<float>(std::sin(angle)));
+    data.labels.push_back((std::sin(angle) > 0) != (i % 7 == 0) ? 1 : 0);
+  }
+  return data;
+}
+
+// A batch larger than the evaluator's forward chunk (250 rows) is evaluated
+// in several forward calls; the metrics stay those of the whole batch.
+TEST_F(TorchEvaluatorTest, BatchLargerThanAForwardChunkHasKnownMetrics) {
+  const int n = 601;
+  const Dataset data = CirclePoints(n);
+  auto evaluator = TorchEvaluator::Create(Logreg2x2(), data, /*batch=*/n);
+  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+  absl::StatusOr<EvalMetrics> metrics =
+      (*evaluator)->Evaluate(IdentityWeights(0.1f, 0));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  double loss = 0;
+  int correct = 0;
+  for (int i = 0; i < n; ++i) {
+    const double l0 = data.features[2 * i] + double{0.1f};
+    const double l1 = data.features[2 * i + 1];
+    loss += CrossEntropy(l0, l1, data.labels[i]);
+    correct += ((l1 > l0 ? 1 : 0) == data.labels[i]);
+  }
+  EXPECT_EQ(metrics->num_examples, static_cast<uint64_t>(n));
+  EXPECT_DOUBLE_EQ(metrics->accuracy, static_cast<double>(correct) / n);
+  EXPECT_NEAR(metrics->loss, loss / n, 1e-5);
+}
+
+// Deterministic, non-trivial parameters for `count` values.
+FlatVector Wavy(int64_t count, double phase = 0.1) {
+  std::vector<float> values(count);
+  for (int64_t i = 0; i < count; ++i) {
+    values[i] = 0.2f * static_cast<float>(std::sin(0.7 * i + phase));
+  }
+  return FlatVector(std::move(values));
+}
+
+ModelSource Lenet5() {
+  ModelSource lenet;
+  lenet.architecture = "lenet5";
+  lenet.input_shape = {1, 28, 28};
+  lenet.num_classes = 10;
+  return lenet;
+}
+
+// `n` deterministic 28x28 images labelled i % 10.
+Dataset SinImages(int n) {
+  Dataset images;
+  images.sample_shape = {1, 28, 28};
+  images.num_classes = 10;
+  for (int i = 0; i < n * 28 * 28; ++i) {
+    images.features.push_back(static_cast<float>(std::sin(0.013 * i * i)));
+  }
+  for (int i = 0; i < n; ++i) images.labels.push_back(i % 10);
+  return images;
+}
+
+// The evaluator's LeNet-5 (channels-last convolution weights, forward in
+// chunks) scores what an independent float64 PyTorch forward scores:
+//   net = nn.Sequential(nn.Conv2d(1,6,5,padding=2), nn.ReLU(),
+//     nn.MaxPool2d(2), nn.Conv2d(6,16,5), nn.ReLU(), nn.MaxPool2d(2),
+//     nn.Flatten(), nn.Linear(400,120), nn.ReLU(), nn.Linear(120,84),
+//     nn.ReLU(), nn.Linear(84,10)).double().eval()
+//   vals = (np.float32(0.2) * np.sin(0.7 * np.arange(61706) + 0.1)
+//           .astype(np.float32)).astype(np.float64)   # copied in order
+//   i = np.arange(90 * 784, dtype=np.float64)
+//   x = np.sin(0.013 * i * i).astype(np.float32).reshape(90, 1, 28, 28)
+//   F.cross_entropy(net(x), torch.arange(90) % 10)  -> 2.393141574166708
+//   (every prediction is class 7: accuracy 0.1)
+TEST_F(TorchEvaluatorTest, Lenet5HasTheMetricsOfAnIndependentForward) {
+  auto evaluator = TorchEvaluator::Create(Lenet5(), SinImages(90), /*batch=*/7);
+  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+  ASSERT_EQ((*evaluator)->Spec().NumElements(), 61706);
+  auto metrics = (*evaluator)->Evaluate(Wavy(61706));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_NEAR(metrics->loss, 2.393141574166708, 1e-5);
+  EXPECT_DOUBLE_EQ(metrics->accuracy, 0.1);
+}
+
+// Batches are summed in their order whatever thread ran them: the metrics
+// are bit for bit those of one thread.
+TEST_F(TorchEvaluatorTest, ThreadCountDoesNotChangeTheMetrics) {
+  const int n = 90;
+  auto one = TorchEvaluator::Create(Lenet5(), SinImages(n), /*batch=*/7,
+                                    /*threads=*/1);
+  auto four = TorchEvaluator::Create(Lenet5(), SinImages(n), 7, /*threads=*/4);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(four.ok()) << four.status();
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    const FlatVector params = Wavy((*one)->Spec().NumElements(), 0.1 + repeat);
+    auto a = (*one)->Evaluate(params);
+    auto b = (*four)->Evaluate(params);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->loss, b->loss);
+    EXPECT_EQ(a->accuracy, b->accuracy);
+    EXPECT_EQ(b->num_examples, static_cast<uint64_t>(n));
+  }
+}
+
 TEST_F(TorchEvaluatorTest, WrongParameterCountIsInvalidArgument) {
   auto evaluator = TorchEvaluator::Create(Logreg2x2(), FourPoints());
   ASSERT_TRUE(evaluator.ok());
