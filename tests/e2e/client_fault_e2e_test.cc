@@ -129,6 +129,15 @@ void RunWithStalledClient(bool stop_process) {
   ASSERT_NE(coordinator, nullptr);
   TcpFaultProxy::Options options;
   options.target_port = port;
+  // Every chunk to or from the victim is delayed 40-60 ms, so that between
+  // the coordinator's "-> ShareKeys" line and the victim's masked input lie
+  // at least four delayed legs (its share keys request and response, the
+  // masked input request and upload): the stall below lands mid-phase even
+  // when this test is descheduled for a while; with phases now long-polled
+  // an undelayed victim could finish its masked input first.
+  options.delay_probability = 1.0;
+  options.min_delay_ms = 40;
+  options.max_delay_ms = 60;
   auto proxy = TcpFaultProxy::Start(options);
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   std::vector<std::unique_ptr<Process>> clients;
