@@ -3,11 +3,9 @@
 // over a scripted transport: the wait holds no worker, its reply goes on
 // with the upload, and a reply after the daemon is gone is dropped. The
 // session is brought to "advertised, waiting for ShareKeys" by hand first.
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,11 +13,10 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "client/client_daemon.h"
-#include "common/secagg/encoding_proto.h"
-#include "common/secagg/input_encoding.h"
 #include "common/tls/cert_authority.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_session_parts.h"
+#include "tests/client/secure_session_parts.h"
 
 namespace fedlearn {
 namespace {
@@ -50,43 +47,21 @@ struct HeldSecAggTransport : FakeTransport {
 class ClientDaemonSecAggTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/daemon_secagg_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    ProvisionOptions provision;
-    provision.out_dir = dir_;
-    provision.num_clients = 3;
-    ASSERT_TRUE(ProvisionDirectory(provision).ok());
+    ASSERT_TRUE(identities_.status().ok()) << identities_.status();
     transport_.client_id = "client-001";
     ClientSession::Options options;
-    options.identity = TlsConfig::FromDirectory(dir_, "client-001");
+    options.identity = identities_.Tls("client-001");
     session_ = std::make_unique<ClientSession>(&transport_, &trainer_, nullptr,
                                                options);
     ASSERT_NO_FATAL_FAILURE(AdvertiseKeys());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Joins, trains a secure task and sends its AdvertiseKeys: the upload
   // now only waits for the next phase.
   void AdvertiseKeys() {
     std::atomic<bool> cancel{false};
     Join(*session_, cancel);
-    FetchReply reply = TaskReply(kDimension, 1);
-    v1::SecAggConfig config;
-    config.set_session_id(std::string(32, 's'));
-    config.set_round(1);
-    for (const char* id : {"client-001", "client-002", "client-003"}) {
-      config.add_cohort(id);
-    }
-    config.set_degree(2);
-    config.set_threshold(2);
-    config.set_modulus_bits(32);
-    config.set_vector_length(InputEncoder::EncodedLength(kDimension));
-    reply.task->secagg = config;
-    EncodingParameters encoding;
-    encoding.max_weight = 64;
-    encoding.max_clients = 3;
-    reply.task->encoding = EncodingParametersToProto(encoding);
+    FetchReply reply = SecureTaskReply(kDimension, 1);
     transport_.fetch_replies.push_back(std::move(reply));
     ASSERT_EQ(session_->Step(cancel).kind,
               ClientSession::StepKind::kTaskReceived);
@@ -98,7 +73,7 @@ class ClientDaemonSecAggTest : public ::testing::Test {
     exchanges_before_ = transport_.exchanges;
   }
 
-  std::string dir_;
+  ThreeClientIdentities identities_;
   HeldSecAggTransport transport_;
   FakeTrainer trainer_{kDimension};
   std::unique_ptr<ClientSession> session_;

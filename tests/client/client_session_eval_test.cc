@@ -15,6 +15,7 @@
 #include "common/tls/cert_authority.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_session_parts.h"
+#include "tests/client/secure_session_parts.h"
 
 namespace fedlearn {
 namespace {
@@ -177,21 +178,14 @@ TEST(SessionEvaluationWithoutHoldoutTest, ReportsAZeroReport) {
 class SecureSessionEvaluationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/secure_eval_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    ProvisionOptions provision;
-    provision.out_dir = dir_;
-    provision.num_clients = 3;
-    ASSERT_TRUE(ProvisionDirectory(provision).ok());
+    ASSERT_TRUE(identities_.status().ok()) << identities_.status();
     transport_.client_id = "client-001";
     transport_.contract.contract = EvaluatingContract();
     ClientSession::Options options;
-    options.identity = TlsConfig::FromDirectory(dir_, "client-001");
+    options.identity = identities_.Tls("client-001");
     session_ = std::make_unique<ClientSession>(&transport_, &preparer_, nullptr,
                                                options);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   FetchReply SecureTask(uint64_t vector_length) {
     FetchReply reply = EvaluationTask(false, 500);
@@ -226,7 +220,7 @@ class SecureSessionEvaluationTest : public ::testing::Test {
     return session_->Step(cancel_);
   }
 
-  std::string dir_;
+  ThreeClientIdentities identities_;
   FakeTransport transport_;
   FakeTrainer trainer_{kDimension};
   FakeEvaluator evaluator_{&trainer_};

@@ -2,7 +2,6 @@
 // behind ClientSession): read from the site's files once, at registration,
 // not in every secure round; a failure to read them then is not fatal and is
 // reported by the secure round that needs them, as before.
-#include <stdlib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -10,11 +9,9 @@
 #include <string>
 
 #include "client/client_session.h"
-#include "common/secagg/encoding_proto.h"
-#include "common/secagg/input_encoding.h"
-#include "common/tls/provision_directory.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_session_parts.h"
+#include "tests/client/secure_session_parts.h"
 
 namespace fedlearn {
 namespace {
@@ -24,23 +21,16 @@ constexpr int64_t kDimension = 8;
 class ClientSessionIdentityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/session_identity_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    ProvisionOptions provision;
-    provision.out_dir = dir_;
-    provision.num_clients = 3;
-    ASSERT_TRUE(ProvisionDirectory(provision).ok());
+    ASSERT_TRUE(identities_.status().ok()) << identities_.status();
     transport_.client_id = "client-001";
     ClientSession::Options options;
-    options.identity = TlsConfig::FromDirectory(dir_, "client-001");
+    options.identity = identities_.Tls("client-001");
     session_ = std::make_unique<ClientSession>(&transport_, &trainer_, nullptr,
                                                options);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void RemoveIdentityFiles() {
-    const TlsConfig tls = TlsConfig::FromDirectory(dir_, "client-001");
+    const TlsConfig tls = identities_.Tls("client-001");
     ASSERT_TRUE(std::filesystem::remove(tls.key_path));
     ASSERT_TRUE(std::filesystem::remove(tls.cert_path));
   }
@@ -49,22 +39,7 @@ class ClientSessionIdentityTest : public ::testing::Test {
   // starts the secure upload.
   ClientSession::StepResult TrainSecureTask(uint64_t round) {
     std::atomic<bool> cancel{false};
-    FetchReply reply = TaskReply(kDimension, round);
-    v1::SecAggConfig config;
-    config.set_session_id(std::string(32, 's'));
-    config.set_round(round);
-    for (const char* id : {"client-001", "client-002", "client-003"}) {
-      config.add_cohort(id);
-    }
-    config.set_degree(2);
-    config.set_threshold(2);
-    config.set_modulus_bits(32);
-    config.set_vector_length(InputEncoder::EncodedLength(kDimension));
-    reply.task->secagg = config;
-    EncodingParameters encoding;
-    encoding.max_weight = 64;
-    encoding.max_clients = 3;
-    reply.task->encoding = EncodingParametersToProto(encoding);
+    FetchReply reply = SecureTaskReply(kDimension, round);
     transport_.fetch_replies.push_back(std::move(reply));
     ClientSession::StepResult received = session_->Step(cancel);
     EXPECT_EQ(received.kind, ClientSession::StepKind::kTaskReceived)
@@ -72,7 +47,7 @@ class ClientSessionIdentityTest : public ::testing::Test {
     return session_->Step(cancel);
   }
 
-  std::string dir_;
+  ThreeClientIdentities identities_;
   FakeTransport transport_;
   FakeTrainer trainer_{kDimension};
   std::unique_ptr<ClientSession> session_;

@@ -2,11 +2,9 @@
 // network, no LibTorch.
 #include "client/client_session.h"
 
-#include <stdlib.h>
 
 #include <chrono>
 #include <deque>
-#include <filesystem>
 
 #include "client/client_daemon.h"
 #include "common/secagg/encoding_proto.h"
@@ -16,6 +14,7 @@
 #include "common/wire/proto_conversion.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_session_parts.h"
+#include "tests/client/secure_session_parts.h"
 
 namespace fedlearn {
 namespace {
@@ -275,42 +274,17 @@ class SecureSessionTest : public ::testing::Test {
   static constexpr int64_t kDimension = 8;
 
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/secure_session_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    ProvisionOptions provision;
-    provision.out_dir = dir_;
-    provision.num_clients = 3;
-    ASSERT_TRUE(ProvisionDirectory(provision).ok());
+    ASSERT_TRUE(identities_.status().ok()) << identities_.status();
     transport_.client_id = "client-001";
-    options_.identity = TlsConfig::FromDirectory(dir_, "client-001");
+    options_.identity = identities_.Tls("client-001");
     // Short, so that a step waiting for the coordinator would show.
     options_.secagg_timeout = std::chrono::seconds(3);
     options_.clock = &clock_;
     session_ = std::make_unique<ClientSession>(&transport_, &trainer_, nullptr,
                                                options_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  FetchReply SecureTask() {
-    FetchReply reply = TaskReply(kDimension, 1);
-    v1::SecAggConfig config;
-    config.set_session_id(std::string(32, 's'));
-    config.set_round(1);
-    for (const char* id : {"client-001", "client-002", "client-003"}) {
-      config.add_cohort(id);
-    }
-    config.set_degree(2);
-    config.set_threshold(2);
-    config.set_modulus_bits(32);
-    config.set_vector_length(InputEncoder::EncodedLength(kDimension));
-    reply.task->secagg = config;
-    EncodingParameters encoding;
-    encoding.max_weight = 64;
-    encoding.max_clients = 3;
-    reply.task->encoding = EncodingParametersToProto(encoding);
-    return reply;
-  }
+  FetchReply SecureTask() { return SecureTaskReply(kDimension, 1); }
   // Joins, receives the secure task and trains it.
   void TrainSecureTask() {
     Join(*session_, cancel_);
@@ -330,7 +304,7 @@ class SecureSessionTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
+  ThreeClientIdentities identities_;
   FakeTransport transport_;
   FakeTrainer trainer_{kDimension};
   FakeClock clock_;
