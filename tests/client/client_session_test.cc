@@ -2,7 +2,6 @@
 // network, no LibTorch.
 #include "client/client_session.h"
 
-
 #include <chrono>
 #include <deque>
 
