@@ -87,38 +87,45 @@ void ClientDaemon::ScheduleStep(std::chrono::milliseconds delay) {
   });
 }
 
-template <typename Reply>
-std::function<void(absl::StatusOr<Reply>)> ClientDaemon::CompleteOnRpcWorker(
-    ClientSession::StepResult (ClientSession::*complete)(
-        absl::StatusOr<Reply>)) {
-  return [this, guard = callback_guard_,
-          complete](absl::StatusOr<Reply> reply) {
-    std::lock_guard<std::mutex> lock(guard->mu);
-    if (!guard->alive) return;  // the daemon is gone: nobody to tell
-    boost::asio::post(
-        rpc_workers_, [this, complete, reply = std::move(reply)]() mutable {
+bool ClientDaemon::StartWaitingFetch() {
+  // No thread waits with the coordinator: the reply's handling (decoding
+  // checks, the refusal rules) runs on an RPC worker as any step.
+  return transport_->FetchTaskAsync(
+      session_->run_id(), session_->last_round(),
+      [this, guard = callback_guard_](absl::StatusOr<FetchReply> reply) {
+        std::lock_guard<std::mutex> lock(guard->mu);
+        if (!guard->alive) return;  // the daemon is gone: nobody to tell
+        boost::asio::post(rpc_workers_, [this,
+                                         reply = std::move(reply)]() mutable {
           ClientSession::StepResult result =
-              (session_->*complete)(std::move(reply));
+              session_->CompleteFetch(std::move(reply));
           boost::asio::post(io_, [this, result = std::move(result)]() mutable {
             OnStepDone(std::move(result));
           });
         });
-  };
-}
-
-bool ClientDaemon::StartWaitingFetch() {
-  // No thread waits with the coordinator.
-  return transport_->FetchTaskAsync(
-      session_->run_id(), session_->last_round(),
-      CompleteOnRpcWorker(&ClientSession::CompleteFetch));
+      });
 }
 
 bool ClientDaemon::StartWaitingSecAggPoll() {
   std::optional<ClientSession::SecAggPoll> poll = session_->NextSecAggPoll();
   if (!poll) return false;
+  // As StartWaitingFetch: the reply is handled on an RPC worker, and only
+  // while this daemon lives.
   return transport_->SecAggPollAsync(
       poll->run_id, poll->round, poll->wait,
-      CompleteOnRpcWorker(&ClientSession::CompleteSecAggPoll));
+      [this,
+       guard = callback_guard_](absl::StatusOr<SecAggExchangeReply> reply) {
+        std::lock_guard<std::mutex> lock(guard->mu);
+        if (!guard->alive) return;  // the daemon is gone: nobody to tell
+        boost::asio::post(rpc_workers_, [this,
+                                         reply = std::move(reply)]() mutable {
+          ClientSession::StepResult result =
+              session_->CompleteSecAggPoll(std::move(reply));
+          boost::asio::post(io_, [this, result = std::move(result)]() mutable {
+            OnStepDone(std::move(result));
+          });
+        });
+      });
 }
 
 void ClientDaemon::ScheduleHeartbeat() {

@@ -110,14 +110,6 @@ class ClientDaemon {
   // (ClientSession::NextSecAggPoll, CoordinatorTransport::SecAggPollAsync),
   // likewise; false if there is none to make or the transport cannot.
   bool StartWaitingSecAggPoll();
-  // The completion of an asynchronous RPC: while this daemon lives,
-  // `complete` handles the reply on an RPC worker (decoding checks, refusal
-  // rules) and its result goes on as any step's; once the daemon is gone
-  // the reply is dropped (the transport may outlive it).
-  template <typename Reply>
-  std::function<void(absl::StatusOr<Reply>)> CompleteOnRpcWorker(
-      ClientSession::StepResult (ClientSession::*complete)(
-          absl::StatusOr<Reply>));
   void OnStepDone(ClientSession::StepResult result);
   // A kFailed step: stop (permanent), register again, or back off.
   void OnFailure(const absl::Status& status);
