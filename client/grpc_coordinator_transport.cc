@@ -134,15 +134,35 @@ void GrpcCoordinatorTransport::CancelInFlight() {
 
 GrpcCoordinatorTransport::~GrpcCoordinatorTransport() {
   CancelInFlight();
-  std::unique_lock<std::mutex> lock(mu_);
-  async_done_.wait(lock, [this] { return async_in_flight_.empty(); });
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    async_done_.wait(lock, [this] { return async_in_flight_.empty(); });
+  }
+  LiveContexts& live = *live_contexts_;
+  std::unique_lock<std::mutex> lock(live.mu);
+  live.gone.wait(lock, [&live] { return live.count == 0; });
+}
+
+std::shared_ptr<grpc::ClientContext>
+GrpcCoordinatorTransport::NewAsyncContext() {
+  std::shared_ptr<LiveContexts> live = live_contexts_;
+  {
+    std::lock_guard<std::mutex> lock(live->mu);
+    ++live->count;
+  }
+  return std::shared_ptr<grpc::ClientContext>(
+      new grpc::ClientContext, [live](grpc::ClientContext* context) {
+        delete context;
+        std::lock_guard<std::mutex> lock(live->mu);
+        if (--live->count == 0) live->gone.notify_all();
+      });
 }
 
 bool GrpcCoordinatorTransport::FetchTaskAsync(
     const std::string& run_id, uint64_t last_round,
     std::function<void(absl::StatusOr<FetchReply>)> done) {
   if (options_.fetch_wait.count() <= 0) return false;
-  auto context = std::make_shared<grpc::ClientContext>();
+  std::shared_ptr<grpc::ClientContext> context = NewAsyncContext();
   // The coordinator answers within the wait; the transfer may follow.
   context->set_deadline(std::chrono::system_clock::now() + options_.fetch_wait +
                         options_.transfer_timeout);
@@ -390,15 +410,14 @@ absl::StatusOr<SecAggExchangeReply> GrpcCoordinatorTransport::SecAggExchange(
 bool GrpcCoordinatorTransport::SecAggPollAsync(
     const std::string& run_id, uint64_t round, std::chrono::milliseconds wait,
     std::function<void(absl::StatusOr<SecAggExchangeReply>)> done) {
-  // The call's state lives until its callback ran; the context is shared
-  // (aliased) with async_in_flight_ so CancelInFlight can reach it.
+  // The call's messages live until its callback ran; the context is shared
+  // with async_in_flight_ so CancelInFlight can reach it.
   struct Call {
-    grpc::ClientContext context;
     v1::SecAggRequest request;
     v1::SecAggResponse response;
   };
   auto call = std::make_shared<Call>();
-  std::shared_ptr<grpc::ClientContext> context(call, &call->context);
+  std::shared_ptr<grpc::ClientContext> context = NewAsyncContext();
   context->set_deadline(std::chrono::system_clock::now() + wait +
                         options_.rpc_timeout);
   call->request = SecAggRequestFor(run_id, round);

@@ -116,6 +116,21 @@ class GrpcCoordinatorTransport : public CoordinatorTransport {
   // returned.
   std::set<std::shared_ptr<grpc::ClientContext>> async_in_flight_;
   std::condition_variable async_done_;
+  // The async calls' contexts that still exist. gRPC destroys a callback
+  // (and with it the last reference to its context) only after it
+  // returned, on its own thread: the destructor waits for every context to
+  // be gone, so none is torn down after this transport and its channel
+  // (a client exiting right after its last poll aborted in gRPC's
+  // reference counting otherwise).
+  struct LiveContexts {
+    std::mutex mu;
+    std::condition_variable gone;
+    int count = 0;
+  };
+  // A context counted in live_contexts_ until it is destroyed.
+  std::shared_ptr<grpc::ClientContext> NewAsyncContext();
+  const std::shared_ptr<LiveContexts> live_contexts_ =
+      std::make_shared<LiveContexts>();
   bool cancelled_ = false;
 };
 
