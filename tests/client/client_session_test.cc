@@ -276,7 +276,7 @@ class SecureSessionTest : public ::testing::Test {
     ASSERT_TRUE(identities_.status().ok()) << identities_.status();
     transport_.client_id = "client-001";
     options_.identity = identities_.Tls("client-001");
-    // Short, so that a step waiting for the coordinator would show.
+    // 3 s on the fake clock: UploadPastSecaggTimeoutIsAbandoned moves past it.
     options_.secagg_timeout = std::chrono::seconds(3);
     options_.clock = &clock_;
     session_ = std::make_unique<ClientSession>(&transport_, &trainer_, nullptr,
@@ -295,11 +295,15 @@ class SecureSessionTest : public ::testing::Test {
         << trained.status;
     EXPECT_EQ(transport_.exchanges, 0);  // training threads do no RPCs
   }
-  ClientSession::StepResult TimedStep() {
-    const auto start = std::chrono::steady_clock::now();
+  // One step, which must make at most one exchange: a step that waited for
+  // the coordinator inside would poll the fake (which answers at once, with
+  // no progress) again and again. The session has no sleeps of its own,
+  // and its clock is fake, so counting exchanges is the whole check; no
+  // wall-clock bound is needed.
+  ClientSession::StepResult OneExchangeStep() {
+    const int before = transport_.exchanges;
     ClientSession::StepResult r = session_->Step(cancel_);
-    EXPECT_LT(std::chrono::steady_clock::now() - start,
-              std::chrono::seconds(1));
+    EXPECT_LE(transport_.exchanges - before, 1);
     return r;
   }
 
@@ -315,7 +319,7 @@ class SecureSessionTest : public ::testing::Test {
 TEST_F(SecureSessionTest,
        SecureRoundStepsReturnAtOnceWhileTheCoordinatorWaits) {
   TrainSecureTask();
-  ClientSession::StepResult sent = TimedStep();
+  ClientSession::StepResult sent = OneExchangeStep();
   EXPECT_EQ(sent.kind, ClientSession::StepKind::kIdle) << sent.status;
   // A delivered message: the next phase is worth a (long) poll at once.
   EXPECT_TRUE(sent.waited);
@@ -323,7 +327,7 @@ TEST_F(SecureSessionTest,
   EXPECT_FALSE(session_->NextStepComputes());
   ASSERT_EQ(transport_.secagg_messages.size(), 1u);
   EXPECT_TRUE(transport_.secagg_messages[0].has_advertise_keys());
-  ClientSession::StepResult polled = TimedStep();
+  ClientSession::StepResult polled = OneExchangeStep();
   EXPECT_EQ(polled.kind, ClientSession::StepKind::kIdle) << polled.status;
   EXPECT_FALSE(polled.waited);  // an unheld poll: the coordinator's delay
   EXPECT_EQ(polled.retry_after_ms, 250u);
@@ -335,11 +339,11 @@ TEST_F(SecureSessionTest,
 TEST_F(SecureSessionTest, FailedExchangeIsRetriedByTheNextStepNotInside) {
   TrainSecureTask();
   transport_.secagg_replies.push_back(absl::UnavailableError("restarting"));
-  ClientSession::StepResult failed = TimedStep();
+  ClientSession::StepResult failed = OneExchangeStep();
   EXPECT_EQ(failed.kind, ClientSession::StepKind::kFailed);
   EXPECT_TRUE(absl::IsUnavailable(failed.status)) << failed.status;
   EXPECT_EQ(transport_.exchanges, 1);  // the daemon's backoff decides when
-  ClientSession::StepResult resent = TimedStep();
+  ClientSession::StepResult resent = OneExchangeStep();
   EXPECT_EQ(resent.kind, ClientSession::StepKind::kIdle) << resent.status;
   ASSERT_EQ(transport_.secagg_messages.size(), 1u);
   EXPECT_TRUE(transport_.secagg_messages[0].has_advertise_keys());
@@ -351,11 +355,11 @@ TEST_F(SecureSessionTest, EndedAggregationSendsTheSessionBackToFetching) {
   ended.aborted = true;
   ended.reason = "round 1 ended";
   transport_.secagg_replies.push_back(ended);
-  EXPECT_TRUE(absl::IsAborted(TimedStep().status));
+  EXPECT_TRUE(absl::IsAborted(OneExchangeStep().status));
   FetchReply idle;
   idle.retry_after_ms = 300;
   transport_.fetch_replies.push_back(std::move(idle));
-  ClientSession::StepResult next = TimedStep();
+  ClientSession::StepResult next = OneExchangeStep();
   EXPECT_EQ(next.kind, ClientSession::StepKind::kIdle);
   EXPECT_EQ(next.retry_after_ms, 300u);  // the fetch's, not an exchange's
   EXPECT_EQ(transport_.exchanges, 1);
@@ -363,20 +367,21 @@ TEST_F(SecureSessionTest, EndedAggregationSendsTheSessionBackToFetching) {
 
 TEST_F(SecureSessionTest, UploadPastSecaggTimeoutIsAbandoned) {
   TrainSecureTask();
-  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);
+  EXPECT_EQ(OneExchangeStep().kind, ClientSession::StepKind::kIdle);
   clock_.Advance(std::chrono::seconds(4));
-  ClientSession::StepResult late = TimedStep();
+  ClientSession::StepResult late = OneExchangeStep();
   EXPECT_TRUE(absl::IsDeadlineExceeded(late.status)) << late.status;
   EXPECT_EQ(transport_.exchanges, 1);
   transport_.fetch_replies.push_back(FetchReply{});
-  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);  // fetching
+  EXPECT_EQ(OneExchangeStep().kind,
+            ClientSession::StepKind::kIdle);  // fetching
 }
 
 TEST_F(SecureSessionTest, StopDuringASecureUploadSendsNothingMore) {
   TrainSecureTask();
-  EXPECT_EQ(TimedStep().kind, ClientSession::StepKind::kIdle);
+  EXPECT_EQ(OneExchangeStep().kind, ClientSession::StepKind::kIdle);
   cancel_ = true;
-  EXPECT_TRUE(absl::IsCancelled(TimedStep().status));
+  EXPECT_TRUE(absl::IsCancelled(OneExchangeStep().status));
   EXPECT_EQ(transport_.exchanges, 1);
 }
 
