@@ -417,7 +417,13 @@ void CrashLoopE2eTest::RunCrashLoop(bool dp, uint32_t seed,
   std::cout << "[crash-loop] " << (dp ? "DP" : "secure") << " run, seed "
             << seed << std::endl;
   std::mt19937 rng(seed);
-  const int rounds = 10;
+  // Long enough that a kill at a random moment (up to ~2.7 s after a
+  // start) still finds rounds to run: a round here takes ~0.1 s, and with
+  // 10 rounds such a kill often fell after the last commit, which ended the
+  // loop with most of its planned kills unused (a 5-loop soak exercised 50
+  // kills instead of 110). A soak plans three random kills per loop.
+  const bool soak = std::getenv("FEDLEARN_CRASH_LOOP_RUNS") != nullptr;
+  const int rounds = soak ? 60 : 30;
   WriteConfig(rounds, dp);
   std::vector<KillPlan> plans = PlanKills(dp, rng);
 
