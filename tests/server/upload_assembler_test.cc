@@ -1,14 +1,14 @@
 #include "server/upload_assembler.h"
 
-#include <cstring>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/test_util/float_bytes.h"
 
 namespace fedlearn {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_util::FloatBytes;
 
 v1::UpdateHeader Header(uint64_t num_values, bool masked = false,
                         uint32_t width = 0) {
@@ -29,20 +29,14 @@ v1::ResultChunk Data(std::string bytes) {
   return chunk;
 }
 
-std::string Floats(std::vector<float> values) {
-  std::string out(values.size() * 4, '\0');
-  std::memcpy(out.data(), values.data(), out.size());  // little-endian host
-  return out;
-}
-
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 TEST(UploadAssemblerTest, ChunksAssembleIntoTheSubmission) {
   ASSERT_TRUE(UploadAssembler::CheckHeader(Header(3), 3, 0, 4).ok());
   UploadAssembler a = UploadAssembler::ForUpdate(Header(3), 3, 10);
-  ASSERT_TRUE(a.Feed(Data(Floats({1.5f, 2.5f}))).ok());
+  ASSERT_TRUE(a.Feed(Data(FloatBytes({1.5f, 2.5f}))).ok());
   EXPECT_FALSE(a.CheckComplete().ok());
-  ASSERT_TRUE(a.Feed(Data(Floats({-1.0f}))).ok());
+  ASSERT_TRUE(a.Feed(Data(FloatBytes({-1.0f}))).ok());
   ASSERT_TRUE(a.CheckComplete().ok());
   UpdateSubmission s = a.TakeUpdate();
   EXPECT_EQ(s.run_id, "r");
@@ -77,9 +71,9 @@ TEST(UploadAssemblerTest, ThreeByteMaskedChunkNamesTheMaskedWidth) {
 
 TEST(UploadAssemblerTest, OverflowShortStreamAndSecondHeaderAreRefused) {
   UploadAssembler a = UploadAssembler::ForUpdate(Header(2), 2, 10);
-  absl::Status over = a.Feed(Data(Floats({1, 2, 3})));
+  absl::Status over = a.Feed(Data(FloatBytes({1, 2, 3})));
   EXPECT_THAT(Message(over), HasSubstr("overflows the announced 2 values"));
-  ASSERT_TRUE(a.Feed(Data(Floats({1}))).ok());
+  ASSERT_TRUE(a.Feed(Data(FloatBytes({1}))).ok());
   EXPECT_THAT(Message(a.CheckComplete()), HasSubstr("ended after 1 of 2"));
   v1::ResultChunk header;
   *header.mutable_header() = Header(2);
@@ -88,9 +82,9 @@ TEST(UploadAssemblerTest, OverflowShortStreamAndSecondHeaderAreRefused) {
 
 TEST(UploadAssemblerTest, ChunkCountIsCapped) {
   UploadAssembler a = UploadAssembler::ForUpdate(Header(10), 10, 3);
-  EXPECT_TRUE(a.Feed(Data(Floats({1}))).ok());  // message 2
-  EXPECT_TRUE(a.Feed(Data(Floats({1}))).ok());  // message 3
-  absl::Status s = a.Feed(Data(Floats({1})));
+  EXPECT_TRUE(a.Feed(Data(FloatBytes({1}))).ok());  // message 2
+  EXPECT_TRUE(a.Feed(Data(FloatBytes({1}))).ok());  // message 3
+  absl::Status s = a.Feed(Data(FloatBytes({1})));
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_THAT(Message(s), HasSubstr("max_chunks_per_stream"));
 }

@@ -2,7 +2,6 @@
 // UploadAssembler and the engine: bounded, reused without clearing, and
 // every way an upload can end gives its buffer back.
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -14,9 +13,12 @@
 #include "server/round/update_buffer_pool.h"
 #include "server/upload_assembler.h"
 #include "tests/server/round/test_models.h"
+#include "tests/test_util/float_bytes.h"
 
 namespace fedlearn {
 namespace {
+
+using testing_util::FloatBytes;
 
 constexpr char kRun[] = "pool-run";
 constexpr size_t kDim = 6;
@@ -32,18 +34,12 @@ v1::UpdateHeader Header(uint64_t round = 1) {
   return header;
 }
 
-std::string Floats(const std::vector<float>& values) {
-  std::string out(values.size() * 4, '\0');
-  std::memcpy(out.data(), values.data(), out.size());  // little-endian host
-  return out;
-}
-
 // A whole upload of `values`, fed as two pieces cut inside a value.
 UploadAssembler Assemble(const std::vector<float>& values,
                          std::shared_ptr<UpdateBufferPool> pool) {
   UploadAssembler a =
       UploadAssembler::ForUpdate(Header(), kDim, 100, std::move(pool));
-  const std::string bytes = Floats(values);
+  const std::string bytes = FloatBytes(values);
   const std::string_view all(bytes);
   const std::string_view pieces[] = {all.substr(0, 7), all.substr(7)};
   EXPECT_TRUE(a.FeedPayload(pieces).ok());
@@ -104,7 +100,7 @@ TEST(UploadBufferReuseTest, AShortUploadOverAReusedBufferIsStillIncomplete) {
   auto pool = UpdateBufferPool::Create(1);
   { UpdateSubmission spent = Assemble({1, 2, 3, 4, 5, 6}, pool).TakeUpdate(); }
   UploadAssembler a = UploadAssembler::ForUpdate(Header(), kDim, 100, pool);
-  const std::string bytes = Floats({9, 9, 9});
+  const std::string bytes = FloatBytes({9, 9, 9});
   const std::string_view piece(bytes);
   ASSERT_TRUE(a.FeedPayload(absl::MakeConstSpan(&piece, 1)).ok());
   // The old values behind the new ones never make the upload complete.
@@ -116,7 +112,7 @@ TEST(UploadBufferReuseTest, AnAbandonedUploadGivesItsBufferBack) {
   auto pool = UpdateBufferPool::Create(2);
   {
     UploadAssembler a = UploadAssembler::ForUpdate(Header(), kDim, 100, pool);
-    const std::string bytes = Floats({1, 2});
+    const std::string bytes = FloatBytes({1, 2});
     const std::string_view piece(bytes);
     ASSERT_TRUE(a.FeedPayload(absl::MakeConstSpan(&piece, 1)).ok());
     EXPECT_EQ(pool->cached(), 0u);
@@ -140,7 +136,7 @@ TEST(UploadBufferReuseTest, CutsAnywhereGiveTheExactBytesAndLaneNorm) {
   }
   double expected = 0;
   for (double lane : lanes) expected += lane;
-  const std::string bytes = Floats(values);
+  const std::string bytes = FloatBytes(values);
   auto pool = UpdateBufferPool::Create(1);
   for (int trial = 0; trial < 50; ++trial) {
     v1::UpdateHeader header = Header();

@@ -3,7 +3,6 @@
 // path it replaces: the same verdicts, the same messages, bit-identical
 // running sums, whatever the slices the bytes arrived in.
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -15,11 +14,13 @@
 #include "server/round/fedavg_aggregator.h"
 #include "server/round/plain_collector.h"
 #include "server/upload_assembler.h"
+#include "tests/test_util/float_bytes.h"
 
 namespace fedlearn {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_util::FloatBytes;
 
 v1::UpdateHeader Header(uint64_t num_values) {
   v1::UpdateHeader header;
@@ -29,12 +30,6 @@ v1::UpdateHeader Header(uint64_t num_values) {
   header.set_num_values(num_values);
   header.set_train_loss(0.5);
   return header;
-}
-
-std::string Floats(const std::vector<float>& values) {
-  std::string out(values.size() * 4, '\0');
-  std::memcpy(out.data(), values.data(), out.size());  // little-endian host
-  return out;
 }
 
 std::vector<float> RandomValues(size_t n, uint32_t seed) {
@@ -72,7 +67,7 @@ std::string Joined(const std::vector<std::string_view>& pieces) {
 
 TEST(ResultChunkViewTest, PayloadIsFoundWhereverTheSlicesAreCut) {
   v1::ResultChunk chunk;
-  chunk.set_update_data(Floats(RandomValues(300, 1)));  // 2-byte varint
+  chunk.set_update_data(FloatBytes(RandomValues(300, 1)));  // 2-byte varint
   const std::string wire = Wire(chunk);
   for (size_t a = 0; a <= wire.size(); a += 7) {
     for (size_t b = a; b <= wire.size(); b += 13) {
@@ -87,7 +82,7 @@ TEST(ResultChunkViewTest, AnythingButOnePayloadFieldIsLeftToProtobuf) {
   v1::ResultChunk header;
   *header.mutable_header() = Header(4);
   v1::ResultChunk data;
-  data.set_update_data(Floats({1, 2, 3, 4}));
+  data.set_update_data(FloatBytes({1, 2, 3, 4}));
   const std::string one = Wire(data);
   const std::string cases[] = {
       "",                                // an empty message
@@ -139,7 +134,7 @@ UpdateSubmission ViaParsedChunks(const std::vector<float>& values,
     v1::ResultChunk chunk;
     const size_t n = std::min(chunk_values, values.size() - at);
     chunk.set_update_data(
-        Floats({values.begin() + at, values.begin() + at + n}));
+        FloatBytes({values.begin() + at, values.begin() + at + n}));
     EXPECT_TRUE(a.Feed(chunk).ok());
   }
   EXPECT_TRUE(a.CheckComplete().ok());
@@ -158,7 +153,7 @@ UpdateSubmission ViaSlices(const std::vector<float>& values,
     v1::ResultChunk chunk;
     const size_t n = std::min(chunk_values, values.size() - at);
     chunk.set_update_data(
-        Floats({values.begin() + at, values.begin() + at + n}));
+        FloatBytes({values.begin() + at, values.begin() + at + n}));
     const std::string wire = Wire(chunk);
     std::vector<size_t> cuts;
     for (size_t c = slice; c < wire.size(); c += slice) cuts.push_back(c);
@@ -239,7 +234,7 @@ TEST(UploadZeroCopyTest, NormBoundIsStillEnforced) {
 }
 
 TEST(UploadZeroCopyTest, MalformedPayloadsGetTheParsedPathsVerdicts) {
-  const std::string five = Floats({1, 2, 3, 4, 5});
+  const std::string five = FloatBytes({1, 2, 3, 4, 5});
   struct Case {
     std::string payload;
     const char* message;
@@ -257,9 +252,9 @@ TEST(UploadZeroCopyTest, MalformedPayloadsGetTheParsedPathsVerdicts) {
     EXPECT_EQ(sliced.received(), 0u);  // nothing decoded
   }
   UploadAssembler capped = UploadAssembler::ForUpdate(Header(4), 4, 2);
-  EXPECT_TRUE(capped.FeedPayload(Cut(Floats({1}), {2})).ok());
+  EXPECT_TRUE(capped.FeedPayload(Cut(FloatBytes({1}), {2})).ok());
   EXPECT_TRUE(
-      absl::IsResourceExhausted(capped.FeedPayload(Cut(Floats({1}), {2}))));
+      absl::IsResourceExhausted(capped.FeedPayload(Cut(FloatBytes({1}), {2}))));
 }
 
 }  // namespace
