@@ -10,7 +10,6 @@
 #include "client/client_session.h"
 #include "client/site_evaluation.h"
 #include "common/evaluation/eval_vector_codec.h"
-#include "common/secagg/encoding_proto.h"
 #include "common/secagg/input_encoding.h"
 #include "common/tls/cert_authority.h"
 #include "gtest/gtest.h"
@@ -189,21 +188,7 @@ class SecureSessionEvaluationTest : public ::testing::Test {
 
   FetchReply SecureTask(uint64_t vector_length) {
     FetchReply reply = EvaluationTask(false, 500);
-    v1::SecAggConfig config;
-    config.set_session_id(std::string(32, 's'));
-    config.set_round(2);
-    for (const char* id : {"client-001", "client-002", "client-003"}) {
-      config.add_cohort(id);
-    }
-    config.set_degree(2);
-    config.set_threshold(2);
-    config.set_modulus_bits(32);
-    config.set_vector_length(vector_length);
-    reply.task->secagg = config;
-    EncodingParameters encoding;
-    encoding.max_weight = 64;
-    encoding.max_clients = 3;
-    reply.task->encoding = EncodingParametersToProto(encoding);
+    MakeCohortSecure(2, vector_length, &reply);
     return reply;
   }
   size_t CodecLength() const {

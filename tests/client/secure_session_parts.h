@@ -36,11 +36,11 @@ class ThreeClientIdentities {
   absl::Status status_;
 };
 
-// A secure task of `round` over `dimension` values for the cohort
-// client-001..client-003: degree 2, threshold 2, a 32-bit modulus, example
-// counts up to 64.
-inline FetchReply SecureTaskReply(int64_t dimension, uint64_t round) {
-  FetchReply reply = TaskReply(dimension, round);
+// Makes `reply`'s task a secure one of `round` for the cohort
+// client-001..client-003: degree 2, threshold 2, a 32-bit modulus,
+// `vector_length` encoded values, example counts up to 64.
+inline void MakeCohortSecure(uint64_t round, uint64_t vector_length,
+                             FetchReply* reply) {
   v1::SecAggConfig config;
   config.set_session_id(std::string(32, 's'));
   config.set_round(round);
@@ -50,12 +50,19 @@ inline FetchReply SecureTaskReply(int64_t dimension, uint64_t round) {
   config.set_degree(2);
   config.set_threshold(2);
   config.set_modulus_bits(32);
-  config.set_vector_length(InputEncoder::EncodedLength(dimension));
-  reply.task->secagg = config;
+  config.set_vector_length(vector_length);
+  reply->task->secagg = config;
   EncodingParameters encoding;
   encoding.max_weight = 64;
   encoding.max_clients = 3;
-  reply.task->encoding = EncodingParametersToProto(encoding);
+  reply->task->encoding = EncodingParametersToProto(encoding);
+}
+
+// A secure training task of `round` over `dimension` values for the cohort
+// (MakeCohortSecure).
+inline FetchReply SecureTaskReply(int64_t dimension, uint64_t round) {
+  FetchReply reply = TaskReply(dimension, round);
+  MakeCohortSecure(round, InputEncoder::EncodedLength(dimension), &reply);
   return reply;
 }
 
